@@ -1,0 +1,38 @@
+export interface EncodeOptions {
+  /** Prepend the BOS token (default false). */
+  addBos?: boolean;
+  /** Append the EOS token (default false). */
+  addEos?: boolean;
+}
+
+export interface BatchEncodeOptions extends EncodeOptions {
+  /** Pad (and truncate) every row to this length; default: the longest row. */
+  maxLength?: number;
+  /** Which side padding goes on (default `right`; `left` for batched generation). */
+  padSide?: 'left' | 'right';
+  /** Which side is cut when a row is longer than maxLength (default `left`: keep the end). */
+  truncateSide?: 'left' | 'right';
+}
+
+export interface BatchEncoding {
+  ids: number[][];
+  /** 1 for real tokens, 0 for padding. */
+  attentionMask: number[][];
+  /** Rows that were cut to maxLength. */
+  truncated: number[];
+}
+
+/** Text <-> token ids, with the special tokens a causal LM needs. */
+export interface Tokenizer {
+  /** `char`, `byte` or `hf`. */
+  readonly kind: string;
+  readonly vocabSize: number;
+  readonly bosId: number;
+  readonly eosId: number;
+  readonly padId: number;
+  encode(text: string, options?: EncodeOptions): number[];
+  decode(ids: number[], options?: { skipSpecial?: boolean }): string;
+  encodeBatch(texts: string[], options?: BatchEncodeOptions): BatchEncoding;
+  /** Write the tokenizer's file(s) into a checkpoint folder. */
+  save(dir: string): Promise<void>;
+}
