@@ -1,0 +1,203 @@
+import { z } from 'zod';
+
+const positiveInt = z.number().int().positive();
+const nonNegativeInt = z.number().int().nonnegative();
+const probability = z.number().min(0).max(1);
+
+/** An OpenAI-compatible endpoint; the key is read from an environment variable, never stored in the config. */
+const endpointSchema = z.strictObject({
+  /** Base URL, e.g. `http://127.0.0.1:8000/v1`; default `OPENAI_BASE_URL` or OpenAI's. */
+  baseURL: z.string().url().optional(),
+  model: z.string().min(1),
+  /** Name of the environment variable holding the API key (default `OPENAI_API_KEY`). */
+  apiKeyEnv: z.string().min(1).default('OPENAI_API_KEY'),
+  maxConcurrency: positiveInt.default(4),
+  maxRetries: nonNegativeInt.default(6),
+  timeoutSeconds: z.number().positive().default(60),
+  /** Use chat completions (default) or plain completions. */
+  api: z.enum(['chat', 'completions']).default('chat'),
+});
+
+const syntheticTaskSchema = z.strictObject({
+  kind: z.literal('synthetic'),
+  /** Which generated task: last-letter concatenation, coin flip, or multi-hop questions over generated facts. */
+  task: z.enum(['last_letters', 'coin_flip', 'multihop']),
+  size: positiveInt.default(600),
+  /** Words (last letters), flips (coin flip) or hops (multi-hop) per question. */
+  steps: positiveInt.default(2),
+});
+
+const namedDatasetSchema = z.strictObject({
+  kind: z.literal('dataset'),
+  /** A dataset name known to `loadDataset` (e.g. `last_letters`, `coin_flip`, `multiarith`, `hotpotqa`). */
+  name: z.string().min(1),
+  /** Folder holding the datasets (default `data`). */
+  dataDir: z.string().default('data'),
+});
+
+const fileDatasetSchema = z.strictObject({
+  kind: z.literal('file'),
+  path: z.string().min(1),
+  /** Field names in the user's JSON/JSONL: `{ question: 'q', answer: 'a', context?: ..., choices?: ... }`. */
+  mapping: z.record(z.string(), z.string()),
+  answerType: z.enum(['number', 'choice', 'yes-no', 'text']).default('text'),
+});
+
+const dataSchema = z.strictObject({
+  source: z.discriminatedUnion('kind', [syntheticTaskSchema, namedDatasetSchema, fileDatasetSchema]),
+  testFraction: z.number().gt(0).lt(1).default(0.3),
+  /** Use only the first N examples after shuffling (quick runs). */
+  limit: positiveInt.optional(),
+});
+
+const strategySchema = z.enum(['zero-shot-cot', 'few-shot-cot', 'rationalization', 'cote', 'crop', 'diverse']);
+
+const teacherSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('offline'),
+    /** Share of rationales with a planted mistake. */
+    errorRate: probability.default(0.3),
+    /** Relative weights of the mistake kinds. */
+    mistakes: z.strictObject({
+      wrongStep: z.number().nonnegative().default(1),
+      skippedStep: z.number().nonnegative().default(1),
+      repetition: z.number().nonnegative().default(1),
+      irrelevant: z.number().nonnegative().default(1),
+    }).prefault({}),
+    samplesPerQuestion: positiveInt.default(1),
+  }),
+  z.strictObject({
+    kind: z.literal('recorded'),
+    /** JSONL of recorded rationales (the zero-shot-CoT teacher files, or the project's RationaleRecord form). */
+    path: z.string().min(1),
+    format: z.enum(['zero-shot-cot', 'jsonl']).default('zero-shot-cot'),
+  }),
+  z.strictObject({
+    kind: z.literal('llm'),
+    endpoint: endpointSchema,
+    strategy: strategySchema.default('zero-shot-cot'),
+    /** Demonstrations file for few-shot CoT. */
+    demos: z.string().optional(),
+    samplesPerQuestion: positiveInt.default(1),
+    temperature: z.number().min(0).max(2).default(0),
+    maxTokens: positiveInt.default(256),
+  }),
+]);
+
+const modelShapeSchema = z.strictObject({
+  arch: z.enum(['gpt2', 'llama']).default('gpt2'),
+  dModel: positiveInt.default(128),
+  nLayers: positiveInt.default(4),
+  nHeads: positiveInt.default(4),
+  nKvHeads: positiveInt.optional(),
+  dFF: positiveInt.optional(),
+  maxSeqLen: positiveInt.default(256),
+  tokenizer: z.enum(['char', 'byte']).default('char'),
+});
+
+const studentSchema = z.union([
+  z.strictObject({ checkpoint: z.string().min(1) }),
+  modelShapeSchema,
+]);
+
+const distillSchema = z.strictObject({
+  /** Target format: Fine-tune-CoT (`Q ### rationale --> answer END`), MT-CoT, or MT-Re (two tasks, α-weighted). */
+  format: z.enum(['fine-tune-cot', 'mt-cot', 'mt-re']).default('fine-tune-cot'),
+  /** Keep only teacher-correct rationales (Fine-tune-CoT, COTE) or all. */
+  filter: z.enum(['correct', 'all']).default('correct'),
+  dedupe: z.boolean().default(true),
+  /** MT-Re weight of the answer task against the explanation task. */
+  alpha: probability.default(0.5),
+  epochs: positiveInt.default(10),
+  batchSize: positiveInt.default(16),
+  gradAccumulation: positiveInt.default(1),
+  learningRate: z.number().positive().default(1e-3),
+  weightDecay: z.number().nonnegative().default(0.01),
+  warmupSteps: nonNegativeInt.default(50),
+  gradClip: z.number().positive().default(1),
+  /** Evaluate on the test split every N epochs and keep the best checkpoint. */
+  evalEvery: positiveInt.default(1),
+  maxNewTokens: positiveInt.default(96),
+});
+
+const judgeSchema = z.discriminatedUnion('kind', [
+  /** A frozen copy of the distilled student reads question + rationale and writes the answer. */
+  z.strictObject({ kind: z.literal('student-copy') }),
+  z.strictObject({ kind: z.literal('checkpoint'), path: z.string().min(1) }),
+  z.strictObject({ kind: z.literal('llm'), endpoint: endpointSchema }),
+]);
+
+const rewardsSchema = z.strictObject({
+  /** Reward module names with their weights in the composite. */
+  weights: z.record(z.string(), z.number()).refine((w) => Object.keys(w).length > 0, 'name at least one reward'),
+  /** Instead of a weighted sum: a mathjs expression over the module names, e.g. `answer * (1 + 0.2 * coherence)`. */
+  expression: z.string().optional(),
+  /** Files or folders with custom reward modules (`export default defineReward({...})`). */
+  paths: z.array(z.string()).default([]),
+  /** Options passed to each module by name. */
+  options: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
+  /** A module that throws or times out: stop the run, or drop the sample from the update. */
+  onError: z.enum(['fail', 'skip']).default('fail'),
+  timeoutSeconds: z.number().positive().default(120),
+});
+
+const rlSchema = z.strictObject({
+  algorithm: z.enum(['ppo', 'rloo', 'grpo']).default('ppo'),
+  iterations: positiveInt.default(30),
+  /** Prompts per iteration. */
+  batchSize: positiveInt.default(16),
+  /** Rationales sampled per prompt (k for RLOO/GRPO). */
+  samplesPerPrompt: positiveInt.default(1),
+  ppoEpochs: positiveInt.default(2),
+  minibatchSize: positiveInt.default(8),
+  learningRate: z.number().positive().default(2e-5),
+  clipRange: z.number().positive().default(0.2),
+  valueClipRange: z.number().positive().default(0.2),
+  valueCoef: z.number().nonnegative().default(0.5),
+  entropyCoef: z.number().nonnegative().default(0),
+  gamma: probability.default(1),
+  lambda: probability.default(0.95),
+  kl: z.strictObject({
+    coef: z.number().nonnegative().default(0.05),
+    /** Adaptive controller (Ziegler et al.): target KL per sequence and horizon; omit for a fixed coefficient. */
+    target: z.number().positive().optional(),
+    horizon: positiveInt.default(10000),
+  }).prefault({}),
+  rewardClip: z.number().positive().optional(),
+  gradClip: z.number().positive().default(1),
+  temperature: z.number().positive().default(1),
+  maxNewTokens: positiveInt.default(96),
+  /** Checkpoint every N iterations (resume point). */
+  checkpointEvery: positiveInt.default(5),
+});
+
+const evalSchema = z.strictObject({
+  /** Conditions compared: the judge answering without rationale, from the teacher's, the distilled and RL student's. */
+  conditions: z.array(z.enum(['no-rationale', 'teacher', 'distilled', 'rl'])).default(['no-rationale', 'teacher', 'distilled', 'rl']),
+  limit: positiveInt.optional(),
+  /** Sample rationales shown side by side in the report. */
+  samples: nonNegativeInt.default(8),
+});
+
+/** The whole experiment, validated. Every field but `name` and `data` has a default. */
+export const experimentSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash and underscore only'),
+  description: z.string().optional(),
+  seed: nonNegativeInt.default(0),
+  /** Folder holding one run folder per experiment (`<output>/<name>`). */
+  output: z.string().default('checkpoints'),
+  data: dataSchema,
+  teacher: teacherSchema.prefault({ kind: 'offline' }),
+  student: studentSchema.prefault({}),
+  distill: distillSchema.prefault({}),
+  judge: judgeSchema.prefault({ kind: 'student-copy' }),
+  rewards: rewardsSchema.prefault({ weights: { 'answer-correctness': 1 } }),
+  rl: rlSchema.prefault({}),
+  eval: evalSchema.prefault({}),
+});
+
+/** An experiment as written by the user (defaults not yet filled in). */
+export type ExperimentInput = z.input<typeof experimentSchema>;
+/** An experiment after validation, with every default filled in. */
+export type ExperimentConfig = z.output<typeof experimentSchema>;
+export type EndpointConfig = z.output<typeof endpointSchema>;
