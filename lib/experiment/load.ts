@@ -1,0 +1,25 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { applyOverrides, ConfigError, validateExperiment } from './config';
+import type { ExperimentConfig, ExperimentInput } from './schema';
+
+/**
+ * Load an experiment file (`.ts` or `.js`, `export default defineExperiment({...})`), apply `--set` overrides and
+ * validate it. Every failure names the file: a missing file, a file that throws on import, a bad field.
+ */
+export function loadExperiment(file: string, overrides: string[] = []): ExperimentConfig {
+  const path = resolve(file);
+  if (!existsSync(path)) throw new ConfigError(file, ['file not found']);
+  let exported: unknown;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const module = require(path) as { default?: unknown };
+    exported = module.default ?? module;
+  } catch (error) {
+    throw new ConfigError(file, [`the file threw while loading: ${(error as Error).message.split('\n')[0]}`]);
+  }
+  if (typeof exported !== 'object' || exported === null) {
+    throw new ConfigError(file, ['the file must `export default defineExperiment({...})`']);
+  }
+  return validateExperiment(applyOverrides(exported as ExperimentInput, overrides), file);
+}

@@ -1,0 +1,99 @@
+import type { Example, RationaleRecord } from '../data/types';
+import type { Tokenizer } from '../tokenizer/types';
+
+/**
+ * How a (question, rationale, answer) triple becomes training text:
+ * - `fine-tune-cot` (Ho et al., 2023): `question ###` -> ` rationale --> answer<eos>`, one sequence;
+ * - `mt-cot` (Li et al., 2022): two tasks, `[answer] question` -> `answer` and `[explain] question` ->
+ *   `rationale --> answer`, losses weighted α and 1 − α;
+ * - `mt-re` (Li et al., 2022): two tasks, `[answer] question` -> `answer` and `[explain] question` -> `rationale`.
+ */
+export type TargetFormat = 'fine-tune-cot' | 'mt-cot' | 'mt-re';
+
+/** Separators of the Fine-tune-CoT format. */
+export const QUESTION_END = ' ###';
+export const ANSWER_START = ' -->';
+
+/** One training sequence: a prompt, the target the loss is taken on, and the task's loss weight. */
+export interface TrainingText {
+  prompt: string;
+  target: string;
+  weight: number;
+}
+
+/** The question as the student reads it: context paragraphs and choices folded in. */
+export function questionText(example: Example): string {
+  const parts: string[] = [];
+  for (const p of example.context ?? []) parts.push(`${p.title}: ${p.text}`);
+  parts.push(example.question);
+  if (example.choices?.length) parts.push(`Answer choices: ${example.choices.map((c) => `(${c.label}) ${c.text}`).join(' ')}`);
+  return parts.join('\n');
+}
+
+/** The prompt that asks the student for a rationale (the answer follows after {@link ANSWER_START}). */
+export function rationalePrompt(example: Example, format: TargetFormat): string {
+  return format === 'fine-tune-cot' ? `${questionText(example)}${QUESTION_END}` : `[explain] ${questionText(example)}`;
+}
+
+/** The prompt a reader (judge) answers from: question, rationale, then the answer marker. */
+export function answerPrompt(example: Example, rationale: string): string {
+  return `${questionText(example)}${QUESTION_END} ${rationale.trim()}${ANSWER_START}`;
+}
+
+/** The training sequences one rationale record gives under `format` (`alpha` weighs the answer task). */
+export function trainingTexts(example: Example, record: RationaleRecord, format: TargetFormat, alpha = 0.5): TrainingText[] {
+  const question = questionText(example);
+  const rationale = record.rationale.trim();
+  const answer = example.answers[0];
+  switch (format) {
+    case 'fine-tune-cot':
+      return [{ prompt: `${question}${QUESTION_END}`, target: ` ${rationale}${ANSWER_START} ${answer}`, weight: 1 }];
+    case 'mt-cot':
+      return [
+        { prompt: `[answer] ${question}${ANSWER_START}`, target: ` ${answer}`, weight: alpha },
+        { prompt: `[explain] ${question}`, target: ` ${rationale}${ANSWER_START} ${answer}`, weight: 1 - alpha },
+      ];
+    case 'mt-re':
+      return [
+        { prompt: `[answer] ${question}${ANSWER_START}`, target: ` ${answer}`, weight: alpha },
+        { prompt: `[explain] ${question}`, target: ` ${rationale}`, weight: 1 - alpha },
+      ];
+    default:
+      throw new Error(`unknown target format "${String(format)}" (known: fine-tune-cot, mt-cot, mt-re)`);
+  }
+}
+
+/** Token ids of one training sequence and the loss weight of each position's next-token prediction. */
+export interface EncodedText {
+  ids: number[];
+  /** `lossWeights[t]` weighs predicting `ids[t + 1]` from `ids[..t]`: the task weight on target tokens (and EOS), else 0. */
+  lossWeights: number[];
+  /** True when the sequence was cut to `maxLength` (the prompt is cut from the left, the target kept). */
+  truncated: boolean;
+}
+
+/**
+ * Tokenize `BOS prompt target EOS` so that the loss covers exactly the target tokens and the EOS. A sequence longer
+ * than `maxLength` loses the start of its prompt (BOS kept); a target that alone does not fit loses its end.
+ */
+export function encodeTrainingText(tokenizer: Tokenizer, text: TrainingText, maxLength: number): EncodedText {
+  let prompt = tokenizer.encode(text.prompt);
+  let target = [...tokenizer.encode(text.target), tokenizer.eosId];
+  const room = maxLength - 1;
+  const truncated = prompt.length + target.length > room;
+  if (truncated) {
+    target = target.slice(0, room);
+    prompt = prompt.slice(prompt.length - (room - target.length));
+  }
+  const ids = [tokenizer.bosId, ...prompt, ...target];
+  const promptLength = 1 + prompt.length;
+  const lossWeights = ids.map((_, t) => (t + 1 >= promptLength && t + 1 < ids.length ? text.weight : 0));
+  return { ids, lossWeights, truncated };
+}
+
+/** The answer after the last {@link ANSWER_START} in generated text (the whole text when there is none). */
+export function answerFromGeneration(text: string): { rationale: string; answer: string } {
+  const at = text.lastIndexOf(ANSWER_START.trim());
+  if (at < 0) return { rationale: text.trim(), answer: '' };
+  return { rationale: text.slice(0, at).trim(), answer: text.slice(at + ANSWER_START.trim().length).trim() };
+}

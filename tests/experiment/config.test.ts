@@ -1,0 +1,81 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { applyOverrides, ConfigError, validateExperiment } from '../../lib/experiment/config';
+import { loadExperiment } from '../../lib/experiment/load';
+
+const minimal = { name: 'x', data: { source: { kind: 'synthetic', task: 'last_letters' } } };
+
+function problems(input: unknown): string[] {
+  try {
+    validateExperiment(input, 'experiments/x.ts');
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message.startsWith('experiments/x.ts: invalid experiment config')).toBe(true);
+    return (error as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('experiment config validation', () => {
+  test('fills defaults for a minimal config', () => {
+    const config = validateExperiment(minimal);
+    expect(config.seed).toBe(0);
+    expect(config.data.testFraction).toBe(0.3);
+    expect(config.data.source).toEqual({ kind: 'synthetic', task: 'last_letters', size: 600, steps: 2 });
+    expect(config.teacher).toMatchObject({ kind: 'offline', errorRate: 0.3 });
+    expect(config.rl.kl.coef).toBe(0.05);
+    expect(config.rewards.weights).toEqual({ 'answer-correctness': 1 });
+  });
+
+  test('a typo in a field name is named, with a suggestion', () => {
+    const found = problems({ ...minimal, rl: { lerningRate: 1e-5 } });
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(/^rl\.lerningRate: unknown field \(did you mean "learningRate"\?\)/);
+  });
+
+  test('a typo inside a union member names the member\'s fields', () => {
+    expect(problems({ ...minimal, student: { dModle: 64 } })[0]).toMatch(/^student\.dModle: unknown field \(did you mean "dModel"\?\)/);
+  });
+
+  test('a wrong type names the field and the expected type', () => {
+    expect(problems({ ...minimal, rl: { iterations: 'ten' } })).toEqual(['rl.iterations: Invalid input: expected number, received string']);
+  });
+
+  test('an unknown discriminator lists the allowed kinds', () => {
+    expect(problems({ ...minimal, teacher: { kind: 'gpt' } })).toEqual(['teacher.kind: "gpt" is not allowed; allowed: "offline", "recorded", "llm"']);
+  });
+
+  test('a missing required field says so', () => {
+    expect(problems({ name: 'x', data: { source: { kind: 'dataset' } } })).toEqual(['data.source.name: missing (expected string)']);
+  });
+
+  test('--set overrides parse JSON values and create nested fields', () => {
+    const out = applyOverrides(minimal as never, ['rl.iterations=7', 'data.source.task=coin_flip', 'rewards.weights={"coherence":1}']);
+    const config = validateExperiment(out);
+    expect(config.rl.iterations).toBe(7);
+    expect(config.data.source).toMatchObject({ task: 'coin_flip' });
+    expect(config.rewards.weights).toEqual({ coherence: 1 });
+    expect(() => applyOverrides(minimal as never, ['novalue'])).toThrow(/expected key\.path=value/);
+  });
+});
+
+describe('loading experiment files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rrl-exp-'));
+
+  test('a file that throws on import gets one error naming the file', () => {
+    const file = join(dir, 'throws.js');
+    writeFileSync(file, 'throw new Error("boom at import");');
+    expect(() => loadExperiment(file)).toThrow(`${file}: invalid experiment config\n  - the file threw while loading: boom at import`);
+  });
+
+  test('a missing file is named', () => {
+    expect(() => loadExperiment(join(dir, 'nope.ts'))).toThrow(/nope\.ts: invalid experiment config\n {2}- file not found/);
+  });
+
+  test('a valid file loads with overrides applied', () => {
+    const file = join(dir, 'ok.js');
+    writeFileSync(file, `module.exports = { default: ${JSON.stringify(minimal)} };`);
+    expect(loadExperiment(file, ['seed=5']).seed).toBe(5);
+  });
+});
