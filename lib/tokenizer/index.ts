@@ -1,1 +1,6 @@
 export * from './types';
+export { CharTokenizer } from './char';
+export { ByteTokenizer } from './byte';
+export { HFTokenizer } from './hf';
+export { loadTokenizer } from './load';
+export { encodeBatchWith } from './batch';

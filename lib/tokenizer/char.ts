@@ -1,0 +1,75 @@
+import { join } from 'node:path';
+import { writeJsonAtomic } from '../fs';
+import { encodeBatchWith } from './batch';
+import { checkIds, withSpecials } from './ids';
+import type { BatchEncodeOptions, BatchEncoding, EncodeOptions, Tokenizer } from './types';
+
+/** Ids 0-3 of a {@link CharTokenizer}; characters follow from id 4. */
+const SPECIALS = ['<pad>', '<bos>', '<eos>', '<unk>'] as const;
+
+/**
+ * One token per Unicode code point seen in the training texts, plus `<pad>` (0), `<bos>` (1), `<eos>` (2) and
+ * `<unk>` (3) for characters never seen. Decoding any encoding of text made of known characters gives the text back
+ * exactly. Saved as `tokenizer.json` `{ kind: "char", version: 1, chars: [...] }`.
+ */
+export class CharTokenizer implements Tokenizer {
+  readonly kind = 'char';
+  readonly padId = 0;
+  readonly bosId = 1;
+  readonly eosId = 2;
+  readonly unkId = 3;
+  readonly vocabSize: number;
+  private readonly idOf: Map<string, number>;
+
+  /** `chars`: the vocabulary's characters in id order (each one code point, no repeats). */
+  constructor(readonly chars: readonly string[]) {
+    this.idOf = new Map();
+    chars.forEach((char, i) => {
+      if ([...char].length !== 1) throw new Error(`CharTokenizer: vocabulary entry ${i} ${JSON.stringify(char)} is not one character`);
+      if (this.idOf.has(char)) throw new Error(`CharTokenizer: character ${JSON.stringify(char)} appears twice in the vocabulary`);
+      this.idOf.set(char, SPECIALS.length + i);
+    });
+    this.vocabSize = SPECIALS.length + chars.length;
+  }
+
+  /** A vocabulary of every code point in `texts`, in code-point order. */
+  static fromTexts(texts: Iterable<string>): CharTokenizer {
+    const seen = new Set<string>();
+    for (const text of texts) for (const char of text) seen.add(char);
+    return new CharTokenizer([...seen].sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!));
+  }
+
+  /** Rebuilds from the object {@link save} wrote; `source` names the file in errors. */
+  static fromJSON(json: Record<string, unknown>, source: string): CharTokenizer {
+    const { chars } = json;
+    if (!Array.isArray(chars) || !chars.every((c) => typeof c === 'string')) throw new Error(`${source}: "chars" must be a list of strings`);
+    try {
+      return new CharTokenizer(chars);
+    } catch (error) {
+      throw new Error(`${source}: ${(error as Error).message}`);
+    }
+  }
+
+  encode(text: string, options?: EncodeOptions): number[] {
+    return withSpecials(Array.from(text, (char) => this.idOf.get(char) ?? this.unkId), this, options);
+  }
+
+  /** Specials appear as their names (`<eos>`, ...) unless `skipSpecial`. */
+  decode(ids: number[], options: { skipSpecial?: boolean } = {}): string {
+    checkIds(ids, this.vocabSize, 'CharTokenizer');
+    let text = '';
+    for (const id of ids) {
+      if (id >= SPECIALS.length) text += this.chars[id - SPECIALS.length];
+      else if (!options.skipSpecial) text += SPECIALS[id];
+    }
+    return text;
+  }
+
+  encodeBatch(texts: string[], options?: BatchEncodeOptions): BatchEncoding {
+    return encodeBatchWith(this, texts, options);
+  }
+
+  async save(dir: string): Promise<void> {
+    writeJsonAtomic(join(dir, 'tokenizer.json'), { kind: this.kind, version: 1, chars: this.chars });
+  }
+}
