@@ -1,1 +1,5 @@
 export * from './reward-types';
+export * from './advantages';
+export * from './kl';
+export * from './losses';
+export * from './reward-scaling';

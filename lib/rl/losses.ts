@@ -1,0 +1,75 @@
+/**
+ * PPO losses on tensors. Every per-token tensor is [batch, time] with a float 0/1 mask of response tokens;
+ * the caller owns the returned tensors (run these inside `tf.tidy`).
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/** Σ(x·mask) / Σ mask, a scalar. */
+export function maskedMean(x: tf.Tensor, mask: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => tf.div(tf.sum(tf.mul(x, mask)), tf.maximum(tf.sum(mask), 1)) as tf.Scalar);
+}
+
+/** The clipped surrogate loss with its diagnostics. */
+export interface PolicyLoss {
+  loss: tf.Scalar;
+  /** Fraction of tokens where the clipped term was the active one. */
+  clipFraction: tf.Scalar;
+  /** k3 estimate of KL(π_old‖π): mean of (r − 1) − log r, r = π/π_old. */
+  approxKL: tf.Scalar;
+}
+
+/**
+ * PPO's clipped surrogate (Schulman et al. 2017, eq. 7), as a loss to minimise:
+ * L = mean_t max(−A_t r_t, −A_t clip(r_t, 1 − ε, 1 + ε)),  r_t = exp(logp_t − logp_old_t).
+ */
+export function clippedPolicyLoss(logprobs: tf.Tensor, oldLogprobs: tf.Tensor, advantages: tf.Tensor, mask: tf.Tensor, clipRange: number): PolicyLoss {
+  return tf.tidy(() => {
+    const logRatio = tf.sub(logprobs, oldLogprobs);
+    const ratio = tf.exp(logRatio);
+    const unclipped = tf.mul(tf.neg(advantages), ratio);
+    const clipped = tf.mul(tf.neg(advantages), tf.clipByValue(ratio, 1 - clipRange, 1 + clipRange));
+    const loss = maskedMean(tf.maximum(unclipped, clipped), mask);
+    const clipFraction = maskedMean(tf.cast(tf.greater(clipped, unclipped), 'float32'), mask);
+    const approxKL = maskedMean(tf.sub(tf.sub(ratio, 1), logRatio), mask);
+    return { loss, clipFraction, approxKL };
+  });
+}
+
+/** The clipped value loss with the fraction of tokens where clipping was active. */
+export interface ValueLoss {
+  loss: tf.Scalar;
+  clipFraction: tf.Scalar;
+}
+
+/**
+ * Clipped value loss (as in OpenAI baselines' PPO2): V_clip = V_old + clip(V − V_old, −ε_v, ε_v),
+ * L = ½ mean_t max((V − R)², (V_clip − R)²).
+ */
+export function clippedValueLoss(values: tf.Tensor, oldValues: tf.Tensor, returns: tf.Tensor, mask: tf.Tensor, clipRange: number): ValueLoss {
+  return tf.tidy(() => {
+    const valuesClipped = tf.add(oldValues, tf.clipByValue(tf.sub(values, oldValues), -clipRange, clipRange));
+    const unclippedError = tf.square(tf.sub(values, returns));
+    const clippedError = tf.square(tf.sub(valuesClipped, returns));
+    const loss = tf.mul(0.5, maskedMean(tf.maximum(unclippedError, clippedError), mask)) as tf.Scalar;
+    const clipFraction = maskedMean(tf.cast(tf.greater(clippedError, unclippedError), 'float32'), mask);
+    return { loss, clipFraction };
+  });
+}
+
+/** Entropy of each position's next-token distribution, H = logsumexp(z) − Σ softmax(z)·z; logits [B, T, V] -> [B, T]. */
+export function entropyFromLogits(logits: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const logNormaliser = tf.logSumExp(logits, -1);
+    const expected = tf.sum(tf.mul(tf.softmax(logits), logits), -1);
+    return tf.sub(logNormaliser, expected);
+  });
+}
+
+/** Log-probability of each chosen token under the logits: logits [B, T, V], tokens [B, T] int32 -> [B, T]. */
+export function tokenLogprobs(logits: tf.Tensor, tokens: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const logp = tf.logSoftmax(logits);
+    const onehot = tf.oneHot(tf.cast(tokens, 'int32'), logits.shape[logits.shape.length - 1]);
+    return tf.sum(tf.mul(logp, onehot), -1);
+  });
+}
