@@ -20,22 +20,45 @@ export function byteLevelAlphabet(): { char: string; byte: number }[] {
   return [...first, ...rest];
 }
 
-/** Merges of the GPT-2 style fixture, by rank. "l o" outranks "l l", so "hello" merges only one way. */
-export const GPT2_MERGES = ['h e', 'l o', 'l l', 'he l', 'hel lo', 'Ġ w', 'o r', 'Ġw or'];
+/**
+ * Merges of the GPT-2 style fixture, by rank. "l o" outranks "l l", so "hello" merges only one way; the digit
+ * merges ("3 4" first) make the pre-tokenizer's digit splitting visible in the ids.
+ */
+export const GPT2_MERGES = ['h e', 'l o', 'l l', 'he l', 'hel lo', 'Ġ w', 'o r', 'Ġw or', '3 4', '1 2', '12 3', '4 5'];
 
-export function gpt2StyleTokenizer(): Record<string, unknown> {
+/** Llama 3's pre-tokenizer split: letters, 1-3 digit groups, punctuation runs, whitespace. */
+const LLAMA3_SPLIT =
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
+/**
+ * Byte-level BPE over GPT-2's byte alphabet with three pre-tokenizer layouts real checkpoints use: `gpt2` (the
+ * ByteLevel pre-tokenizer's own regex), `llama3` (a Split regex with 1-3 digit groups, then ByteLevel without
+ * regex), `smollm` (single digits split off, then ByteLevel).
+ */
+export function gpt2StyleTokenizer(layout: 'gpt2' | 'llama3' | 'smollm' = 'gpt2'): Record<string, unknown> {
   const vocab: Record<string, number> = {};
   byteLevelAlphabet().forEach(({ char }, id) => (vocab[char] = id));
   for (const merge of GPT2_MERGES) vocab[merge.replace(' ', '')] = Object.keys(vocab).length;
-  const eosId = Object.keys(vocab).length; // 264
+  const eosId = Object.keys(vocab).length; // 268
   const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
+  const preTokenizers = {
+    gpt2: byteLevel,
+    llama3: {
+      type: 'Sequence',
+      pretokenizers: [
+        { type: 'Split', pattern: { Regex: LLAMA3_SPLIT }, behavior: 'Isolated', invert: false },
+        { ...byteLevel, use_regex: false },
+      ],
+    },
+    smollm: { type: 'Sequence', pretokenizers: [{ type: 'Digits', individual_digits: true }, byteLevel] },
+  };
   return {
     version: '1.0',
     truncation: null,
     padding: null,
     added_tokens: [{ id: eosId, content: '<|endoftext|>', single_word: false, lstrip: false, rstrip: false, normalized: true, special: true }],
     normalizer: null,
-    pre_tokenizer: byteLevel,
+    pre_tokenizer: preTokenizers[layout],
     post_processor: { ...byteLevel, trim_offsets: false },
     decoder: byteLevel,
     model: {

@@ -48,11 +48,25 @@ describe('GPT-2 style byte-level BPE', () => {
     expect(new HFTokenizer(swapped, GPT2_CONFIG).encode('hello')).toEqual([256, 258, id('o')]);
   });
 
+  it.each([
+    // one pre-token " 12345": "3 4" (rank 8) first -> 1 2 34 5; "1 2" (9) -> 12 34 5
+    ['gpt2', [220, 265, 264, id('5')]],
+    // Llama 3 splits digits in groups of 1-3: "123" -> 12 3 -> 123; "45" -> 45
+    ['llama3', [220, 266, 267]],
+    // SmolLM splits every digit: no digit merge can fire
+    ['smollm', [220, ...'12345'.split('').map(id)]],
+  ] as const)('honours the %s pre-tokenizer layout', (layout, digitIds) => {
+    const tokenizer = new HFTokenizer(gpt2StyleTokenizer(layout), GPT2_CONFIG);
+    expect(tokenizer.encode('hello world')).toEqual([260, 263, 75, 67]);
+    expect(tokenizer.encode(' 12345')).toEqual(digitIds);
+    for (const text of [...roundTripTexts, 'n = 1234567, x=12.5']) expect(tokenizer.decode(tokenizer.encode(text))).toBe(text);
+  });
+
   it('uses <|endoftext|> for BOS, EOS and PAD, as GPT-2 does', () => {
     const tokenizer = new HFTokenizer(gpt2StyleTokenizer(), GPT2_CONFIG);
-    expect([tokenizer.bosId, tokenizer.eosId, tokenizer.padId]).toEqual([264, 264, 264]);
-    expect(tokenizer.vocabSize).toBe(265);
-    expect(tokenizer.encode('hello', { addBos: true, addEos: true })).toEqual([264, 260, 264]);
+    expect([tokenizer.bosId, tokenizer.eosId, tokenizer.padId]).toEqual([268, 268, 268]);
+    expect(tokenizer.vocabSize).toBe(269);
+    expect(tokenizer.encode('hello', { addBos: true, addEos: true })).toEqual([268, 260, 268]);
     // without a config the well-known name is found
     expect(new HFTokenizer(gpt2StyleTokenizer(), {}).specialTokens).toEqual({ bos: '<|endoftext|>', eos: '<|endoftext|>', pad: '<|endoftext|>' });
   });
@@ -61,7 +75,7 @@ describe('GPT-2 style byte-level BPE', () => {
     const tokenizer = new HFTokenizer(gpt2StyleTokenizer(), GPT2_CONFIG);
     for (const text of roundTripTexts) expect(tokenizer.decode(tokenizer.encode(text))).toBe(text);
     const ids = tokenizer.encode('hello<|endoftext|> 🙂');
-    expect(ids.slice(0, 3)).toEqual([260, 264, 220]);
+    expect(ids.slice(0, 3)).toEqual([260, 268, 220]);
     expect(ids.slice(3)).toEqual([...Buffer.from('🙂')].map((b) => byteLevelAlphabet().findIndex((e) => e.byte === b)));
     expect(tokenizer.decode(ids)).toBe('hello<|endoftext|> 🙂');
     expect(tokenizer.decode(ids, { skipSpecial: true })).toBe('hello 🙂');
@@ -71,7 +85,7 @@ describe('GPT-2 style byte-level BPE', () => {
   it('batch-encodes with left padding by the pad (= EOS) id', () => {
     const tokenizer = new HFTokenizer(gpt2StyleTokenizer(), GPT2_CONFIG);
     const batch = tokenizer.encodeBatch(['hello world', 'hello'], { padSide: 'left', addEos: true });
-    expect(batch.ids).toEqual([[260, 263, 75, 67, 264], [264, 264, 264, 260, 264]]);
+    expect(batch.ids).toEqual([[260, 263, 75, 67, 268], [268, 268, 268, 260, 268]]);
     expect(batch.attentionMask).toEqual([[1, 1, 1, 1, 1], [0, 0, 0, 1, 1]]);
   });
 });
@@ -154,6 +168,6 @@ describe('errors', () => {
   });
 
   it('rejects ids outside the vocabulary when decoding', () => {
-    expect(() => new HFTokenizer(gpt2StyleTokenizer(), GPT2_CONFIG).decode([260, 265])).toThrow(/HFTokenizer\.decode: id 265 at position 1/);
+    expect(() => new HFTokenizer(gpt2StyleTokenizer(), GPT2_CONFIG).decode([260, 269])).toThrow(/HFTokenizer\.decode: id 269 at position 1/);
   });
 });
