@@ -1,0 +1,131 @@
+import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { wasmOps, WasmOps } from './wasm-ops';
+
+/**
+ * `BatchMatMul` for the wasm backend that sends every product to XNNPACK, through the `shipped` kernel's fast case.
+ *
+ * tfjs-backend-wasm 4.22 calls XNNPACK's fully-connected operator only when the product is one 2-D
+ * `[m, k] x [k, n]` with no transpose flag; everything else (every backward product, attention's batched
+ * products, a 3-D activation times a 2-D weight) runs a scalar loop about 10x slower. This kernel rewrites
+ * each case into that fast one, using only the wasm backend's own kernels:
+ * - a transpose flag becomes an explicit Transpose of the last two axes;
+ * - when `b` has no batch (or batch 1), `a`'s batch is folded into rows: `[B*m, k] x [k, n]`;
+ * - otherwise the batch is looped: one 2-D product per output batch index (broadcasting batch axes of size 1),
+ *   each written into its place in the output.
+ */
+export function routedBatchMatMulConfig(shipped: tf.KernelConfig): tf.KernelConfig {
+  return {
+    kernelName: 'BatchMatMul',
+    backendName: 'wasm',
+    // The shipped kernel's setup binds its wasm function; it still runs our 2-D products.
+    setupFunc: shipped.setupFunc,
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+      const { transposeA, transposeB } = attrs as unknown as tf.BatchMatMulAttrs;
+      if (a.dtype !== 'float32' || b.dtype !== 'float32') {
+        return shipped.kernelFunc({ inputs, backend, attrs }); // it raises tfjs's own error for these
+      }
+      const ops = wasmOps(backend as BackendWasm);
+      const matMul2d = (x: tf.TensorInfo, y: tf.TensorInfo): tf.TensorInfo =>
+        shipped.kernelFunc({
+          inputs: { a: x, b: y }, backend, attrs: { transposeA: false, transposeB: false },
+        }) as tf.TensorInfo;
+      const useShipped = () => shipped.kernelFunc({ inputs, backend, attrs }) as tf.TensorInfo;
+      return routedBatchMatMul(ops, matMul2d, useShipped, a, b, transposeA, transposeB);
+    },
+  };
+}
+
+/** Swaps the last two axes by a real Transpose (a new TensorInfo). */
+function swapLastTwo(ops: WasmOps, x: tf.TensorInfo): tf.TensorInfo {
+  const perm = x.shape.map((_, i) => i);
+  const rank = perm.length;
+  [perm[rank - 2], perm[rank - 1]] = [perm[rank - 1], perm[rank - 2]];
+  return ops.transpose(x, perm);
+}
+
+const sizeOf = (shape: number[]): number => shape.reduce((p, d) => p * d, 1);
+
+/**
+ * Up to this many rows per product, a product whose right operand is a new tensor on every call (a transposed
+ * copy, or one matrix of a batch) is left to the shipped loop: XNNPACK packs that operand first (work ~ k*n),
+ * which costs more than the loop's m*k*n when m is this small (measured crossover 4-8 rows). Decoding's
+ * one-row attention products are the main case.
+ */
+const SMALL_ROWS = 4;
+
+/** For an output batch index, the index into an operand whose batch axes broadcast to `outBatch`. */
+function operandBatchIndex(outIndex: number, outBatch: number[], operandBatch: number[]): number {
+  // Walk the output's batch axes from the last; an operand axis of size 1 (or missing) stays at 0.
+  let index = 0;
+  let stride = 1;
+  let rest = outIndex;
+  for (let axis = outBatch.length - 1, op = operandBatch.length - 1; axis >= 0; axis--, op--) {
+    const coordinate = rest % outBatch[axis];
+    rest = Math.floor(rest / outBatch[axis]);
+    if (op >= 0) {
+      if (operandBatch[op] !== 1) index += coordinate * stride;
+      stride *= operandBatch[op];
+    }
+  }
+  return index;
+}
+
+function routedBatchMatMul(
+  ops: WasmOps,
+  matMul2d: (x: tf.TensorInfo, y: tf.TensorInfo) => tf.TensorInfo,
+  useShipped: () => tf.TensorInfo,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+): tf.TensorInfo {
+  const [aRows, aCols] = a.shape.slice(-2);
+  const m = transposeA ? aCols : aRows;
+  const aBatch = a.shape.slice(0, -2);
+  const bBatch = b.shape.slice(0, -2);
+  const outBatch = tf.backend_util.assertAndGetBroadcastShape(aBatch, bBatch);
+  const fold = sizeOf(bBatch) === 1 && sizeOf(aBatch) === sizeOf(outBatch);
+  const rowsPerProduct = fold ? sizeOf(aBatch) * m : m;
+  const sameBatch = sizeOf(aBatch) === sizeOf(bBatch) && aBatch.length === bBatch.length;
+  if (rowsPerProduct <= SMALL_ROWS && (transposeB || !fold) && (fold || sameBatch)) return useShipped();
+
+  const temps: tf.TensorInfo[] = [];
+  const keep = (x: tf.TensorInfo) => { temps.push(x); return x; };
+  try {
+    const aPlain = transposeA ? keep(swapLastTwo(ops, a)) : a; // [...batchA, m, k]
+    const bPlain = transposeB ? keep(swapLastTwo(ops, b)) : b; // [...batchB, k, n]
+    const k = aPlain.shape[aPlain.shape.length - 1];
+    const [kB, n] = bPlain.shape.slice(-2);
+    if (k !== kB) {
+      throw new Error(`BatchMatMul: inner dimensions differ: a [${a.shape}] (transposeA=${transposeA}) and `
+        + `b [${b.shape}] (transposeB=${transposeB})`);
+    }
+    const outShape = [...outBatch, m, n];
+
+    if (fold) {
+      // One weight matrix for the whole batch: fold a's batch into rows.
+      const rows = keep(ops.reshape(aPlain, [sizeOf(aBatch) * m, k]));
+      const weight = keep(ops.reshape(bPlain, [k, n]));
+      const product = keep(matMul2d(rows, weight));
+      return ops.reshape(product, outShape);
+    }
+
+    const aStack = keep(ops.reshape(aPlain, [sizeOf(aBatch), m, k]));
+    const bStack = keep(ops.reshape(bPlain, [sizeOf(bBatch), k, n]));
+    const out = ops.empty([sizeOf(outBatch), m, n]);
+    for (let i = 0; i < sizeOf(outBatch); i++) {
+      const ai = ops.matrix(aStack, operandBatchIndex(i, outBatch, aBatch));
+      const bi = ops.matrix(bStack, operandBatchIndex(i, outBatch, bBatch));
+      const product = matMul2d(ai, bi);
+      ops.write(out, i * m * n, product);
+      [ai, bi, product].forEach(ops.release);
+    }
+    const shaped = ops.reshape(out, outShape);
+    ops.release(out);
+    return shaped;
+  } finally {
+    for (const t of temps) ops.release(t);
+  }
+}
