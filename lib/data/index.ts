@@ -1,1 +1,17 @@
 export * from './types';
+export { readJsonl, readJsonlLines, readJson, writeJsonl, appendJsonl, writeJsonAtomic, writeFileAtomic } from './jsonl';
+export type { ReadJsonlOptions, JsonlLine } from './jsonl';
+export { parseAnswer, scoreAnswer, scoreGeneration, exactMatch, f1, normalizeAnswer, canonicalNumber } from './answers';
+export type { ParseAnswerOptions } from './answers';
+export { loadDatasetFile, DATASET_FORMATS } from './sources';
+export type { DatasetFormat, DatasetFileOptions } from './sources';
+export { loadDataset, canonicalDatasetName, DATASET_NAMES } from './datasets';
+export type { LoadDatasetOptions } from './datasets';
+export { loadJsonl, getPath } from './custom';
+export type { FieldMapping, LoadJsonlOptions } from './custom';
+export { splitExamples } from './split';
+export type { Split, SplitOptions } from './split';
+export { importRationales, readRationales, writeRationales, questionWithChoices } from './rationales';
+export type { ImportRationalesOptions, RationaleMapping, WriteRationalesOptions } from './rationales';
+export { generateSyntheticTask } from './synthetic';
+export type { SyntheticTask, SyntheticOptions } from './synthetic';

@@ -1,0 +1,127 @@
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { logger } from '../log/logger';
+import { writeFileAtomic, writeJsonAtomic } from '../fs';
+
+export { writeFileAtomic, writeJsonAtomic };
+
+/** Options for {@link readJsonl}. */
+export interface ReadJsonlOptions {
+  /**
+   * Accept a last line that is not valid JSON and has no closing newline (a write cut short by a crash): it is
+   * dropped with a warning. Any other bad line is still an error.
+   */
+  allowTornLastLine?: boolean;
+  /** Where the torn-line warning goes (default: the project logger). */
+  onWarning?: (message: string) => void;
+}
+
+/** Line (1-based) and column of a character offset in `text`. */
+function lineAndColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  return { line, column: offset - before.lastIndexOf('\n') };
+}
+
+/**
+ * Read a JSON Lines file: one JSON value per non-blank line. A line that does not parse is an Error naming
+ * `path:line`; with `allowTornLastLine`, an unterminated unparsable last line is dropped with a warning instead.
+ */
+export function readJsonl(path: string, options: ReadJsonlOptions = {}): unknown[] {
+  return readJsonlLines(path, options).map((entry) => entry.value);
+}
+
+/** One parsed line of a JSON Lines file, with its 1-based line number (for error messages). */
+export interface JsonlLine {
+  line: number;
+  value: unknown;
+}
+
+/** {@link readJsonl}, keeping each value's line number. */
+export function readJsonlLines(path: string, options: ReadJsonlOptions = {}): JsonlLine[] {
+  return parseJsonlText(readFileSync(path, 'utf8'), path, options);
+}
+
+/** Parse JSON Lines already in memory; `path` only names the source in errors. */
+export function parseJsonlText(text: string, path: string, options: ReadJsonlOptions = {}): JsonlLine[] {
+  const lines = text.split('\n');
+  const values: JsonlLine[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (line === '') continue;
+    try {
+      values.push({ line: i + 1, value: JSON.parse(line) });
+    } catch (error) {
+      const isLast = i === lines.length - 1; // no newline after it: the write never finished
+      if (isLast && options.allowTornLastLine) {
+        (options.onWarning ?? ((m: string) => logger.warn(m)))(
+          `${path}:${i + 1}: dropped an incomplete last line (${line.length} characters), probably cut short by a crash`,
+        );
+        break;
+      }
+      throw new Error(`${path}:${i + 1}: not valid JSON (${(error as Error).message})`);
+    }
+  }
+  return values;
+}
+
+/** Read a JSON file; a syntax error names `path:line:column`. */
+export function readJson(path: string): unknown {
+  return parseJsonText(readFileSync(path, 'utf8'), path);
+}
+
+/** Parse JSON already in memory; `path` only names the source in errors. */
+export function parseJsonText(text: string, path: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const message = (error as Error).message;
+    const position = /position (\d+)/.exec(message);
+    const where = position ? lineAndColumn(text, Number(position[1])) : undefined;
+    throw new Error(`${path}${where ? `:${where.line}:${where.column}` : ''}: not valid JSON (${message})`);
+  }
+}
+
+/** Write values as JSON Lines, atomically (readers see the old file or the new one, never a part). */
+export function writeJsonl(path: string, values: readonly unknown[]): void {
+  writeFileAtomic(path, values.map((value) => JSON.stringify(value) + '\n').join(''));
+}
+
+/**
+ * Append values as JSON Lines and flush them to disk, for long runs that write as they go. If the file ends in a
+ * torn line (a crash mid-write), that fragment is cut off first so the new lines start on a clean line.
+ */
+export function appendJsonl(path: string, values: readonly unknown[], options: Pick<ReadJsonlOptions, 'onWarning'> = {}): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const fd = openSync(path, existsSync(path) ? 'r+' : 'w+');
+  try {
+    let size = fstatSync(fd).size;
+    const cleanEnd = endOfLastCompleteLine(fd, size);
+    if (cleanEnd < size) {
+      (options.onWarning ?? ((m: string) => logger.warn(m)))(
+        `${path}: cut ${size - cleanEnd} bytes of an incomplete last line before appending`,
+      );
+      ftruncateSync(fd, cleanEnd);
+      size = cleanEnd;
+    }
+    writeSync(fd, values.map((value) => JSON.stringify(value) + '\n').join(''), size);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Byte offset just after the file's last newline (0 if it has none). */
+function endOfLastCompleteLine(fd: number, size: number): number {
+  const chunk = Buffer.alloc(4096);
+  let end = size;
+  while (end > 0) {
+    const start = Math.max(0, end - chunk.length);
+    const length = end - start;
+    readSync(fd, chunk, 0, length, start);
+    const newline = chunk.subarray(0, length).lastIndexOf(0x0a);
+    if (newline >= 0) return start + newline + 1;
+    end = start;
+  }
+  return 0;
+}
