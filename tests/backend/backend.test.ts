@@ -1,0 +1,70 @@
+import { execFile } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../lib/backend';
+import { wasmMatMulRouted } from '../../lib/kernels';
+
+const repo = path.resolve(__dirname, '../..');
+
+/** Runs initBackend in a fresh process started in `cwd`; resolves with its printed result and exit code. */
+function initInChild(cwd: string, env: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
+  const script = path.join(cwd, 'init-backend.ts');
+  fs.writeFileSync(script, [
+    `import { initBackend } from ${JSON.stringify(path.join(repo, 'lib/backend'))};`,
+    'initBackend().then((info) => console.log(JSON.stringify(info)), (e) => { console.log(String(e.message)); process.exitCode = 3; });',
+  ].join('\n'));
+  const tsx = path.join(repo, 'node_modules/tsx/dist/cli.mjs');
+  return new Promise((resolve) => {
+    // The timeout kills the child if it does not exit by itself (e.g. a leftover worker thread).
+    execFile(process.execPath, [tsx, script], { cwd, env: { ...process.env, ...env }, timeout: 60_000 },
+      (error, out, err) => resolve({ code: error ? (error.code as number | null) ?? null : 0, out, err }));
+  });
+}
+
+describe('initBackend', () => {
+  afterEach(() => { delete process.env.RRL_BACKEND; });
+
+  test('an unknown RRL_BACKEND is one error naming the variable, and a later call still works', async () => {
+    process.env.RRL_BACKEND = 'gpu';
+    await expect(initBackend()).rejects.toThrow("RRL_BACKEND: unknown backend 'gpu' (expected one of auto, tensorflow, wasm, cpu)");
+    delete process.env.RRL_BACKEND;
+
+    const info = await initBackend();
+    expect(info.name).toBe('wasm');
+    expect(tf.getBackend()).toBe('wasm');
+    // Neither native package is a dependency, so the reason says why each was skipped.
+    expect(info.reason).toContain('@tensorflow/tfjs-node-gpu: not installed');
+    expect(info.reason).toContain('@tensorflow/tfjs-node: not installed');
+    expect(info.reason).toContain('SIMD');
+    expect(wasmMatMulRouted()).toBe(true);
+    expect(tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT')).toBe(false);
+  });
+
+  test('a second call returns the first result, whatever it asks for', async () => {
+    const first = await initBackend();
+    expect(await initBackend('cpu')).toBe(first);
+    expect(tf.getBackend()).toBe('wasm');
+  });
+
+  test('from another working directory: wasm finds its .wasm files, RRL_BACKEND=cpu wins, the process exits', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rrl-backend-'));
+    try {
+      const [auto, cpu, native] = await Promise.all([
+        initInChild(dir, {}),
+        initInChild(fs.mkdtempSync(path.join(dir, 'cpu-')), { RRL_BACKEND: 'cpu' }),
+        initInChild(fs.mkdtempSync(path.join(dir, 'native-')), { RRL_BACKEND: 'tensorflow' }),
+      ]);
+      expect(auto.code).toBe(0);
+      expect(JSON.parse(auto.out).name).toBe('wasm');
+      expect(auto.err).toContain('tfjs backend: wasm');
+      expect(cpu.code).toBe(0);
+      expect(JSON.parse(cpu.out)).toEqual({ name: 'cpu', reason: 'requested by RRL_BACKEND=cpu' });
+      expect(native.code).toBe(3);
+      expect(native.out).toContain('RRL_BACKEND=tensorflow: no native TensorFlow backend could be loaded');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
