@@ -84,9 +84,9 @@ export function float32ToFloat16(value: number): number {
   const significand = halfExponent > 0 ? mantissa : mantissa | 0x800000;
   const dropped = halfExponent > 0 ? 13 : 14 - halfExponent;
   if (dropped > 24) return sign;
-  const kept = Math.floor(significand / 2 ** dropped);
-  const remainder = significand - kept * 2 ** dropped;
-  const halfway = 2 ** (dropped - 1);
+  const kept = significand >>> dropped;
+  const remainder = significand & ((1 << dropped) - 1);
+  const halfway = 1 << (dropped - 1);
   const rounded = kept + (remainder > halfway || (remainder === halfway && kept & 1) ? 1 : 0);
   return sign | (halfExponent > 0 ? (halfExponent << 10) + rounded : rounded);
 }
