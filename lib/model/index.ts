@@ -1,1 +1,18 @@
-export {};
+export { type Architecture, type ModelConfig, type ResolvedModelConfig, validateModelConfig } from './config';
+export { CausalLM, type ForwardOptions, type ForwardResult, type WeightArrays } from './causal-lm';
+export { KVCache } from './kv-cache';
+export { sequenceLogProbs, tokenLogProbs } from './logprobs';
+export { generate, sampleToken, type GenerateOptions, type Generation, type SamplingOptions } from './sampling';
+export {
+  saveCheckpoint,
+  loadCheckpoint,
+  readCheckpointConfig,
+  checkTokenizerFits,
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_VERSION,
+  type CheckpointContents,
+  type LoadedCheckpoint,
+  type OptimizerState,
+  type HasOptimizerState,
+} from './checkpoint';
+export * from './safetensors';

@@ -1,0 +1,111 @@
+/**
+ * The transformer's building blocks as plain tf ops on row-major activations: every linear map is a 2-D
+ * `[rows, in] x [in, out]` product, so backends with a fast 2-D matmul use it. Callers own tidying.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/** `x @ w (+ b)` for x [N, in], w [in, out], b [out]. */
+export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor2D {
+  const y = tf.matMul(x, w) as tf.Tensor2D;
+  return b ? tf.add(y, b) as tf.Tensor2D : y;
+}
+
+/** LayerNorm over the last axis: (x - mean) / sqrt(var + eps) * g + b. */
+export function layerNorm(x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D, eps: number): tf.Tensor2D {
+  const { mean, variance } = tf.moments(x, -1, true);
+  return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))), g), b);
+}
+
+/** RMSNorm over the last axis (Zhang & Sennrich, 2019): x / sqrt(mean(x^2) + eps) * g. */
+export function rmsNorm(x: tf.Tensor2D, g: tf.Tensor1D, eps: number): tf.Tensor2D {
+  const meanSquare = tf.mean(tf.square(x), -1, true);
+  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(meanSquare, eps))), g);
+}
+
+/** GELU, tanh approximation as in GPT-2: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+export function geluTanh(x: tf.Tensor): tf.Tensor {
+  const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
+  return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
+}
+
+/** SwiGLU (Shazeer, 2020): silu(gate) * up, with silu(x) = x * sigmoid(x). */
+export function swiGlu(gate: tf.Tensor, up: tf.Tensor): tf.Tensor {
+  return tf.mul(tf.mul(gate, tf.sigmoid(gate)), up);
+}
+
+/**
+ * Rotary tables for the HF "rotate half" convention: for head size h and frequency f_i = theta^(-2i/h),
+ * i < h/2, position p rotates the pair (x_i, x_{i+h/2}) by angle p * f_i. Returns cos and sin [maxSeqLen, h]
+ * (each frequency written twice, once per half) and the matrix R [h, h] with x @ R = rotate_half(x) =
+ * concat(-x_{h/2..h}, x_{0..h/2}).
+ */
+export function rotaryTables(maxSeqLen: number, headSize: number, theta: number): { cos: tf.Tensor2D; sin: tf.Tensor2D; rotateHalf: tf.Tensor2D } {
+  const half = headSize / 2;
+  const cos = new Float32Array(maxSeqLen * headSize);
+  const sin = new Float32Array(maxSeqLen * headSize);
+  for (let p = 0; p < maxSeqLen; p++) {
+    for (let i = 0; i < half; i++) {
+      const angle = p * Math.pow(theta, (-2 * i) / headSize);
+      cos[p * headSize + i] = cos[p * headSize + i + half] = Math.cos(angle);
+      sin[p * headSize + i] = sin[p * headSize + i + half] = Math.sin(angle);
+    }
+  }
+  const rotate = new Float32Array(headSize * headSize);
+  for (let i = 0; i < half; i++) {
+    rotate[(i + half) * headSize + i] = -1; // out_i = -x_{i+h/2}
+    rotate[i * headSize + i + half] = 1; // out_{i+h/2} = x_i
+  }
+  return {
+    cos: tf.tensor2d(cos, [maxSeqLen, headSize]),
+    sin: tf.tensor2d(sin, [maxSeqLen, headSize]),
+    rotateHalf: tf.tensor2d(rotate, [headSize, headSize]),
+  };
+}
+
+/**
+ * Applies rotary embeddings to x [N, heads * h] given cos/sin rows [N, h] already gathered at each row's
+ * position: x * cos + rotate_half(x) * sin (Su et al., 2021, eq. 34, in HF's half-split layout).
+ */
+export function applyRotary(x: tf.Tensor2D, heads: number, cos: tf.Tensor2D, sin: tf.Tensor2D, rotateHalf: tf.Tensor2D): tf.Tensor2D {
+  const [n] = x.shape;
+  const h = rotateHalf.shape[0];
+  const rotated = tf.matMul(tf.reshape(x, [n * heads, h]), rotateHalf);
+  const x3 = tf.reshape(x, [n, heads, h]);
+  const out = tf.add(tf.mul(x3, tf.expandDims(cos, 1)), tf.mul(tf.reshape(rotated, [n, heads, h]), tf.expandDims(sin, 1)));
+  return tf.reshape(out, [n, heads * h]);
+}
+
+/** Additive attention bias [B, T, S]: 0 where query t may see key s (s <= past + t and key s is not padding), -1e9 elsewhere. */
+export function attentionBias(keyMask: tf.Tensor2D, queryLength: number, past: number): tf.Tensor3D {
+  const keyLength = keyMask.shape[1];
+  const causal = new Float32Array(queryLength * keyLength);
+  for (let t = 0; t < queryLength; t++) for (let s = 0; s <= past + t && s < keyLength; s++) causal[t * keyLength + s] = 1;
+  const allowed = tf.mul(tf.expandDims(tf.cast(keyMask, 'float32'), 1), tf.tensor2d(causal, [queryLength, keyLength]));
+  // -1e9 rather than -inf: a query that sees no key (left padding) gets a uniform row instead of NaN.
+  return tf.mul(tf.sub(1, allowed), -1e9) as tf.Tensor3D;
+}
+
+/** [B*T, heads*h] -> [B, heads, T, h]. */
+export function splitHeads(x: tf.Tensor2D, batch: number, heads: number): tf.Tensor4D {
+  const h = x.shape[1] / heads;
+  return tf.transpose(tf.reshape(x, [batch, x.shape[0] / batch, heads, h]), [0, 2, 1, 3]);
+}
+
+/**
+ * Scaled dot-product attention with grouped-query heads (Ainslie et al., 2023): q [B, H, T, h], k and v
+ * [B, Hkv, S, h], bias [B, T, S]; query head j*g + r (g = H / Hkv) reads key/value head j, as HF's repeat_kv.
+ * Query heads of a group are folded into the rows of one product instead of copying k and v g times.
+ * Returns [B*T, H*h].
+ */
+export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor3D): tf.Tensor2D {
+  const [batch, heads, queryLength, h] = q.shape;
+  const kvHeads = k.shape[1];
+  const keyLength = k.shape[2];
+  const group = heads / kvHeads;
+  const grouped = tf.reshape(q, [batch, kvHeads, group * queryLength, h]);
+  const scores = tf.mul(tf.matMul(grouped, k, false, true), 1 / Math.sqrt(h));
+  const biased = tf.add(tf.reshape(scores, [batch, kvHeads, group, queryLength, keyLength]), tf.reshape(bias, [batch, 1, 1, queryLength, keyLength]));
+  const probs = tf.reshape(tf.softmax(biased), [batch, kvHeads, group * queryLength, keyLength]);
+  const out = tf.reshape(tf.matMul(probs, v), [batch, heads, queryLength, h]);
+  return tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [batch * queryLength, heads * h]);
+}

@@ -1,0 +1,167 @@
+/**
+ * Batched text generation: left-padded prompts, one forward per new token with the KV cache, per-row stopping
+ * on EOS, stop strings or the token budget, and seeded sampling (greedy, temperature, top-k, top-p) done on the
+ * host from the logits read back.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Random } from '../random';
+import type { Tokenizer } from '../tokenizer/types';
+import type { CausalLM } from './causal-lm';
+
+/** How to pick each next token. */
+export interface SamplingOptions {
+  /** Divide logits by this before sampling (default 1); 0 means greedy. */
+  temperature?: number;
+  /** Keep only the k most likely tokens. */
+  topK?: number;
+  /** Keep the smallest set of most likely tokens whose probability reaches p (nucleus sampling). */
+  topP?: number;
+  /** Always take the most likely token. */
+  greedy?: boolean;
+}
+
+/** Options of {@link generate}. */
+export interface GenerateOptions extends SamplingOptions {
+  maxNewTokens: number;
+  /** Stop a row when its generated text contains one of these; the text is cut before it. */
+  stop?: string[];
+  /** Seed of the sampling generator (default 0): the same seed, prompts and model give the same output. */
+  seed?: number;
+  /** Also return each generated token's log-probability under the model (temperature 1, no top-k/top-p). */
+  returnLogprobs?: boolean;
+  /** Reuse keys/values across steps (default true); false re-runs the whole sequence per token. */
+  useCache?: boolean;
+  /** Prepend the tokenizer's BOS token to every prompt (default false). */
+  addBos?: boolean;
+}
+
+/** One generated continuation. */
+export interface Generation {
+  /** Decoded continuation without special tokens, cut before a stop string. */
+  text: string;
+  /** Every generated token id, including the final EOS or the token that completed a stop string. */
+  tokenIds: number[];
+  /** log p of each token in `tokenIds` (with `returnLogprobs`). */
+  logprobs?: number[];
+  /** `eos`: the EOS token; `stop`: a stop string; `length`: maxNewTokens or the model's maxSeqLen. */
+  finishReason: 'stop' | 'eos' | 'length';
+}
+
+/** log softmax(logits)[index], computed stably on the host. */
+function logProbOf(logits: Float32Array, index: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] - max);
+  return logits[index] - max - Math.log(sum);
+}
+
+function argmax(values: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
+  return best;
+}
+
+/**
+ * Draws one token id from a row of logits: greedy when asked (or temperature 0), else softmax(logits / T)
+ * restricted to the top-k tokens, then to the top-p nucleus, renormalised, sampled with `random`.
+ */
+export function sampleToken(logits: Float32Array, options: SamplingOptions, random: Random): number {
+  const temperature = options.temperature ?? 1;
+  if (options.greedy || temperature === 0) return argmax(logits);
+  let order = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a]);
+  if (options.topK !== undefined && options.topK > 0) order = order.slice(0, options.topK);
+  const top = logits[order[0]];
+  let weights = order.map((i) => Math.exp((logits[i] - top) / temperature));
+  if (options.topP !== undefined && options.topP < 1) {
+    const total = weights.reduce((a, b) => a + b, 0);
+    let cumulative = 0;
+    let keep = 0;
+    while (keep < weights.length && cumulative < options.topP * total) cumulative += weights[keep++];
+    order = order.slice(0, keep);
+    weights = weights.slice(0, keep);
+  }
+  return order[random.weighted(weights)];
+}
+
+function checkOptions(model: CausalLM, tokenizer: Tokenizer, options: GenerateOptions): void {
+  if (!Number.isSafeInteger(options.maxNewTokens) || options.maxNewTokens < 1) {
+    throw new Error(`generate: option "maxNewTokens" must be a positive integer, got ${options.maxNewTokens}`);
+  }
+  if (options.temperature !== undefined && !(options.temperature >= 0)) throw new Error(`generate: option "temperature" must be >= 0`);
+  if (options.topP !== undefined && !(options.topP > 0 && options.topP <= 1)) throw new Error(`generate: option "topP" must be in (0, 1]`);
+  if (options.topK !== undefined && !(Number.isSafeInteger(options.topK) && options.topK >= 0)) throw new Error(`generate: option "topK" must be a non-negative integer`);
+  if (tokenizer.vocabSize > model.config.vocabSize) {
+    throw new Error(`generate: tokenizer vocabSize ${tokenizer.vocabSize} exceeds the model's vocabSize ${model.config.vocabSize}`);
+  }
+}
+
+/**
+ * Continues each prompt. Rows run together in one batch (prompts left-padded, positions counted from each
+ * row's first real token); a row stops at EOS, a stop string or maxNewTokens, and the batch stops when every
+ * row has or the model's maxSeqLen is reached. Prompts longer than maxSeqLen - 1 tokens keep their end.
+ */
+export async function generate(model: CausalLM, tokenizer: Tokenizer, prompts: string[], options: GenerateOptions): Promise<Generation[]> {
+  checkOptions(model, tokenizer, options);
+  const maxSeqLen = model.config.maxSeqLen;
+  const encodeOptions = { padSide: 'left' as const, addBos: options.addBos ?? false };
+  let encoded = tokenizer.encodeBatch(prompts, encodeOptions);
+  if ((encoded.ids[0]?.length ?? 0) > maxSeqLen - 1) encoded = tokenizer.encodeBatch(prompts, { ...encodeOptions, maxLength: maxSeqLen - 1, truncateSide: 'left' });
+  const batch = prompts.length;
+  const sequences = encoded.ids.map((row) => [...row]);
+  const masks = encoded.attentionMask.map((row) => [...row]);
+  const rows = prompts.map((_, r) => ({
+    random: new Random(((options.seed ?? 0) * 1000003 + r) >>> 0),
+    tokenIds: [] as number[],
+    logprobs: [] as number[],
+    text: '',
+    finishReason: undefined as Generation['finishReason'] | undefined,
+  }));
+  const cache = options.useCache === false ? undefined : model.newCache();
+  try {
+    for (let step = 0; step < options.maxNewTokens && sequences[0].length < maxSeqLen; step++) {
+      const fed = cache && step > 0 ? sequences.map((s) => s.slice(-1)) : sequences;
+      const logits = tf.tidy(() => {
+        const ids = tf.tensor2d(fed, [batch, fed[0].length], 'int32');
+        const attentionMask = tf.tensor2d(masks, [batch, masks[0].length], 'int32');
+        return model.forward(ids, { attentionMask, cache, lastOnly: true }).logits;
+      });
+      const values = (await logits.data()) as Float32Array;
+      logits.dispose();
+      const vocab = model.config.vocabSize;
+      for (let r = 0; r < batch; r++) {
+        const row = rows[r];
+        if (row.finishReason) {
+          sequences[r].push(tokenizer.padId);
+          masks[r].push(0);
+          continue;
+        }
+        const rowLogits = values.subarray(r * vocab, (r + 1) * vocab);
+        const token = sampleToken(rowLogits, options, row.random);
+        row.tokenIds.push(token);
+        if (options.returnLogprobs) row.logprobs.push(logProbOf(rowLogits, token));
+        sequences[r].push(token);
+        masks[r].push(1);
+        if (token === tokenizer.eosId) {
+          row.finishReason = 'eos';
+          continue;
+        }
+        row.text = tokenizer.decode(row.tokenIds, { skipSpecial: true });
+        const cut = Math.min(...(options.stop ?? []).map((s) => row.text.indexOf(s)).filter((i) => i >= 0));
+        if (Number.isFinite(cut)) {
+          row.text = row.text.slice(0, cut);
+          row.finishReason = 'stop';
+        }
+      }
+      if (rows.every((row) => row.finishReason)) break;
+    }
+  } finally {
+    cache?.dispose();
+  }
+  return rows.map((row) => ({
+    text: row.text,
+    tokenIds: row.tokenIds,
+    ...(options.returnLogprobs ? { logprobs: row.logprobs } : {}),
+    finishReason: row.finishReason ?? 'length',
+  }));
+}

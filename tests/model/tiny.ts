@@ -1,0 +1,29 @@
+import * as tf from '@tensorflow/tfjs';
+import type { ModelConfig } from '../../lib/model/config';
+
+/** Tiny configs of both layouts used across the model tests (llama with grouped-query attention). */
+export const TINY: Record<'gpt2' | 'llama', ModelConfig> = {
+  gpt2: { arch: 'gpt2', vocabSize: 23, dModel: 16, nLayers: 2, nHeads: 2, maxSeqLen: 24 },
+  llama: { arch: 'llama', vocabSize: 23, dModel: 16, nLayers: 2, nHeads: 4, nKvHeads: 2, dFF: 24, maxSeqLen: 24 },
+};
+
+/** Largest absolute difference between two tensors' values. */
+export function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
+  const x = a.dataSync();
+  const y = b.dataSync();
+  expect(x.length).toBe(y.length);
+  let worst = 0;
+  for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]));
+  return worst;
+}
+
+/** Deterministic pseudo-random token ids in [lo, vocab). */
+export function tokenRows(batch: number, length: number, vocab: number, seed: number, lo = 3): number[][] {
+  let s = seed;
+  return Array.from({ length: batch }, () =>
+    Array.from({ length }, () => {
+      s = (s * 1103515245 + 12345) % 2147483648;
+      return lo + (s % (vocab - lo));
+    }),
+  );
+}
