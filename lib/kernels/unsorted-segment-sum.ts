@@ -15,7 +15,8 @@ export function unsortedSegmentSumConfig(): tf.KernelConfig {
   return {
     kernelName: 'UnsortedSegmentSum',
     backendName: 'wasm',
-    kernelFunc: ({ inputs, backend, attrs }) => {
+    kernelFunc: ({ inputs, backend: anyBackend, attrs }) => {
+      const backend = anyBackend as BackendWasm;
       const { x, segmentIds } = inputs as { x: tf.TensorInfo; segmentIds: tf.TensorInfo };
       const { numSegments } = attrs as unknown as tf.UnsortedSegmentSumAttrs;
       const ids = backend.readSync(segmentIds.dataId) as Int32Array;
@@ -24,7 +25,7 @@ export function unsortedSegmentSumConfig(): tf.KernelConfig {
           throw new Error(`UnsortedSegmentSum: segmentIds[${i}] = ${ids[i]} is outside [0, ${numSegments})`);
         }
       }
-      const ops = wasmOps(backend as BackendWasm);
+      const ops = wasmOps(backend);
       const innerShape = x.shape.slice(segmentIds.shape.length);
       const innerSize = innerShape.reduce((p, d) => p * d, 1);
       const indices = ops.reshape(segmentIds, [ids.length, 1]);

@@ -86,7 +86,7 @@ export function tinyLoss(c: TinyConfig, p: Record<string, tf.Tensor>, ids: tf.Te
   const logProbs = tf.reshape(tf.logSoftmax(logits), [B, T, vocab]);
   const predicting = tf.slice(logProbs, [0, 0, 0], [B, T - 1, vocab]);
   const targets = tf.oneHot(tf.slice(ids, [0, 1], [B, T - 1]), vocab);
-  return tf.neg(tf.mean(tf.sum(tf.mul(predicting, targets), -1)));
+  return tf.neg(tf.mean(tf.sum(tf.mul(predicting, targets), -1))) as tf.Scalar;
 }
 
 /** Loss and gradients (as arrays, by parameter name) on the current backend. */
