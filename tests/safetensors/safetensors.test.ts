@@ -217,6 +217,18 @@ describe('corrupt files', () => {
     expect(() => readSafetensors(path)).toThrow(message);
   });
 
+  it('rejects a written file cut anywhere, in the length, the header or the data', () => {
+    const path = join(dir, 'whole.safetensors');
+    writeSafetensors(path, { a: { shape: [3], data: new Float32Array([1, 2, 3]) }, b: { shape: [2], data: new Int32Array([4, 5]) } });
+    const bytes = readFileSync(path);
+    const dataStart = readSafetensorsHeader(path).dataStart;
+    for (const cut of [0, 5, 8, 20, dataStart - 1, dataStart, dataStart + 3, bytes.length - 1]) {
+      const cutPath = join(dir, `cut-${cut}.safetensors`);
+      writeFileSync(cutPath, bytes.subarray(0, cut));
+      expect(() => readSafetensors(cutPath)).toThrow(new RegExp(`cut-${cut}\\.safetensors: .*(too short|runs past the end|truncated)`));
+    }
+  });
+
   it('names the path when the file does not exist', () => {
     expect(() => readSafetensors(join(dir, 'missing.safetensors'))).toThrow(/missing\.safetensors/);
   });

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ByteTokenizer, CharTokenizer, loadTokenizer } from '../../lib/tokenizer';
+import { randomTexts } from './hf-fixtures';
 
 let dir: string;
 beforeAll(() => {
@@ -10,6 +11,7 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const varied = [
+  ...randomTexts(100, 3),
   'Q: Take the last letters of "Elon Musk" and concatenate them. A: nk',
   'Tabs\tnew\nlines\r\n  and  double  spaces ',
   'accents: café, naïve, Ångström; CJK: 数学の問題; Greek: αβγ',

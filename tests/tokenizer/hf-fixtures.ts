@@ -2,6 +2,7 @@
  * Small Hugging Face tokenizer.json files written by hand, in the layouts real checkpoints use: GPT-2 style
  * byte-level BPE, and Llama/SentencePiece style BPE with byte fallback (legacy normalizer or Metaspace).
  */
+import { Random } from '../../lib/random';
 
 /**
  * GPT-2's byte -> printable character table: bytes that are printable Latin-1 stand for themselves, the others
@@ -124,3 +125,14 @@ export const LLAMA_CONFIG = {
   unk_token: '<unk>',
   clean_up_tokenization_spaces: true,
 };
+
+/**
+ * `count` seeded random strings mixing ASCII words, digits, punctuation, runs of spaces/tabs/newlines, accents,
+ * CJK, emoji (astral, with skin tones and ZWJ sequences) and the byte-fallback range: round-trip fodder.
+ */
+export function randomTexts(count: number, seed: number): string[] {
+  const random = new Random(seed);
+  const pieces = ['hello', 'world', 'lower', ' ', '  ', '\t', '\n', '\r\n', '12', '345', '3.14', ',', '?!', "'s", 'é', 'ñ',
+    'Å', '数学', 'の', 'α', '🙂', '👍🏽', '👨‍👩‍👧', '\u0000', '\u007f', '\u00a0', 'e\u0301', '<', '>', '|'];
+  return Array.from({ length: count }, () => Array.from({ length: 1 + random.int(12) }, () => random.pick(pieces)).join(''));
+}
