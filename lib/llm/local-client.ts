@@ -33,6 +33,8 @@ interface JobResult {
  */
 export class LocalLLMClient implements LLMClient {
   readonly model: string;
+  /** `generate` calls made and sequences decoded in them (batches < requests when batching works). */
+  readonly stats = { batches: 0, sequences: 0 };
   private readonly batchers = new Map<string, RequestBatcher<Job, JobResult>>();
 
   constructor(readonly lm: CausalLM, readonly tokenizer: Tokenizer, private readonly options: LocalClientOptions = {}) {
@@ -82,6 +84,8 @@ export class LocalLLMClient implements LLMClient {
     settings: { maxNewTokens: number; temperature: number; topP?: number; stop: string[]; seed?: number; logprobs: boolean },
   ): Promise<JobResult[]> {
     const rows = jobs.flatMap((job) => Array.from({ length: job.n }, () => job.prompt));
+    this.stats.batches++;
+    this.stats.sequences += rows.length;
     const outputs = await generate(this.lm, this.tokenizer, rows, {
       maxNewTokens: settings.maxNewTokens,
       temperature: settings.temperature,

@@ -53,6 +53,14 @@ const chatSchema = z.object({
   usage: usageSchema.nullable().optional(),
 });
 
+/** The innermost cause of a connection error, by its code (ECONNREFUSED) or message. */
+function rootCause(error: Error): string {
+  let inner: unknown = error;
+  while (inner instanceof Error && inner.cause !== undefined) inner = inner.cause;
+  const { code, message } = inner as { code?: string; message?: string };
+  return code ?? message ?? String(inner);
+}
+
 const isLoopback = (url: string) => /^https?:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/i.test(url);
 
 /** Check the response's shape; a malformed one is a transient failure (a proxy cut it, or the server erred). */
@@ -83,6 +91,7 @@ function samplingBody(request: CompletionRequest | ChatRequest) {
 export class OpenAICompatibleClient implements LLMClient {
   readonly model: string;
   readonly baseURL: string;
+  private readonly timeoutMs: number;
   private readonly api: OpenAI;
 
   constructor(options: OpenAIClientOptions) {
@@ -94,7 +103,8 @@ export class OpenAICompatibleClient implements LLMClient {
       throw new LLMError(`LLM client: no API key for ${this.baseURL}; set OPENAI_API_KEY or pass apiKey`, 'config');
     }
     registerSecret(apiKey);
-    this.api = new OpenAI({ apiKey, baseURL: this.baseURL, maxRetries: 0, timeout: options.timeoutMs ?? 120_000 });
+    this.timeoutMs = options.timeoutMs ?? 120_000;
+    this.api = new OpenAI({ apiKey, baseURL: this.baseURL, maxRetries: 0, timeout: this.timeoutMs + 1000 });
   }
 
   async complete(request: CompletionRequest): Promise<CompletionResult> {
@@ -102,8 +112,8 @@ export class OpenAICompatibleClient implements LLMClient {
       model: this.model, prompt: request.prompt, ...samplingBody(request),
       ...(request.logprobs !== undefined ? { logprobs: request.logprobs } : {}),
     };
-    const response = parseResponse(completionSchema, await this.send('completions', () =>
-      this.api.completions.create(body as OpenAI.CompletionCreateParamsNonStreaming)), `${this.baseURL}/completions`);
+    const response = parseResponse(completionSchema, await this.send('completions', (options) =>
+      this.api.completions.create(body as OpenAI.CompletionCreateParamsNonStreaming, options)), `${this.baseURL}/completions`);
     const choices = [...response.choices].sort((a, b) => (a.index ?? 0) - (b.index ?? 0)).map((c): Generation => ({
       text: c.text,
       finishReason: c.finish_reason ?? 'stop',
@@ -122,8 +132,8 @@ export class OpenAICompatibleClient implements LLMClient {
       model: this.model, messages: request.messages, ...samplingBody(request),
       ...(request.logprobs !== undefined ? { logprobs: true, top_logprobs: request.logprobs } : {}),
     };
-    const response = parseResponse(chatSchema, await this.send('chat/completions', () =>
-      this.api.chat.completions.create(body as OpenAI.ChatCompletionCreateParamsNonStreaming)),
+    const response = parseResponse(chatSchema, await this.send('chat/completions', (options) =>
+      this.api.chat.completions.create(body as OpenAI.ChatCompletionCreateParamsNonStreaming, options)),
     `${this.baseURL}/chat/completions`);
     const choices = [...response.choices].sort((a, b) => (a.index ?? 0) - (b.index ?? 0)).map((c): Generation => ({
       text: c.message.content ?? '',
@@ -142,17 +152,19 @@ export class OpenAICompatibleClient implements LLMClient {
   }
 
   /** One HTTP call; every way it can fail becomes an LLMError naming the endpoint (never the key). */
-  private async send(endpoint: string, call: () => Promise<unknown>): Promise<unknown> {
+  private async send(endpoint: string, call: (options: { signal: AbortSignal }) => Promise<unknown>): Promise<unknown> {
     const where = `${this.baseURL}/${endpoint}`;
+    // Our own timer rather than the package's timeout: an abort we started is told apart from a refused connection
+    // whatever the runtime's abort error looks like.
+    const timer = new AbortController();
+    const timeout = setTimeout(() => timer.abort(), this.timeoutMs);
     try {
-      return await call();
+      return await call({ signal: timer.signal });
     } catch (error) {
-      if (error instanceof APIConnectionTimeoutError) throw new LLMError(`${where}: timed out`, 'timeout');
-      if (error instanceof APIConnectionError) {
-        const cause = (error.cause as { cause?: { code?: string }; code?: string } | undefined);
-        const code = cause?.cause?.code ?? cause?.code ?? 'connection error';
-        throw new LLMError(`${where}: cannot connect (${code})`, 'connection');
+      if (timer.signal.aborted || error instanceof APIConnectionTimeoutError) {
+        throw new LLMError(`${where}: no answer within ${this.timeoutMs} ms`, 'timeout');
       }
+      if (error instanceof APIConnectionError) throw new LLMError(`${where}: cannot connect (${rootCause(error)})`, 'connection');
       if (error instanceof APIError && error.status !== undefined) {
         const retryAfterMs = parseRetryAfter(error.headers?.get('retry-after'));
         throw new LLMError(`${where}: HTTP ${error.status} ${error.message.replace(/^\d+\s*/, '')}`,
@@ -160,6 +172,8 @@ export class OpenAICompatibleClient implements LLMClient {
       }
       // The body was cut or was not JSON.
       throw new LLMError(`${where}: unreadable response (${(error as Error).message})`, 'bad-response');
+    } finally {
+      clearTimeout(timeout);
     }
   }
 }
