@@ -1,0 +1,153 @@
+/**
+ * The composite reward: runs named modules on a batch, checks their outputs, and combines them by weights or by a
+ * mathjs expression over their names. Every component is returned per sample, so each can be logged.
+ */
+import { parse, type EvalFunction, type MathNode } from 'mathjs';
+import type { RewardContext, RewardInput, RewardModule } from '../lib/rl/reward-types';
+import type { RewardOptions } from './define';
+import { createReward, hasReward } from './registry';
+
+/** How to build a composite; the fields mirror an experiment's `rewards` section. */
+export interface CompositeConfig {
+  /** Module names with their weights: total = Σ weight · component (unless `expression` is given). */
+  weights: Record<string, number>;
+  /**
+   * Instead of the weighted sum, a mathjs expression over module names, with `-` written `_`
+   * (e.g. `answer_correctness * length_guard + 0.1 * coherence`). Modules it names are run even without a weight.
+   */
+  expression?: string;
+  /** Options per module name. */
+  options?: Record<string, RewardOptions>;
+  /** A module that throws, times out or returns NaN/Inf: stop with an error (`fail`), or mark samples invalid (`skip`). */
+  onError?: 'fail' | 'skip';
+  timeoutSeconds?: number;
+}
+
+/** A module's failure, by name, kept with the scores when `onError` is `skip`. */
+export interface RewardFailure {
+  module: string;
+  message: string;
+  /** Samples affected (all of them when the module failed as a whole). */
+  samples: number[];
+}
+
+/** Scores of one batch: the total, every component, and which samples may be used. */
+export interface CompositeScores {
+  total: number[];
+  components: Record<string, number[]>;
+  /** False for samples a failing module could not score (their total is NaN); they must be left out of the update. */
+  valid: boolean[];
+  failures: RewardFailure[];
+}
+
+/** The name a module has inside an expression: `answer-correctness` -> `answer_correctness`. */
+export function expressionName(moduleName: string): string {
+  return moduleName.replace(/-/g, '_');
+}
+
+function symbolsOf(node: MathNode): string[] {
+  const functionNames = new Set<string>();
+  node.traverse((n) => {
+    if ((n as { type: string }).type === 'FunctionNode') functionNames.add((n as unknown as { fn: { name: string } }).fn.name);
+  });
+  const symbols = node.filter((n) => (n as { type: string }).type === 'SymbolNode').map((n) => (n as unknown as { name: string }).name);
+  return [...new Set(symbols.filter((s) => !functionNames.has(s)))];
+}
+
+/** Reject after `seconds`, naming the module. */
+function withTimeout<T>(promise: Promise<T>, seconds: number, name: string, controller: AbortController): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`timed out after ${seconds} s`));
+      controller.abort();
+    }, seconds * 1000);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer)).catch((error: unknown) => {
+    throw new Error(`reward "${name}" failed: ${error instanceof Error ? error.message : String(error)}`);
+  });
+}
+
+/** A weighted or expression-combined set of reward modules. Also a {@link RewardModule} (its score is the total). */
+export class CompositeReward implements RewardModule {
+  readonly name = 'composite';
+  readonly modules: RewardModule[];
+  private readonly expression?: EvalFunction;
+  private readonly onError: 'fail' | 'skip';
+  private readonly timeoutSeconds: number;
+
+  constructor(readonly config: CompositeConfig) {
+    const names = new Set(Object.keys(config.weights));
+    if (config.expression !== undefined) {
+      const tree = parse(config.expression);
+      const byExpressionName = new Map([...names].map((n) => [expressionName(n), n]));
+      for (const symbol of symbolsOf(tree)) {
+        const candidates = [symbol, symbol.replace(/_/g, '-')];
+        const known = byExpressionName.get(symbol) ?? candidates.find(hasReward);
+        if (!known) throw new Error(`reward expression "${config.expression}": unknown name "${symbol}" (use module names with - written _)`);
+        names.add(known);
+      }
+      this.expression = tree.compile();
+    }
+    if (names.size === 0) throw new Error('composite reward: name at least one module in "weights" or "expression"');
+    for (const [name, weight] of Object.entries(config.weights)) {
+      if (!Number.isFinite(weight)) throw new Error(`composite reward: weight of "${name}" must be a finite number, got ${weight}`);
+    }
+    this.modules = [...names].map((name) => createReward({ name, options: config.options?.[name] }));
+    this.onError = config.onError ?? 'fail';
+    this.timeoutSeconds = config.timeoutSeconds ?? 120;
+  }
+
+  /** Run every module on the batch (concurrently) and combine. */
+  async scoreAll(batch: RewardInput[], context: RewardContext = {}): Promise<CompositeScores> {
+    const failures: RewardFailure[] = [];
+    const valid = batch.map(() => true);
+    const fail = (failure: RewardFailure) => {
+      if (this.onError === 'fail') throw new Error(failure.message);
+      failures.push(failure);
+      for (const i of failure.samples) valid[i] = false;
+    };
+    const outputs = await Promise.all(this.modules.map(async (module) => {
+      const controller = new AbortController();
+      const signal = context.signal ? AbortSignal.any([context.signal, controller.signal]) : controller.signal;
+      try {
+        const scores = await withTimeout(module.score(batch, { ...context, signal }), this.timeoutSeconds, module.name, controller);
+        if (!Array.isArray(scores) || scores.length !== batch.length) {
+          throw new Error(`reward "${module.name}" returned ${Array.isArray(scores) ? scores.length : typeof scores} scores for ${batch.length} samples`);
+        }
+        return { module, scores, error: undefined };
+      } catch (error) {
+        return { module, scores: batch.map(() => Number.NaN), error: error instanceof Error ? error.message : String(error) };
+      }
+    }));
+    const components: Record<string, number[]> = {};
+    for (const { module, scores, error } of outputs) {
+      components[module.name] = scores;
+      if (error !== undefined) {
+        fail({ module: module.name, message: error, samples: batch.map((_, i) => i) });
+        continue;
+      }
+      const bad = scores.flatMap((s, i) => (Number.isFinite(s) ? [] : [i]));
+      if (bad.length) fail({ module: module.name, message: `reward "${module.name}" gave ${scores[bad[0]]} for sample ${bad[0]}${bad.length > 1 ? ` (and ${bad.length - 1} more)` : ''}`, samples: bad });
+    }
+    const total = batch.map((_, i) => (valid[i] ? this.combine(components, i) : Number.NaN));
+    const badTotal = total.flatMap((t, i) => (valid[i] && !Number.isFinite(t) ? [i] : []));
+    if (badTotal.length) {
+      fail({ module: 'composite', message: `reward expression gave ${total[badTotal[0]]} for sample ${badTotal[0]}`, samples: badTotal });
+      for (const i of badTotal) total[i] = Number.NaN;
+    }
+    return { total, components, valid, failures };
+  }
+
+  async score(batch: RewardInput[], context: RewardContext): Promise<number[]> {
+    return (await this.scoreAll(batch, context)).total;
+  }
+
+  private combine(components: Record<string, number[]>, i: number): number {
+    if (this.expression) {
+      const scope = Object.fromEntries(Object.entries(components).map(([name, scores]) => [expressionName(name), scores[i]]));
+      return Number(this.expression.evaluate(scope));
+    }
+    return Object.entries(this.config.weights).reduce((sum, [name, weight]) => sum + weight * components[name][i], 0);
+  }
+}
