@@ -19,6 +19,11 @@ export class ByteTokenizer implements Tokenizer {
   readonly bosId = 257;
   readonly eosId = 258;
   readonly vocabSize = 259;
+  /** Every token in id order: `<0x00>` ... `<0xFF>` (the byte-fallback names Hugging Face uses), then the specials. */
+  readonly tokens: readonly string[] = [
+    ...Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`),
+    ...SPECIALS,
+  ];
   private readonly encoder = new TextEncoder();
   private readonly decoder = new TextDecoder('utf-8');
 
@@ -41,7 +46,7 @@ export class ByteTokenizer implements Tokenizer {
         continue;
       }
       flush();
-      if (!options.skipSpecial) text += SPECIALS[id - 256];
+      if (!options.skipSpecial) text += this.tokens[id];
     }
     flush();
     return text;

@@ -19,6 +19,8 @@ export class CharTokenizer implements Tokenizer {
   readonly eosId = 2;
   readonly unkId = 3;
   readonly vocabSize: number;
+  /** Every token in id order: the four specials, then the characters. */
+  readonly tokens: readonly string[];
   private readonly idOf: Map<string, number>;
 
   /** `chars`: the vocabulary's characters in id order (each one code point, no repeats). */
@@ -29,7 +31,8 @@ export class CharTokenizer implements Tokenizer {
       if (this.idOf.has(char)) throw new Error(`CharTokenizer: character ${JSON.stringify(char)} appears twice in the vocabulary`);
       this.idOf.set(char, SPECIALS.length + i);
     });
-    this.vocabSize = SPECIALS.length + chars.length;
+    this.tokens = [...SPECIALS, ...chars];
+    this.vocabSize = this.tokens.length;
   }
 
   /** A vocabulary of every code point in `texts`, in code-point order. */
@@ -59,8 +62,7 @@ export class CharTokenizer implements Tokenizer {
     checkIds(ids, this.vocabSize, 'CharTokenizer');
     let text = '';
     for (const id of ids) {
-      if (id >= SPECIALS.length) text += this.chars[id - SPECIALS.length];
-      else if (!options.skipSpecial) text += SPECIALS[id];
+      if (id >= SPECIALS.length || !options.skipSpecial) text += this.tokens[id];
     }
     return text;
   }

@@ -4,3 +4,4 @@ export { ByteTokenizer } from './byte';
 export { HFTokenizer } from './hf';
 export { loadTokenizer } from './load';
 export { encodeBatchWith } from './batch';
+export { saveAsHFTokenizer } from './hf-export';
