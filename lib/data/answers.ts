@@ -12,7 +12,7 @@ export interface ParseAnswerOptions {
  * Answer triggers as zero-shot-CoT's stage 2 and common few-shot prompts write them: "Therefore, the answer
  * (arabic numerals) is", "among A through E, the answer is", "So the answer is", "Answer:", GSM8K's "####".
  */
-const DEFAULT_TRIGGER = /answer(?:\s*\([^)]*\))?\s*(?:is|:)|####/gi;
+const DEFAULT_TRIGGER = /answer(?:\s*\([^)]*\))?\s*(?:is\s*:?|:)|####/gi;
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

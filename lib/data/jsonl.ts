@@ -2,6 +2,7 @@ import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, 
 import { dirname } from 'node:path';
 import { logger } from '../log/logger';
 import { writeFileAtomic, writeJsonAtomic } from '../fs';
+import { jsonErrorOffset } from './json-error';
 
 export { writeFileAtomic, writeJsonAtomic };
 
@@ -75,10 +76,8 @@ export function parseJsonText(text: string, path: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    const message = (error as Error).message;
-    const position = /position (\d+)/.exec(message);
-    const where = position ? lineAndColumn(text, Number(position[1])) : undefined;
-    throw new Error(`${path}${where ? `:${where.line}:${where.column}` : ''}: not valid JSON (${message})`);
+    const where = lineAndColumn(text, jsonErrorOffset(text));
+    throw new Error(`${path}:${where.line}:${where.column}: not valid JSON (${(error as Error).message.slice(0, 120)})`);
   }
 }
 

@@ -4,7 +4,7 @@ import { parseJsonlText, parseJsonText } from './jsonl';
 /** One raw record of a dataset file, with where it came from (for error messages) and its position. */
 export interface RawRecord {
   value: unknown;
-  /** e.g. `data/x.jsonl:17` or `data/x.json: examples[16]`. */
+  /** e.g. `data/x.jsonl:17` or `data/x.json: item 16 of "examples"` (items count from 0). */
   where: string;
   /** 0-based position in the file. */
   index: number;
@@ -36,7 +36,8 @@ function tryParse(text: string): unknown {
 
 function listRecords(list: unknown, path: string, key: string): RawRecord[] {
   if (!Array.isArray(list)) throw new Error(`${path}: expected a JSON list${key ? ` under "${key}"` : ''}`);
-  return list.map((value, index) => ({ value, where: `${path}: ${key}[${index}]`, index }));
+  const of = key ? `"${key}"` : 'the list';
+  return list.map((value, index) => ({ value, where: `${path}: item ${index} of ${of}`, index }));
 }
 
 export function isObject(value: unknown): value is Record<string, unknown> {
