@@ -22,15 +22,15 @@ export function encodeBatchWith(tokenizer: Tokenizer, texts: string[], options: 
     }
     return withSpecials(body, tokenizer, options);
   });
-  const width = maxLength ?? Math.max(0, ...rows.map((r) => r.length));
+  const width = maxLength ?? rows.reduce((widest, row) => Math.max(widest, row.length), 0);
   const ids: number[][] = [];
   const attentionMask: number[][] = [];
   for (const row of rows) {
     const padding = new Array<number>(width - row.length).fill(tokenizer.padId);
     const zeros = new Array<number>(padding.length).fill(0);
     const ones = new Array<number>(row.length).fill(1);
-    ids.push(padSide === 'left' ? [...padding, ...row] : [...row, ...padding]);
-    attentionMask.push(padSide === 'left' ? [...zeros, ...ones] : [...ones, ...zeros]);
+    ids.push(padSide === 'left' ? padding.concat(row) : row.concat(padding));
+    attentionMask.push(padSide === 'left' ? zeros.concat(ones) : ones.concat(zeros));
   }
   return { ids, attentionMask, truncated };
 }

@@ -65,7 +65,9 @@ export class HFTokenizer implements Tokenizer {
       throw new Error(`${source}: ${(error as Error).message}`);
     }
     const vocab = this.core.get_vocab(true);
-    this.vocabSize = Math.max(-1, ...vocab.values()) + 1;
+    let largestId = -1; // a loop, not Math.max(...ids): vocabularies of 100k+ ids overflow the argument stack
+    for (const id of vocab.values()) largestId = Math.max(largestId, id);
+    this.vocabSize = largestId + 1;
 
     const find = (role: keyof typeof FALLBACK_NAMES): string | undefined => {
       const named = configTokenName(config, `${role}_token`, `${source} (tokenizer_config.json)`);

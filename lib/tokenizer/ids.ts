@@ -1,8 +1,10 @@
 import type { EncodeOptions, Tokenizer } from './types';
 
-/** `ids` with BOS prepended and EOS appended as `options` ask. */
+/** Prepends BOS and appends EOS to `ids` (in place) as `options` ask; returns `ids`. */
 export function withSpecials(ids: number[], tokenizer: Pick<Tokenizer, 'bosId' | 'eosId'>, options: EncodeOptions = {}): number[] {
-  return [...(options.addBos ? [tokenizer.bosId] : []), ...ids, ...(options.addEos ? [tokenizer.eosId] : [])];
+  if (options.addBos) ids.unshift(tokenizer.bosId);
+  if (options.addEos) ids.push(tokenizer.eosId);
+  return ids;
 }
 
 /** Throws naming the tokenizer if an id is not an integer in [0, vocabSize). */

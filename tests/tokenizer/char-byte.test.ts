@@ -121,6 +121,13 @@ describe('encodeBatch', () => {
     expect(keepStart.truncated).toEqual([0]);
   });
 
+  it('handles a batch of 200k rows', () => {
+    const batch = tokenizer.encodeBatch(Array.from({ length: 200_000 }, (_, i) => (i === 7 ? 'abc' : 'a')));
+    expect(batch.ids.length).toBe(200_000);
+    expect(batch.ids[7]).toEqual([4, 5, 6]);
+    expect(batch.ids[8]).toEqual([4, 0, 0]);
+  });
+
   it('rejects a maxLength that cannot hold the specials', () => {
     expect(() => tokenizer.encodeBatch(['a'], { addBos: true, addEos: true, maxLength: 1 })).toThrow(/maxLength 1 must be an integer of at least 2/);
   });

@@ -90,6 +90,20 @@ describe('GPT-2 style byte-level BPE', () => {
   });
 });
 
+describe('a vocabulary of real size', () => {
+  it('loads a 150k-token vocabulary (Llama 3 has 128k) and counts it', () => {
+    const big = gpt2StyleTokenizer();
+    const model = big.model as { vocab: Record<string, number> };
+    const base = Object.keys(model.vocab).length;
+    for (let i = 0; i < 150_000; i++) model.vocab[`tok${i}`] = base + i;
+    (big.added_tokens as { id: number }[])[0].id = base + 150_000;
+    const tokenizer = new HFTokenizer(big, GPT2_CONFIG);
+    expect(tokenizer.vocabSize).toBe(base + 150_001);
+    expect(tokenizer.eosId).toBe(base + 150_000);
+    expect(tokenizer.encode('hello world')).toEqual([260, 263, 75, 67]);
+  });
+});
+
 describe.each(['normalizer', 'metaspace'] as const)('Llama/SentencePiece style BPE with byte fallback (%s layout)', (layout) => {
   const make = () => new HFTokenizer(llamaStyleTokenizer(layout), LLAMA_CONFIG, `llama-${layout}`);
 
