@@ -40,6 +40,7 @@ function listRecords(list: unknown, path: string, key: string): RawRecord[] {
   return list.map((value, index) => ({ value, where: `${path}: item ${index} of ${of}`, index }));
 }
 
+/** A plain JSON object (not null, not a list). */
 export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -50,6 +51,7 @@ export function asObject(value: unknown, where: string): Record<string, unknown>
   return value;
 }
 
+/** A short description of a value for error messages: `a number`, `the string "abc"`, `a list`. */
 export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
@@ -67,10 +69,14 @@ export function stringField(record: Record<string, unknown>, key: string, where:
 
 /** A required field holding a number or a numeric string, returned as text. */
 export function numberField(record: Record<string, unknown>, key: string, where: string): string {
-  const value = record[key];
+  return numberValue(record[key], key, where);
+}
+
+/** A number or numeric string as text; `label` names it in the error. */
+export function numberValue(value: unknown, label: string, where: string): string {
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
   if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value.replace(/,/g, '')))) return value.trim();
-  throw new Error(`${where}: field "${key}" must be a number, got ${value === undefined ? 'nothing' : describe(value)}`);
+  throw new Error(`${where}: field "${label}" must be a number, got ${value === undefined ? 'nothing' : describe(value)}`);
 }
 
 /** A required list field. */

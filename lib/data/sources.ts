@@ -1,7 +1,7 @@
 import { Random } from '../random';
 import { canonicalNumber } from './answers';
 import {
-  asObject, describe, isObject, listField, numberField, objectField, readRecords, stringField, type RawRecord,
+  asObject, describe, isObject, listField, numberField, numberValue, objectField, readRecords, stringField, type RawRecord,
 } from './records';
 import type { AnswerType, Choice, Example, Paragraph } from './types';
 
@@ -68,7 +68,7 @@ const parseMawps: RecordParser = (record, where) => {
   if (solutions.length === 0) throw new Error(`${where}: field "lSolutions" is empty`);
   return {
     question: stringField(record, 'sQuestion', where).trim(),
-    answers: [numberAnswer(numberField({ lSolutions: solutions[0] }, 'lSolutions', where), where, 'lSolutions')],
+    answers: [numberAnswer(numberValue(solutions[0], 'lSolutions', where), where, 'lSolutions')],
     answerType: 'number',
     metadata: { equations: record.lEquations, sourceIndex: record.iIndex },
   };

@@ -1,7 +1,8 @@
 import { appendFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { scoreAnswer } from '../../lib/data/answers';
+import { parseAnswer, scoreAnswer } from '../../lib/data/answers';
+import { readJsonl } from '../../lib/data/jsonl';
 import { loadDataset } from '../../lib/data/datasets';
 import { importRationales, questionWithChoices, readRationales, writeRationales } from '../../lib/data/rationales';
 import type { Example, RationaleRecord } from '../../lib/data/types';
@@ -56,6 +57,31 @@ withData('recorded zero-shot-CoT teacher rationales', () => {
     expect(example.question).toBe('Take the last letters of each words in "Jeff Jen Giselle Noel" and concatenate them.');
     expect(first).toMatchObject({ answer: 'fnenl', correct: false, metadata: { index: 0, gold: 'fnel', answerTrigger: 'Therefore, the answer is' } });
     expect(first.rationale).toMatch(/^The last letter of "Jeff" is "f"\.\n/);
+  });
+
+  it('parseAnswer recovers the logged answer from rationales that already hold the answer sentence', () => {
+    // Records with an empty answer_trigger carry the teacher's "Therefore, the answer ... is X" inside the
+    // rationale; the logged teacher_answer is what zero-shot-CoT parsed from it.
+    const agreement: Record<string, string> = {};
+    for (const file of ['addsub', 'aqua', 'coin_flip', 'commonsensqa', 'gsm8k', 'multiarith', 'singleeq', 'strategyqa']) {
+      const path = join(TEACHER_DIR, `${file}.jsonl`);
+      const raw = readJsonl(path) as { answer_trigger: string; rationale: string; teacher_answer: string }[];
+      const records = importRationales(path, { dataDir: DATA_DIR });
+      const examples = new Map(loadDataset(file, { dataDir: DATA_DIR }).map((e) => [e.id, e]));
+      let total = 0;
+      let same = 0;
+      raw.forEach((line, i) => {
+        if (line.answer_trigger !== '') return;
+        const example = examples.get(records[i].exampleId)!;
+        total++;
+        if (parseAnswer(line.rationale, example.answerType, { choices: example.choices }) === line.teacher_answer) same++;
+      });
+      agreement[file] = `${same}/${total}`;
+    }
+    expect(agreement).toEqual({
+      addsub: '21/21', aqua: '47/47', coin_flip: '13/13', commonsensqa: '4/4',
+      gsm8k: '234/236', multiarith: '47/47', singleeq: '41/41', strategyqa: '190/193',
+    });
   });
 
   it('names file and line of a question the dataset does not have', () => {
