@@ -66,8 +66,9 @@ withData('recorded zero-shot-CoT teacher rationales', () => {
     for (const file of ['addsub', 'aqua', 'coin_flip', 'commonsensqa', 'gsm8k', 'multiarith', 'singleeq', 'strategyqa']) {
       const path = join(TEACHER_DIR, `${file}.jsonl`);
       const raw = readJsonl(path) as { answer_trigger: string; rationale: string; teacher_answer: string }[];
-      const records = importRationales(path, { dataDir: DATA_DIR });
-      const examples = new Map(loadDataset(file, { dataDir: DATA_DIR }).map((e) => [e.id, e]));
+      const loaded = loadDataset(file, { dataDir: DATA_DIR });
+      const records = importRationales(path, { examples: loaded });
+      const examples = new Map(loaded.map((e) => [e.id, e]));
       let total = 0;
       let same = 0;
       raw.forEach((line, i) => {
