@@ -70,7 +70,7 @@ describe('OpenAI-compatible client against the project server over HTTP', () => 
     logger.level = 'debug';
     try {
       const client = createOpenAIClient({
-        model: 'arithmetic-teacher', baseURL: proxy.url, apiKey: KEY, timeoutMs: 300,
+        model: 'arithmetic-teacher', baseURL: proxy.url, apiKey: KEY, timeoutMs: 1500,
         retry: { baseDelayMs: 5, maxAttempts: 10 },
       });
       const result = await client.complete({ prompt: 'Q: What is 2 + 2?\nA:' });
