@@ -1,4 +1,4 @@
-import { LLMError, type FailureKind } from './errors';
+import { LLMError } from './errors';
 
 /** When and how often a failed call is tried again. */
 export interface RetryOptions {
@@ -63,5 +63,3 @@ export async function withRetries<T>(
     }
   }
 }
-
-export type { FailureKind };

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { appendJsonl, readJsonl, writeJsonl } from '../data/jsonl';
 import type { Example, RationaleRecord } from '../data/types';
+import type { UsageReport } from '../llm/accounting';
 import { LLMError } from '../llm/errors';
 import { ConcurrencyLimiter } from '../llm/limiter';
 import type { LLMClient } from '../llm/types';
@@ -36,6 +37,8 @@ export interface TeacherRunResult {
   skipped: number;
   /** Examples that failed for good (transient errors exhausted their retries); a rerun tries them again. */
   failed: { exampleId: string; error: string }[];
+  /** The client's requests, cache hits, retries by cause, tokens and cost, when it keeps them (the call layer does). */
+  usage?: UsageReport;
 }
 
 /** Ids of finished examples: one JSON string per line (so a line torn by a crash cannot pass for another id). */
@@ -59,7 +62,7 @@ function dropUnfinished(outFile: string, done: Set<string>): void {
  * they are ready. Resumable: examples finished by an earlier run are skipped, and a crash never leaves an example
  * half-written or written twice (its records are written first, then its id to `<outFile>.done`). An example whose
  * calls keep failing is reported in `failed` and left for a rerun; a request or configuration error (bad key,
- * bad model name) stops the run at once.
+ * bad model name) or an unreachable server stops the run with that one error.
  */
 export async function generateRationales(options: TeacherRunOptions): Promise<TeacherRunResult> {
   const { client, strategy, examples, outFile } = options;
@@ -85,7 +88,8 @@ export async function generateRationales(options: TeacherRunOptions): Promise<Te
       result.written += records.length;
       finished++;
     } catch (error) {
-      if (error instanceof LLMError && !error.retryable) {
+      // A bad request or key, or a server that cannot be reached even after retries, would fail every example.
+      if (error instanceof LLMError && (!error.retryable || error.kind === 'connection')) {
         fatal ??= error;
         return;
       }
@@ -94,5 +98,6 @@ export async function generateRationales(options: TeacherRunOptions): Promise<Te
     progress();
   })));
   if (fatal) throw fatal;
+  if ('usage' in client) result.usage = (client as { usage: UsageReport }).usage;
   return result;
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { appendFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { appendJsonl, readJsonl } from '../../lib/data/jsonl';
@@ -35,13 +35,13 @@ describe('a generation run against the arithmetic teacher', () => {
     const seen: TeacherProgress[] = [];
     const first = await generateRationales({ client, strategy: cote(), examples, outFile, onProgress: (p) => seen.push(p) });
     // Every third question is tricky: the teacher gets it wrong and COTE drops it.
-    expect(first).toEqual({ written: 6, skipped: 0, failed: [] });
+    expect(first).toMatchObject({ written: 6, skipped: 0, failed: [] });
     expect(records(outFile).map((r) => r.exampleId).sort()).toEqual(examples.filter((_, i) => i % 3 !== 2).map((e) => e.id).sort());
     expect(seen.map((p) => p.done)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(seen[8]).toEqual({ done: 9, total: 9, skipped: 0, records: 6, failed: 0 });
     const before = server.stats.requests;
     const second = await generateRationales({ client, strategy: cote(), examples: sumExamples(12), outFile });
-    expect(second).toEqual({ written: 2, skipped: 9, failed: [] });
+    expect(second).toMatchObject({ written: 2, skipped: 9, failed: [] });
     expect(server.stats.requests - before).toBe(3 * 2); // two stages for each new example
     expect(records(outFile)).toHaveLength(8);
   });
@@ -57,7 +57,7 @@ describe('a generation run against the arithmetic teacher', () => {
     appendFileSync(outFile, '{"exampleId":"sums/3","rati');
     appendFileSync(`${outFile}.done`, '"sums/');
     const result = await generateRationales({ client, strategy: zeroShotCoT(), examples, outFile });
-    expect(result).toEqual({ written: 2, skipped: 2, failed: [] });
+    expect(result).toMatchObject({ written: 2, skipped: 2, failed: [] });
     expect(records(outFile).map((r) => r.exampleId).sort()).toEqual(['sums/0', 'sums/1', 'sums/2', 'sums/3']);
   });
 
@@ -74,12 +74,12 @@ describe('a generation run against the arithmetic teacher', () => {
         retry: { maxAttempts: 12, baseDelayMs: 2, maxDelayMs: 50 },
       });
       const result = await generateRationales({ client, strategy: zeroShotCoT(), examples, outFile, concurrency: 16 });
-      expect(result).toEqual({ written: 110, skipped: 0, failed: [] });
+      expect(result).toMatchObject({ written: 110, skipped: 0, failed: [] });
       const ids = records(outFile).map((r) => r.exampleId);
       expect(new Set(ids).size).toBe(110);
       expect(ids).toHaveLength(110);
       expect(records(outFile).every((r) => r.correct === !examples.find((e) => e.id === r.exampleId)!.question.includes('tricky'))).toBe(true);
-      const usage = client.usage;
+      const usage = result.usage!;
       const retries = Object.values(usage.retries).reduce((a, b) => a + b, 0);
       const injected = Object.entries(proxy.counts).filter(([k]) => k !== 'pass').reduce((a, [, v]) => a + v, 0);
       expect(usage.requests).toBeGreaterThanOrEqual(220);
@@ -91,6 +91,16 @@ describe('a generation run against the arithmetic teacher', () => {
       await proxy.close();
     }
   }, 60_000);
+});
+
+it('an unreachable server stops the run with one clear error, and nothing is marked done', async () => {
+  const closed = await startServer({ client: new ArithmeticTeacher() });
+  await closed.close();
+  const outFile = join(tempDir(), 'rationales.jsonl');
+  const client = createOpenAIClient({ model: 'm', baseURL: closed.url, retry: { maxAttempts: 2, baseDelayMs: 1 } });
+  await expect(generateRationales({ client, strategy: zeroShotCoT(), examples: sumExamples(5), outFile }))
+    .rejects.toThrow(`${closed.url}/completions: cannot connect (ECONNREFUSED) (gave up after 2 attempts)`);
+  expect(existsSync(`${outFile}.done`)).toBe(false);
 });
 
 describe('end to end: teacher strategies against `serve` on a tiny checkpoint', () => {
