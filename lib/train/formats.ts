@@ -35,6 +35,11 @@ export function rationalePrompt(example: Example, format: TargetFormat): string 
   return format === 'fine-tune-cot' ? `${questionText(example)}${QUESTION_END}` : `[explain] ${questionText(example)}`;
 }
 
+/** The prompt of the multi-task formats' answer task (`[answer] question -->`). */
+export function answerTaskPrompt(example: Example): string {
+  return `[answer] ${questionText(example)}${ANSWER_START}`;
+}
+
 /** The prompt a reader (judge) answers from: question, rationale, then the answer marker. */
 export function answerPrompt(example: Example, rationale: string): string {
   return `${questionText(example)}${QUESTION_END} ${rationale.trim()}${ANSWER_START}`;
@@ -50,12 +55,12 @@ export function trainingTexts(example: Example, record: RationaleRecord, format:
       return [{ prompt: `${question}${QUESTION_END}`, target: ` ${rationale}${ANSWER_START} ${answer}`, weight: 1 }];
     case 'mt-cot':
       return [
-        { prompt: `[answer] ${question}${ANSWER_START}`, target: ` ${answer}`, weight: alpha },
+        { prompt: answerTaskPrompt(example), target: ` ${answer}`, weight: alpha },
         { prompt: `[explain] ${question}`, target: ` ${rationale}${ANSWER_START} ${answer}`, weight: 1 - alpha },
       ];
     case 'mt-re':
       return [
-        { prompt: `[answer] ${question}${ANSWER_START}`, target: ` ${answer}`, weight: alpha },
+        { prompt: answerTaskPrompt(example), target: ` ${answer}`, weight: alpha },
         { prompt: `[explain] ${question}`, target: ` ${rationale}`, weight: 1 - alpha },
       ];
     default:
@@ -63,11 +68,11 @@ export function trainingTexts(example: Example, record: RationaleRecord, format:
   }
 }
 
-/** Token ids of one training sequence and the loss weight of each position's next-token prediction. */
+/** Token ids of one training sequence and the loss weight of each token as a prediction target. */
 export interface EncodedText {
   ids: number[];
-  /** `lossWeights[t]` weighs predicting `ids[t + 1]` from `ids[..t]`: the task weight on target tokens (and EOS), else 0. */
-  lossWeights: number[];
+  /** `targetMask[t]` weighs predicting `ids[t]` from `ids[..t-1]`: the task weight on target tokens and EOS, else 0. */
+  targetMask: number[];
   /** True when the sequence was cut to `maxLength` (the prompt is cut from the left, the target kept). */
   truncated: boolean;
 }
@@ -87,8 +92,8 @@ export function encodeTrainingText(tokenizer: Tokenizer, text: TrainingText, max
   }
   const ids = [tokenizer.bosId, ...prompt, ...target];
   const promptLength = 1 + prompt.length;
-  const lossWeights = ids.map((_, t) => (t + 1 >= promptLength && t + 1 < ids.length ? text.weight : 0));
-  return { ids, lossWeights, truncated };
+  const targetMask = ids.map((_, t) => (t >= promptLength ? text.weight : 0));
+  return { ids, targetMask, truncated };
 }
 
 /** The answer after the last {@link ANSWER_START} in generated text (the whole text when there is none). */

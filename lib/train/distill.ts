@@ -1,0 +1,223 @@
+/**
+ * Knowledge distillation (Fine-tune-CoT, MT-CoT, MT-Re): select the teacher's rationales, turn them into
+ * target-masked token rows, train the student on them epoch by epoch, and measure its accuracy on held-out
+ * questions from its own greedy rationale and answer. Resumable at any step from a saved {@link DistillState}.
+ */
+import { parseAnswer, scoreAnswer } from '../data/answers';
+import type { Example, RationaleRecord } from '../data/types';
+import type { CausalLM } from '../model/causal-lm';
+import { generate } from '../model/sampling';
+import { Random } from '../random';
+import type { Tokenizer } from '../tokenizer/types';
+import {
+  answerFromGeneration, answerTaskPrompt, encodeTrainingText, rationalePrompt, trainingTexts,
+  type EncodedText, type TargetFormat,
+} from './formats';
+import type { TrainBatch, Trainer } from './trainer';
+
+/** Which teacher records to learn from. */
+export interface RecordFilter {
+  /** `correct`: only rationales whose answer matched gold (Fine-tune-CoT, COTE); `all`: every record. */
+  filter: 'correct' | 'all';
+  /** Drop a record whose rationale repeats one already kept for the same question. */
+  dedupe: boolean;
+}
+
+/** How many records were kept and why the others were dropped. */
+export interface SelectionStats {
+  total: number;
+  kept: number;
+  incorrect: number;
+  duplicate: number;
+  /** Records whose example is not in the given split (e.g. test questions). */
+  otherSplit: number;
+}
+
+/** The records to train on, from the examples of one split. Diverse-reasoning records (several per question) stay. */
+export function selectRecords(
+  records: readonly RationaleRecord[], examples: readonly Example[], options: RecordFilter,
+): { records: RationaleRecord[]; stats: SelectionStats } {
+  const ids = new Set(examples.map((e) => e.id));
+  const seen = new Set<string>();
+  const stats: SelectionStats = { total: records.length, kept: 0, incorrect: 0, duplicate: 0, otherSplit: 0 };
+  const kept: RationaleRecord[] = [];
+  for (const record of records) {
+    if (!ids.has(record.exampleId)) stats.otherSplit++;
+    else if (options.filter === 'correct' && !record.correct) stats.incorrect++;
+    else if (options.dedupe && seen.has(`${record.exampleId}\u0000${record.rationale.trim()}`)) stats.duplicate++;
+    else {
+      seen.add(`${record.exampleId}\u0000${record.rationale.trim()}`);
+      kept.push(record);
+    }
+  }
+  stats.kept = kept.length;
+  return { records: kept, stats };
+}
+
+/** Token rows for the selected records under `format`; `truncated` counts rows cut to `maxLength`. */
+export function encodeDistillSet(
+  records: readonly RationaleRecord[], examples: readonly Example[], tokenizer: Tokenizer,
+  options: { format: TargetFormat; alpha: number; maxLength: number },
+): { rows: EncodedText[]; truncated: number } {
+  const byId = new Map(examples.map((e) => [e.id, e]));
+  const rows = records.flatMap((record) => {
+    const example = byId.get(record.exampleId);
+    if (!example) throw new Error(`rationale record for "${record.exampleId}" has no example`);
+    return trainingTexts(example, record, options.format, options.alpha)
+      .map((text) => encodeTrainingText(tokenizer, text, options.maxLength));
+  });
+  return { rows, truncated: rows.filter((r) => r.truncated).length };
+}
+
+/** Right-pad rows to the longest one; padding is masked out of attention and loss. */
+export function padBatch(rows: readonly EncodedText[], padId: number): TrainBatch {
+  const width = Math.max(...rows.map((r) => r.ids.length));
+  const pad = <T>(values: T[], fill: T) => [...values, ...Array<T>(width - values.length).fill(fill)];
+  return {
+    ids: rows.map((r) => pad(r.ids, padId)),
+    targetMask: rows.map((r) => pad(r.targetMask, 0)),
+    attentionMask: rows.map((r) => pad(r.ids.map(() => 1), 0)),
+  };
+}
+
+/** The student's own reasoning on one question: its rationale, its answer, and whether the answer is right. */
+export interface StudentPrediction {
+  exampleId: string;
+  rationale: string;
+  answer: string;
+  correct: boolean;
+}
+
+/**
+ * Greedy rationale and answer of the student for each example (batched). For `mt-re`, whose explain task writes no
+ * answer, the answer comes from the `[answer]` task.
+ */
+export async function predictWithStudent(
+  model: CausalLM, tokenizer: Tokenizer, examples: readonly Example[],
+  options: { format: TargetFormat; maxNewTokens: number; batchSize?: number },
+): Promise<StudentPrediction[]> {
+  const batchSize = options.batchSize ?? 32;
+  const out: StudentPrediction[] = [];
+  for (let start = 0; start < examples.length; start += batchSize) {
+    const batch = examples.slice(start, start + batchSize);
+    const generations = await generate(model, tokenizer, batch.map((e) => rationalePrompt(e, options.format)),
+      { maxNewTokens: options.maxNewTokens, greedy: true, addBos: true });
+    let parsed = generations.map((g) => answerFromGeneration(g.text));
+    if (options.format === 'mt-re') {
+      const answers = await generate(model, tokenizer, batch.map(answerTaskPrompt),
+        { maxNewTokens: 32, greedy: true, addBos: true });
+      parsed = parsed.map((p, i) => ({ rationale: p.rationale, answer: answers[i].text.trim() }));
+    }
+    batch.forEach((example, i) => {
+      const answer = parseAnswer(parsed[i].answer, example.answerType, { choices: example.choices });
+      out.push({ exampleId: example.id, rationale: parsed[i].rationale, answer, correct: scoreAnswer(answer, example) === 1 });
+    });
+  }
+  return out;
+}
+
+/** Share of correct predictions. */
+export function accuracy(predictions: readonly StudentPrediction[]): number {
+  return predictions.length === 0 ? 0 : predictions.filter((p) => p.correct).length / predictions.length;
+}
+
+/** Settings of {@link distill}. */
+export interface DistillOptions {
+  epochs: number;
+  batchSize: number;
+  /** Evaluate every N epochs (and after the last). */
+  evalEvery: number;
+  maxNewTokens: number;
+  format: TargetFormat;
+  seed: number;
+  /** Save a resume point every N steps (besides each epoch's end). */
+  checkpointEvery: number;
+}
+
+/** One evaluation during distillation. */
+export interface EpochRecord {
+  epoch: number;
+  step: number;
+  trainLoss: number;
+  testAccuracy: number;
+}
+
+/** Where a distillation run is: enough to continue it exactly. */
+export interface DistillState {
+  /** Epoch in progress (0-based) and batches of it done. */
+  epoch: number;
+  batchInEpoch: number;
+  step: number;
+  /** Sum and count of the losses of the epoch in progress. */
+  epochLoss: number;
+  epochBatches: number;
+  history: EpochRecord[];
+  best?: { epoch: number; testAccuracy: number };
+}
+
+export const initialDistillState = (): DistillState =>
+  ({ epoch: 0, batchInEpoch: 0, step: 0, epochLoss: 0, epochBatches: 0, history: [] });
+
+/** Callbacks a caller hooks into the loop: progress, metrics, checkpoints, and a stop request. */
+export interface DistillHooks {
+  onStep?(info: { step: number; totalSteps: number; epoch: number; loss: number; gradNorm: number; lr: number }): void;
+  onEvaluate?(record: EpochRecord, predictions: StudentPrediction[]): void;
+  /** Save a resume point (`kind` = `last`) or the best model so far (`best`). */
+  checkpoint?(state: DistillState, kind: 'last' | 'best'): Promise<void>;
+  /** Checked between steps: when it returns true the loop saves a resume point and returns early. */
+  shouldStop?(): boolean;
+}
+
+/** The batch order of an epoch: a shuffle seeded by (seed, epoch), so a resumed run sees the same order. */
+export function epochOrder(rowCount: number, seed: number, epoch: number): number[] {
+  return new Random(seed * 1_000_003 + epoch).shuffle(Array.from({ length: rowCount }, (_, i) => i));
+}
+
+/**
+ * Train the student on `rows` for `options.epochs`, evaluating on `test` every `evalEvery` epochs. Returns the final
+ * state and whether it stopped early (on `shouldStop`). Continue a run by passing the state it returned or saved.
+ */
+export async function distill(
+  trainer: Trainer, tokenizer: Tokenizer, rows: readonly EncodedText[], test: readonly Example[],
+  options: DistillOptions, hooks: DistillHooks = {}, state: DistillState = initialDistillState(),
+): Promise<{ state: DistillState; stopped: boolean }> {
+  const batchesPerEpoch = Math.ceil(rows.length / options.batchSize);
+  const totalSteps = batchesPerEpoch * options.epochs;
+  for (; state.epoch < options.epochs; state.epoch++) {
+    const order = epochOrder(rows.length, options.seed, state.epoch);
+    for (; state.batchInEpoch < batchesPerEpoch; state.batchInEpoch++) {
+      if (hooks.shouldStop?.()) {
+        await hooks.checkpoint?.(state, 'last');
+        return { state, stopped: true };
+      }
+      const start = state.batchInEpoch * options.batchSize;
+      const batch = padBatch(order.slice(start, start + options.batchSize).map((i) => rows[i]), tokenizer.padId);
+      const result = await trainer.step(batch);
+      if (!Number.isFinite(result.loss) || !Number.isFinite(result.gradNorm)) {
+        throw new Error(`distillation step ${state.step}: loss ${result.loss}, gradient norm ${result.gradNorm} `
+          + '(not finite); the last good checkpoint is kept');
+      }
+      state.step++;
+      state.epochLoss += result.loss;
+      state.epochBatches++;
+      hooks.onStep?.({ step: state.step, totalSteps, epoch: state.epoch, ...result });
+      if (state.step % options.checkpointEvery === 0 && state.batchInEpoch + 1 < batchesPerEpoch) {
+        await hooks.checkpoint?.({ ...state, batchInEpoch: state.batchInEpoch + 1 }, 'last');
+      }
+    }
+    const finished = state.epoch + 1;
+    if (finished % options.evalEvery === 0 || finished === options.epochs) {
+      const predictions = await predictWithStudent(trainer.model, tokenizer, test, options);
+      const record = { epoch: finished, step: state.step, trainLoss: state.epochLoss / Math.max(state.epochBatches, 1), testAccuracy: accuracy(predictions) };
+      state.history.push(record);
+      hooks.onEvaluate?.(record, predictions);
+      if (!state.best || record.testAccuracy > state.best.testAccuracy) {
+        state.best = { epoch: finished, testAccuracy: record.testAccuracy };
+        await hooks.checkpoint?.({ ...state, epoch: finished, batchInEpoch: 0 }, 'best');
+      }
+    }
+    Object.assign(state, { batchInEpoch: 0, epochLoss: 0, epochBatches: 0 });
+    await hooks.checkpoint?.({ ...state, epoch: finished }, 'last');
+  }
+  return { state, stopped: false };
+}
