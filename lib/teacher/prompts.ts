@@ -1,4 +1,5 @@
 import { parseAnswer } from '../data/answers';
+import { questionWithChoices } from '../data/rationales';
 import type { Example, Paragraph } from '../data/types';
 
 /** Context paragraphs the way IRCoT prompts write them: `Wikipedia Title: <title>` then the text. */
@@ -11,9 +12,7 @@ export function formatParagraphs(paragraphs: readonly Paragraph[]): string {
  * `Answer Choices: (A) ... (B) ...`, and context paragraphs (if any) before it.
  */
 export function formatQuestion(example: Example): string {
-  const choices = example.choices?.length
-    ? ` Answer Choices: ${example.choices.map((c) => `(${c.label}) ${c.text}`).join(' ')}` : '';
-  const question = `Q: ${example.question}${choices}`;
+  const question = `Q: ${questionWithChoices(example)}`;
   return example.context?.length ? `${formatParagraphs(example.context)}\n\n${question}` : question;
 }
 
