@@ -155,3 +155,32 @@ export function diverse(options: GenerationOptions & { samples: number }): Teach
     },
   };
 }
+
+/** The strategies by the names experiment configs use. */
+export type StrategyName = 'zero-shot-cot' | 'few-shot-cot' | 'rationalization' | 'cote' | 'crop' | 'diverse';
+
+/**
+ * A strategy from its config name. COTE and CROP build on few-shot CoT when `demos` are given, else on zero-shot
+ * CoT; `few-shot-cot` needs `demos`.
+ */
+export function strategyByName(name: StrategyName, options: GenerationOptions & { demos?: readonly CoTDemo[] } = {}): TeacherStrategy {
+  const { demos, ...generation } = options;
+  const cot = () => (demos?.length ? fewShotCoT(demos, generation) : zeroShotCoT(generation));
+  switch (name) {
+    case 'zero-shot-cot':
+      return zeroShotCoT(generation);
+    case 'few-shot-cot':
+      if (!demos?.length) throw new Error('teacher strategy "few-shot-cot" needs demonstrations (a demos file)');
+      return fewShotCoT(demos, generation);
+    case 'rationalization':
+      return rationalization(generation);
+    case 'cote':
+      return cote(cot());
+    case 'crop':
+      return crop(cot(), rationalization(generation));
+    case 'diverse':
+      return diverse({ ...generation, samples: generation.samples ?? 4 });
+    default:
+      throw new Error(`unknown teacher strategy "${name as string}"; one of zero-shot-cot, few-shot-cot, rationalization, cote, crop, diverse`);
+  }
+}

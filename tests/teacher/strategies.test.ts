@@ -6,7 +6,7 @@ import { createOpenAIClient } from '../../lib/llm/openai-client';
 import { startServer, type RunningServer } from '../../lib/llm/server';
 import { loadCoTDemos, parseCoTDemos } from '../../lib/teacher/demos';
 import { answerTrigger, formatQuestion } from '../../lib/teacher/prompts';
-import { cote, crop, diverse, fewShotCoT, rationalization, zeroShotCoT } from '../../lib/teacher/strategies';
+import { cote, crop, diverse, fewShotCoT, rationalization, strategyByName, zeroShotCoT } from '../../lib/teacher/strategies';
 import { ArithmeticTeacher } from '../llm/support/arithmetic-teacher';
 
 const DATA = join(__dirname, '..', '..', '..', 'shared', 'data');
@@ -103,5 +103,15 @@ describe('teacher strategies over HTTP against the project server', () => {
     const before = server.stats.requests;
     expect(await run()).toEqual(first);
     expect(server.stats.requests).toBe(before);
+  });
+});
+
+describe('strategies by config name', () => {
+  it('builds each one, and names the problem for a bad name or missing demos', () => {
+    const demos = loadCoTDemos(join(DATA, 'hotpotqa', 'ircot_cot_demos.txt'));
+    for (const name of ['zero-shot-cot', 'rationalization', 'cote', 'crop', 'diverse'] as const) expect(strategyByName(name).name).toBe(name);
+    expect(strategyByName('few-shot-cot', { demos }).name).toBe('few-shot-cot');
+    expect(() => strategyByName('few-shot-cot')).toThrow('teacher strategy "few-shot-cot" needs demonstrations (a demos file)');
+    expect(() => strategyByName('cot' as never)).toThrow('unknown teacher strategy "cot"');
   });
 });
