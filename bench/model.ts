@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
-import { setWasmMatMulRouting, wasmMatMulRouted } from '../lib/kernels';
+import { setFastWasmKernels, fastWasmKernelsOn } from '../lib/kernels';
 import { CausalLM, generate, type ModelConfig, tokenLogProbs } from '../lib/model';
 import { CharTokenizer } from '../lib/tokenizer';
 
@@ -146,11 +146,11 @@ async function main(): Promise<void> {
       sampleNoCacheTokPerS: Math.round(sampleNoCacheTokPerS),
       peakRssMiB: Math.round(peakRssMiB()),
     };
-    if (cfg.name === 'S' && backend.name === 'wasm' && wasmMatMulRouted()) {
+    if (cfg.name === 'S' && backend.name === 'wasm' && fastWasmKernelsOn()) {
       progress('S: training with the shipped BatchMatMul kernel');
-      setWasmMatMulRouting(false);
+      setFastWasmKernels(false);
       const shipped = benchTrain(model, cfg, 2);
-      setWasmMatMulRouting(true);
+      setFastWasmKernels(true);
       result.shippedTrainTokPerS = Math.round(shipped.tokPerS);
       result.speedupVsShipped = Number((train.tokPerS / shipped.tokPerS).toFixed(2));
     }

@@ -2,51 +2,60 @@ import * as tf from '@tensorflow/tfjs';
 import { version_wasm as installedWasmVersion } from '@tensorflow/tfjs-backend-wasm';
 import { logger } from '../log/logger';
 import { routedBatchMatMulConfig } from './batch-matmul';
+import { integerPowConfig } from './integer-pow';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum';
 import { wasmKernel } from './wasm-ops';
 
-/** The tfjs-backend-wasm version whose BatchMatMul behaviour the routed kernel was written and tested for. */
+/** The tfjs-backend-wasm version whose kernels the replacements were written and tested against. */
 export const PINNED_WASM_VERSION = '4.22.0';
 
-let shippedBatchMatMul: tf.KernelConfig | undefined;
-let routed = false;
+/** Shipped wasm kernels that have a faster replacement here, and how to build the replacement from them. */
+const REPLACEMENTS: Record<string, (shipped: tf.KernelConfig) => tf.KernelConfig> = {
+  BatchMatMul: routedBatchMatMulConfig,
+  Pow: integerPowConfig,
+};
+
+let shipped: Map<string, tf.KernelConfig> | undefined;
+let fast = false;
 
 /**
  * Makes the wasm backend complete and fast for training a transformer (idempotent):
- * - registers `UnsortedSegmentSum` (the gradient of `tf.gather`), which wasm lacks;
- * - replaces `BatchMatMul` with a kernel that sends every product to XNNPACK's fast path (4-7x faster training),
- *   only on the pinned tfjs-backend-wasm version; on another version it keeps the shipped kernel and warns.
- * Safe before or after `tf.setBackend('wasm')`. Called by `initBackend`.
+ * - registers `UnsortedSegmentSum` (the gradient of `tf.gather`, i.e. of embeddings), which wasm lacks;
+ * - replaces `BatchMatMul` by a kernel that sends every product to XNNPACK's fast path (4-7x faster training)
+ *   and `Pow` by repeated multiplication for exponents 1-4 (GELU's x^3);
+ * the replacements only on the pinned tfjs-backend-wasm version: on another one the shipped kernels stay
+ * (correct, slower) with a warning. Safe before or after `tf.setBackend('wasm')`. Called by `initBackend`.
  */
 export function registerWasmKernels(): void {
   if (tf.getKernel('UnsortedSegmentSum', 'wasm') === undefined) tf.registerKernel(unsortedSegmentSumConfig());
-  if (shippedBatchMatMul !== undefined) return;
+  if (shipped !== undefined) return;
   if (installedWasmVersion !== PINNED_WASM_VERSION) {
-    logger.warn(`@tensorflow/tfjs-backend-wasm is ${installedWasmVersion}, the routed BatchMatMul kernel is pinned to `
-      + `${PINNED_WASM_VERSION}: keeping the shipped BatchMatMul (correct, but training is several times slower)`);
+    logger.warn(`@tensorflow/tfjs-backend-wasm is ${installedWasmVersion} but the fast BatchMatMul/Pow kernels are `
+      + `pinned to ${PINNED_WASM_VERSION}: keeping the shipped kernels (correct, but training is several times slower)`);
     return;
   }
-  shippedBatchMatMul = wasmKernel('BatchMatMul');
-  setWasmMatMulRouting(true);
+  shipped = new Map(Object.keys(REPLACEMENTS).map((name) => [name, wasmKernel(name)]));
+  setFastWasmKernels(true);
 }
 
 /**
- * Switches wasm's `BatchMatMul` between the routed kernel (`true`) and the shipped one (`false`), e.g. to
- * measure the difference. Requires `registerWasmKernels()` to have installed the routed kernel.
+ * Switches wasm's `BatchMatMul` and `Pow` between the project's fast kernels (`true`) and the shipped ones
+ * (`false`), e.g. to measure the difference. Requires `registerWasmKernels()` to have installed them.
  */
-export function setWasmMatMulRouting(enabled: boolean): void {
-  if (shippedBatchMatMul === undefined) {
-    throw new Error('setWasmMatMulRouting: the routed BatchMatMul is not installed (call registerWasmKernels() first, '
+export function setFastWasmKernels(enabled: boolean): void {
+  if (shipped === undefined) {
+    throw new Error('setFastWasmKernels: the fast kernels are not installed (call registerWasmKernels() first, '
       + `with @tensorflow/tfjs-backend-wasm ${PINNED_WASM_VERSION})`);
   }
-  if (enabled === routed) return;
-  const config = enabled ? routedBatchMatMulConfig(shippedBatchMatMul) : shippedBatchMatMul;
-  tf.unregisterKernel('BatchMatMul', 'wasm');
-  tf.registerKernel(config);
-  routed = enabled;
+  if (enabled === fast) return;
+  for (const [name, original] of shipped) {
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel(enabled ? REPLACEMENTS[name](original) : original);
+  }
+  fast = enabled;
 }
 
-/** Whether wasm's `BatchMatMul` is currently the routed (fast) kernel. */
-export function wasmMatMulRouted(): boolean {
-  return routed;
+/** Whether wasm's `BatchMatMul` and `Pow` are currently the project's fast kernels. */
+export function fastWasmKernelsOn(): boolean {
+  return fast;
 }

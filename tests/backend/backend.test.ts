@@ -4,7 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend';
-import { wasmMatMulRouted } from '../../lib/kernels';
+import { fastWasmKernelsOn } from '../../lib/kernels';
 
 const repo = path.resolve(__dirname, '../..');
 
@@ -38,7 +38,7 @@ describe('initBackend', () => {
     expect(info.reason).toContain('@tensorflow/tfjs-node-gpu: not installed');
     expect(info.reason).toContain('@tensorflow/tfjs-node: not installed');
     expect(info.reason).toContain('SIMD');
-    expect(wasmMatMulRouted()).toBe(true);
+    expect(fastWasmKernelsOn()).toBe(true);
     expect(tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT')).toBe(false);
   });
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend';
-import { setWasmMatMulRouting, wasmMatMulRouted } from '../../lib/kernels';
+import { setFastWasmKernels, fastWasmKernelsOn } from '../../lib/kernels';
 
 /** Deterministic values in [-1, 1) so every case is reproducible. */
 function values(n: number, seed: number): Float32Array {
@@ -103,7 +103,7 @@ const FLAGS: Array<[boolean, boolean]> = [[false, false], [false, true], [true, 
 beforeAll(async () => {
   const { name } = await initBackend('wasm');
   expect(name).toBe('wasm');
-  expect(wasmMatMulRouted()).toBe(true);
+  expect(fastWasmKernelsOn()).toBe(true);
 });
 
 describe('routed BatchMatMul on wasm', () => {
@@ -120,13 +120,13 @@ describe('routed BatchMatMul on wasm', () => {
         expect(maxAbsDiff(routed.data, expected.data)).toBeLessThan(1e-5);
         if (c.shippedWrong) return;
 
-        setWasmMatMulRouting(false);
+        setFastWasmKernels(false);
         try {
           const shipped = run(a, aShape, b, bShape, ta, tb);
           expect(shipped.shape).toEqual(routed.shape);
           expect(maxAbsDiff(routed.data, shipped.data)).toBeLessThan(1e-5);
         } finally {
-          setWasmMatMulRouting(true);
+          setFastWasmKernels(true);
         }
       });
     }
@@ -144,13 +144,13 @@ describe('routed BatchMatMul on wasm', () => {
         return tf.grads(f)([tf.tensor(a, aShape), tf.tensor(b, bShape)]).map((g) => g.dataSync().slice());
       });
       const [routedA, routedB] = grads();
-      setWasmMatMulRouting(false);
+      setFastWasmKernels(false);
       let shippedA: Float32Array;
       let shippedB: Float32Array;
       try {
         [shippedA, shippedB] = grads() as [Float32Array, Float32Array];
       } finally {
-        setWasmMatMulRouting(true);
+        setFastWasmKernels(true);
       }
       expect(maxAbsDiff(routedA, shippedA)).toBeLessThan(1e-5);
       expect(maxAbsDiff(routedB, shippedB)).toBeLessThan(1e-5);

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend';
+import { setFastWasmKernels } from '../../lib/kernels';
 import { TinyConfig, tinyLoss, tinyLossAndGrads, tinyParams } from './tiny-transformer';
 
 beforeAll(async () => {
@@ -31,6 +32,37 @@ describe('UnsortedSegmentSum on wasm', () => {
   test('an id outside [0, numSegments) is an error naming its position, not a stray write', () => {
     expect(() => tf.tidy(() => tf.unsortedSegmentSum(tf.ones([3, 2]), tf.tensor1d([0, 5, 1], 'int32'), 3)))
       .toThrow('segmentIds[1] = 5 is outside [0, 3)');
+  });
+});
+
+describe('Pow on wasm', () => {
+  const base = [-2.5, -1, -0.3, 0, 0.7, 1.5, 3];
+
+  test.each([1, 2, 3, 4, 2.5, -1])('x ** %d matches Math.pow and the shipped kernel', (n) => {
+    const inputs = n === 2.5 ? base.map(Math.abs) : base.filter((x) => n >= 0 || x !== 0);
+    const power = () => tf.tidy(() => tf.pow(tf.tensor1d(inputs), n).dataSync().slice());
+    const fast = power();
+    setFastWasmKernels(false);
+    const shipped = power();
+    setFastWasmKernels(true);
+    inputs.forEach((x, i) => {
+      expect(fast[i]).toBeCloseTo(Math.pow(x, n), 5);
+      expect(fast[i]).toBeCloseTo(shipped[i], 5);
+    });
+  });
+
+  test('the gradient of x^3 is 3 x^2 and repeated calls release their intermediates', () => {
+    const grad = () => tf.tidy(() => tf.grad((x: tf.Tensor) => tf.sum(tf.pow(x, 3)))(tf.tensor1d(base)).dataSync().slice());
+    grad();
+    const buffers = tf.engine().backend.numDataIds();
+    const g = grad();
+    expect(tf.engine().backend.numDataIds()).toBe(buffers);
+    base.forEach((x, i) => expect(g[i]).toBeCloseTo(3 * x * x, 5));
+  });
+
+  test('a tensor exponent still goes to the shipped kernel', () => {
+    const out = tf.tidy(() => tf.pow(tf.tensor1d([2, 3]), tf.tensor1d([3, 2])).arraySync());
+    expect(out).toEqual([8, 9]);
   });
 });
 
