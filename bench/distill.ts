@@ -1,0 +1,250 @@
+/**
+ * `npm run bench:distill`: the Fine-tune-CoT replication on the real GPT-3 (text-davinci-002) zero-shot-CoT
+ * rationales for Last Letter Concatenation, Coin Flip and MultiArith.
+ *
+ * For each dataset: split the questions 70/30 (seed 0), keep the teacher's correct rationales of the train split,
+ * train a character-level GPT-2-layout student from scratch in the Fine-tune-CoT format, and score its greedy
+ * rationale's answer on the test split with the dataset's scorer. Prints a table (teacher accuracy on the same test
+ * questions, student accuracy, published students, train time, parameters); the last line is one JSON object.
+ *
+ *   npm run bench:distill                               # all three
+ *   npm run bench:distill -- --dataset last_letters     # one (repeatable, or comma-separated)
+ *   npm run bench:distill -- --no-augment               # teacher records only (no recombined steps)
+ *   npm run bench:distill -- --quick                    # a tiny slice, tiny model, one epoch (smoke test)
+ *
+ * Options --epochs, --lr, --d-model, --layers override the per-dataset settings (for experiments).
+ */
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { initBackend } from '../lib/backend';
+import { importRationales, loadDataset, splitExamples, writeJsonl } from '../lib/data';
+import type { Example, RationaleRecord } from '../lib/data/types';
+import { CausalLM, type ModelConfig } from '../lib/model';
+import { Random } from '../lib/random';
+import { CharTokenizer } from '../lib/tokenizer';
+import { accuracy, distill, encodeDistillSet, predictWithStudent, selectRecords, type StudentPrediction } from '../lib/train/distill';
+import { questionText } from '../lib/train/formats';
+import { Trainer } from '../lib/train/trainer';
+
+type DatasetName = 'last_letters' | 'coin_flip' | 'multiarith';
+const DATASETS: readonly DatasetName[] = ['last_letters', 'coin_flip', 'multiarith'];
+
+/** Published accuracies (%) from Fine-tune-CoT (Ho et al., 2023), as in DESIGN.md. */
+const PUBLISHED: Record<DatasetName, { teacher: number; gpt2_124m: number; t5_60m: number; t5_60m_diverse: number; flan_t5_700m_diverse: number }> = {
+  last_letters: { teacher: 57.7, gpt2_124m: 4.7, t5_60m: 29.3, t5_60m_diverse: 46.7, flan_t5_700m_diverse: 65.3 },
+  coin_flip: { teacher: 90.0, gpt2_124m: 77.3, t5_60m: 100, t5_60m_diverse: 100, flan_t5_700m_diverse: 100 },
+  multiarith: { teacher: 78.8, gpt2_124m: 8.3, t5_60m: 5.6, t5_60m_diverse: 15.0, flan_t5_700m_diverse: 20.0 },
+};
+
+/** Training settings of one dataset. */
+interface Settings {
+  dModel: number;
+  nLayers: number;
+  nHeads: number;
+  maxSeqLen: number;
+  epochs: number;
+  batchSize: number;
+  peakLr: number;
+  maxNewTokens: number;
+  /** Extra rows recombined from the teacher's rationale steps, as a multiple of the kept records (0: none). */
+  augment: number;
+}
+
+const SETTINGS: Record<DatasetName, Settings> = {
+  last_letters: { dModel: 128, nLayers: 4, nHeads: 4, maxSeqLen: 384, epochs: 8, batchSize: 16, peakLr: 3e-3, maxNewTokens: 260, augment: 4 },
+  coin_flip: { dModel: 128, nLayers: 4, nHeads: 4, maxSeqLen: 640, epochs: 6, batchSize: 16, peakLr: 3e-3, maxNewTokens: 420, augment: 0 },
+  multiarith: { dModel: 128, nLayers: 4, nHeads: 4, maxSeqLen: 640, epochs: 6, batchSize: 16, peakLr: 3e-3, maxNewTokens: 400, augment: 0 },
+};
+
+/** --quick: a slice of each set and a tiny model, to check the pipeline end to end in seconds. */
+const QUICK: Settings = { dModel: 32, nLayers: 1, nHeads: 2, maxSeqLen: 640, epochs: 1, batchSize: 8, peakLr: 3e-3, maxNewTokens: 8, augment: 1 };
+const QUICK_TRAIN = 24;
+const QUICK_TEST = 8;
+
+/** One step of a last-letter rationale as the teacher writes it: `The last letter of "Jeff" is "f".` */
+const LETTER_STEP = /^The last letter of "([^"]+)" is "([a-z])"\.$/i;
+
+/**
+ * New last-letter rows recombined from the teacher's own correct rationales: take a kept rationale made of quoted
+ * steps, put in steps (word, letter) drawn from other kept rationales, and rebuild the question, the final answer
+ * line and the answer from those steps. Every step and every sentence is the teacher's text; only the
+ * combinations are new. Uses train-split records only.
+ */
+function recombineLetterSteps(records: readonly RationaleRecord[], examples: readonly Example[], count: number, seed: number): { records: RationaleRecord[]; examples: Example[] } {
+  const random = new Random(seed);
+  const stepsOf = (r: RationaleRecord) => r.rationale.split('\n').map((line) => line.trim().match(LETTER_STEP)).filter((m) => m !== null);
+  const templates = records.filter((r) => stepsOf(r).length >= 2 && r.rationale.includes(`"${r.answer}"`));
+  const pool = templates.flatMap((r) => stepsOf(r).map((m) => ({ word: m[1], letter: m[2] })));
+  const byId = new Map(examples.map((e) => [e.id, e]));
+  const out = { records: [] as RationaleRecord[], examples: [] as Example[] };
+  for (let i = 0; i < count && templates.length > 0; i++) {
+    const template = random.pick(templates);
+    const example = byId.get(template.exampleId)!;
+    const steps = stepsOf(template).map(() => random.pick(pool));
+    const answer = steps.map((s) => s.letter).join('');
+    let next = 0;
+    const rationale = template.rationale.split('\n').map((line) => {
+      if (!LETTER_STEP.test(line.trim())) return line.replace(`"${template.answer}"`, `"${answer}"`);
+      const step = steps[next++];
+      return `The last letter of "${step.word}" is "${step.letter}".`;
+    }).join('\n');
+    const question = example.question.replace(/"[^"]*"/, `"${steps.map((s) => s.word).join(' ')}"`);
+    const id = `${example.id}/recombined-${i}`;
+    out.examples.push({ ...example, id, question, answers: [answer] });
+    out.records.push({ ...template, exampleId: id, rationale, answer, strategy: 'recombined-steps' });
+  }
+  return out;
+}
+
+/** What one dataset's run reached. */
+interface DatasetResult {
+  accuracy: number;
+  teacherAccuracy: number;
+  params: number;
+  trainSeconds: number;
+  evalSeconds: number;
+  trainRecords: number;
+  augmentedRecords: number;
+  testQuestions: number;
+  truncated: number;
+  epochs: number;
+  settings: Settings;
+}
+
+async function runDataset(name: DatasetName, settings: Settings, options: { dataDir: string; outDir: string; seed: number; quick: boolean }): Promise<DatasetResult> {
+  const examples = loadDataset(name, { dataDir: options.dataDir });
+  const teacher = importRationales(join(options.dataDir, 'zero-shot-cot', 'teacher-rationales', `${name}.jsonl`), { examples });
+  let { train, test } = splitExamples(examples, { seed: options.seed });
+  if (options.quick) [train, test] = [train.slice(0, QUICK_TRAIN), test.slice(0, QUICK_TEST)];
+  const testIds = new Set(test.map((e) => e.id));
+  const teacherOnTest = teacher.filter((r) => testIds.has(r.exampleId));
+  const teacherAccuracy = teacherOnTest.filter((r) => r.correct).length / teacherOnTest.length;
+
+  const { records } = selectRecords(teacher, train, { filter: 'correct', dedupe: true });
+  const extra = name === 'last_letters' && settings.augment > 0
+    ? recombineLetterSteps(records, train, Math.round(settings.augment * records.length), options.seed)
+    : { records: [], examples: [] };
+  const trainRecords = [...records, ...extra.records];
+  const trainExamples = [...train, ...extra.examples];
+
+  // The vocabulary: every character of the training texts and of the test questions (inputs only, no answers).
+  const byId = new Map(trainExamples.map((e) => [e.id, e]));
+  const tokenizer = CharTokenizer.fromTexts([
+    ...trainRecords.map((r) => `${questionText(byId.get(r.exampleId)!)} ${r.rationale} ${byId.get(r.exampleId)!.answers[0]}`),
+    ...test.map(questionText), ' ###-->',
+  ]);
+  const { rows, truncated } = encodeDistillSet(trainRecords, trainExamples, tokenizer,
+    { format: 'fine-tune-cot', alpha: 0.5, maxLength: settings.maxSeqLen });
+
+  const config: ModelConfig = {
+    arch: 'gpt2', vocabSize: tokenizer.vocabSize, dModel: settings.dModel, nLayers: settings.nLayers,
+    nHeads: settings.nHeads, maxSeqLen: settings.maxSeqLen,
+  };
+  const model = CausalLM.create(config, { seed: options.seed });
+  const stepsPerEpoch = Math.ceil(rows.length / settings.batchSize);
+  const trainer = new Trainer(model, {
+    schedule: { peakLr: settings.peakLr, warmupSteps: Math.min(50, stepsPerEpoch), totalSteps: settings.epochs * stepsPerEpoch, minLr: settings.peakLr / 10 },
+    weightDecay: 0.01,
+  });
+  const runDir = join(options.outDir, name);
+  let predictions: StudentPrediction[] = [];
+  const started = Date.now();
+  let trainEnded = started;
+  let lastReport = 0;
+  await distill(trainer, tokenizer, rows, test, {
+    epochs: settings.epochs, batchSize: settings.batchSize, evalEvery: settings.epochs, maxNewTokens: settings.maxNewTokens,
+    format: 'fine-tune-cot', seed: options.seed, checkpointEvery: Number.MAX_SAFE_INTEGER,
+  }, {
+    onStep: ({ step, totalSteps, epoch, loss }) => {
+      if (Date.now() - lastReport < 15_000 && step !== totalSteps) return;
+      lastReport = Date.now();
+      const seconds = (Date.now() - started) / 1000;
+      process.stderr.write(`${name}: step ${step}/${totalSteps} epoch ${epoch + 1} loss ${loss.toFixed(3)} `
+        + `${seconds.toFixed(0)} s, ETA ${((seconds / step) * (totalSteps - step)).toFixed(0)} s\n`);
+      if (step === totalSteps) trainEnded = Date.now();
+    },
+    onEvaluate: (_record, epochPredictions) => {
+      predictions = epochPredictions;
+    },
+  });
+  const trainSeconds = (trainEnded - started) / 1000;
+  const evalSeconds = (Date.now() - trainEnded) / 1000;
+  writeJsonl(join(runDir, 'predictions.jsonl'), predictions);
+  const result: DatasetResult = {
+    accuracy: accuracy(predictions), teacherAccuracy, params: model.numParams(), trainSeconds, evalSeconds,
+    trainRecords: records.length, augmentedRecords: extra.records.length, testQuestions: test.length, truncated,
+    epochs: settings.epochs, settings,
+  };
+  process.stderr.write(`${name}: accuracy ${(100 * result.accuracy).toFixed(1)}% (teacher ${(100 * teacherAccuracy).toFixed(1)}%), `
+    + `train ${trainSeconds.toFixed(0)} s, eval ${evalSeconds.toFixed(0)} s, tensors ${tf.memory().numTensors}\n`);
+  trainer.dispose();
+  model.dispose();
+  return result;
+}
+
+const pct = (x: number) => (100 * x).toFixed(1);
+
+function printTable(results: Partial<Record<DatasetName, DatasetResult>>): void {
+  const names = DATASETS.filter((n) => results[n]);
+  const line = (label: string, cell: (n: DatasetName) => string) => console.log(`| ${label} | ${names.map(cell).join(' | ')} |`);
+  line('accuracy %, 30% test split (seed 0)', (n) => n);
+  console.log(`|---|${names.map(() => '---|').join('')}`);
+  line('teacher GPT-3 175B zero-shot-CoT, same test questions', (n) => pct(results[n]!.teacherAccuracy));
+  line('**this student (from scratch, char-level)**', (n) => `**${pct(results[n]!.accuracy)}**`);
+  line('published teacher (their split)', (n) => PUBLISHED[n].teacher.toFixed(1));
+  line('published GPT-2 124M Fine-tune-CoT', (n) => PUBLISHED[n].gpt2_124m.toFixed(1));
+  line('published T5 60M / + diverse reasoning', (n) => `${PUBLISHED[n].t5_60m} / ${PUBLISHED[n].t5_60m_diverse}`);
+  line('published Flan-T5 700M + diverse reasoning', (n) => PUBLISHED[n].flan_t5_700m_diverse.toFixed(1));
+  line('student parameters', (n) => results[n]!.params.toLocaleString('en-US'));
+  line('train records (teacher-correct) + recombined', (n) => `${results[n]!.trainRecords} + ${results[n]!.augmentedRecords}`);
+  line('model d / layers / heads, epochs, peak lr', (n) => {
+    const s = results[n]!.settings;
+    return `${s.dModel} / ${s.nLayers} / ${s.nHeads}, ${s.epochs}, ${s.peakLr}`;
+  });
+  line('train seconds / eval seconds', (n) => `${results[n]!.trainSeconds.toFixed(0)} / ${results[n]!.evalSeconds.toFixed(0)}`);
+}
+
+async function main(): Promise<void> {
+  const argv = await yargs(hideBin(process.argv))
+    .option('dataset', { type: 'string', array: true, describe: `datasets (${DATASETS.join(', ')}); default all` })
+    .option('quick', { type: 'boolean', default: false, describe: 'tiny slice, tiny model, one epoch' })
+    .option('augment', { type: 'boolean', default: true, describe: 'recombine teacher rationale steps (last_letters)' })
+    .option('data-dir', { type: 'string', default: 'data' })
+    .option('out', { type: 'string', default: join('checkpoints', 'bench-distill') })
+    .option('seed', { type: 'number', default: 0 })
+    .option('epochs', { type: 'number' })
+    .option('lr', { type: 'number' })
+    .option('d-model', { type: 'number' })
+    .option('layers', { type: 'number' })
+    .strict()
+    .parse();
+  const requested = (argv.dataset ?? [...DATASETS]).flatMap((d) => d.split(',')).map((d) => d.trim()).filter(Boolean);
+  const unknown = requested.find((d) => !(DATASETS as readonly string[]).includes(d));
+  if (unknown) throw new Error(`--dataset: unknown dataset "${unknown}" (known: ${DATASETS.join(', ')})`);
+  const backend = await initBackend();
+  const results: Partial<Record<DatasetName, DatasetResult>> = {};
+  for (const name of requested as DatasetName[]) {
+    const base = argv.quick ? QUICK : SETTINGS[name];
+    const settings: Settings = {
+      ...base,
+      epochs: argv.epochs ?? base.epochs, peakLr: argv.lr ?? base.peakLr,
+      dModel: argv['d-model'] ?? base.dModel, nLayers: argv.layers ?? base.nLayers,
+      augment: argv.augment ? base.augment : 0,
+    };
+    results[name] = await runDataset(name, settings, { dataDir: argv['data-dir'], outDir: argv.out, seed: argv.seed, quick: argv.quick });
+  }
+  console.log(`\nFine-tune-CoT on GPT-3 zero-shot-CoT rationales (backend ${backend.name}${argv.quick ? ', --quick slice' : ''})\n`);
+  printTable(results);
+  console.log(JSON.stringify(Object.fromEntries(Object.entries(results).map(([name, r]) => [name, {
+    accuracy: Number(pct(r.accuracy)), teacherAccuracy: Number(pct(r.teacherAccuracy)), params: r.params,
+    trainSeconds: Math.round(r.trainSeconds), evalSeconds: Math.round(r.evalSeconds), trainRecords: r.trainRecords,
+    augmentedRecords: r.augmentedRecords, testQuestions: r.testQuestions, epochs: r.epochs,
+  }]))));
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
