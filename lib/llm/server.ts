@@ -83,10 +83,20 @@ class HttpError extends Error {
   }
 }
 
+const MAX_BODY_BYTES = 16 * 1024 * 1024;
+
 function readJson(request: IncomingMessage): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new HttpError(413, `request body over ${MAX_BODY_BYTES} bytes`));
+        request.destroy();
+      }
+      chunks.push(chunk);
+    });
     request.on('error', reject);
     request.on('end', () => {
       try {
@@ -132,6 +142,14 @@ function completionLogprobs(g: Generation) {
     top_logprobs: g.logprobs.map((t) => Object.fromEntries((t.top ?? []).map((a) => [a.token, a.logprob]))),
     text_offset: g.logprobs.map((t) => (offset += t.token.length) - t.token.length),
   };
+}
+
+/** A backing client's failure as an HTTP status, so a client of this server retries what is worth retrying. */
+function statusOf(error: LLMError): number {
+  if (error.kind === 'request') return error.status ?? 400;
+  if (error.kind === 'config') return 500;
+  if (error.kind === 'rate-limit') return 429;
+  return error.kind === 'timeout' ? 504 : 502;
 }
 
 /** Answer one /v1/completions body; a list of prompts gives n choices per prompt, in order. */
@@ -198,9 +216,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       send(response, 200, await endpoint(client, await readJson(request), model, stats));
     } catch (error) {
       stats.errors++;
-      const status = error instanceof HttpError ? error.status
-        : error instanceof LLMError && error.kind === 'request' ? 400 : 500;
-      send(response, status, { error: { message: (error as Error).message, type: status === 400 ? 'invalid_request_error' : 'server_error' } });
+      const status = error instanceof HttpError ? error.status : error instanceof LLMError ? statusOf(error) : 500;
+      send(response, status, { error: { message: (error as Error).message, type: status < 500 && status !== 429 ? 'invalid_request_error' : 'server_error' } });
     }
   };
 

@@ -108,6 +108,19 @@ describe('OpenAI-compatible client against the project server over HTTP', () => 
     expect(client.usage.retries).toEqual({});
   });
 
+  it('a server in front of a failing remote client passes on a status worth retrying', async () => {
+    const proxy = await startFaultProxy(server.url, () => 'rate-limit', '3');
+    const relay = await startServer({ client: createOpenAIClient({ model: 'arithmetic-teacher', baseURL: proxy.url, apiKey: KEY, retry: { maxAttempts: 1 } }) });
+    try {
+      const response = await fetch(`${relay.url}/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'Q: What is 1 + 1?\nA:' }) });
+      expect(response.status).toBe(429);
+      expect(((await response.json()) as { error: { message: string } }).error.message).toMatch(/HTTP 429 rate limited \(gave up after 1 attempts\)$/);
+    } finally {
+      await relay.close();
+      await proxy.close();
+    }
+  });
+
   it('a missing API key or an unreachable base URL gives one clear message', async () => {
     const saved = process.env.OPENAI_API_KEY;
     delete process.env.OPENAI_API_KEY;
