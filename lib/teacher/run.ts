@@ -61,8 +61,8 @@ function dropUnfinished(outFile: string, done: Set<string>): void {
  * Generate rationales for every example with one strategy, writing each example's records to `outFile` as soon as
  * they are ready. Resumable: examples finished by an earlier run are skipped, and a crash never leaves an example
  * half-written or written twice (its records are written first, then its id to `<outFile>.done`). An example whose
- * calls keep failing is reported in `failed` and left for a rerun; a request or configuration error (bad key,
- * bad model name) or an unreachable server stops the run with that one error.
+ * calls keep failing (rate limits, server errors, timeouts past their retries) is reported in `failed` and left for a
+ * rerun; any other error (bad key or model name, an unreachable server) stops the run with that one error.
  */
 export async function generateRationales(options: TeacherRunOptions): Promise<TeacherRunResult> {
   const { client, strategy, examples, outFile } = options;
@@ -88,9 +88,10 @@ export async function generateRationales(options: TeacherRunOptions): Promise<Te
       result.written += records.length;
       finished++;
     } catch (error) {
-      // A bad request or key, or a server that cannot be reached even after retries, would fail every example.
-      if (error instanceof LLMError && (!error.retryable || error.kind === 'connection')) {
-        fatal ??= error;
+      // Only transient failures that outlived their retries are left for a rerun; a bad request or key, a server
+      // that cannot be reached, or a fault in the code would fail every example the same way.
+      if (!(error instanceof LLMError) || !error.retryable || error.kind === 'connection') {
+        fatal ??= error as Error;
         return;
       }
       result.failed.push({ exampleId: example.id, error: (error as Error).message });
