@@ -14,8 +14,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import { setFastWasmKernels, fastWasmKernelsOn } from '../lib/kernels';
-import { CausalLM, generate, type ModelConfig, tokenLogProbs } from '../lib/model';
+import { CausalLM, generate, type ModelConfig } from '../lib/model';
 import { CharTokenizer } from '../lib/tokenizer';
+import { Trainer } from '../lib/train';
 
 interface BenchConfig {
   name: 'S' | 'M';
@@ -34,7 +35,7 @@ const CONFIGS: BenchConfig[] = [
   {
     name: 'M',
     model: { arch: 'gpt2', vocabSize: 8192, dModel: 384, nLayers: 6, nHeads: 6, maxSeqLen: 256, tieEmbeddings: true },
-    batch: 8, microBatch: 4, trainSteps: 3,
+    batch: 8, microBatch: 4, trainSteps: 2,
   },
 ];
 
@@ -50,58 +51,27 @@ function tokenBatch(rows: number, length: number, vocab: number, seed: number): 
   }));
 }
 
-/**
- * One optimiser step of next-token training on `ids` [batch, T], accumulating gradients over micro-batches.
- * Returns the mean loss.
- */
-function makeTrainStep(model: CausalLM, cfg: BenchConfig): (ids: number[][]) => number {
-  const optimizer = tf.train.adam(1e-3);
-  const vars = Object.values(model.weights);
-  return (ids) => {
-    const micro = cfg.microBatch;
-    const parts = ids.length / micro;
-    let summed: tf.NamedTensorMap | undefined;
-    let loss = 0;
-    for (let p = 0; p < parts; p++) {
-      const rows = ids.slice(p * micro, (p + 1) * micro);
-      const { value, grads } = tf.variableGrads(() => tf.tidy(() => {
-        const input = tf.tensor2d(rows, [micro, rows[0].length], 'int32');
-        const length = rows[0].length;
-        const { logits } = model.forward(input);
-        const predicting = tf.slice(logits, [0, 0, 0], [micro, length - 1, -1]);
-        return tf.neg(tf.mean(tokenLogProbs(predicting, tf.slice(input, [0, 1], [micro, length - 1])))) as tf.Scalar;
-      }), vars);
-      loss += value.dataSync()[0] / parts;
-      value.dispose();
-      if (summed === undefined) {
-        summed = grads;
-      } else {
-        const previous = summed;
-        summed = Object.fromEntries(Object.entries(grads).map(([n, g]) => [n, tf.add(previous[n], g)]));
-        tf.dispose([...Object.values(previous), ...Object.values(grads)]);
-      }
-    }
-    const scaled = tf.tidy(() => Object.fromEntries(Object.entries(summed!).map(([n, g]) => [n, tf.div(g, parts)])));
-    tf.dispose(Object.values(summed!));
-    optimizer.applyGradients(scaled);
-    tf.dispose(Object.values(scaled));
-    return loss;
-  };
-}
+interface TrainResult { tokPerS: number; gflops: number; secPerStep: number }
 
-interface TrainResult { tokPerS: number; gflops: number; secPerStep: number; loss: number }
-
-function benchTrain(model: CausalLM, cfg: BenchConfig, steps: number): TrainResult {
+/** Trains `steps` updates (after one warm-up update) with the project's Trainer: AdamW, clipping, accumulation. */
+async function benchTrain(model: CausalLM, cfg: BenchConfig, steps: number): Promise<TrainResult> {
   const { maxSeqLen: T, vocabSize, dModel, nLayers } = model.config;
-  const step = makeTrainStep(model, cfg);
-  step(tokenBatch(cfg.batch, T, vocabSize, 0)); // warm-up: kernel setup, optimizer slots
+  const trainer = new Trainer(model, {
+    schedule: { peakLr: 1e-3, warmupSteps: 2, totalSteps: steps + 1 },
+    microBatchSize: cfg.microBatch,
+  });
+  const batch = (seed: number) => ({
+    ids: tokenBatch(cfg.batch, T, vocabSize, seed),
+    targetMask: Array.from({ length: cfg.batch }, () => new Array<number>(T).fill(1)),
+  });
+  await trainer.step(batch(0)); // warm-up: kernel setup, optimizer slots
   const start = performance.now();
-  let loss = 0;
-  for (let i = 1; i <= steps; i++) loss = step(tokenBatch(cfg.batch, T, vocabSize, i));
+  for (let i = 1; i <= steps; i++) await trainer.step(batch(i));
   const seconds = (performance.now() - start) / 1000;
+  trainer.dispose();
   const tokens = steps * cfg.batch * T;
   const flopsPerToken = 6 * model.numParams() + 12 * nLayers * dModel * T;
-  return { tokPerS: tokens / seconds, gflops: (tokens * flopsPerToken) / seconds / 1e9, secPerStep: seconds / steps, loss };
+  return { tokPerS: tokens / seconds, gflops: (tokens * flopsPerToken) / seconds / 1e9, secPerStep: seconds / steps };
 }
 
 /** A character tokenizer with exactly the model's vocabulary size: 4 specials, then code points from ' '. */
@@ -132,7 +102,7 @@ async function main(): Promise<void> {
   for (const cfg of CONFIGS) {
     const model = CausalLM.create(cfg.model, { seed: 1 });
     progress(`${cfg.name}: ${model.numParams()} parameters, training ${cfg.trainSteps} steps`);
-    const train = benchTrain(model, cfg, cfg.trainSteps);
+    const train = await benchTrain(model, cfg, cfg.trainSteps);
     progress(`${cfg.name}: ${train.tokPerS.toFixed(0)} train tok/s; sampling with the KV cache`);
     const sampleTokPerS = await benchSample(model, true);
     progress(`${cfg.name}: ${sampleTokPerS.toFixed(0)} sample tok/s; sampling without cache`);
@@ -149,7 +119,7 @@ async function main(): Promise<void> {
     if (cfg.name === 'S' && backend.name === 'wasm' && fastWasmKernelsOn()) {
       progress('S: training with the shipped BatchMatMul kernel');
       setFastWasmKernels(false);
-      const shipped = benchTrain(model, cfg, 2);
+      const shipped = await benchTrain(model, cfg, 2);
       setFastWasmKernels(true);
       result.shippedTrainTokPerS = Math.round(shipped.tokPerS);
       result.speedupVsShipped = Number((train.tokPerS / shipped.tokPerS).toFixed(2));
