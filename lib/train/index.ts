@@ -1,1 +1,6 @@
-export {};
+export { AdamW, type AdamWOptions } from './adamw';
+export { warmupCosine, type WarmupCosineOptions } from './schedule';
+export { maskedCrossEntropy } from './loss';
+export { clipByGlobalNorm } from './clip';
+export { Trainer, type TrainerOptions, type TrainBatch, type StepResult } from './trainer';
+export * from './formats';

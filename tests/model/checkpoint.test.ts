@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../lib/backend';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ const tokenizer = CharTokenizer.fromTexts(['abcdefghijklmnopq']); // 4 specials 
 let root: string;
 
 beforeAll(async () => {
-  await tf.setBackend('cpu');
+  await initBackend('wasm'); // RRL_BACKEND=cpu runs the same tests on the cpu backend
   root = mkdtempSync(join(tmpdir(), 'rrl-ckpt-'));
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../lib/backend';
 import { CausalLM } from '../../lib/model/causal-lm';
 import { sequenceLogProbs } from '../../lib/model/logprobs';
 import { maxAbsDiff, TINY, tokenRows } from './tiny';
 
 beforeAll(async () => {
-  await tf.setBackend('cpu');
+  await initBackend('wasm'); // RRL_BACKEND=cpu runs the same tests on the cpu backend
 });
 
 describe.each(['gpt2', 'llama'] as const)('%s forward', (arch) => {

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../lib/backend';
 import { CausalLM } from '../../lib/model/causal-lm';
 import { generate, sampleToken } from '../../lib/model/sampling';
 import { Random } from '../../lib/random';
@@ -7,7 +8,7 @@ import { CharTokenizer } from '../../lib/tokenizer/char';
 const tokenizer = CharTokenizer.fromTexts(['abcdefghij klmnopqrs']);
 
 beforeAll(async () => {
-  await tf.setBackend('cpu');
+  await initBackend('wasm'); // RRL_BACKEND=cpu runs the same tests on the cpu backend
 });
 
 describe('sampleToken', () => {

@@ -1,0 +1,132 @@
+/**
+ * One optimisation step of a causal LM on a batch of token rows: split into micro-batches, sum their gradients
+ * weighted by target-token count (so the result is the full batch's gradient), clip by global norm, and apply
+ * AdamW at the scheduled learning rate.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { CausalLM } from '../model/causal-lm';
+import type { OptimizerState } from '../model/checkpoint';
+import { AdamW, type AdamWOptions } from './adamw';
+import { clipByGlobalNorm } from './clip';
+import { maskedCrossEntropy } from './loss';
+import { warmupCosine, type WarmupCosineOptions } from './schedule';
+
+/** Settings of a {@link Trainer}. */
+export interface TrainerOptions extends AdamWOptions {
+  schedule: WarmupCosineOptions;
+  /** Clip the global gradient norm to this (default 1; Infinity turns clipping off). */
+  maxGradNorm?: number;
+  /** Rows per forward/backward pass (default: the whole batch); smaller saves memory, same gradient. */
+  microBatchSize?: number;
+}
+
+/**
+ * A training batch of equal-length rows. `targetMask[b][t]` is 1 where token t is a loss target (predicted from
+ * tokens before it), e.g. the rationale and answer but not the question; fractional values weight tokens.
+ * `attentionMask` marks padding (default all real tokens).
+ */
+export interface TrainBatch {
+  ids: number[][];
+  targetMask: number[][];
+  attentionMask?: number[][];
+}
+
+/** What one {@link Trainer.step} did. */
+export interface StepResult {
+  /** Mean masked cross-entropy of the batch before the update. */
+  loss: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  /** Learning rate used. */
+  lr: number;
+}
+
+function checkBatch(batch: TrainBatch): void {
+  const width = batch.ids[0]?.length ?? 0;
+  if (batch.ids.length === 0 || width < 2) throw new Error('Trainer.step: batch "ids" needs at least one row of 2 or more tokens');
+  for (const field of ['ids', 'targetMask', 'attentionMask'] as const) {
+    const rows = batch[field];
+    if (!rows) continue;
+    if (rows.length !== batch.ids.length) throw new Error(`Trainer.step: batch "${field}" has ${rows.length} rows, "ids" has ${batch.ids.length}`);
+    const bad = rows.findIndex((row) => row.length !== width);
+    if (bad >= 0) throw new Error(`Trainer.step: batch "${field}" row ${bad} has ${rows[bad].length} entries, expected ${width}`);
+  }
+}
+
+/** Sum of targetMask over the positions that are predicted (t >= 1). */
+function targetCount(targetMask: number[][]): number {
+  return targetMask.reduce((n, row) => n + row.slice(1).reduce((a, b) => a + b, 0), 0);
+}
+
+export class Trainer {
+  readonly optimizer: AdamW;
+  private readonly variableNames: Map<string, string>;
+
+  constructor(readonly model: CausalLM, readonly options: TrainerOptions) {
+    this.optimizer = new AdamW(model.weights, options);
+    this.variableNames = new Map(Object.entries(model.weights).map(([name, v]) => [v.name, name]));
+  }
+
+  /** Updates done so far (the schedule's position). */
+  get stepsDone(): number {
+    return this.optimizer.step;
+  }
+
+  /** Mean masked cross-entropy of rows [B, T] without updating anything (a scalar the caller disposes). */
+  loss(ids: tf.Tensor2D, targetMask: tf.Tensor2D, attentionMask?: tf.Tensor2D): tf.Scalar {
+    return tf.tidy(() => {
+      const [batch, length] = ids.shape;
+      const { logits } = this.model.forward(ids, { attentionMask });
+      const predicting = tf.slice(logits, [0, 0, 0], [batch, length - 1, -1]);
+      return maskedCrossEntropy(predicting, tf.slice(ids, [0, 1], [batch, length - 1]), tf.slice(targetMask, [0, 1], [batch, length - 1]));
+    });
+  }
+
+  /** One update on `batch`; see {@link TrainBatch}. */
+  async step(batch: TrainBatch): Promise<StepResult> {
+    checkBatch(batch);
+    const total = targetCount(batch.targetMask);
+    if (total <= 0) throw new Error('Trainer.step: batch "targetMask" selects no target token');
+    const size = this.options.microBatchSize ?? batch.ids.length;
+    const variables = Object.values(this.model.weights);
+    let accumulated: Record<string, tf.Tensor> = {};
+    let loss = 0;
+    for (let start = 0; start < batch.ids.length; start += size) {
+      const rows = (m: number[][]) => m.slice(start, start + size);
+      const share = targetCount(rows(batch.targetMask)) / total;
+      if (share === 0) continue;
+      const { value, grads } = tf.variableGrads(() => {
+        const ids = tf.tensor2d(rows(batch.ids), undefined, 'int32');
+        const attentionMask = batch.attentionMask && tf.tensor2d(rows(batch.attentionMask), undefined, 'int32');
+        return tf.mul(this.loss(ids, tf.tensor2d(rows(batch.targetMask)), attentionMask), share) as tf.Scalar;
+      }, variables);
+      loss += (await value.data())[0];
+      const previous = accumulated;
+      accumulated = tf.tidy(() =>
+        Object.fromEntries(Object.entries(grads).map(([id, g]) => {
+          const name = this.variableNames.get(id)!;
+          return [name, previous[name] ? tf.add(previous[name], g) : tf.clone(g)];
+        })),
+      );
+      tf.dispose([value, ...Object.values(grads), ...Object.values(previous)]);
+    }
+    const lr = warmupCosine(this.optimizer.step, this.options.schedule);
+    const norm = tf.tidy(() => {
+      const clipped = clipByGlobalNorm(accumulated, this.options.maxGradNorm ?? 1);
+      this.optimizer.apply(clipped.grads, lr);
+      return clipped.norm;
+    });
+    const gradNorm = (await norm.data())[0];
+    tf.dispose([norm, ...Object.values(accumulated)]);
+    return { loss, gradNorm, lr };
+  }
+
+  /** Restores the optimizer (and so the schedule position) from a checkpoint's optimizer state. */
+  restore(state: OptimizerState, where?: string): void {
+    this.optimizer.setState(state, where);
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+  }
+}
