@@ -53,7 +53,7 @@ describe.each(['gpt2', 'llama'] as const)('%s: analytic gradients match finite d
     let checked = 0;
     for (const [name, v] of Object.entries(all)) {
       const g = grads[v.name];
-      const values = g.dataSync();
+      const values = g.dataSync() as Float32Array;
       const norm = Math.sqrt(values.reduce((s, x) => s + x * x, 0));
       // every weight takes part, except the key bias: q . b_k is the same for every key, and softmax ignores it
       if (!name.endsWith('attn.bk')) expect(norm).toBeGreaterThan(1e-3);

@@ -33,12 +33,12 @@ test('micro-batches accumulate to the full-batch update', async () => {
   const batch = batchOf(4, 20);
   // uneven target counts per row so the token weighting matters
   batch.targetMask[3] = batch.targetMask[3].map((m, t) => (t >= 15 ? m : 0));
-  const results = [];
+  const results: { result: { loss: number; gradNorm: number }; weights: number[] }[] = [];
   for (const microBatchSize of [4, 1, 3]) {
     const model = CausalLM.create(config, { seed: 2 });
     const trainer = new Trainer(model, { schedule, microBatchSize });
     const result = await trainer.step(batch);
-    results.push({ result, weights: model.weights['layers.1.attn.wq'].dataSync().slice() });
+    results.push({ result, weights: Array.from(model.weights['layers.1.attn.wq'].dataSync()) });
     trainer.dispose();
     model.dispose();
   }
