@@ -38,9 +38,16 @@ const namedDatasetSchema = z.strictObject({
 const fileDatasetSchema = z.strictObject({
   kind: z.literal('file'),
   path: z.string().min(1),
-  /** Field names in the user's JSON/JSONL: `{ question: 'q', answer: 'a', context?: ..., choices?: ... }`. */
-  mapping: z.record(z.string(), z.string()),
-  answerType: z.enum(['number', 'choice', 'yes-no', 'text']).default('text'),
+  /** Where each field is in the user's JSON/JSONL records (dotted paths allowed, e.g. `meta.gold.0`). */
+  mapping: z.strictObject({
+    question: z.string().min(1),
+    answer: z.string().min(1),
+    context: z.string().optional(),
+    choices: z.string().optional(),
+    id: z.string().optional(),
+  }),
+  /** Default: inferred from the answers (choice, yes-no, number, else text). */
+  answerType: z.enum(['number', 'choice', 'yes-no', 'text']).optional(),
 });
 
 const dataSchema = z.strictObject({
@@ -163,6 +170,8 @@ const rlSchema = z.strictObject({
     target: z.number().positive().optional(),
     horizon: positiveInt.default(10000),
   }).prefault({}),
+  /** Divide scores by a running standard deviation (`running-std`) before clipping to ±rewardClip. */
+  rewardScaling: z.enum(['none', 'running-std']).default('none'),
   rewardClip: z.number().positive().optional(),
   gradClip: z.number().positive().default(1),
   temperature: z.number().positive().default(1),

@@ -1,0 +1,42 @@
+import { existsSync } from 'node:fs';
+import { loadDataset } from '../../data/datasets';
+import { loadJsonl } from '../../data/custom';
+import { readJsonl, writeJsonl } from '../../data/jsonl';
+import { splitExamples } from '../../data/split';
+import { generateSyntheticTask } from '../../data/synthetic';
+import type { Example } from '../../data/types';
+import { Random } from '../../random';
+import type { StageContext, StageResult } from '../runner';
+import type { ExperimentConfig } from '../schema';
+
+/** The examples an experiment's `data.source` names, before splitting. */
+export function loadSourceExamples(config: ExperimentConfig): Example[] {
+  const source = config.data.source;
+  switch (source.kind) {
+    case 'synthetic':
+      return generateSyntheticTask(source.task, { size: source.size, steps: source.steps, seed: config.seed });
+    case 'dataset':
+      return loadDataset(source.name, { dataDir: source.dataDir });
+    case 'file':
+      if (!existsSync(source.path)) throw new Error(`data.source.path: ${source.path} does not exist`);
+      return loadJsonl(source.path, source.mapping, { answerType: source.answerType });
+  }
+}
+
+/** The data stage: load, optionally subsample, split by seed, and write `data/train.jsonl` and `data/test.jsonl`. */
+export async function dataStage({ config, dir }: StageContext): Promise<StageResult> {
+  let examples = loadSourceExamples(config);
+  if (config.data.limit !== undefined && examples.length > config.data.limit) {
+    examples = new Random(config.seed).shuffle(examples).slice(0, config.data.limit);
+  }
+  const { train, test } = splitExamples(examples, { seed: config.seed, testFraction: config.data.testFraction });
+  writeJsonl(`${dir}/train.jsonl`, train);
+  writeJsonl(`${dir}/test.jsonl`, test);
+  return { outputs: { train: 'data/train.jsonl', test: 'data/test.jsonl' }, summary: { train: train.length, test: test.length } };
+}
+
+/** The train and test examples the data stage wrote. */
+export function readSplit(context: StageContext): { train: Example[]; test: Example[] } {
+  const files = context.outputsOf('data');
+  return { train: readJsonl(files.train) as Example[], test: readJsonl(files.test) as Example[] };
+}

@@ -1,0 +1,112 @@
+import { existsSync } from 'node:fs';
+import type { Example } from '../../data/types';
+import { logger } from '../../log/logger';
+import type { MetricsRecord } from '../../log/metrics';
+import { startProgress } from '../../log/progress';
+import type { CausalLM } from '../../model/causal-lm';
+import { loadCheckpoint, saveCheckpoint, type OptimizerState } from '../../model/checkpoint';
+import { PPOTrainer, type IterationStats, type PPOTrainerState } from '../../rl/ppo';
+import { Random } from '../../random';
+import { rationalePrompt } from '../../train/formats';
+import { RunInterrupted, type StageContext, type StageResult } from '../runner';
+import { readSplit } from './data';
+import { readMetrics } from './report';
+import { buildReward, openJudge } from './judge';
+
+/**
+ * The prompts of iteration `iteration`: consecutive slices of a seeded shuffle of the train split, reshuffled on
+ * each pass, so a resumed run sees the same questions.
+ */
+export function iterationExamples(train: Example[], batchSize: number, seed: number, iteration: number): Example[] {
+  const perPass = Math.max(1, Math.floor(train.length / batchSize));
+  const pass = Math.floor(iteration / perPass);
+  const order = new Random(seed * 7919 + pass).shuffle(train);
+  const start = (iteration % perPass) * batchSize;
+  return order.slice(start, start + batchSize);
+}
+
+/** One metrics line per iteration: every statistic, reward components as `reward/<name>/mean|std`. */
+export function iterationMetrics(stats: IterationStats): MetricsRecord {
+  const { rewards, timings, iteration, ...scalars } = stats;
+  const record: MetricsRecord = { stage: 'rl', step: iteration };
+  for (const [name, { mean, std }] of Object.entries(rewards)) {
+    record[`reward/${name}/mean`] = mean;
+    record[`reward/${name}/std`] = std;
+  }
+  for (const [name, value] of Object.entries({ ...scalars, ...timings })) if (typeof value === 'number') record[name] = value;
+  return record;
+}
+
+/**
+ * The RL stage: refine the distilled student with PPO (or RLOO/GRPO) against the composite reward and the frozen
+ * judge. The reference is the distilled student; `rl/last` is the resume point (every `checkpointEvery`
+ * iterations), `rl/final` the refined student.
+ */
+export async function rlStage(context: StageContext): Promise<StageResult> {
+  const { config, dir, metrics, signal } = context;
+  const rl = config.rl;
+  const { train } = readSplit(context);
+  const start = context.outputsOf('distill').best;
+  const lastDir = `${dir}/last`;
+  const { model: reference, tokenizer } = await loadCheckpoint(start);
+  let policy: CausalLM = reference.clone();
+  let state: PPOTrainerState | undefined;
+  let optimizerState: OptimizerState | undefined;
+  if (context.resume && existsSync(lastDir)) {
+    policy.dispose();
+    const loaded = await loadCheckpoint(lastDir);
+    ({ model: policy, optimizerState } = loaded);
+    state = loaded.extra?.ppo as PPOTrainerState | undefined;
+    logger.info(`resuming at iteration ${(state?.iteration ?? 0) + 1}`, { stage: 'rl' });
+  }
+  const judge = await openJudge(context);
+  const trainer = new PPOTrainer({
+    policy, reference, tokenizer, reward: buildReward(context), judge: judge.client, seed: config.seed,
+    promptOf: (example) => rationalePrompt(example, config.distill.format),
+    config: {
+      algorithm: rl.algorithm, samplesPerPrompt: rl.samplesPerPrompt, ppoEpochs: rl.ppoEpochs, minibatchSize: rl.minibatchSize,
+      learningRate: rl.learningRate, clipRange: rl.clipRange, valueClipRange: rl.valueClipRange, valueCoef: rl.valueCoef,
+      entropyCoef: rl.entropyCoef, gamma: rl.gamma, lambda: rl.lambda, kl: rl.kl, rewardScaling: rl.rewardScaling,
+      rewardClip: rl.rewardClip, gradClip: rl.gradClip, temperature: rl.temperature, maxNewTokens: rl.maxNewTokens,
+    },
+  });
+  if (state) trainer.loadState(state, optimizerState, lastDir);
+  const checkpoint = (to: string) => saveCheckpoint(to, { model: policy, tokenizer, optimizer: trainer.optimizer, extra: { ppo: trainer.state() } });
+  const progress = startProgress('rl', rl.iterations, { unit: 'iteration' });
+  try {
+    while (trainer.iteration < rl.iterations) {
+      if (signal.aborted) {
+        await checkpoint(lastDir);
+        throw new RunInterrupted(`RL stopped after iteration ${trainer.iteration}; checkpoint in ${lastDir}`);
+      }
+      const { stats } = await trainer.step(iterationExamples(train, rl.batchSize, config.seed, trainer.iteration));
+      metrics.write(iterationMetrics(stats));
+      progress.update(trainer.iteration, { reward: stats.rewards.total?.mean ?? Number.NaN, kl: stats.kl, ...(stats.judgeAccuracy === undefined ? {} : { judge: stats.judgeAccuracy }) });
+      if (trainer.iteration % rl.checkpointEvery === 0) await checkpoint(lastDir);
+    }
+    progress.stop();
+    await saveCheckpoint(`${dir}/final`, { model: policy, tokenizer });
+    // From the metrics file, so a resumed run's summary covers the iterations done before the interruption too.
+    const rows = readMetrics(context.run.path('metrics.jsonl')).filter((r) => r.stage === 'rl');
+    const window = Math.max(1, Math.floor(rows.length / 5));
+    const mean = (field: string, part: MetricsRecord[]) => {
+      const values = part.map((r) => r[field]).filter((v): v is number => typeof v === 'number');
+      return values.length ? Math.round((values.reduce((x, y) => x + y, 0) / values.length) * 1000) / 1000 : 'n/a';
+    };
+    const [first, last] = [rows.slice(0, window), rows.slice(-window)];
+    return {
+      outputs: { final: 'rl/final', last: 'rl/last' },
+      summary: {
+        iterations: trainer.iteration,
+        rewardFirst: mean('reward/total/mean', first), rewardLast: mean('reward/total/mean', last),
+        judgeAccuracyFirst: mean('judgeAccuracy', first), judgeAccuracyLast: mean('judgeAccuracy', last),
+        klLast: mean('kl', last),
+      },
+    };
+  } finally {
+    trainer.dispose();
+    policy.dispose();
+    reference.dispose();
+    judge.dispose();
+  }
+}

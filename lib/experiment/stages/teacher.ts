@@ -1,0 +1,89 @@
+import { existsSync } from 'node:fs';
+import { importRationales, readRationales, writeRationales } from '../../data/rationales';
+import type { Example, RationaleRecord } from '../../data/types';
+import { startProgress } from '../../log/progress';
+import { loadCoTDemos } from '../../teacher/demos';
+import { offlineTeacher } from '../../teacher/offline';
+import { generateRationales } from '../../teacher/run';
+import { cote, crop, diverse, fewShotCoT, rationalization, zeroShotCoT, type TeacherStrategy } from '../../teacher/strategies';
+import type { StageContext, StageResult } from '../runner';
+import type { ExperimentConfig } from '../schema';
+import { readSplit } from './data';
+import { endpointClient } from './endpoint';
+
+type LLMTeacher = Extract<ExperimentConfig['teacher'], { kind: 'llm' }>;
+
+/** The generation strategy an `llm` teacher config names. */
+function strategyFor(teacher: LLMTeacher, seed: number): TeacherStrategy {
+  const options = {
+    api: teacher.endpoint.api === 'chat' ? 'chat' as const : 'completion' as const,
+    maxTokens: teacher.maxTokens, temperature: teacher.temperature, samples: teacher.samplesPerQuestion, seed,
+  };
+  switch (teacher.strategy) {
+    case 'zero-shot-cot': return zeroShotCoT(options);
+    case 'rationalization': return rationalization(options);
+    case 'cote': return cote(zeroShotCoT(options));
+    case 'crop': return crop(zeroShotCoT(options), rationalization(options));
+    case 'diverse': return diverse({ ...options, samples: Math.max(teacher.samplesPerQuestion, 2), temperature: teacher.temperature || 0.7 });
+    case 'few-shot-cot':
+      if (!teacher.demos) throw new Error('teacher.demos: few-shot-cot needs a demonstrations file');
+      if (!existsSync(teacher.demos)) throw new Error(`teacher.demos: ${teacher.demos} does not exist`);
+      return fewShotCoT(loadCoTDemos(teacher.demos), options);
+  }
+}
+
+/** Rationales for `examples` from the configured teacher, written to `file` (resumable for an LLM teacher). */
+async function writeTeacherRationales(context: StageContext, examples: Example[], file: string): Promise<Record<string, number>> {
+  const { config, run } = context;
+  const teacher = config.teacher;
+  if (teacher.kind === 'offline') {
+    writeRationales(file, offlineTeacher(examples, { ...teacher, seed: config.seed + 1 }));
+    return {};
+  }
+  if (teacher.kind === 'recorded') {
+    if (!existsSync(teacher.path)) throw new Error(`teacher.path: ${teacher.path} does not exist`);
+    const wanted = new Set(examples.map((e) => e.id));
+    const records = importRationales(teacher.path, { format: teacher.format, examples })
+      .filter((r) => wanted.has(r.exampleId));
+    if (records.length === 0) throw new Error(`teacher.path: ${teacher.path} has no rationale for this experiment's questions`);
+    writeRationales(file, records);
+    return {};
+  }
+  const client = endpointClient(teacher.endpoint, run.path('llm-cache'), 'teacher.endpoint');
+  const progress = startProgress('teacher', examples.length, { unit: 'question' });
+  const result = await generateRationales({
+    client, strategy: strategyFor(teacher, config.seed), examples, outFile: file,
+    concurrency: teacher.endpoint.maxConcurrency,
+    onProgress: (p) => progress.update(p.done, { records: p.records, failed: p.failed }),
+  });
+  progress.stop();
+  if (result.failed.length > 0) {
+    throw new Error(`teacher: ${result.failed.length} questions failed (first: ${result.failed[0].exampleId}: `
+      + `${result.failed[0].error}); run again with --resume to retry them`);
+  }
+  const usage = result.usage;
+  return usage ? { requests: usage.requests, cacheHits: usage.cacheHits, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens } : {};
+}
+
+const share = (records: RationaleRecord[]) => (records.length ? records.filter((r) => r.correct).length / records.length : 0);
+
+/**
+ * The teacher stage: rationales for every train and test question (the test ones are the `teacher` condition of the
+ * evaluation), in `teacher/rationales.jsonl`, with the teacher's accuracy on each split.
+ */
+export async function teacherStage(context: StageContext): Promise<StageResult> {
+  const { train, test } = readSplit(context);
+  const file = `${context.dir}/rationales.jsonl`;
+  const usage = await writeTeacherRationales(context, [...train, ...test], file);
+  const records = readRationales(file);
+  const testIds = new Set(test.map((e) => e.id));
+  return {
+    outputs: { rationales: 'teacher/rationales.jsonl' },
+    summary: {
+      records: records.length,
+      trainAccuracy: share(records.filter((r) => !testIds.has(r.exampleId))),
+      testAccuracy: share(records.filter((r) => testIds.has(r.exampleId))),
+      ...usage,
+    },
+  };
+}
