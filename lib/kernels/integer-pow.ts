@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { wasmKernel } from './wasm-ops';
 
 /** Exponents computed by repeated multiplication; others go to the shipped kernel. */
 const SMALL_EXPONENTS = new Set([1, 2, 3, 4]);
@@ -20,11 +21,12 @@ export function integerPowConfig(shipped: tf.KernelConfig): tf.KernelConfig {
       const backend = args.backend as BackendWasm;
       const exponent = b.shape.length === 0 && a.dtype === 'float32' ? backend.readSync(b.dataId)[0] as number : NaN;
       if (!SMALL_EXPONENTS.has(exponent)) return shipped.kernelFunc(args);
-      const multiply = tf.getKernel('Multiply', 'wasm')!.kernelFunc;
+      const multiply = wasmKernel('Multiply').kernelFunc;
       const times = (x: tf.TensorInfo, y: tf.TensorInfo) => multiply({ inputs: { a: x, b: y }, backend, attrs: {} }) as tf.TensorInfo;
-      // x^n by repeated multiplication, releasing each intermediate.
-      let result = tf.getKernel('Identity', 'wasm')!.kernelFunc({ inputs: { x: a }, backend, attrs: {} }) as tf.TensorInfo;
-      for (let i = 1; i < exponent; i++) {
+      if (exponent === 1) return wasmKernel('Identity').kernelFunc({ inputs: { x: a }, backend, attrs: {} });
+      // x^n = x * x * ... * x, releasing each intermediate.
+      let result = times(a, a);
+      for (let i = 2; i < exponent; i++) {
         const next = times(result, a);
         backend.disposeData(result.dataId);
         result = next;
