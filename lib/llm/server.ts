@@ -42,6 +42,8 @@ export interface RunningServer {
 const sampling = {
   model: z.string().optional(),
   max_tokens: z.number().int().min(0).nullable().optional(),
+  /** The newer name of max_tokens in chat requests. */
+  max_completion_tokens: z.number().int().min(0).nullable().optional(),
   temperature: z.number().min(0).nullable().optional(),
   top_p: z.number().gt(0).max(1).nullable().optional(),
   n: z.number().int().min(1).max(128).nullable().optional(),
@@ -67,7 +69,7 @@ type Sampling = z.infer<z.ZodObject<typeof sampling>>;
 
 function toSampling(body: Sampling, logprobs: number | undefined): SamplingRequest {
   return {
-    maxTokens: body.max_tokens ?? 16,
+    maxTokens: body.max_completion_tokens ?? body.max_tokens ?? 16,
     temperature: body.temperature ?? 1,
     topP: body.top_p ?? undefined,
     n: body.n ?? 1,
@@ -91,14 +93,11 @@ function readJson(request: IncomingMessage): Promise<unknown> {
     let size = 0;
     request.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new HttpError(413, `request body over ${MAX_BODY_BYTES} bytes`));
-        request.destroy();
-      }
-      chunks.push(chunk);
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk); // past the limit the rest is read and dropped
     });
     request.on('error', reject);
     request.on('end', () => {
+      if (size > MAX_BODY_BYTES) return reject(new HttpError(413, `request body over ${MAX_BODY_BYTES} bytes`));
       try {
         resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
       } catch (error) {
