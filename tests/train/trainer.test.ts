@@ -33,7 +33,7 @@ test('micro-batches accumulate to the full-batch update', async () => {
   const batch = batchOf(4, 20);
   // uneven target counts per row so the token weighting matters
   batch.targetMask[3] = batch.targetMask[3].map((m, t) => (t >= 15 ? m : 0));
-  const results: { result: { loss: number; gradNorm: number }; weights: number[] }[] = [];
+  const results: { result: { loss: number; gradNorm: number; lr: number }; weights: number[] }[] = [];
   for (const microBatchSize of [4, 1, 3]) {
     const model = CausalLM.create(config, { seed: 2 });
     const trainer = new Trainer(model, { schedule, microBatchSize });
