@@ -45,8 +45,9 @@ describe('prompt formats', () => {
 
 describe('teacher strategies over HTTP against the project server', () => {
   let server: RunningServer;
+  const arithmetic = new ArithmeticTeacher();
   beforeAll(async () => {
-    server = await startServer({ client: new ArithmeticTeacher() });
+    server = await startServer({ client: arithmetic });
   });
   afterAll(() => server.close());
 
@@ -62,11 +63,16 @@ describe('teacher strategies over HTTP against the project server', () => {
     const [wrong] = await zeroShotCoT().run(client, tricky);
     expect([wrong.answer, wrong.correct]).toEqual(['11', false]);
     expect(client.usage.requests).toBe(4);
+    expect(arithmetic.prompts.slice(-2)).toEqual([
+      "Q: What is 5 + 5? (tricky)\nA: Let's think step by step.",
+      "Q: What is 5 + 5? (tricky)\nA: Let's think step by step. 5 plus 5 makes 11.\nTherefore, the answer (arabic numerals) is",
+    ]);
   });
 
   it('rationalization explains the gold answer; COTE filters; CROP falls back to RP', async () => {
     const client = teacher();
     const [rp] = await rationalization().run(client, tricky);
+    expect(arithmetic.prompts[arithmetic.prompts.length - 2]).toBe("Q: What is 5 + 5? (tricky)\n(Hint: the answer is 10.)\nA: Let's think step by step.");
     expect([rp.rationale, rp.answer, rp.correct, rp.strategy]).toEqual(['5 plus 5 makes 10.', '10', true, 'rationalization']);
     expect((await cote().run(client, plain)).map((r) => r.answer)).toEqual(['7']);
     expect(await cote().run(client, tricky)).toEqual([]);

@@ -9,10 +9,11 @@ import type { ChatRequest, CompletionRequest, CompletionResult, LLMClient } from
  */
 export class ArithmeticTeacher implements LLMClient {
   readonly model = 'arithmetic-teacher';
-  calls = 0;
+  /** Every prompt received, in order. */
+  readonly prompts: string[] = [];
 
   async complete(request: CompletionRequest): Promise<CompletionResult> {
-    this.calls++;
+    this.prompts.push(request.prompt);
     const n = request.n ?? 1;
     const choices = Array.from({ length: n }, (_, k) => ({ text: this.reply(request.prompt, k), finishReason: 'stop' }));
     return {
