@@ -4,6 +4,8 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmKernels } from './kernels';
 import { logger } from './log/logger';
 
+export { registerWasmKernels, setFastWasmKernels, fastWasmKernelsOn, PINNED_WASM_VERSION } from './kernels';
+
 /** A backend choice: `auto` tries them fastest first; `tensorflow` is tfjs-node(-gpu) (native TensorFlow). */
 export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 
