@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
+import { initBackend } from '../../lib/backend';
 import { LocalLLMClient } from '../../lib/llm/local-client';
 import { startServer, type RunningServer } from '../../lib/llm/server';
 import { generate, loadCheckpoint } from '../../lib/model';
@@ -15,6 +16,7 @@ let api: OpenAI;
 
 beforeAll(async () => {
   tf.env().set('IS_TEST', true);
+  await initBackend('wasm');
   dir = join(mkdtempSync(join(tmpdir(), 'rrl-serve-')), 'tiny-student');
   await writeTinyCheckpoint(dir);
   local = await LocalLLMClient.fromCheckpoint(dir, { batchWindowMs: 30 });

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { appendFileSync, existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { initBackend } from '../../lib/backend';
 import { appendJsonl, readJsonl } from '../../lib/data/jsonl';
 import type { Example, RationaleRecord } from '../../lib/data/types';
 import { createOpenAIClient } from '../../lib/llm/openai-client';
@@ -107,6 +108,7 @@ describe('end to end: teacher strategies against `serve` on a tiny checkpoint', 
   let server: RunningServer;
   beforeAll(async () => {
     tf.env().set('IS_TEST', true);
+    await initBackend('wasm');
     const dir = join(tempDir(), 'tiny-teacher');
     await writeTinyCheckpoint(dir, 3);
     server = await startServer({ checkpoint: dir, batchWindowMs: 20 });
