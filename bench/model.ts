@@ -3,15 +3,15 @@
  *
  * For two GPT-2-layout configs, S (vocab 512, d 128, 4 layers, 4 heads, seq 128, batch 16) and M (vocab 8192,
  * d 384, 6 layers, 6 heads, seq 256, batch 8 as 2 micro-batches of 4), it measures: train tokens/s, achieved
- * GFLOP/s, sampling tokens/s (batch 8, 64 new tokens) with and without the KV cache, and peak RSS. On wasm it
- * also trains S with the shipped BatchMatMul kernel, as the reference for the routed kernel's speed-up.
+ * GFLOP/s, sampling tokens/s (batch 8, 64 new tokens) with and without the KV cache, and peak RSS. Rates are
+ * given per wall-clock second and per CPU-second of this process (see {@link timed}). On wasm it also trains S
+ * with the shipped BatchMatMul/Pow kernels, as the reference for the project's kernels' speed-up.
  * Prints a table, then (last line) one JSON object with the figures.
  *
  * Training FLOPs per token: 6 N + 12 L d T (N parameters, L layers, width d, context T): the usual 6N for the
  * forward and backward matmuls (the tied output projection included in N) plus the attention scores and the
  * weighted sum, 2 * 2 L d T forward, times 3 with the backward pass.
  */
-import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import { setFastWasmKernels, fastWasmKernelsOn } from '../lib/kernels';
 import { CausalLM, generate, type ModelConfig } from '../lib/model';
@@ -51,7 +51,23 @@ function tokenBatch(rows: number, length: number, vocab: number, seed: number): 
   }));
 }
 
-interface TrainResult { tokPerS: number; gflops: number; secPerStep: number }
+/**
+ * Wall-clock rates, and rates per CPU-second of this process: the wasm backend computes on one thread, so
+ * tokens per CPU-second is what an otherwise idle core would give even while other processes share the machine.
+ */
+interface Rates { perS: number; perCpuS: number }
+
+/** Runs `work` and returns how many of its units it did per wall-clock second and per CPU-second. */
+async function timed(work: () => Promise<number>): Promise<Rates> {
+  const cpuStart = process.cpuUsage();
+  const start = performance.now();
+  const units = await work();
+  const seconds = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpuStart);
+  return { perS: units / seconds, perCpuS: units / ((cpu.user + cpu.system) / 1e6) };
+}
+
+interface TrainResult { tokens: Rates; gflops: number; gflopsPerCpuS: number }
 
 /** Trains `steps` updates (after one warm-up update) with the project's Trainer: AdamW, clipping, accumulation. */
 async function benchTrain(model: CausalLM, cfg: BenchConfig, steps: number): Promise<TrainResult> {
@@ -65,13 +81,13 @@ async function benchTrain(model: CausalLM, cfg: BenchConfig, steps: number): Pro
     targetMask: Array.from({ length: cfg.batch }, () => new Array<number>(T).fill(1)),
   });
   await trainer.step(batch(0)); // warm-up: kernel setup, optimizer slots
-  const start = performance.now();
-  for (let i = 1; i <= steps; i++) await trainer.step(batch(i));
-  const seconds = (performance.now() - start) / 1000;
+  const tokens = await timed(async () => {
+    for (let i = 1; i <= steps; i++) await trainer.step(batch(i));
+    return steps * cfg.batch * T;
+  });
   trainer.dispose();
-  const tokens = steps * cfg.batch * T;
-  const flopsPerToken = 6 * model.numParams() + 12 * nLayers * dModel * T;
-  return { tokPerS: tokens / seconds, gflops: (tokens * flopsPerToken) / seconds / 1e9, secPerStep: seconds / steps };
+  const gflopPerToken = (6 * model.numParams() + 12 * nLayers * dModel * T) / 1e9;
+  return { tokens, gflops: tokens.perS * gflopPerToken, gflopsPerCpuS: tokens.perCpuS * gflopPerToken };
 }
 
 /** A character tokenizer with exactly the model's vocabulary size: 4 specials, then code points from ' '. */
@@ -79,20 +95,22 @@ function tokenizerFor(vocabSize: number): CharTokenizer {
   return new CharTokenizer(Array.from({ length: vocabSize - 4 }, (_, i) => String.fromCodePoint(0x20 + i)));
 }
 
-async function benchSample(model: CausalLM, useCache: boolean): Promise<number> {
+async function benchSample(model: CausalLM, useCache: boolean): Promise<Rates> {
   const tokenizer = tokenizerFor(model.config.vocabSize);
   const prompts = Array.from({ length: SAMPLE_BATCH }, (_, i) => `Question ${i}: what is ${i} + ${i}?`);
   await generate(model, tokenizer, prompts, { maxNewTokens: 2, seed: 1, useCache }); // warm-up
-  const start = performance.now();
-  const out = await generate(model, tokenizer, prompts, { maxNewTokens: SAMPLE_NEW_TOKENS, seed: 1, useCache });
-  const seconds = (performance.now() - start) / 1000;
-  return out.reduce((n, g) => n + g.tokenIds.length, 0) / seconds; // rows that sampled EOS stop early
+  return timed(async () => {
+    const out = await generate(model, tokenizer, prompts, { maxNewTokens: SAMPLE_NEW_TOKENS, seed: 1, useCache });
+    return out.reduce((n, g) => n + g.tokenIds.length, 0); // rows that sample EOS stop early: count real tokens
+  });
 }
 
 /** Progress goes to stderr, so stdout holds only the table and the JSON line. */
 const progress = (message: string) => process.stderr.write(`bench:model ${message}\n`);
 
 const peakRssMiB = () => process.resourceUsage().maxRSS / 1024;
+const round2 = (x: number) => Number(x.toFixed(2));
+const pair = (r: Rates) => `${fmt(r.perS)} / ${fmt(r.perCpuS)}`;
 const fmt = (x: number, digits = 0) => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 async function main(): Promise<void> {
@@ -103,40 +121,48 @@ async function main(): Promise<void> {
     const model = CausalLM.create(cfg.model, { seed: 1 });
     progress(`${cfg.name}: ${model.numParams()} parameters, training ${cfg.trainSteps} steps`);
     const train = await benchTrain(model, cfg, cfg.trainSteps);
-    progress(`${cfg.name}: ${train.tokPerS.toFixed(0)} train tok/s; sampling with the KV cache`);
-    const sampleTokPerS = await benchSample(model, true);
-    progress(`${cfg.name}: ${sampleTokPerS.toFixed(0)} sample tok/s; sampling without cache`);
-    const sampleNoCacheTokPerS = await benchSample(model, false);
+    progress(`${cfg.name}: ${train.tokens.perS.toFixed(0)} train tok/s; sampling with the KV cache`);
+    const sample = await benchSample(model, true);
+    progress(`${cfg.name}: ${sample.perS.toFixed(0)} sample tok/s; sampling without cache`);
+    const sampleNoCache = await benchSample(model, false);
     const result: Record<string, number> = {
       params: model.numParams(),
-      trainTokPerS: Math.round(train.tokPerS),
-      trainGflops: Number(train.gflops.toFixed(2)),
-      secPerStep: Number(train.secPerStep.toFixed(3)),
-      sampleTokPerS: Math.round(sampleTokPerS),
-      sampleNoCacheTokPerS: Math.round(sampleNoCacheTokPerS),
+      trainTokPerS: Math.round(train.tokens.perS),
+      trainTokPerCpuS: Math.round(train.tokens.perCpuS),
+      trainGflops: round2(train.gflops),
+      trainGflopsPerCpuS: round2(train.gflopsPerCpuS),
+      sampleTokPerS: Math.round(sample.perS),
+      sampleTokPerCpuS: Math.round(sample.perCpuS),
+      sampleNoCacheTokPerS: Math.round(sampleNoCache.perS),
+      sampleNoCacheTokPerCpuS: Math.round(sampleNoCache.perCpuS),
       peakRssMiB: Math.round(peakRssMiB()),
     };
+    let reference = '-';
     if (cfg.name === 'S' && backend.name === 'wasm' && fastWasmKernelsOn()) {
-      progress('S: training with the shipped BatchMatMul kernel');
+      progress('S: training with the shipped wasm kernels');
       setFastWasmKernels(false);
       const shipped = await benchTrain(model, cfg, 2);
       setFastWasmKernels(true);
-      result.shippedTrainTokPerS = Math.round(shipped.tokPerS);
-      result.speedupVsShipped = Number((train.tokPerS / shipped.tokPerS).toFixed(2));
+      result.shippedTrainTokPerS = Math.round(shipped.tokens.perS);
+      result.shippedTrainTokPerCpuS = Math.round(shipped.tokens.perCpuS);
+      result.speedupVsShipped = round2(train.tokens.perCpuS / shipped.tokens.perCpuS);
+      reference = `${pair(shipped.tokens)} (x${result.speedupVsShipped})`;
     }
     model.dispose();
     results[cfg.name] = result;
     rows.push([
-      cfg.name, fmt(result.params), `${cfg.batch}x${cfg.model.maxSeqLen}`, fmt(result.trainTokPerS), fmt(result.trainGflops, 1),
-      fmt(result.sampleTokPerS), fmt(result.sampleNoCacheTokPerS), fmt(result.peakRssMiB),
-      result.speedupVsShipped ? `${fmt(result.shippedTrainTokPerS)} (x${result.speedupVsShipped})` : '-',
+      cfg.name, fmt(result.params), `${cfg.batch}x${cfg.model.maxSeqLen}`, pair(train.tokens),
+      `${fmt(train.gflops, 1)} / ${fmt(train.gflopsPerCpuS, 1)}`, pair(sample), pair(sampleNoCache),
+      fmt(result.peakRssMiB), reference,
     ]);
   }
-  const header = ['config', 'params', 'batch', 'train tok/s', 'GFLOP/s', 'sample tok/s (KV)', 'sample tok/s (no cache)', 'peak RSS MiB', 'shipped matmul train tok/s'];
+  const header = ['config', 'params', 'batch', 'train tok/s', 'GFLOP/s', 'sample tok/s (KV)', 'sample tok/s (no cache)',
+    'peak RSS MiB', 'train tok/s, shipped kernels'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join('  ');
   console.log(`backend: ${backend.name} (${backend.reason})`);
-  console.log('train FLOPs/token = 6 N + 12 L d T; sampling: batch 8, 64 new tokens');
+  console.log('rates: per wall-clock second / per CPU-second of this process (the second ignores other load)');
+  console.log('train FLOPs/token = 6 N + 12 L d T; sampling: batch 8, 64 new tokens; speed-up on CPU time');
   console.log(line(header));
   for (const r of rows) console.log(line(r));
   console.log(JSON.stringify({ backend: backend.name, ...results }));
