@@ -1,13 +1,18 @@
-// Child process for the SIGKILL test: makes `count` cached completion calls against `url`, printing "ready" first.
+// The work of the SIGKILL test: `count` cached completion calls against `url`. Run as a script (by the test, as a
+// child process it kills) it prints "ready" first and the client's usage at the end.
+import type { UsageReport } from '../../../lib/llm/accounting';
 import { createOpenAIClient } from '../../../lib/llm/openai-client';
 
-async function main(): Promise<void> {
-  const [url, cacheDir, count] = process.argv.slice(2);
+export async function writeEntries(url: string, cacheDir: string, count: number, onReady = () => {}): Promise<UsageReport> {
   const client = createOpenAIClient({ model: 'arithmetic-teacher', baseURL: url, cacheDir, concurrency: 2 });
-  process.stdout.write('ready\n');
-  await Promise.all(Array.from({ length: Number(count) }, (_, i) =>
+  onReady();
+  await Promise.all(Array.from({ length: count }, (_, i) =>
     client.complete({ prompt: `Q: What is ${i} + ${i}?\nA:`, temperature: 0.9, n: 2 })));
-  process.stdout.write(`${JSON.stringify(client.usage)}\n`);
+  return client.usage;
 }
 
-void main();
+if (require.main === module) {
+  const [url, cacheDir, count] = process.argv.slice(2);
+  void writeEntries(url, cacheDir, Number(count), () => process.stdout.write('ready\n'))
+    .then((usage) => process.stdout.write(`${JSON.stringify(usage)}\n`));
+}
