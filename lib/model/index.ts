@@ -16,3 +16,12 @@ export {
   type HasOptimizerState,
 } from './checkpoint';
 export * from './safetensors';
+export {
+  importHFCheckpoint,
+  exportHFCheckpoint,
+  loadPretrained,
+  configFromHF,
+  weightsFromHF,
+  weightsToHF,
+  type ImportedCheckpoint,
+} from './hf';

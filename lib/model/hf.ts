@@ -1,0 +1,304 @@
+/**
+ * Hugging Face checkpoint folders (config.json + model.safetensors or a sharded index) in the GPT-2 and Llama
+ * layouts, mapped to and from this library's native names:
+ * - GPT-2 (`transformer.` prefix optional): Conv1D weights are stored [in, out] like ours; `attn.c_attn` holds
+ *   q, k and v side by side in its columns; `wte`/`wpe`/`ln_f`; the LM head is tied to `wte`.
+ * - Llama (`model.` prefix): nn.Linear weights are stored [out, in] and are transposed; rotary embeddings use the
+ *   rotate-half convention, as ours do, so q/k need no permutation; `lm_head` unless tie_word_embeddings.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeJsonAtomic } from '../fs';
+import { loadTokenizer } from '../tokenizer/load';
+import type { Tokenizer } from '../tokenizer/types';
+import { CausalLM, type WeightArrays } from './causal-lm';
+import { CHECKPOINT_FORMAT, checkTokenizerFits, loadCheckpoint, writeFolderAtomic } from './checkpoint';
+import { type ResolvedModelConfig, validateModelConfig } from './config';
+import { readSafetensors, writeSafetensors } from './safetensors';
+
+type Tensor = { shape: number[]; data: Float32Array };
+
+function readJsonFile(path: string): Record<string, unknown> {
+  if (!existsSync(path)) throw new Error(`${path}: file is missing`);
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new Error(`${path}: not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error(`${path}: expected a JSON object`);
+  return json as Record<string, unknown>;
+}
+
+/** [rows, cols] row-major -> [cols, rows]. */
+function transpose(t: Tensor): Tensor {
+  const [rows, cols] = t.shape;
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = t.data[r * cols + c];
+  return { shape: [cols, rows], data: out };
+}
+
+/** Columns [from, from + width) of a [rows, cols] matrix, or entries of a vector. */
+function columns(t: Tensor, from: number, width: number): Tensor {
+  if (t.shape.length === 1) return { shape: [width], data: t.data.slice(from, from + width) };
+  const [rows, cols] = t.shape;
+  const out = new Float32Array(rows * width);
+  for (let r = 0; r < rows; r++) out.set(t.data.subarray(r * cols + from, r * cols + from + width), r * width);
+  return { shape: [rows, width], data: out };
+}
+
+/** Side-by-side concatenation of matrices with the same rows (or of vectors). */
+function concatColumns(parts: Tensor[]): Tensor {
+  if (parts[0].shape.length === 1) {
+    const data = new Float32Array(parts.reduce((n, p) => n + p.data.length, 0));
+    let at = 0;
+    for (const p of parts) (data.set(p.data, at), (at += p.data.length));
+    return { shape: [data.length], data };
+  }
+  const rows = parts[0].shape[0];
+  const width = parts.reduce((n, p) => n + p.shape[1], 0);
+  const data = new Float32Array(rows * width);
+  for (let r = 0; r < rows; r++) {
+    let at = r * width;
+    for (const p of parts) (data.set(p.data.subarray(r * p.shape[1], (r + 1) * p.shape[1]), at), (at += p.shape[1]));
+  }
+  return { shape: [rows, width], data };
+}
+
+// --- config.json ------------------------------------------------------------------------------------------
+
+function field(json: Record<string, unknown>, name: string, path: string, fallback?: unknown): unknown {
+  const value = json[name] ?? fallback;
+  if (value === undefined) throw new Error(`${path}: field "${name}" is missing`);
+  return value;
+}
+
+/** Our model config from a HF config.json (model_type gpt2 or llama); `maxSeqLen` caps the context. */
+export function configFromHF(json: Record<string, unknown>, path: string, maxSeqLen?: number): ResolvedModelConfig {
+  const cap = (n: unknown) => (maxSeqLen !== undefined && typeof n === 'number' ? Math.min(n, maxSeqLen) : n);
+  let config: Record<string, unknown>;
+  if (json.model_type === 'gpt2') {
+    const activation = json.activation_function ?? 'gelu_new';
+    if (!['gelu_new', 'gelu_pytorch_tanh'].includes(activation as string)) {
+      throw new Error(`${path}: field "activation_function" is ${JSON.stringify(activation)}; only gelu_new (tanh GELU) is supported`);
+    }
+    config = {
+      arch: 'gpt2',
+      vocabSize: field(json, 'vocab_size', path),
+      dModel: field(json, 'n_embd', path),
+      nLayers: field(json, 'n_layer', path),
+      nHeads: field(json, 'n_head', path),
+      dFF: json.n_inner ?? undefined,
+      maxSeqLen: cap(field(json, 'n_positions', path, json.n_ctx)),
+      normEps: json.layer_norm_epsilon ?? 1e-5,
+      tieEmbeddings: true,
+    };
+  } else if (json.model_type === 'llama') {
+    if ((json.hidden_act ?? 'silu') !== 'silu') throw new Error(`${path}: field "hidden_act" is ${JSON.stringify(json.hidden_act)}; only silu is supported`);
+    if (json.rope_scaling) throw new Error(`${path}: field "rope_scaling" is set; scaled rotary embeddings are not supported`);
+    if (json.attention_bias || json.mlp_bias) throw new Error(`${path}: field "attention_bias"/"mlp_bias" is true; biased Llama layers are not supported`);
+    const hidden = field(json, 'hidden_size', path) as number;
+    const heads = field(json, 'num_attention_heads', path) as number;
+    if (json.head_dim !== undefined && json.head_dim !== null && json.head_dim !== hidden / heads) {
+      throw new Error(`${path}: field "head_dim" (${json.head_dim}) must equal hidden_size / num_attention_heads (${hidden / heads})`);
+    }
+    config = {
+      arch: 'llama',
+      vocabSize: field(json, 'vocab_size', path),
+      dModel: hidden,
+      nLayers: field(json, 'num_hidden_layers', path),
+      nHeads: heads,
+      nKvHeads: json.num_key_value_heads ?? heads,
+      dFF: field(json, 'intermediate_size', path),
+      maxSeqLen: cap(field(json, 'max_position_embeddings', path)),
+      normEps: json.rms_norm_eps ?? 1e-6,
+      ropeTheta: json.rope_theta ?? 10000,
+      tieEmbeddings: json.tie_word_embeddings ?? false,
+    };
+  } else {
+    throw new Error(`${path}: field "model_type" is ${JSON.stringify(json.model_type)}; supported: gpt2, llama`);
+  }
+  return validateModelConfig(Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined)), path);
+}
+
+function configToHF(config: ResolvedModelConfig): Record<string, unknown> {
+  if (config.arch === 'gpt2') {
+    return {
+      model_type: 'gpt2', architectures: ['GPT2LMHeadModel'], vocab_size: config.vocabSize, n_embd: config.dModel,
+      n_layer: config.nLayers, n_head: config.nHeads, n_inner: config.dFF, n_positions: config.maxSeqLen,
+      n_ctx: config.maxSeqLen, layer_norm_epsilon: config.normEps, activation_function: 'gelu_new', tie_word_embeddings: true,
+    };
+  }
+  return {
+    model_type: 'llama', architectures: ['LlamaForCausalLM'], vocab_size: config.vocabSize, hidden_size: config.dModel,
+    num_hidden_layers: config.nLayers, num_attention_heads: config.nHeads, num_key_value_heads: config.nKvHeads,
+    intermediate_size: config.dFF, max_position_embeddings: config.maxSeqLen, rms_norm_eps: config.normEps,
+    rope_theta: config.ropeTheta, tie_word_embeddings: config.tieEmbeddings, hidden_act: 'silu',
+    attention_bias: false, mlp_bias: false, rope_scaling: null,
+  };
+}
+
+// --- parameter names -------------------------------------------------------------------------------------
+
+/** How one HF tensor maps to native tensors: `split` cuts columns (c_attn), `transpose` flips [out, in]. */
+interface Mapping {
+  hf: string;
+  native: string[];
+  transpose?: boolean;
+}
+
+function mappings(config: ResolvedModelConfig): Mapping[] {
+  const out: Mapping[] = [];
+  if (config.arch === 'gpt2') {
+    out.push({ hf: 'wte.weight', native: ['tok_emb'] }, { hf: 'wpe.weight', native: ['pos_emb'] });
+    for (let i = 0; i < config.nLayers; i++) {
+      const h = `h.${i}.`;
+      const n = `layers.${i}.`;
+      out.push(
+        { hf: `${h}ln_1.weight`, native: [`${n}ln1.g`] }, { hf: `${h}ln_1.bias`, native: [`${n}ln1.b`] },
+        { hf: `${h}attn.c_attn.weight`, native: [`${n}attn.wq`, `${n}attn.wk`, `${n}attn.wv`] },
+        { hf: `${h}attn.c_attn.bias`, native: [`${n}attn.bq`, `${n}attn.bk`, `${n}attn.bv`] },
+        { hf: `${h}attn.c_proj.weight`, native: [`${n}attn.wo`] }, { hf: `${h}attn.c_proj.bias`, native: [`${n}attn.bo`] },
+        { hf: `${h}ln_2.weight`, native: [`${n}ln2.g`] }, { hf: `${h}ln_2.bias`, native: [`${n}ln2.b`] },
+        { hf: `${h}mlp.c_fc.weight`, native: [`${n}mlp.w_in`] }, { hf: `${h}mlp.c_fc.bias`, native: [`${n}mlp.b_in`] },
+        { hf: `${h}mlp.c_proj.weight`, native: [`${n}mlp.w_out`] }, { hf: `${h}mlp.c_proj.bias`, native: [`${n}mlp.b_out`] },
+      );
+    }
+    out.push({ hf: 'ln_f.weight', native: ['ln_f.g'] }, { hf: 'ln_f.bias', native: ['ln_f.b'] });
+    return out;
+  }
+  out.push({ hf: 'model.embed_tokens.weight', native: ['tok_emb'] });
+  for (let i = 0; i < config.nLayers; i++) {
+    const h = `model.layers.${i}.`;
+    const n = `layers.${i}.`;
+    const linear = (hf: string, native: string): Mapping => ({ hf: `${h}${hf}.weight`, native: [`${n}${native}`], transpose: true });
+    out.push(
+      { hf: `${h}input_layernorm.weight`, native: [`${n}ln1.g`] },
+      linear('self_attn.q_proj', 'attn.wq'), linear('self_attn.k_proj', 'attn.wk'),
+      linear('self_attn.v_proj', 'attn.wv'), linear('self_attn.o_proj', 'attn.wo'),
+      { hf: `${h}post_attention_layernorm.weight`, native: [`${n}ln2.g`] },
+      linear('mlp.gate_proj', 'mlp.w_gate'), linear('mlp.up_proj', 'mlp.w_up'), linear('mlp.down_proj', 'mlp.w_out'),
+    );
+  }
+  out.push({ hf: 'model.norm.weight', native: ['ln_f.g'] });
+  if (!config.tieEmbeddings) out.push({ hf: 'lm_head.weight', native: ['lm_head'], transpose: true });
+  return out;
+}
+
+/** Buffers HF files may carry that are not parameters (GPT-2's causal mask, old rotary caches) or are tied copies. */
+function ignorable(name: string, config: ResolvedModelConfig): boolean {
+  return /\.attn\.(masked_)?bias$/.test(name) || name.endsWith('rotary_emb.inv_freq') || (config.tieEmbeddings && name === 'lm_head.weight');
+}
+
+/** Native weights from HF tensors; `source` names the file(s) in errors. */
+export function weightsFromHF(config: ResolvedModelConfig, tensors: Map<string, Tensor>, source: string): WeightArrays {
+  // GPT-2 files from save_pretrained carry a `transformer.` prefix; the hub's original ones do not
+  const strip = config.arch === 'gpt2' ? (name: string) => name.replace(/^transformer\./, '') : (name: string) => name;
+  const byName = new Map([...tensors].map(([name, t]) => [strip(name), t]));
+  const out: WeightArrays = new Map();
+  const used = new Set<string>();
+  for (const { hf, native, transpose: flip } of mappings(config)) {
+    const found = byName.get(hf);
+    if (!found) throw new Error(`${source}: tensor "${hf}" is missing`);
+    used.add(hf);
+    const tensor = flip ? transpose(found) : found;
+    if (native.length === 1) {
+      out.set(native[0], tensor);
+      continue;
+    }
+    const width = tensor.shape[tensor.shape.length - 1] / native.length;
+    if (!Number.isInteger(width)) throw new Error(`${source}: tensor "${hf}" of shape [${found.shape.join(', ')}] cannot hold ${native.length} equal parts`);
+    native.forEach((name, k) => out.set(name, columns(tensor, k * width, width)));
+  }
+  const extra = [...byName.keys()].find((name) => !used.has(name) && !ignorable(name, config));
+  if (extra !== undefined) throw new Error(`${source}: unexpected tensor "${extra}" for a ${config.arch} model`);
+  return out;
+}
+
+/** HF tensors from native weights (value head left out: HF has none). */
+export function weightsToHF(config: ResolvedModelConfig, weights: WeightArrays): Map<string, Tensor> {
+  const prefix = config.arch === 'gpt2' ? 'transformer.' : '';
+  const out = new Map<string, Tensor>();
+  for (const { hf, native, transpose: flip } of mappings(config)) {
+    const joined = native.length === 1 ? weights.get(native[0])! : concatColumns(native.map((name) => weights.get(name)!));
+    out.set(prefix + hf, flip ? transpose(joined) : joined);
+  }
+  return out;
+}
+
+// --- files -----------------------------------------------------------------------------------------------
+
+/** All tensors of a HF folder: model.safetensors, or the shards listed in model.safetensors.index.json. */
+function readHFTensors(dir: string): { tensors: Map<string, Tensor>; source: string } {
+  const single = join(dir, 'model.safetensors');
+  const indexPath = join(dir, 'model.safetensors.index.json');
+  let files: string[];
+  if (existsSync(single)) files = [single];
+  else if (existsSync(indexPath)) {
+    const weightMap = readJsonFile(indexPath).weight_map;
+    if (typeof weightMap !== 'object' || weightMap === null) throw new Error(`${indexPath}: field "weight_map" must be an object`);
+    files = [...new Set(Object.values(weightMap as Record<string, string>))].map((f) => join(dir, f));
+  } else {
+    throw new Error(`${dir}: no weights file (model.safetensors or model.safetensors.index.json); PyTorch .bin files are not read, convert them to safetensors`);
+  }
+  const tensors = new Map<string, Tensor>();
+  for (const file of files) {
+    if (!existsSync(file)) throw new Error(`${file}: weights file is missing`);
+    for (const [name, t] of readSafetensors(file)) {
+      if (!(t.data instanceof Float32Array)) throw new Error(`${file}: tensor "${name}" has integer dtype ${t.dtype}; weights must be float`);
+      tensors.set(name, { shape: t.shape, data: t.data });
+    }
+  }
+  return { tensors, source: files.length === 1 ? files[0] : `${dir} (${files.length} shards)` };
+}
+
+/** What {@link importHFCheckpoint} returns: the tokenizer when the folder has a tokenizer.json. */
+export interface ImportedCheckpoint {
+  model: CausalLM;
+  tokenizer?: Tokenizer;
+}
+
+/**
+ * Loads a HF GPT-2 or Llama folder (e.g. distilgpt2, SmolLM-135M): config.json, model.safetensors (F32, F16 or
+ * BF16, possibly sharded) and tokenizer.json if present. `maxSeqLen` caps the context (and the size of the
+ * rotary/position tables); the value head starts fresh from `seed`.
+ */
+export async function importHFCheckpoint(dir: string, options: { maxSeqLen?: number; seed?: number } = {}): Promise<ImportedCheckpoint> {
+  const configPath = join(dir, 'config.json');
+  const config = configFromHF(readJsonFile(configPath), configPath, options.maxSeqLen);
+  const { tensors, source } = readHFTensors(dir);
+  const weights = weightsFromHF(config, tensors, source);
+  if (config.arch === 'gpt2') {
+    const positions = weights.get('pos_emb')!;
+    if (positions.shape[0] > config.maxSeqLen) weights.set('pos_emb', { shape: [config.maxSeqLen, config.dModel], data: positions.data.slice(0, config.maxSeqLen * config.dModel) });
+  }
+  const model = CausalLM.fromWeights(config, weights, source, { seed: options.seed });
+  const tokenizer = existsSync(join(dir, 'tokenizer.json')) ? loadTokenizer(dir) : undefined;
+  if (tokenizer) checkTokenizerFits(tokenizer, config, join(dir, 'tokenizer.json'));
+  return { model, tokenizer };
+}
+
+/** Writes a HF-layout folder (config.json, model.safetensors, and the tokenizer's file(s) if given), atomically. */
+export async function exportHFCheckpoint(dir: string, model: CausalLM, tokenizer?: Tokenizer): Promise<void> {
+  const tensors = weightsToHF(model.config, await model.toArrays());
+  await writeFolderAtomic(dir, async (temp) => {
+    writeJsonAtomic(join(temp, 'config.json'), configToHF(model.config));
+    writeSafetensors(join(temp, 'model.safetensors'), Object.fromEntries(tensors), { format: 'pt' });
+    if (tokenizer) await tokenizer.save(temp);
+  });
+}
+
+/**
+ * Loads either kind of folder: a native checkpoint (config.json with `format` = rationale-rl/causal-lm) or a
+ * HF GPT-2/Llama folder. A HF folder must hold a tokenizer.json.
+ */
+export async function loadPretrained(dir: string, options: { maxSeqLen?: number; seed?: number } = {}): Promise<{ model: CausalLM; tokenizer: Tokenizer }> {
+  const configPath = join(dir, 'config.json');
+  if (readJsonFile(configPath).format === CHECKPOINT_FORMAT) return loadCheckpoint(dir);
+  const { model, tokenizer } = await importHFCheckpoint(dir, options);
+  if (!tokenizer) {
+    model.dispose();
+    throw new Error(`${join(dir, 'tokenizer.json')}: file is missing (a Hugging Face folder needs its tokenizer)`);
+  }
+  return { model, tokenizer };
+}
