@@ -3,6 +3,7 @@ import { version_wasm as installedWasmVersion } from '@tensorflow/tfjs-backend-w
 import { logger } from '../log/logger';
 import { routedBatchMatMulConfig } from './batch-matmul';
 import { integerPowConfig } from './integer-pow';
+import { sharedIdentityConfig } from './shared-identity';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum';
 import { wasmKernel } from './wasm-ops';
 
@@ -13,6 +14,7 @@ export const PINNED_WASM_VERSION = '4.22.0';
 const REPLACEMENTS: Record<string, (shipped: tf.KernelConfig) => tf.KernelConfig> = {
   BatchMatMul: routedBatchMatMulConfig,
   Pow: integerPowConfig,
+  Identity: sharedIdentityConfig,
 };
 
 let shipped: Map<string, tf.KernelConfig> | undefined;
@@ -21,8 +23,9 @@ let fast = false;
 /**
  * Makes the wasm backend complete and fast for training a transformer (idempotent):
  * - registers `UnsortedSegmentSum` (the gradient of `tf.gather`, i.e. of embeddings), which wasm lacks;
- * - replaces `BatchMatMul` by a kernel that sends every product to XNNPACK's fast path (4-7x faster training)
- *   and `Pow` by repeated multiplication for exponents 1-4 (GELU's x^3);
+ * - replaces `BatchMatMul` by a kernel that sends every product to XNNPACK's fast path (4-7x faster training),
+ *   `Pow` by repeated multiplication for exponents 1-4 (GELU's x^3), and `Identity` (run on every tensor saved
+ *   for the backward pass) by one that shares the buffer instead of copying it;
  * the replacements only on the pinned tfjs-backend-wasm version: on another one the shipped kernels stay
  * (correct, slower) with a warning. Safe before or after `tf.setBackend('wasm')`. Called by `initBackend`.
  */
@@ -30,8 +33,9 @@ export function registerWasmKernels(): void {
   if (tf.getKernel('UnsortedSegmentSum', 'wasm') === undefined) tf.registerKernel(unsortedSegmentSumConfig());
   if (shipped !== undefined) return;
   if (installedWasmVersion !== PINNED_WASM_VERSION) {
-    logger.warn(`@tensorflow/tfjs-backend-wasm is ${installedWasmVersion} but the fast BatchMatMul/Pow kernels are `
-      + `pinned to ${PINNED_WASM_VERSION}: keeping the shipped kernels (correct, but training is several times slower)`);
+    logger.warn(`@tensorflow/tfjs-backend-wasm is ${installedWasmVersion} but the fast BatchMatMul/Pow/Identity `
+      + `kernels are pinned to ${PINNED_WASM_VERSION}: keeping the shipped kernels (correct, but training is several `
+      + 'times slower)');
     return;
   }
   shipped = new Map(Object.keys(REPLACEMENTS).map((name) => [name, wasmKernel(name)]));
@@ -39,8 +43,8 @@ export function registerWasmKernels(): void {
 }
 
 /**
- * Switches wasm's `BatchMatMul` and `Pow` between the project's fast kernels (`true`) and the shipped ones
- * (`false`), e.g. to measure the difference. Requires `registerWasmKernels()` to have installed them.
+ * Switches wasm's `BatchMatMul`, `Pow` and `Identity` between the project's fast kernels (`true`) and the
+ * shipped ones (`false`), e.g. to measure the difference. Requires `registerWasmKernels()` to have installed them.
  */
 export function setFastWasmKernels(enabled: boolean): void {
   if (shipped === undefined) {
@@ -55,7 +59,7 @@ export function setFastWasmKernels(enabled: boolean): void {
   fast = enabled;
 }
 
-/** Whether wasm's `BatchMatMul` and `Pow` are currently the project's fast kernels. */
+/** Whether wasm's `BatchMatMul`, `Pow` and `Identity` are currently the project's fast kernels. */
 export function fastWasmKernelsOn(): boolean {
   return fast;
 }

@@ -66,6 +66,19 @@ describe('Pow on wasm', () => {
   });
 });
 
+describe('Identity on wasm', () => {
+  test('a clone shares the buffer, keeps its values when the original is disposed, and frees it last', () => {
+    const buffers = tf.engine().backend.numDataIds();
+    const original = tf.tensor2d([[1, 2], [3, 4]]);
+    const copy = tf.clone(original);
+    expect(tf.engine().backend.numDataIds()).toBe(buffers + 1);
+    original.dispose();
+    expect(copy.arraySync()).toEqual([[1, 2], [3, 4]]);
+    copy.dispose();
+    expect(tf.engine().backend.numDataIds()).toBe(buffers);
+  });
+});
+
 function relativeDiff(x: Float32Array, y: Float32Array): number {
   let diff = 0;
   let scale = 0;
