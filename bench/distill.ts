@@ -20,13 +20,14 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { initBackend } from '../lib/backend';
 import { importRationales, loadDataset, splitExamples, writeJsonl } from '../lib/data';
-import type { Example, RationaleRecord } from '../lib/data/types';
 import { CausalLM, type ModelConfig } from '../lib/model';
-import { Random } from '../lib/random';
 import { CharTokenizer } from '../lib/tokenizer';
+import type { Tokenizer } from '../lib/tokenizer/types';
 import { accuracy, distill, encodeDistillSet, predictWithStudent, selectRecords, type StudentPrediction } from '../lib/train/distill';
 import { questionText } from '../lib/train/formats';
 import { Trainer } from '../lib/train/trainer';
+import { recombineLetterSteps } from './letter-steps';
+import { WordCharTokenizer } from './word-char-tokenizer';
 
 type DatasetName = 'last_letters' | 'coin_flip' | 'multiarith';
 const DATASETS: readonly DatasetName[] = ['last_letters', 'coin_flip', 'multiarith'];
@@ -63,41 +64,6 @@ const QUICK: Settings = { dModel: 32, nLayers: 1, nHeads: 2, maxSeqLen: 640, epo
 const QUICK_TRAIN = 24;
 const QUICK_TEST = 8;
 
-/** One step of a last-letter rationale as the teacher writes it: `The last letter of "Jeff" is "f".` */
-const LETTER_STEP = /^The last letter of "([^"]+)" is "([a-z])"\.$/i;
-
-/**
- * New last-letter rows recombined from the teacher's own correct rationales: take a kept rationale made of quoted
- * steps, put in steps (word, letter) drawn from other kept rationales, and rebuild the question, the final answer
- * line and the answer from those steps. Every step and every sentence is the teacher's text; only the
- * combinations are new. Uses train-split records only.
- */
-function recombineLetterSteps(records: readonly RationaleRecord[], examples: readonly Example[], count: number, seed: number): { records: RationaleRecord[]; examples: Example[] } {
-  const random = new Random(seed);
-  const stepsOf = (r: RationaleRecord) => r.rationale.split('\n').map((line) => line.trim().match(LETTER_STEP)).filter((m) => m !== null);
-  const templates = records.filter((r) => stepsOf(r).length >= 2 && r.rationale.includes(`"${r.answer}"`));
-  const pool = templates.flatMap((r) => stepsOf(r).map((m) => ({ word: m[1], letter: m[2] })));
-  const byId = new Map(examples.map((e) => [e.id, e]));
-  const out = { records: [] as RationaleRecord[], examples: [] as Example[] };
-  for (let i = 0; i < count && templates.length > 0; i++) {
-    const template = random.pick(templates);
-    const example = byId.get(template.exampleId)!;
-    const steps = stepsOf(template).map(() => random.pick(pool));
-    const answer = steps.map((s) => s.letter).join('');
-    let next = 0;
-    const rationale = template.rationale.split('\n').map((line) => {
-      if (!LETTER_STEP.test(line.trim())) return line.replace(`"${template.answer}"`, `"${answer}"`);
-      const step = steps[next++];
-      return `The last letter of "${step.word}" is "${step.letter}".`;
-    }).join('\n');
-    const question = example.question.replace(/"[^"]*"/, `"${steps.map((s) => s.word).join(' ')}"`);
-    const id = `${example.id}/recombined-${i}`;
-    out.examples.push({ ...example, id, question, answers: [answer] });
-    out.records.push({ ...template, exampleId: id, rationale, answer, strategy: 'recombined-steps' });
-  }
-  return out;
-}
-
 /** What one dataset's run reached. */
 interface DatasetResult {
   accuracy: number;
@@ -113,7 +79,18 @@ interface DatasetResult {
   settings: Settings;
 }
 
-async function runDataset(name: DatasetName, settings: Settings, options: { dataDir: string; outDir: string; seed: number; quick: boolean }): Promise<DatasetResult> {
+/** A word recurring in at least this share of the training texts is one token (`--tokenizer word-char`). */
+const WORD_MIN_SHARE = 0.05;
+
+interface RunOptions {
+  dataDir: string;
+  outDir: string;
+  seed: number;
+  quick: boolean;
+  tokenizer: 'char' | 'word-char';
+}
+
+async function runDataset(name: DatasetName, settings: Settings, options: RunOptions): Promise<DatasetResult> {
   const examples = loadDataset(name, { dataDir: options.dataDir });
   const teacher = importRationales(join(options.dataDir, 'zero-shot-cot', 'teacher-rationales', `${name}.jsonl`), { examples });
   let { train, test } = splitExamples(examples, { seed: options.seed });
@@ -129,15 +106,18 @@ async function runDataset(name: DatasetName, settings: Settings, options: { data
   const trainRecords = [...records, ...extra.records];
   const trainExamples = [...train, ...extra.examples];
 
-  // The vocabulary: every character of the training texts and of the test questions (inputs only, no answers).
+  // The vocabulary: the training texts, and the characters of the test questions (inputs only, no answers).
   const byId = new Map(trainExamples.map((e) => [e.id, e]));
-  const tokenizer = CharTokenizer.fromTexts([
-    ...trainRecords.map((r) => `${questionText(byId.get(r.exampleId)!)} ${r.rationale} ${byId.get(r.exampleId)!.answers[0]}`),
-    ...test.map(questionText), ' ###-->',
-  ]);
+  const texts = records.map((r) => `${questionText(byId.get(r.exampleId)!)} ### ${r.rationale} --> ${byId.get(r.exampleId)!.answers[0]}`);
+  const tokenizer: Tokenizer = options.tokenizer === 'char'
+    ? CharTokenizer.fromTexts([...texts, ...test.map(questionText)])
+    : new WordCharTokenizer([...new Set([...texts, ...test.map(questionText)].join(''))].sort(),
+      WordCharTokenizer.fromTexts(texts, WORD_MIN_SHARE).words);
   const { rows, truncated } = encodeDistillSet(trainRecords, trainExamples, tokenizer,
     { format: 'fine-tune-cot', alpha: 0.5, maxLength: settings.maxSeqLen });
 
+  const meanLength = rows.reduce((n, r) => n + r.ids.length, 0) / rows.length;
+  process.stderr.write(`${name}: ${rows.length} rows, mean ${meanLength.toFixed(0)} tokens, ${truncated} cut to ${settings.maxSeqLen}, vocabulary ${tokenizer.vocabSize}\n`);
   const config: ModelConfig = {
     arch: 'gpt2', vocabSize: tokenizer.vocabSize, dModel: settings.dModel, nLayers: settings.nLayers,
     nHeads: settings.nHeads, maxSeqLen: settings.maxSeqLen,
@@ -210,6 +190,7 @@ async function main(): Promise<void> {
   const argv = await yargs(hideBin(process.argv))
     .option('dataset', { type: 'string', array: true, describe: `datasets (${DATASETS.join(', ')}); default all` })
     .option('quick', { type: 'boolean', default: false, describe: 'tiny slice, tiny model, one epoch' })
+    .option('tokenizer', { choices: ['word-char', 'char'] as const, default: 'word-char' as const, describe: 'student tokenizer' })
     .option('augment', { type: 'boolean', default: true, describe: 'recombine teacher rationale steps (last_letters)' })
     .option('data-dir', { type: 'string', default: 'data' })
     .option('out', { type: 'string', default: join('checkpoints', 'bench-distill') })
@@ -233,7 +214,7 @@ async function main(): Promise<void> {
       dModel: argv['d-model'] ?? base.dModel, nLayers: argv.layers ?? base.nLayers,
       augment: argv.augment ? base.augment : 0,
     };
-    results[name] = await runDataset(name, settings, { dataDir: argv['data-dir'], outDir: argv.out, seed: argv.seed, quick: argv.quick });
+    results[name] = await runDataset(name, settings, { dataDir: argv['data-dir'], outDir: argv.out, seed: argv.seed, quick: argv.quick, tokenizer: argv.tokenizer });
   }
   console.log(`\nFine-tune-CoT on GPT-3 zero-shot-CoT rationales (backend ${backend.name}${argv.quick ? ', --quick slice' : ''})\n`);
   printTable(results);
