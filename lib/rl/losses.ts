@@ -64,12 +64,3 @@ export function entropyFromLogits(logits: tf.Tensor): tf.Tensor {
     return tf.sub(logNormaliser, expected);
   });
 }
-
-/** Log-probability of each chosen token under the logits: logits [B, T, V], tokens [B, T] int32 -> [B, T]. */
-export function tokenLogprobs(logits: tf.Tensor, tokens: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    const logp = tf.logSoftmax(logits);
-    const onehot = tf.oneHot(tf.cast(tokens, 'int32'), logits.shape[logits.shape.length - 1]);
-    return tf.sum(tf.mul(logp, onehot), -1);
-  });
-}

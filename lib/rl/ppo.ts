@@ -1,0 +1,406 @@
+/**
+ * The PPO trainer (and its critic-free variants RLOO and GRPO) for rationale refinement. A notebook user drives
+ * it by hand, `rollout(examples)` -> `score(rollout)` -> `update(scored)`, or calls `step(examples)`; every result
+ * is a plain object to inspect.
+ *
+ * One iteration, for PPO (Ziegler et al. 2019; Stiennon et al. 2020):
+ * 1. sample k rationales per prompt, keep per-token log-probs and values under the policy and log-probs under the
+ *    frozen reference (the starting policy);
+ * 2. score each rationale with the reward modules, scale/clip the scores;
+ * 3. per-token rewards r_t = −β·KL_t, plus the score on the last token; GAE advantages, whitened; returns;
+ * 4. several epochs of shuffled minibatches minimising the clipped policy loss + c_v · clipped value loss
+ *    − c_e · entropy, with gradient clipping and AdamW; β follows the KL controller.
+ * RLOO/GRPO replace step 3: the sequence reward score − β·Σ_t KL_t is baselined within each prompt's group of k,
+ * and the advantage is the same for every token of a rationale; there is no value loss.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Example } from '../data/types';
+import type { LLMClient } from '../llm/types';
+import type { CausalLM } from '../model/causal-lm';
+import type { OptimizerState } from '../model/checkpoint';
+import { tokenLogProbs } from '../model/logprobs';
+import { Random } from '../random';
+import type { Tokenizer } from '../tokenizer/types';
+import { AdamW } from '../train/adamw';
+import { clipByGlobalNorm } from '../train/clip';
+import { ANSWER_START, rationalePrompt } from '../train/formats';
+import { explainedVariance, gae, grpoAdvantages, rlooAdvantages, whiten } from './advantages';
+import { AdaptiveKLController, FixedKLController, perTokenKL, shapedRewards, type KLController, type KLEstimator } from './kl';
+import { clippedPolicyLoss, clippedValueLoss, entropyFromLogits, maskedMean } from './losses';
+import { RunningMoments, scaleAndClipScores, type RewardScaling } from './reward-scaling';
+import type { RewardContext, RewardInput, RewardModule } from './reward-types';
+import { checkFinite, collectRollout, type Rollout } from './rollout';
+
+/** Scores of a batch with each component; what a composite reward returns (see rewards/composite.ts). */
+export interface RewardScores {
+  total: number[];
+  components: Record<string, number[]>;
+  /** False for samples that could not be scored; they are left out of the update. */
+  valid: boolean[];
+  failures?: { module: string; message: string; samples: number[] }[];
+}
+
+/** A reward for the trainer: a composite (with components) or any single {@link RewardModule}. */
+export type TrainerReward = RewardModule & { scoreAll?: (batch: RewardInput[], context: RewardContext) => Promise<RewardScores> };
+
+/** Settings of {@link PPOTrainer}; the names follow an experiment's `rl` section. */
+export interface PPOConfig {
+  algorithm: 'ppo' | 'rloo' | 'grpo';
+  /** Rationales per prompt (k, at least 2 for RLOO/GRPO). */
+  samplesPerPrompt: number;
+  ppoEpochs: number;
+  minibatchSize: number;
+  learningRate: number;
+  clipRange: number;
+  valueClipRange: number;
+  valueCoef: number;
+  entropyCoef: number;
+  gamma: number;
+  lambda: number;
+  /** Initial β; with `target`, the adaptive controller moves it toward that per-sequence KL over `horizon` samples. */
+  kl: { coef: number; target?: number; horizon: number; estimator?: KLEstimator };
+  rewardScaling?: RewardScaling;
+  rewardClip?: number;
+  gradClip: number;
+  temperature: number;
+  topK?: number;
+  maxNewTokens: number;
+  /** Whiten PPO advantages per batch (default true). */
+  whitenAdvantages?: boolean;
+  weightDecay?: number;
+  /** Strings that end a rationale (default the answer marker `-->`). */
+  stop?: string[];
+}
+
+/** Defaults matching the experiment schema's `rl` section. */
+export const DEFAULT_PPO_CONFIG: PPOConfig = {
+  algorithm: 'ppo', samplesPerPrompt: 1, ppoEpochs: 2, minibatchSize: 8, learningRate: 2e-5, clipRange: 0.2,
+  valueClipRange: 0.2, valueCoef: 0.5, entropyCoef: 0, gamma: 1, lambda: 0.95, kl: { coef: 0.05, horizon: 10000 },
+  rewardScaling: 'none', gradClip: 1, temperature: 1, maxNewTokens: 96,
+};
+
+/** A rollout with its rewards. */
+export interface ScoredRollout extends Rollout {
+  /** Raw total reward per row (NaN where invalid). */
+  scores: number[];
+  components: Record<string, number[]>;
+  valid: boolean[];
+  failures: { module: string; message: string; samples: number[] }[];
+  scoringMs: number;
+}
+
+/** Every number logged for one iteration. */
+export interface IterationStats {
+  iteration: number;
+  /** Mean and std of each reward component and of the total, over valid samples. */
+  rewards: Record<string, { mean: number; std: number }>;
+  /** Mean of the `answer-correctness` component when present: the frozen judge's accuracy from the rationales. */
+  judgeAccuracy?: number;
+  /** Mean per-sequence KL(π_old‖π_ref) of the rollout (k1 summed over tokens), and β used. */
+  kl: number;
+  klCoef: number;
+  entropy: number;
+  clipFraction: number;
+  approxKL: number;
+  policyLoss: number;
+  valueLoss: number;
+  valueClipFraction: number;
+  explainedVariance: number;
+  gradNorm: number;
+  /** Mean response tokens and characters per rationale. */
+  rationaleTokens: number;
+  rationaleChars: number;
+  /** Samples dropped because a reward module could not score them. */
+  invalidSamples: number;
+  /** Response tokens sampled per second of sampling. */
+  tokensPerSecond: number;
+  timings: { samplingMs: number; passesMs: number; scoringMs: number; updateMs: number };
+}
+
+/** What {@link PPOTrainer.update} did, with the per-token quantities it used. */
+export interface UpdateResult {
+  stats: IterationStats;
+  /** [B, L − 1] advantages (after whitening / group baselines) and returns, 0 outside responses. */
+  advantages: number[][];
+  returns: number[][];
+  /** Scores after scaling and clipping, per row. */
+  scaledScores: number[];
+}
+
+/** The trainer's resumable state besides the model weights and optimizer slots (JSON). */
+export interface PPOTrainerState {
+  iteration: number;
+  klCoef: number;
+  rewardMoments: { mean: number; variance: number; count: number };
+  randomState: number;
+}
+
+/** Construction options of {@link PPOTrainer}. */
+export interface PPOTrainerOptions {
+  /** The policy being trained (its value head is the critic). */
+  policy: CausalLM;
+  /** The frozen reference; default a frozen copy of the policy as given. Pass the starting checkpoint when resuming. */
+  reference?: CausalLM;
+  tokenizer: Tokenizer;
+  reward: TrainerReward;
+  /** The frozen judge LLM handed to reward modules. */
+  judge?: LLMClient;
+  config?: Partial<PPOConfig>;
+  seed?: number;
+  /** The student's prompt for an example (default the Fine-tune-CoT prompt `question ###`). */
+  promptOf?: (example: Example) => string;
+}
+
+function meanStd(values: number[]): { mean: number; std: number } {
+  if (values.length === 0) return { mean: Number.NaN, std: Number.NaN };
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  return { mean, std: Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / values.length) };
+}
+
+function validateConfig(config: PPOConfig): void {
+  const positive = ['samplesPerPrompt', 'ppoEpochs', 'minibatchSize', 'learningRate', 'clipRange', 'valueClipRange', 'gradClip', 'temperature', 'maxNewTokens'] as const;
+  for (const field of positive) {
+    if (!(config[field] > 0)) throw new Error(`PPO config: field "${field}" must be > 0, got ${config[field]}`);
+  }
+  if (!['ppo', 'rloo', 'grpo'].includes(config.algorithm)) throw new Error(`PPO config: field "algorithm" must be ppo, rloo or grpo, got ${JSON.stringify(config.algorithm)}`);
+  if (config.algorithm !== 'ppo' && config.samplesPerPrompt < 2) {
+    throw new Error(`PPO config: algorithm "${config.algorithm}" needs field "samplesPerPrompt" >= 2, got ${config.samplesPerPrompt}`);
+  }
+  for (const field of ['gamma', 'lambda'] as const) {
+    if (!(config[field] >= 0 && config[field] <= 1)) throw new Error(`PPO config: field "${field}" must be in [0, 1], got ${config[field]}`);
+  }
+  if (!(config.kl.coef >= 0)) throw new Error(`PPO config: field "kl.coef" must be >= 0, got ${config.kl.coef}`);
+}
+
+export class PPOTrainer {
+  readonly policy: CausalLM;
+  readonly reference: CausalLM;
+  readonly tokenizer: Tokenizer;
+  readonly config: PPOConfig;
+  readonly optimizer: AdamW;
+  readonly klController: KLController;
+  iteration = 0;
+  private readonly reward: TrainerReward;
+  private readonly judge?: LLMClient;
+  private readonly promptOf: (example: Example) => string;
+  private readonly rewardMoments = new RunningMoments();
+  private readonly ownsReference: boolean;
+  private readonly trainable: Record<string, tf.Variable>;
+  private readonly nameOfVariable: Map<string, string>;
+  private random: Random;
+
+  constructor(options: PPOTrainerOptions) {
+    this.config = { ...DEFAULT_PPO_CONFIG, ...options.config, kl: { ...DEFAULT_PPO_CONFIG.kl, ...options.config?.kl } };
+    validateConfig(this.config);
+    this.policy = options.policy;
+    this.ownsReference = options.reference === undefined;
+    this.reference = options.reference ?? options.policy.clone();
+    this.tokenizer = options.tokenizer;
+    this.reward = options.reward;
+    this.judge = options.judge;
+    this.promptOf = options.promptOf ?? ((example) => rationalePrompt(example, 'fine-tune-cot'));
+    this.random = new Random(options.seed ?? 0);
+    const { kl } = this.config;
+    this.klController = kl.target === undefined ? new FixedKLController(kl.coef) : new AdaptiveKLController(kl.coef, kl.target, kl.horizon);
+    // The critic's head trains only under PPO; RLOO and GRPO have no value loss.
+    this.trainable = this.config.algorithm === 'ppo' ? { ...this.policy.weights, ...this.policy.valueHeadWeights } : { ...this.policy.weights };
+    this.nameOfVariable = new Map(Object.entries(this.trainable).map(([name, v]) => [v.name, name]));
+    this.optimizer = new AdamW(this.trainable, { weightDecay: this.config.weightDecay ?? 0 });
+  }
+
+  /** Sample `samplesPerPrompt` rationales per example and score their tokens under policy and reference. */
+  rollout(examples: Example[]): Promise<Rollout> {
+    const c = this.config;
+    return collectRollout(this.policy, this.reference, this.tokenizer, examples, c.samplesPerPrompt, this.promptOf, {
+      maxNewTokens: c.maxNewTokens, temperature: c.temperature, topK: c.topK, stop: c.stop ?? [ANSWER_START.trim()],
+      seed: this.random.int(2 ** 31), chunkSize: c.minibatchSize, withValues: c.algorithm === 'ppo',
+    });
+  }
+
+  /** Score every rationale with the reward (components kept when it is a composite). */
+  async score(rollout: Rollout): Promise<ScoredRollout> {
+    const started = performance.now();
+    const batch = rollout.examples.map((example, i) => ({ example, rationale: rollout.rationales[i] }));
+    const context: RewardContext = { judge: this.judge };
+    let result: RewardScores;
+    if (this.reward.scoreAll) {
+      result = await this.reward.scoreAll(batch, context);
+    } else {
+      const total = await this.reward.score(batch, context);
+      const bad = total.findIndex((s) => !Number.isFinite(s));
+      if (total.length !== batch.length) throw new Error(`reward "${this.reward.name}" returned ${total.length} scores for ${batch.length} samples`);
+      if (bad >= 0) throw new Error(`reward "${this.reward.name}" gave ${total[bad]} for sample ${bad}`);
+      result = { total, components: { [this.reward.name]: total }, valid: total.map(() => true) };
+    }
+    return { ...rollout, scores: result.total, components: result.components, valid: result.valid, failures: result.failures ?? [], scoringMs: performance.now() - started };
+  }
+
+  /** Advantages, then `ppoEpochs` epochs of minibatch updates; moves β; returns the iteration's statistics. */
+  async update(scored: ScoredRollout): Promise<UpdateResult> {
+    const started = performance.now();
+    const c = this.config;
+    const rows = scored.rationales.length;
+    // Invalid samples keep their place (groups stay aligned) but get no tokens in the loss.
+    const mask = scored.responseMask.map((row, b) => (scored.valid[b] ? row : row.map(() => 0)));
+    const validRows = scored.valid.flatMap((v, b) => (v ? [b] : []));
+    if (validRows.length === 0) throw new Error('PPO update: no valid samples in this batch (every one failed a reward module)');
+    const beta = this.klController.value;
+    const kl = perTokenKL(scored.logprobs, scored.refLogprobs, mask, c.kl.estimator ?? 'k1');
+    const sequenceKL = kl.map((row) => row.reduce((a, b) => a + b, 0));
+    const validScores = validRows.map((b) => scored.scores[b]);
+    const scaled = scaleAndClipScores(validScores, c.rewardScaling ?? 'none', this.rewardMoments, c.rewardClip);
+    const scaledScores = scored.scores.map(() => 0);
+    validRows.forEach((b, i) => (scaledScores[b] = scaled[i]));
+
+    let advantages: number[][];
+    let returns: number[][];
+    if (c.algorithm === 'ppo') {
+      const rewards = shapedRewards(scaledScores, kl, scored.responseMask, beta).map((row, b) => (scored.valid[b] ? row : row.map(() => 0)));
+      ({ advantages, returns } = gae(rewards, scored.values, mask, c.gamma, c.lambda));
+      if (c.whitenAdvantages ?? true) advantages = whiten(advantages, mask);
+    } else {
+      // Sequence reward with the KL penalty folded in; an invalid sample takes its group's valid mean so the
+      // baseline of the others is not moved by it.
+      const sequenceReward = scaledScores.map((s, b) => s - beta * sequenceKL[b]);
+      const k = scored.groupSize;
+      for (let g = 0; g < rows; g += k) {
+        const members = Array.from({ length: k }, (_, i) => g + i);
+        const ok = members.filter((b) => scored.valid[b]);
+        const fill = ok.length ? ok.reduce((a, b) => a + sequenceReward[b], 0) / ok.length : 0;
+        for (const b of members) if (!scored.valid[b]) sequenceReward[b] = fill;
+      }
+      const perSequence = c.algorithm === 'rloo' ? rlooAdvantages(sequenceReward, k) : grpoAdvantages(sequenceReward, k);
+      advantages = mask.map((row, b) => row.map((m) => (m ? perSequence[b] : 0)));
+      returns = mask.map((row) => row.map(() => 0));
+    }
+    checkFinite('PPO update: advantage', advantages);
+    checkFinite('PPO update: return', returns);
+
+    const totals = { policyLoss: 0, valueLoss: 0, entropy: 0, clipFraction: 0, approxKL: 0, valueClipFraction: 0, gradNorm: 0 };
+    let minibatches = 0;
+    for (let epoch = 0; epoch < c.ppoEpochs; epoch++) {
+      const order = this.random.shuffle(validRows);
+      for (let start = 0; start < order.length; start += c.minibatchSize) {
+        const picked = order.slice(start, start + c.minibatchSize);
+        const stats = this.minibatchStep(scored, picked, mask, advantages, returns, `epoch ${epoch}, minibatch ${start / c.minibatchSize}`);
+        for (const key of Object.keys(totals) as (keyof typeof totals)[]) totals[key] += stats[key];
+        minibatches++;
+      }
+    }
+    this.klController.update(meanStd(validRows.map((b) => sequenceKL[b])).mean, validRows.length);
+    this.iteration++;
+
+    const rewardStats: Record<string, { mean: number; std: number }> = {};
+    for (const [name, values] of Object.entries(scored.components)) rewardStats[name] = meanStd(validRows.map((b) => values[b]));
+    rewardStats.total = meanStd(validScores);
+    const responseTokens = scored.responseLengths.reduce((a, b) => a + b, 0);
+    const average = (x: number) => x / minibatches;
+    const stats: IterationStats = {
+      iteration: this.iteration,
+      rewards: rewardStats,
+      ...(scored.components['answer-correctness'] ? { judgeAccuracy: rewardStats['answer-correctness'].mean } : {}),
+      kl: meanStd(validRows.map((b) => sequenceKL[b])).mean,
+      klCoef: beta,
+      entropy: average(totals.entropy),
+      clipFraction: average(totals.clipFraction),
+      approxKL: average(totals.approxKL),
+      policyLoss: average(totals.policyLoss),
+      valueLoss: average(totals.valueLoss),
+      valueClipFraction: average(totals.valueClipFraction),
+      explainedVariance: c.algorithm === 'ppo' ? explainedVariance(scored.values, returns, mask) : Number.NaN,
+      gradNorm: average(totals.gradNorm),
+      rationaleTokens: meanStd(validRows.map((b) => scored.responseLengths[b])).mean,
+      rationaleChars: meanStd(validRows.map((b) => scored.rationales[b].length)).mean,
+      invalidSamples: rows - validRows.length,
+      tokensPerSecond: responseTokens / (scored.timings.samplingMs / 1000),
+      timings: { ...scored.timings, scoringMs: scored.scoringMs, updateMs: performance.now() - started },
+    };
+    return { stats, advantages, returns, scaledScores };
+  }
+
+  /** rollout -> score -> update on one batch of examples. */
+  async step(examples: Example[]): Promise<UpdateResult> {
+    return this.update(await this.score(await this.rollout(examples)));
+  }
+
+  /** One gradient step on the rows `picked`; throws naming the quantity when anything is NaN/Inf (no update then). */
+  private minibatchStep(scored: ScoredRollout, picked: number[], mask: number[][], advantages: number[][], returns: number[][], where: string) {
+    const c = this.config;
+    const take = (rows: number[][]) => picked.map((b) => rows[b]);
+    // Drop the columns no picked row uses (right padding) to save compute.
+    const width = Math.max(...picked.map((b) => scored.attentionMask[b].lastIndexOf(1) + 1));
+    const cut = (rows: number[][], w: number) => rows.map((row) => row.slice(0, w));
+    const { value: loss, grads, parts } = tf.tidy(() => {
+      const ids = tf.tensor2d(cut(take(scored.ids), width), undefined, 'int32');
+      const attentionMask = tf.tensor2d(cut(take(scored.attentionMask), width), undefined, 'int32');
+      const tokenMask = tf.tensor2d(cut(take(mask), width - 1));
+      const oldLogprobs = tf.tensor2d(cut(take(scored.logprobs), width - 1));
+      const advantage = tf.tensor2d(cut(take(advantages), width - 1));
+      const target = tf.tensor2d(cut(take(returns), width - 1));
+      const oldValues = tf.tensor2d(cut(take(scored.values), width - 1));
+      const parts: Record<string, tf.Scalar> = {};
+      const result = tf.variableGrads(() => {
+        const [batch, length] = ids.shape;
+        const { logits, hidden } = this.policy.forward(ids, { attentionMask });
+        const predicting = tf.div(tf.slice(logits, [0, 0, 0], [batch, length - 1, -1]), c.temperature) as tf.Tensor3D;
+        const logp = tokenLogProbs(predicting, tf.slice(ids, [0, 1], [batch, length - 1]) as tf.Tensor2D);
+        const policy = clippedPolicyLoss(logp, oldLogprobs, advantage, tokenMask, c.clipRange);
+        const entropy = maskedMean(entropyFromLogits(predicting), tokenMask);
+        let total = tf.sub(policy.loss, tf.mul(c.entropyCoef, entropy));
+        parts.policyLoss = tf.keep(policy.loss);
+        parts.clipFraction = tf.keep(policy.clipFraction);
+        parts.approxKL = tf.keep(policy.approxKL);
+        parts.entropy = tf.keep(entropy);
+        if (c.algorithm === 'ppo') {
+          const values = tf.slice(this.policy.value(hidden), [0, 0], [batch, length - 1]);
+          const value = clippedValueLoss(values, oldValues, target, tokenMask, c.valueClipRange);
+          total = tf.add(total, tf.mul(c.valueCoef, value.loss));
+          parts.valueLoss = tf.keep(value.loss);
+          parts.valueClipFraction = tf.keep(value.clipFraction);
+        }
+        return total as tf.Scalar;
+      }, Object.values(this.trainable));
+      return { ...result, parts };
+    });
+    const numbers = Object.fromEntries(Object.entries(parts).map(([k, t]) => [k, t.dataSync()[0]]));
+    tf.dispose(Object.values(parts));
+    const byName = Object.fromEntries(Object.entries(grads).map(([variable, g]) => [this.nameOfVariable.get(variable)!, g]));
+    const clipped = clipByGlobalNorm(byName, c.gradClip);
+    const gradNorm = clipped.norm.dataSync()[0];
+    const lossValue = loss.dataSync()[0];
+    try {
+      const bad = Object.entries({ loss: lossValue, ...numbers, gradNorm }).find(([, v]) => !Number.isFinite(v));
+      if (bad) throw new Error(`PPO update (${where}): ${bad[0]} is ${bad[1]}; no update applied`);
+      this.optimizer.apply(clipped.grads, c.learningRate);
+    } finally {
+      tf.dispose([loss, clipped.norm, ...Object.values(grads), ...Object.values(clipped.grads)]);
+    }
+    return {
+      policyLoss: numbers.policyLoss, valueLoss: numbers.valueLoss ?? 0, entropy: numbers.entropy, clipFraction: numbers.clipFraction,
+      approxKL: numbers.approxKL, valueClipFraction: numbers.valueClipFraction ?? 0, gradNorm,
+    };
+  }
+
+  /** The trainer's state for a checkpoint (JSON); the optimizer's slots come from `trainer.optimizer.getState()`. */
+  state(): PPOTrainerState {
+    return { iteration: this.iteration, klCoef: this.klController.value, rewardMoments: this.rewardMoments.state(), randomState: this.random.getState() };
+  }
+
+  /** Restore a {@link state} (and optionally the optimizer's slots), e.g. from a checkpoint's `extra`. */
+  loadState(state: PPOTrainerState, optimizerState?: OptimizerState, where = 'PPO trainer state'): void {
+    for (const field of ['iteration', 'klCoef', 'randomState'] as const) {
+      if (typeof state?.[field] !== 'number') throw new Error(`${where}: field "${field}" must be a number`);
+    }
+    this.iteration = state.iteration;
+    this.klController.loadState({ value: state.klCoef });
+    this.rewardMoments.loadState(state.rewardMoments);
+    this.random = Random.fromState(state.randomState);
+    if (optimizerState) this.optimizer.setState(optimizerState, where);
+  }
+
+  /** Free the optimizer's slots and the reference copy made here (the policy stays the caller's). */
+  dispose(): void {
+    this.optimizer.dispose();
+    if (this.ownsReference) this.reference.dispose();
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * Rollouts: sample rationales from the policy for a batch of prompts, then score every sampled token under the
+ * policy (log-prob, value) and under the frozen reference (log-prob) with full forward passes, so that the first
+ * PPO epoch starts from ratio exactly 1.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Example } from '../data/types';
+import type { CausalLM } from '../model/causal-lm';
+import { tokenLogProbs } from '../model/logprobs';
+import { generate } from '../model/sampling';
+import type { Tokenizer } from '../tokenizer/types';
+
+/** A batch of sampled rationales with everything the update needs, as host arrays. */
+export interface Rollout {
+  /** One entry per sampled row: each example repeated `groupSize` times, consecutively. */
+  examples: Example[];
+  groupSize: number;
+  prompts: string[];
+  rationales: string[];
+  finishReasons: ('stop' | 'eos' | 'length')[];
+  /** [B, L] right-padded rows: BOS, prompt tokens, response tokens. */
+  ids: number[][];
+  /** [B, L] 1 for real tokens. */
+  attentionMask: number[][];
+  /** [B, L − 1]: entry t is about predicting ids[t + 1]; 1 where that token is a response token. */
+  responseMask: number[][];
+  /** [B, L − 1] log π_old of each next token (temperature applied). */
+  logprobs: number[][];
+  /** [B, L − 1] log π_ref of each next token. */
+  refLogprobs: number[][];
+  /** [B, L − 1] the critic's value of the state before each next token. */
+  values: number[][];
+  /** Response tokens per row. */
+  responseLengths: number[];
+  timings: { samplingMs: number; passesMs: number };
+}
+
+/** Sampling settings of a rollout. */
+export interface RolloutOptions {
+  maxNewTokens: number;
+  temperature: number;
+  topK?: number;
+  /** Strings that end a rationale (the token completing one is the last response token). */
+  stop: string[];
+  seed: number;
+  /** Rows per forward pass when scoring tokens. */
+  chunkSize: number;
+  /** Compute values (false for critic-free algorithms). */
+  withValues: boolean;
+}
+
+/** Per-token log-probs [B, L − 1] and values [B, L − 1] of right-padded rows under a model (one pass, no gradient). */
+export function tokenPass(model: CausalLM, ids: tf.Tensor2D, attentionMask: tf.Tensor2D, temperature: number, withValues: boolean): { logprobs: tf.Tensor2D; values?: tf.Tensor2D } {
+  return tf.tidy(() => {
+    const [batch, length] = ids.shape;
+    const { logits, hidden } = model.forward(ids, { attentionMask });
+    const predicting = tf.div(tf.slice(logits, [0, 0, 0], [batch, length - 1, -1]), temperature) as tf.Tensor3D;
+    const logprobs = tokenLogProbs(predicting, tf.slice(ids, [0, 1], [batch, length - 1]) as tf.Tensor2D);
+    if (!withValues) return { logprobs };
+    const values = tf.slice(model.value(hidden), [0, 0], [batch, length - 1]) as tf.Tensor2D;
+    return { logprobs, values };
+  });
+}
+
+function firstNonFinite(rows: number[][]): [number, number] | undefined {
+  for (let b = 0; b < rows.length; b++) {
+    const t = rows[b].findIndex((v) => !Number.isFinite(v));
+    if (t >= 0) return [b, t];
+  }
+  return undefined;
+}
+
+/** Throws naming the quantity, row and position when a rollout array holds NaN or ±Infinity. */
+export function checkFinite(name: string, rows: number[][]): void {
+  const at = firstNonFinite(rows);
+  if (at) throw new Error(`${name} is ${rows[at[0]][at[1]]} at row ${at[0]}, position ${at[1]}`);
+}
+
+/**
+ * Sample `groupSize` rationales per example with the policy and score their tokens under policy and reference.
+ * `promptOf` turns an example into the student's prompt.
+ */
+export async function collectRollout(
+  policy: CausalLM, reference: CausalLM, tokenizer: Tokenizer, examples: Example[], groupSize: number,
+  promptOf: (example: Example) => string, options: RolloutOptions,
+): Promise<Rollout> {
+  const rows = examples.flatMap((example) => Array.from({ length: groupSize }, () => example));
+  const prompts = rows.map(promptOf);
+  const started = performance.now();
+  const generations = await generate(policy, tokenizer, prompts, {
+    maxNewTokens: options.maxNewTokens, temperature: options.temperature, topK: options.topK, stop: options.stop, seed: options.seed, addBos: true,
+  });
+  const samplingMs = performance.now() - started;
+
+  // Prompt tokens as generate() saw them: BOS added, the start cut when longer than maxSeqLen − 1.
+  const promptIds = prompts.map((p) => tokenizer.encode(p, { addBos: true }).slice(-(policy.config.maxSeqLen - 1)));
+  const sequences = promptIds.map((p, b) => [...p, ...generations[b].tokenIds]);
+  const width = Math.max(...sequences.map((s) => s.length));
+  const ids = sequences.map((s) => [...s, ...Array(width - s.length).fill(tokenizer.padId)]);
+  const attentionMask = sequences.map((s) => Array.from({ length: width }, (_, t) => (t < s.length ? 1 : 0)));
+  const responseMask = sequences.map((s, b) => Array.from({ length: width - 1 }, (_, t) => (t + 1 >= promptIds[b].length && t + 1 < s.length ? 1 : 0)));
+
+  const passStarted = performance.now();
+  const logprobs: number[][] = [];
+  const refLogprobs: number[][] = [];
+  const values: number[][] = [];
+  for (let start = 0; start < ids.length; start += options.chunkSize) {
+    const chunk = tf.tidy(() => {
+      const chunkIds = tf.tensor2d(ids.slice(start, start + options.chunkSize), undefined, 'int32');
+      const chunkMask = tf.tensor2d(attentionMask.slice(start, start + options.chunkSize), undefined, 'int32');
+      const policyPass = tokenPass(policy, chunkIds, chunkMask, options.temperature, options.withValues);
+      const referencePass = tokenPass(reference, chunkIds, chunkMask, options.temperature, false);
+      return { logprobs: policyPass.logprobs, values: policyPass.values, refLogprobs: referencePass.logprobs };
+    });
+    logprobs.push(...(chunk.logprobs.arraySync() as number[][]));
+    refLogprobs.push(...(chunk.refLogprobs.arraySync() as number[][]));
+    if (chunk.values) values.push(...(chunk.values.arraySync() as number[][]));
+    tf.dispose([chunk.logprobs, chunk.refLogprobs, chunk.values]);
+  }
+  const passesMs = performance.now() - passStarted;
+  const masked = (rows: number[][]) => rows.map((row, b) => row.map((v, t) => (responseMask[b][t] ? v : 0)));
+  const rollout: Rollout = {
+    examples: rows, groupSize, prompts,
+    rationales: generations.map((g) => g.text.trim()),
+    finishReasons: generations.map((g) => g.finishReason),
+    ids, attentionMask, responseMask,
+    logprobs: masked(logprobs),
+    refLogprobs: masked(refLogprobs),
+    values: options.withValues ? masked(values) : responseMask.map((row) => row.map(() => 0)),
+    responseLengths: generations.map((g) => g.tokenIds.length),
+    timings: { samplingMs, passesMs },
+  };
+  checkFinite('rollout: policy log-prob', rollout.logprobs);
+  checkFinite('rollout: reference log-prob', rollout.refLogprobs);
+  checkFinite('rollout: value', rollout.values);
+  return rollout;
+}
