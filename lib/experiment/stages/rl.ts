@@ -48,8 +48,10 @@ export async function rlStage(context: StageContext): Promise<StageResult> {
   const { train } = readSplit(context);
   const start = context.outputsOf('distill').best;
   const lastDir = `${dir}/last`;
-  const { model: reference, tokenizer } = await loadCheckpoint(start);
-  let policy: CausalLM = reference.clone();
+  const distilled = await loadCheckpoint(start);
+  const tokenizer = distilled.tokenizer;
+  const reference = distilled.model.clone(); // frozen
+  let policy: CausalLM = distilled.model;
   let state: PPOTrainerState | undefined;
   let optimizerState: OptimizerState | undefined;
   if (context.resume && existsSync(lastDir)) {
