@@ -1,0 +1,86 @@
+// The work a SIGKILL test interrupts, run as a child process: it prints "ready" once set up, then writes, and
+// prints "finished <json>" if it is not killed first. Each mode continues from what the files already hold.
+//   teacher <outFile> <count>   generateRationales over <count> sums (records + the .done list)
+//   manifest <runRoot> <count>  RunFolder.updateStage, one manifest write per step, step kept in the summary
+//   checkpoint <dir> <count>    saveCheckpoint of a tiny model, the step kept in trainer_state.json
+import { basename, dirname } from 'node:path';
+import { existsSync } from 'node:fs';
+import { RunFolder } from '../../../lib/experiment/run-folder';
+import { validateExperiment } from '../../../lib/experiment/config';
+import type { CompletionRequest, LLMClient } from '../../../lib/llm/types';
+import { setConsoleLevel } from '../../../lib/log/logger';
+import { generateRationales } from '../../../lib/teacher/run';
+import { zeroShotCoT } from '../../../lib/teacher/strategies';
+import { ArithmeticTeacher, sumExamples } from '../../llm/support/arithmetic-teacher';
+
+/** The arithmetic teacher, 2 ms slower per call, so kills land in the middle of the work. */
+function slowTeacher(): LLMClient {
+  const teacher = new ArithmeticTeacher();
+  const wait = () => new Promise((r) => setTimeout(r, 2));
+  return {
+    model: teacher.model,
+    complete: async (r: CompletionRequest) => (await wait(), teacher.complete(r)),
+    chat: async (r) => (await wait(), teacher.chat(r)),
+  };
+}
+
+/** The minimal experiment config whose run folder is `root`. */
+export function manifestConfig(root: string) {
+  return validateExperiment({
+    name: basename(root), output: dirname(root), data: { source: { kind: 'synthetic', task: 'last_letters', size: 20 } },
+    teacher: { kind: 'offline' }, student: { arch: 'gpt2', dModel: 8, nLayers: 1, nHeads: 1, maxSeqLen: 16 }, rewards: { weights: { coherence: 1 } },
+  }, 'crash test');
+}
+
+async function teacher(outFile: string, count: number, ready: () => void) {
+  const result = await generateRationales({ client: slowTeacher(), strategy: zeroShotCoT(), examples: sumExamples(count), outFile, concurrency: 4, onProgress: ready });
+  return { written: result.written, skipped: result.skipped };
+}
+
+async function manifest(root: string, count: number, ready: () => void) {
+  const run = new RunFolder(manifestConfig(root));
+  const start = Number(run.manifest().stages.teacher?.summary.step ?? 0);
+  ready();
+  for (let step = start + 1; step <= count; step++) {
+    run.updateStage('teacher', { summary: { step, note: 'x'.repeat(2000) } });
+    await new Promise((r) => setImmediate(r));
+  }
+  return { start };
+}
+
+async function checkpoint(dir: string, count: number, ready: () => void) {
+  // Loaded here so that the other modes start without tfjs.
+  const tf = await import('@tensorflow/tfjs');
+  const { CausalLM, loadCheckpoint, saveCheckpoint } = await import('../../../lib/model');
+  const { CharTokenizer } = await import('../../../lib/tokenizer');
+  const tokenizer = CharTokenizer.fromTexts(['abcdefgh ']);
+  let model: InstanceType<typeof CausalLM>;
+  let start = 0;
+  if (existsSync(dir)) {
+    const loaded = await loadCheckpoint(dir);
+    model = loaded.model;
+    start = Number(loaded.extra?.step);
+  } else {
+    model = CausalLM.create({ arch: 'gpt2', vocabSize: tokenizer.vocabSize, dModel: 64, nLayers: 2, nHeads: 2, maxSeqLen: 64 }, { seed: 1 });
+  }
+  ready();
+  for (let step = start + 1; step <= count; step++) {
+    // The weights follow the step, so a reader can tell a checkpoint's weights belong to its trainer state.
+    tf.tidy(() => Object.values(model.weights).forEach((w) => w.assign(tf.fill(w.shape, step))));
+    await saveCheckpoint(dir, { model, tokenizer, extra: { step } });
+  }
+  model.dispose();
+  return { start };
+}
+
+if (require.main === module) {
+  setConsoleLevel('error');
+  const [mode, path, count] = process.argv.slice(2);
+  const work = { teacher, manifest, checkpoint }[mode as 'teacher'];
+  let announced = false;
+  const ready = () => {
+    if (!announced) process.stdout.write('ready\n');
+    announced = true;
+  };
+  void work(path, Number(count), ready).then((result) => process.stdout.write(`finished ${JSON.stringify(result)}\n`));
+}

@@ -1,0 +1,52 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildSync } from 'esbuild';
+
+const ROOT = join(__dirname, '..', '..', '..');
+
+/**
+ * The crash writer bundled into one plain JS file (its packages stay external), so a child starts without the
+ * TypeScript loader: under load that is the difference between ~1 s and ~4 s per kill.
+ */
+export function bundleCrashWriter(): string {
+  const outfile = join(mkdtempSync(join(tmpdir(), 'rrl-writer-')), 'crash-writer.js');
+  buildSync({
+    entryPoints: [join(__dirname, 'crash-writer.ts')], bundle: true, platform: 'node', format: 'cjs', target: 'node20',
+    packages: 'external', outfile, logLevel: 'error',
+  });
+  return outfile;
+}
+
+/** How one child run ended. */
+export interface ChildRun {
+  killed: boolean;
+  /** The JSON the writer printed when it finished before the kill. */
+  finished?: Record<string, number>;
+}
+
+/** Run `writer <args>` and SIGKILL it `killAfterMs` after it prints "ready" (it may finish first). */
+export function runAndKill(writer: string, args: string[], killAfterMs: number): Promise<ChildRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [writer, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_PATH: join(ROOT, 'node_modules') },
+    });
+    let out = '';
+    let err = '';
+    let timer: NodeJS.Timeout | undefined;
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (!timer && out.includes('ready\n')) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    });
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      const line = /finished (.*)\n/.exec(out);
+      if (signal === 'SIGKILL') resolve({ killed: !line, finished: line ? JSON.parse(line[1]) : undefined });
+      else if (code === 0 && line) resolve({ killed: false, finished: JSON.parse(line[1]) });
+      else reject(new Error(`crash writer ${args.join(' ')} exited with ${code}: ${err.split('\n').filter((l) => l.includes('Error')).slice(0, 3).join(' | ') || err.slice(-500)}`));
+    });
+  });
+}
