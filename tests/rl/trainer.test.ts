@@ -62,6 +62,25 @@ test('state() / loadState() through a checkpoint: the resumed run repeats the un
   for (const m of [policy, start.model, saved.model]) m.dispose();
 });
 
+test('rollout rows: prompt then response tokens, masks aligned with the sampled text', async () => {
+  const policy = tiny();
+  const trainer = new PPOTrainer({ policy, tokenizer, reward: new CompositeReward({ weights: { 'toy-count-b': 1 } }), config, promptOf });
+  const rollout = await trainer.rollout(examples);
+  expect(rollout.examples.map((e) => e.id)).toEqual(['toy/0', 'toy/0', 'toy/1', 'toy/1']);
+  rollout.ids.forEach((row, b) => {
+    const prompt = tokenizer.encode(rollout.prompts[b], { addBos: true });
+    expect(row.slice(0, prompt.length)).toEqual(prompt);
+    // responseMask[t] marks the prediction of ids[t + 1]
+    const response = row.filter((_, t) => t > 0 && rollout.responseMask[b][t - 1] === 1);
+    expect(response).toHaveLength(rollout.responseLengths[b]);
+    expect(tokenizer.decode(response, { skipSpecial: true }).trim()).toBe(rollout.rationales[b]);
+    expect(rollout.attentionMask[b].reduce((a, m) => a + m, 0)).toBe(prompt.length + response.length);
+    rollout.logprobs[b].forEach((lp, t) => expect(rollout.responseMask[b][t] ? lp < 0 : lp === 0).toBe(true));
+  });
+  trainer.dispose();
+  policy.dispose();
+});
+
 test('samples a reward module could not score are left out and counted', async () => {
   const policy = tiny();
   const reward = new CompositeReward({ weights: { 'toy-count-b': 1, 'toy-flaky': 1 }, onError: 'skip' });
