@@ -2,6 +2,7 @@
  * The composite reward: runs named modules on a batch, checks their outputs, and combines them by weights or by a
  * mathjs expression over their names. Every component is returned per sample, so each can be logged.
  */
+import * as mathjs from 'mathjs';
 import { parse, type EvalFunction, type MathNode } from 'mathjs';
 import type { RewardContext, RewardInput, RewardModule } from '../lib/rl/reward-types';
 import type { RewardOptions } from './define';
@@ -82,6 +83,7 @@ export class CompositeReward implements RewardModule {
       const tree = parse(config.expression);
       const byExpressionName = new Map([...names].map((n) => [expressionName(n), n]));
       for (const symbol of symbolsOf(tree)) {
+        if (!byExpressionName.has(symbol) && typeof (mathjs as Record<string, unknown>)[symbol] === 'number') continue; // pi, e, ...
         const candidates = [symbol, symbol.replace(/_/g, '-')];
         const known = byExpressionName.get(symbol) ?? candidates.find(hasReward);
         if (!known) throw new Error(`reward expression "${config.expression}": unknown name "${symbol}" (use module names with - written _)`);

@@ -172,6 +172,10 @@ function validateConfig(config: PPOConfig): void {
   if (!(config.kl.coef >= 0)) throw new Error(`PPO config: field "kl.coef" must be >= 0, got ${config.kl.coef}`);
 }
 
+/**
+ * Refines a policy's rationales with PPO, RLOO or GRPO against a reward and a frozen reference; see the module
+ * comment for one iteration's steps. Drive it with {@link PPOTrainer.step}, or stage by stage.
+ */
 export class PPOTrainer {
   readonly policy: CausalLM;
   readonly reference: CausalLM;

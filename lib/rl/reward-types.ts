@@ -8,7 +8,7 @@ export interface RewardInput {
   prediction?: string;
 }
 
-/** What a reward module may use besides its batch: the frozen judge and a logger for diagnostics. */
+/** What a reward module may use besides its batch: the frozen judge, and a signal that aborts it (timeouts). */
 export interface RewardContext {
   judge?: LLMClient;
   signal?: AbortSignal;

@@ -84,6 +84,8 @@ describe('composite', () => {
     expect(Object.keys(scores.components).sort()).toEqual(['test-length', 'test-words']);
     [2 * 0.9, 10 * 1, 2 * 1].forEach((t, i) => expect(scores.total[i]).toBeCloseTo(t, 10));
     expect(() => new CompositeReward({ weights: { 'test-words': 1 }, expression: 'test_words + bogus' })).toThrow('unknown name "bogus"');
+    const withConstant = await new CompositeReward({ weights: { 'test-words': 1 }, expression: 'pi * test_words' }).scoreAll(batch);
+    expect(withConstant.total[0]).toBeCloseTo(2 * Math.PI, 10);
   });
 
   const throwing = defineReward({ name: 'test-throws', score: async () => { throw new Error('judge unreachable'); } });
