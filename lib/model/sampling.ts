@@ -69,9 +69,11 @@ function argmax(values: Float32Array): number {
 export function sampleToken(logits: Float32Array, options: SamplingOptions, random: Random): number {
   const temperature = options.temperature ?? 1;
   if (options.greedy || temperature === 0) return argmax(logits);
-  let order = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a]);
+  const truncates = (options.topK !== undefined && options.topK > 0) || (options.topP !== undefined && options.topP < 1);
+  // candidates most likely first when truncating; otherwise every token in id order (no sort needed)
+  let order = truncates ? Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a]) : Array.from(logits.keys());
   if (options.topK !== undefined && options.topK > 0) order = order.slice(0, options.topK);
-  const top = logits[order[0]];
+  const top = logits[argmax(logits)];
   let weights = order.map((i) => Math.exp((logits[i] - top) / temperature));
   if (options.topP !== undefined && options.topP < 1) {
     const total = weights.reduce((a, b) => a + b, 0);
@@ -117,6 +119,7 @@ export async function generate(model: CausalLM, tokenizer: Tokenizer, prompts: s
     text: '',
     finishReason: undefined as Generation['finishReason'] | undefined,
   }));
+  const stops = (options.stop ?? []).filter((s) => s.length > 0);
   const cache = options.useCache === false ? undefined : model.newCache();
   try {
     for (let step = 0; step < options.maxNewTokens && sequences[0].length < maxSeqLen; step++) {
@@ -137,7 +140,8 @@ export async function generate(model: CausalLM, tokenizer: Tokenizer, prompts: s
           continue;
         }
         const rowLogits = values.subarray(r * vocab, (r + 1) * vocab);
-        const token = sampleToken(rowLogits, options, row.random);
+        // ids past the tokenizer's vocabulary (padded embedding rows) are never drawn
+        const token = sampleToken(rowLogits.subarray(0, tokenizer.vocabSize), options, row.random);
         row.tokenIds.push(token);
         if (options.returnLogprobs) row.logprobs.push(logProbOf(rowLogits, token));
         sequences[r].push(token);
@@ -146,10 +150,11 @@ export async function generate(model: CausalLM, tokenizer: Tokenizer, prompts: s
           row.finishReason = 'eos';
           continue;
         }
-        row.text = tokenizer.decode(row.tokenIds, { skipSpecial: true });
-        const cut = Math.min(...(options.stop ?? []).map((s) => row.text.indexOf(s)).filter((i) => i >= 0));
+        if (stops.length === 0) continue;
+        const text = tokenizer.decode(row.tokenIds, { skipSpecial: true });
+        const cut = Math.min(...stops.map((s) => text.indexOf(s)).filter((i) => i >= 0));
         if (Number.isFinite(cut)) {
-          row.text = row.text.slice(0, cut);
+          row.text = text.slice(0, cut);
           row.finishReason = 'stop';
         }
       }
@@ -159,7 +164,7 @@ export async function generate(model: CausalLM, tokenizer: Tokenizer, prompts: s
     cache?.dispose();
   }
   return rows.map((row) => ({
-    text: row.text,
+    text: row.finishReason === 'stop' ? row.text : tokenizer.decode(row.tokenIds, { skipSpecial: true }),
     tokenIds: row.tokenIds,
     ...(options.returnLogprobs ? { logprobs: row.logprobs } : {}),
     finishReason: row.finishReason ?? 'length',
