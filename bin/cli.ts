@@ -117,7 +117,7 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
     .command('inspect <experiment>', 'show a run\'s stages, their status and headline numbers',
       (y) => experimentArg(y).option('json', { type: 'boolean', default: false }),
       (argv) => run(async () => {
-        const folder = new RunFolder(loadExperiment(argv.experiment, argv.set));
+        const folder = new RunFolder(loadExperiment(argv.experiment, argv.set, { preflight: false }));
         if (!folder.exists()) throw new RunStateError(`${folder.root}: no run yet`);
         const manifest = folder.manifest();
         if (argv.json) {
@@ -134,7 +134,7 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
     .command('report <experiment>', 'write (again) the HTML and Markdown report of a run',
       (y) => experimentArg(y),
       (argv) => run(async () => {
-        const folder = new RunFolder(loadExperiment(argv.experiment, argv.set));
+        const folder = new RunFolder(loadExperiment(argv.experiment, argv.set, { preflight: false }));
         if (!folder.exists()) throw new RunStateError(`${folder.root}: no run yet`);
         const data = collectReport(folder);
         writeFileAtomic(folder.path('report', 'report.html'), renderHtmlReport(data));

@@ -79,3 +79,33 @@ describe('loading experiment files', () => {
     expect(loadExperiment(file, ['seed=5']).seed).toBe(5);
   });
 });
+
+describe('preflight: paths and names checked before any work', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rrl-pre-'));
+  const write = (name: string, config: unknown) => {
+    const file = join(dir, name);
+    writeFileSync(file, `module.exports = { default: ${JSON.stringify(config)} };`);
+    return file;
+  };
+
+  test('an unknown reward and a missing data path are both named', () => {
+    const file = write('bad.js', {
+      name: 'x', data: { source: { kind: 'file', path: join(dir, 'missing.jsonl'), mapping: { question: 'q', answer: 'a' } } },
+      rewards: { weights: { 'answer-corectness': 1 } },
+    });
+    let message = '';
+    try { loadExperiment(file); } catch (error) { message = (error as Error).message; }
+    expect(message).toContain(`data.source.path: ${join(dir, 'missing.jsonl')} does not exist`);
+    expect(message).toMatch(/rewards\.weights\.answer-corectness: unknown reward \(known: .*answer-correctness/);
+  });
+
+  test('an unknown dataset name and a bad reward option are named', () => {
+    const file = write('bad2.js', {
+      name: 'x', data: { source: { kind: 'dataset', name: 'last_leters', dataDir: dir } },
+      rewards: { weights: { coherence: 1 }, options: { coherence: { windw: 3 } } },
+    });
+    expect(() => loadExperiment(file)).toThrow(/data\.source\.name: .*last_leters/);
+    const ok = write('bad3.js', { name: 'x', data: { source: { kind: 'synthetic', task: 'coin_flip' } }, rewards: { weights: { coherence: 1 }, options: { coherence: { windw: 3 } } } });
+    expect(() => loadExperiment(ok)).toThrow(/rewards: reward "coherence": unknown option\(s\) windw/);
+  });
+});
