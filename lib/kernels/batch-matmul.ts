@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { TransposeCache } from './transpose-cache';
 import { wasmOps, WasmOps } from './wasm-ops';
 
 /**
@@ -12,9 +13,11 @@ import { wasmOps, WasmOps } from './wasm-ops';
  * - a transpose flag becomes an explicit Transpose of the last two axes;
  * - when `b` has no batch (or batch 1), `a`'s batch is folded into rows: `[B*m, k] x [k, n]`;
  * - otherwise the batch is looped: one 2-D product per output batch index (broadcasting batch axes of size 1),
- *   each written into its place in the output.
+ *   each written into its place in the output;
+ * - a few rows times a large transposed matrix (sampling with a tied embedding) reuse a cached transposed copy.
+ * `transposes` holds those copies; clear it when the kernel is unregistered.
  */
-export function routedBatchMatMulConfig(shipped: tf.KernelConfig): tf.KernelConfig {
+export function routedBatchMatMulConfig(shipped: tf.KernelConfig, transposes: TransposeCache): tf.KernelConfig {
   return {
     kernelName: 'BatchMatMul',
     backendName: 'wasm',
@@ -32,7 +35,7 @@ export function routedBatchMatMulConfig(shipped: tf.KernelConfig): tf.KernelConf
           inputs: { a: x, b: y }, backend, attrs: { transposeA: false, transposeB: false },
         }) as tf.TensorInfo;
       const useShipped = () => shipped.kernelFunc({ inputs, backend, attrs }) as tf.TensorInfo;
-      return routedBatchMatMul(ops, matMul2d, useShipped, a, b, transposeA, transposeB);
+      return routedBatchMatMul(ops, matMul2d, useShipped, transposes, a, b, transposeA, transposeB);
     },
   };
 }
@@ -55,6 +58,9 @@ const sizeOf = (shape: number[]): number => shape.reduce((p, d) => p * d, 1);
  */
 const SMALL_ROWS = 4;
 
+/** Products with at most this many rows (sampling, not training) use cached transposes of large weights. */
+const FEW_ROWS = 64;
+
 /** For an output batch index, the index into an operand whose batch axes broadcast to `outBatch`. */
 function operandBatchIndex(outIndex: number, outBatch: number[], operandBatch: number[]): number {
   // Walk the output's batch axes from the last; an operand axis of size 1 (or missing) stays at 0.
@@ -76,6 +82,7 @@ function routedBatchMatMul(
   ops: WasmOps,
   matMul2d: (x: tf.TensorInfo, y: tf.TensorInfo) => tf.TensorInfo,
   useShipped: () => tf.TensorInfo,
+  transposes: TransposeCache,
   a: tf.TensorInfo,
   b: tf.TensorInfo,
   transposeA: boolean,
@@ -89,13 +96,15 @@ function routedBatchMatMul(
   const fold = sizeOf(bBatch) === 1 && sizeOf(aBatch) === sizeOf(outBatch);
   const rowsPerProduct = fold ? sizeOf(aBatch) * m : m;
   const sameBatch = sizeOf(aBatch) === sizeOf(bBatch) && aBatch.length === bBatch.length;
-  if (rowsPerProduct <= SMALL_ROWS && (transposeB || !fold) && (fold || sameBatch)) return useShipped();
+  const cachedB = transposeB && fold && rowsPerProduct <= FEW_ROWS && transposes.accepts(b);
+  if (!cachedB && rowsPerProduct <= SMALL_ROWS && (transposeB || !fold) && (fold || sameBatch)) return useShipped();
 
   const temps: tf.TensorInfo[] = [];
   const keep = (x: tf.TensorInfo) => { temps.push(x); return x; };
   try {
     const aPlain = transposeA ? keep(swapLastTwo(ops, a)) : a; // [...batchA, m, k]
-    const bPlain = transposeB ? keep(swapLastTwo(ops, b)) : b; // [...batchB, k, n]
+    // [...batchB, k, n]
+    const bPlain = cachedB ? transposes.transposed(ops, b) : transposeB ? keep(swapLastTwo(ops, b)) : b;
     const k = aPlain.shape[aPlain.shape.length - 1];
     const [kB, n] = bPlain.shape.slice(-2);
     if (k !== kB) {

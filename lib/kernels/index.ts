@@ -4,15 +4,19 @@ import { logger } from '../log/logger';
 import { routedBatchMatMulConfig } from './batch-matmul';
 import { integerPowConfig } from './integer-pow';
 import { sharedIdentityConfig } from './shared-identity';
+import { TransposeCache } from './transpose-cache';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum';
 import { wasmKernel } from './wasm-ops';
 
 /** The tfjs-backend-wasm version whose kernels the replacements were written and tested against. */
 export const PINNED_WASM_VERSION = '4.22.0';
 
+/** Transposed weights held by the routed BatchMatMul for sampling. */
+const transposes = new TransposeCache();
+
 /** Shipped wasm kernels that have a faster replacement here, and how to build the replacement from them. */
 const REPLACEMENTS: Record<string, (shipped: tf.KernelConfig) => tf.KernelConfig> = {
-  BatchMatMul: routedBatchMatMulConfig,
+  BatchMatMul: (shipped) => routedBatchMatMulConfig(shipped, transposes),
   Pow: integerPowConfig,
   Identity: sharedIdentityConfig,
 };
@@ -56,6 +60,7 @@ export function setFastWasmKernels(enabled: boolean): void {
     tf.unregisterKernel(name, 'wasm');
     tf.registerKernel(enabled ? REPLACEMENTS[name](original) : original);
   }
+  if (!enabled) transposes.clear();
   fast = enabled;
 }
 

@@ -178,6 +178,30 @@ describe('routed BatchMatMul on wasm', () => {
     tf.dispose([a, b]);
   });
 
+  test('few rows times a large transposed weight: right values, one cached copy, dropped with the weight', () => {
+    const [n, k] = [300, 256]; // 76,800 values: large enough to be cached
+    const x = values(3 * k, 3);
+    const buffers = tf.engine().backend.numDataIds();
+    const check = (w: tf.Tensor, seed: number) => {
+      const expected = referenceMatMul(x, [3, k], values(n * k, seed), [n, k], false, true).data;
+      const product = tf.tidy(() => tf.matMul(tf.tensor(x, [3, k]), w, false, true).dataSync());
+      expect(maxAbsDiff(product, expected)).toBeLessThan(1e-4);
+    };
+    const first = tf.tensor(values(n * k, 41), [n, k]);
+    check(first, 41);
+    check(first, 41);
+    // The rows are gone; the weight and its one cached transposed copy remain.
+    expect(tf.engine().backend.numDataIds()).toBe(buffers + 2);
+    first.dispose();
+    const second = tf.tensor(values(n * k, 43), [n, k]);
+    check(second, 43); // a new weight: no stale copy is used, and the first weight's copy is released
+    expect(tf.engine().backend.numDataIds()).toBe(buffers + 2);
+    setFastWasmKernels(false); // switching off releases the copies
+    expect(tf.engine().backend.numDataIds()).toBe(buffers + 1);
+    setFastWasmKernels(true);
+    second.dispose();
+  });
+
   test('mismatched inner dimensions give one clear error', () => {
     expect(() => tf.tidy(() => tf.matMul(tf.zeros([2, 3, 4]), tf.zeros([2, 5, 6])))).toThrow(/inner/);
   });
