@@ -2,13 +2,13 @@ import * as tf from '@tensorflow/tfjs';
 import type { CausalLM } from './causal-lm';
 
 /**
- * log p(target) under each row of logits: logits[..., target] - logsumexp(logits). logits [B, T, V],
- * targets [B, T] -> [B, T]. Picks with a one-hot product, which has a cheap gradient on every backend.
+ * log p(target) under each row of logits: log_softmax(logits)[..., target]. logits [B, T, V], targets [B, T]
+ * -> [B, T]. Picks with a one-hot product, which has a cheap gradient on every backend; log_softmax carries its
+ * own gradient (softmax form), unlike logSumExp whose max is differentiated through an element-wise Equal.
  */
 export function tokenLogProbs(logits: tf.Tensor3D, targets: tf.Tensor2D): tf.Tensor2D {
   const vocab = logits.shape[2];
-  const picked = tf.sum(tf.mul(logits, tf.oneHot(tf.cast(targets, 'int32'), vocab)), -1);
-  return tf.sub(picked, tf.logSumExp(logits, -1)) as tf.Tensor2D;
+  return tf.sum(tf.mul(tf.logSoftmax(logits), tf.oneHot(tf.cast(targets, 'int32'), vocab)), -1) as tf.Tensor2D;
 }
 
 /**
