@@ -84,7 +84,6 @@ function rewardFilesIn(path: string): string[] {
 export function loadRewardFiles(paths: string[], baseDir = process.cwd()): string[] {
   const names: string[] = [];
   for (const file of paths.flatMap((p) => rewardFilesIn(resolve(baseDir, p)))) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const loaded: unknown = require(file);
     const value = (loaded as { default?: unknown }).default ?? loaded;
     const module = value as Partial<RewardModule>;

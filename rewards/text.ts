@@ -8,12 +8,10 @@ import { sentences } from '../lib/eval/quality';
 
 // natural's package entry also loads its sentiment module, an ES module that CommonJS (and jest) cannot require;
 // these are the files of the parts used here, typed by natural's own declarations.
-/* eslint-disable @typescript-eslint/no-require-imports */
 export const TfIdf: typeof TfIdfClass = require('natural/lib/natural/tfidf/tfidf');
 const { WordTokenizer } = require('natural/lib/natural/tokenizers/regexp_tokenizer') as { WordTokenizer: typeof WordTokenizerClass };
 const PorterStemmer: typeof PorterStemmerType = require('natural/lib/natural/stemmers/porter_stemmer');
 const { words: stopwords } = require('natural/lib/natural/util/stopwords') as { words: string[] };
-/* eslint-enable @typescript-eslint/no-require-imports */
 
 export { sentences };
 
