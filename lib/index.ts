@@ -13,3 +13,5 @@ export * from './rl';
 export * from './eval';
 export * from './experiment';
 export * from './log';
+export { Random } from './random';
+export * from '../rewards';

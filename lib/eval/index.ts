@@ -1,1 +1,3 @@
-export {};
+export { renderHtmlReport, renderMarkdownReport, linePlotSvg } from './report';
+export type { ReportData, ConditionResult, SampleRow, Series } from './report';
+export { isRepetitive, rationaleQuality, sentences } from './quality';

@@ -1,1 +1,15 @@
-export {};
+export { defineExperiment, validateExperiment, applyOverrides, ConfigError } from './config';
+export { experimentSchema } from './schema';
+export type { ExperimentConfig, ExperimentInput, EndpointConfig } from './schema';
+export { loadExperiment } from './load';
+export { preflight } from './preflight';
+export { RunFolder, STAGES, STAGE_CONFIG, stageConfigHash, changedFields } from './run-folder';
+export type { StageName, StageRecord, Manifest } from './run-folder';
+export { runExperiment, RunStateError, RunInterrupted } from './runner';
+export type { StageContext, StageResult, StageFunction, RunOptions } from './runner';
+export { STAGE_IMPLEMENTATIONS, collectReport, readMetrics } from './stages';
+export type { EvalResults } from './stages';
+export { judgeAnswers } from './stages/eval';
+export { openJudge, buildReward } from './stages/judge';
+export type { Judge } from './stages/judge';
+export { loadSourceExamples } from './stages/data';

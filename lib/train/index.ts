@@ -4,3 +4,4 @@ export { maskedCrossEntropy } from './loss';
 export { clipByGlobalNorm } from './clip';
 export { Trainer, type TrainerOptions, type TrainBatch, type StepResult } from './trainer';
 export * from './formats';
+export * from './distill';
