@@ -4,7 +4,7 @@
  * step in the metadata) + `trainer_state.json` (anything else: schedule, RNG state). The folder is written under
  * a temporary name beside the target and renamed into place, so a reader never sees half a checkpoint.
  */
-import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { writeJsonAtomic } from '../fs';
 import { loadTokenizer } from '../tokenizer/load';
@@ -55,9 +55,36 @@ function readJson(path: string): unknown {
   }
 }
 
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Clears what a writer killed in the middle of {@link writeFolderAtomic} left beside `target` (names end in
+ * `-<pid>-<time>`): a kill between the swap's two renames leaves no `target` but its previous version as `.old-`,
+ * which is put back; temporary folders of writers no longer running are removed.
+ */
+function recoverInterruptedWrite(target: string): void {
+  const parent = dirname(target);
+  const prefixes = [`.${basename(target)}.tmp-`, `.${basename(target)}.old-`];
+  if (!existsSync(parent)) return;
+  for (const name of readdirSync(parent).filter((n) => prefixes.some((p) => n.startsWith(p)))) {
+    const pid = Number(/-(\d+)-\d+$/.exec(name)?.[1]);
+    if (!pid || pid === process.pid || isRunning(pid)) continue;
+    if (name.startsWith(prefixes[1]) && !existsSync(target)) renameSync(join(parent, name), target);
+    else rmSync(join(parent, name), { recursive: true, force: true });
+  }
+}
+
 /** Writes `write(temp)` into a fresh sibling folder, then swaps it in for `dir`. */
 export async function writeFolderAtomic(dir: string, write: (temp: string) => Promise<void>): Promise<void> {
   const target = resolve(dir);
+  recoverInterruptedWrite(target);
   const stamp = `${process.pid}-${Date.now()}`;
   const temp = join(dirname(target), `.${basename(target)}.tmp-${stamp}`);
   try {
@@ -126,6 +153,7 @@ export function checkTokenizerFits(tokenizer: Tokenizer, config: ResolvedModelCo
 
 /** Loads a folder written by {@link saveCheckpoint}; weights come back bit-exact. */
 export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
+  recoverInterruptedWrite(resolve(dir));
   const config = readCheckpointConfig(dir);
   const tokenizer = loadTokenizer(dir);
   checkTokenizerFits(tokenizer, config, join(dir, 'tokenizer.json'));

@@ -54,7 +54,7 @@ async function checkpoint(dir: string, count: number, ready: () => void) {
   const { CausalLM, loadCheckpoint, saveCheckpoint } = await import('../../../lib/model');
   const { CharTokenizer } = await import('../../../lib/tokenizer');
   const tokenizer = CharTokenizer.fromTexts(['abcdefgh ']);
-  let model: InstanceType<typeof CausalLM>;
+  let model: import('../../../lib/model').CausalLM;
   let start = 0;
   if (existsSync(dir)) {
     const loaded = await loadCheckpoint(dir);

@@ -15,6 +15,7 @@ export function bundleCrashWriter(): string {
   buildSync({
     entryPoints: [join(__dirname, 'crash-writer.ts')], bundle: true, platform: 'node', format: 'cjs', target: 'node20',
     packages: 'external', outfile, logLevel: 'error',
+    supported: { 'dynamic-import': false }, // import() becomes require(), which honours NODE_PATH
   });
   return outfile;
 }
