@@ -157,7 +157,11 @@ export class CausalLM {
     if (options.cache) options.cache.length += length;
     const hidden = norm(x, 'ln_f');
     const head = options.lastOnly ? (tf.reshape(tf.slice(tf.reshape(hidden, [batch, length, -1]), [0, length - 1, 0], [-1, 1, -1]), [batch, -1]) as tf.Tensor2D) : hidden;
-    const logits = config.tieEmbeddings ? tf.matMul(head, w.tok_emb, false, true) : tf.matMul(head, w.lm_head as tf.Tensor2D);
+    const logits = !config.tieEmbeddings
+      ? tf.matMul(head, w.lm_head as tf.Tensor2D)
+      : options.cache
+        ? tf.matMul(head, options.cache.outputProjection(w.tok_emb as tf.Tensor2D))
+        : tf.matMul(head, w.tok_emb, false, true);
     return {
       logits: tf.reshape(logits, [batch, options.lastOnly ? 1 : length, config.vocabSize]),
       hidden: tf.reshape(hidden, [batch, length, config.dModel]),

@@ -10,6 +10,8 @@ export class KVCache {
   private readonly values: (tf.Tensor4D | undefined)[];
   /** Number of positions (columns of the attention mask) already stored. */
   length = 0;
+  /** The tied output projection tok_emb^T [d, V], made once per cache: weights do not change while decoding. */
+  private tiedHead?: tf.Tensor2D;
 
   constructor(nLayers: number) {
     this.keys = new Array(nLayers).fill(undefined);
@@ -28,7 +30,15 @@ export class KVCache {
     return { k: this.keys[layer]!, v: this.values[layer]! };
   }
 
+  /** tok_emb^T, transposed on first use and kept (a cache is for inference only: no gradient flows through it). */
+  outputProjection(embedding: tf.Tensor2D): tf.Tensor2D {
+    this.tiedHead ??= tf.keep(tf.transpose(embedding));
+    return this.tiedHead;
+  }
+
   dispose(): void {
+    this.tiedHead?.dispose();
+    this.tiedHead = undefined;
     for (const t of [...this.keys, ...this.values]) t?.dispose();
     this.keys.fill(undefined);
     this.values.fill(undefined);

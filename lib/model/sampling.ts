@@ -56,6 +56,16 @@ function logProbOf(logits: Float32Array, index: number): number {
   return logits[index] - max - Math.log(sum);
 }
 
+/** Position of each column of a mask row: the number of real tokens before it (0 for leading padding). */
+function positionIds(maskRow: number[]): number[] {
+  let seen = 0;
+  return maskRow.map((m) => {
+    const position = Math.max(seen - 1 + m, 0);
+    seen += m;
+    return position;
+  });
+}
+
 function argmax(values: Float32Array): number {
   let best = 0;
   for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
@@ -124,10 +134,12 @@ export async function generate(model: CausalLM, tokenizer: Tokenizer, prompts: s
   try {
     for (let step = 0; step < options.maxNewTokens && sequences[0].length < maxSeqLen; step++) {
       const fed = cache && step > 0 ? sequences.map((s) => s.slice(-1)) : sequences;
+      const width = fed[0].length;
       const logits = tf.tidy(() => {
-        const ids = tf.tensor2d(fed, [batch, fed[0].length], 'int32');
+        const ids = tf.tensor2d(fed, [batch, width], 'int32');
         const attentionMask = tf.tensor2d(masks, [batch, masks[0].length], 'int32');
-        return model.forward(ids, { attentionMask, cache, lastOnly: true }).logits;
+        const positions = tf.tensor2d(masks.map((row) => positionIds(row).slice(-width)), [batch, width], 'int32');
+        return model.forward(ids, { attentionMask, positions, cache, lastOnly: true }).logits;
       });
       const values = (await logits.data()) as Float32Array;
       logits.dispose();
