@@ -13,6 +13,11 @@ export interface LocalClientOptions {
   batchWindowMs?: number;
   /** Most sequences (prompts x n) in one `generate` call (default 32). */
   maxBatchSize?: number;
+  /**
+   * Prepend the BOS token to every prompt. Default: true for the project's own char/byte tokenizers (their models
+   * are trained with BOS, see lib/train/formats.ts), false for Hugging Face tokenizers (whose models mostly are not).
+   */
+  addBos?: boolean;
 }
 
 interface Job {
@@ -94,6 +99,7 @@ export class LocalLLMClient implements LLMClient {
       seed: settings.seed,
       greedy: settings.temperature === 0,
       returnLogprobs: settings.logprobs,
+      addBos: this.options.addBos ?? this.tokenizer.kind !== 'hf',
     });
     const generations = outputs.map((out): Generation => ({
       text: out.text,

@@ -30,7 +30,7 @@ describe('OpenAI-compatible server over a local checkpoint', () => {
     const prompt = 'Q: What is 2 + 3?\nA:';
     const response = await api.completions.create({ model: 'tiny-student', prompt, max_tokens: 6, temperature: 0, n: 2, logprobs: 0 });
     const { model, tokenizer } = await loadCheckpoint(dir);
-    const [expected] = await generate(model, tokenizer, [prompt], { maxNewTokens: 6, greedy: true, returnLogprobs: true });
+    const [expected] = await generate(model, tokenizer, [prompt], { maxNewTokens: 6, greedy: true, returnLogprobs: true, addBos: true });
     model.dispose();
     expect(response.choices.map((c) => c.text)).toEqual([expected.text, expected.text]);
     expect(response.choices[0].finish_reason).toBe(expected.finishReason === 'length' ? 'length' : 'stop');
