@@ -116,3 +116,15 @@ describe.each(['gpt2', 'llama'] as const)('generate (%s)', (arch) => {
     }
   });
 });
+
+test('a model vocabulary padded beyond the tokenizer never yields unknown ids; a larger tokenizer is refused', async () => {
+  const model = CausalLM.create({ arch: 'gpt2', vocabSize: tokenizer.vocabSize + 40, dModel: 16, nLayers: 1, nHeads: 2, maxSeqLen: 64 }, { seed: 3 });
+  const out = await generate(model, tokenizer, ['abc', 'kid'], { maxNewTokens: 40, temperature: 3, seed: 4 });
+  const ids = out.flatMap((g) => g.tokenIds);
+  expect(ids.length).toBeGreaterThan(20);
+  expect(Math.max(...ids)).toBeLessThan(tokenizer.vocabSize);
+  const small = CausalLM.create({ arch: 'gpt2', vocabSize: 10, dModel: 16, nLayers: 1, nHeads: 2, maxSeqLen: 64 });
+  await expect(generate(small, tokenizer, ['abc'], { maxNewTokens: 2 })).rejects.toThrow(`generate: tokenizer vocabSize ${tokenizer.vocabSize} exceeds the model's vocabSize 10`);
+  model.dispose();
+  small.dispose();
+});
