@@ -20,7 +20,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { initBackend } from '../lib/backend';
 import { importRationales, loadDataset, splitExamples, writeJsonl } from '../lib/data';
-import { CausalLM, type ModelConfig } from '../lib/model';
+import { CausalLM, type Architecture, type ModelConfig } from '../lib/model';
 import { CharTokenizer } from '../lib/tokenizer';
 import type { Tokenizer } from '../lib/tokenizer/types';
 import { accuracy, distill, encodeDistillSet, predictWithStudent, selectRecords, type StudentPrediction } from '../lib/train/distill';
@@ -41,6 +41,7 @@ const PUBLISHED: Record<DatasetName, { teacher: number; gpt2_124m: number; t5_60
 
 /** Training settings of one dataset. */
 interface Settings {
+  arch: Architecture;
   dModel: number;
   nLayers: number;
   nHeads: number;
@@ -54,13 +55,13 @@ interface Settings {
 }
 
 const SETTINGS: Record<DatasetName, Settings> = {
-  last_letters: { dModel: 128, nLayers: 4, nHeads: 4, maxSeqLen: 384, epochs: 8, batchSize: 16, peakLr: 3e-3, maxNewTokens: 260, augment: 4 },
-  coin_flip: { dModel: 128, nLayers: 4, nHeads: 4, maxSeqLen: 640, epochs: 6, batchSize: 16, peakLr: 3e-3, maxNewTokens: 420, augment: 0 },
-  multiarith: { dModel: 128, nLayers: 4, nHeads: 4, maxSeqLen: 640, epochs: 6, batchSize: 16, peakLr: 3e-3, maxNewTokens: 400, augment: 0 },
+  last_letters: { arch: 'llama', dModel: 64, nLayers: 2, nHeads: 4, maxSeqLen: 256, epochs: 5, batchSize: 8, peakLr: 5e-3, maxNewTokens: 160, augment: 4 },
+  coin_flip: { arch: 'llama', dModel: 64, nLayers: 2, nHeads: 4, maxSeqLen: 384, epochs: 12, batchSize: 8, peakLr: 5e-3, maxNewTokens: 200, augment: 0 },
+  multiarith: { arch: 'llama', dModel: 64, nLayers: 2, nHeads: 4, maxSeqLen: 384, epochs: 8, batchSize: 8, peakLr: 5e-3, maxNewTokens: 200, augment: 0 },
 };
 
 /** --quick: a slice of each set and a tiny model, to check the pipeline end to end in seconds. */
-const QUICK: Settings = { dModel: 32, nLayers: 1, nHeads: 2, maxSeqLen: 640, epochs: 1, batchSize: 8, peakLr: 3e-3, maxNewTokens: 8, augment: 1 };
+const QUICK: Settings = { arch: 'llama', dModel: 32, nLayers: 1, nHeads: 2, maxSeqLen: 640, epochs: 1, batchSize: 8, peakLr: 3e-3, maxNewTokens: 8, augment: 1 };
 const QUICK_TRAIN = 24;
 const QUICK_TEST = 8;
 
@@ -119,7 +120,7 @@ async function runDataset(name: DatasetName, settings: Settings, options: RunOpt
   const meanLength = rows.reduce((n, r) => n + r.ids.length, 0) / rows.length;
   process.stderr.write(`${name}: ${rows.length} rows, mean ${meanLength.toFixed(0)} tokens, ${truncated} cut to ${settings.maxSeqLen}, vocabulary ${tokenizer.vocabSize}\n`);
   const config: ModelConfig = {
-    arch: 'gpt2', vocabSize: tokenizer.vocabSize, dModel: settings.dModel, nLayers: settings.nLayers,
+    arch: settings.arch, vocabSize: tokenizer.vocabSize, dModel: settings.dModel, nLayers: settings.nLayers,
     nHeads: settings.nHeads, maxSeqLen: settings.maxSeqLen,
   };
   const model = CausalLM.create(config, { seed: options.seed });
@@ -179,9 +180,9 @@ function printTable(results: Partial<Record<DatasetName, DatasetResult>>): void 
   line('published Flan-T5 700M + diverse reasoning', (n) => PUBLISHED[n].flan_t5_700m_diverse.toFixed(1));
   line('student parameters', (n) => results[n]!.params.toLocaleString('en-US'));
   line('train records (teacher-correct) + recombined', (n) => `${results[n]!.trainRecords} + ${results[n]!.augmentedRecords}`);
-  line('model d / layers / heads, epochs, peak lr', (n) => {
+  line('model arch d / layers / heads, epochs, peak lr', (n) => {
     const s = results[n]!.settings;
-    return `${s.dModel} / ${s.nLayers} / ${s.nHeads}, ${s.epochs}, ${s.peakLr}`;
+    return `${s.arch} ${s.dModel} / ${s.nLayers} / ${s.nHeads}, ${s.epochs}, ${s.peakLr}`;
   });
   line('train seconds / eval seconds', (n) => `${results[n]!.trainSeconds.toFixed(0)} / ${results[n]!.evalSeconds.toFixed(0)}`);
 }
@@ -197,8 +198,10 @@ async function main(): Promise<void> {
     .option('seed', { type: 'number', default: 0 })
     .option('epochs', { type: 'number' })
     .option('lr', { type: 'number' })
+    .option('arch', { choices: ['gpt2', 'llama'] as const })
     .option('d-model', { type: 'number' })
     .option('layers', { type: 'number' })
+    .option('batch-size', { type: 'number' })
     .strict()
     .parse();
   const requested = (argv.dataset ?? [...DATASETS]).flatMap((d) => d.split(',')).map((d) => d.trim()).filter(Boolean);
@@ -211,8 +214,8 @@ async function main(): Promise<void> {
     const settings: Settings = {
       ...base,
       epochs: argv.epochs ?? base.epochs, peakLr: argv.lr ?? base.peakLr,
-      dModel: argv['d-model'] ?? base.dModel, nLayers: argv.layers ?? base.nLayers,
-      augment: argv.augment ? base.augment : 0,
+      arch: argv.arch ?? base.arch, dModel: argv['d-model'] ?? base.dModel, nLayers: argv.layers ?? base.nLayers,
+      batchSize: argv['batch-size'] ?? base.batchSize, augment: argv.augment ? base.augment : 0,
     };
     results[name] = await runDataset(name, settings, { dataDir: argv['data-dir'], outDir: argv.out, seed: argv.seed, quick: argv.quick, tokenizer: argv.tokenizer });
   }
