@@ -5,3 +5,4 @@ export { clipByGlobalNorm } from './clip';
 export { Trainer, type TrainerOptions, type TrainBatch, type StepResult } from './trainer';
 export * from './formats';
 export * from './distill';
+export * from './distill';
