@@ -53,6 +53,8 @@ const fileDatasetSchema = z.strictObject({
 const dataSchema = z.strictObject({
   source: z.discriminatedUnion('kind', [syntheticTaskSchema, namedDatasetSchema, fileDatasetSchema]),
   testFraction: z.number().gt(0).lt(1).default(0.3),
+  /** Context paragraphs the student and judge read (multi-hop QA): all of them, or only the supporting ones. */
+  context: z.enum(['all', 'supporting']).default('all'),
   /** Use only the first N examples after shuffling (quick runs). */
   limit: positiveInt.optional(),
 });

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { LLMError } from './errors';
+import { LocalLLMClient } from './local-client';
 import type { CompletionResult, Generation, LLMClient, SamplingRequest } from './types';
 
 /** What {@link startServer} serves: a backing client, or a checkpoint folder to load in process. */
@@ -179,7 +180,6 @@ async function chat(client: LLMClient, body: unknown, model: string, stats: Serv
 async function backingClient(options: ServerOptions): Promise<LLMClient> {
   if (options.client) return options.client;
   if (!options.checkpoint) throw new Error('startServer: give `client` or `checkpoint`');
-  const { LocalLLMClient } = await import('./local-client');
   return LocalLLMClient.fromCheckpoint(options.checkpoint, {
     batchWindowMs: options.batchWindowMs, maxBatchSize: options.maxBatchSize,
   });

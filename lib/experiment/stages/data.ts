@@ -23,11 +23,14 @@ export function loadSourceExamples(config: ExperimentConfig): Example[] {
   }
 }
 
-/** The data stage: load, optionally subsample, split by seed, and write `data/train.jsonl` and `data/test.jsonl`. */
+/** The data stage: load, optionally subsample and keep only supporting paragraphs, split by seed, and write `data/train.jsonl` and `data/test.jsonl`. */
 export async function dataStage({ config, dir }: StageContext): Promise<StageResult> {
   let examples = loadSourceExamples(config);
   if (config.data.limit !== undefined && examples.length > config.data.limit) {
     examples = new Random(config.seed).shuffle(examples).slice(0, config.data.limit);
+  }
+  if (config.data.context === 'supporting') {
+    examples = examples.map((e) => (e.context ? { ...e, context: e.context.filter((p) => p.supporting) } : e));
   }
   const { train, test } = splitExamples(examples, { seed: config.seed, testFraction: config.data.testFraction });
   writeJsonl(`${dir}/train.jsonl`, train);
