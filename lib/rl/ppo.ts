@@ -112,6 +112,8 @@ export interface IterationStats {
   rationaleChars: number;
   /** Samples dropped because a reward module could not score them. */
   invalidSamples: number;
+  /** Samples each failing reward module (by name) could not score this iteration, with its first message. */
+  rewardFailures: Record<string, { samples: number; message: string }>;
   /** Response tokens sampled per second of sampling. */
   tokensPerSecond: number;
   timings: { samplingMs: number; passesMs: number; scoringMs: number; updateMs: number };
@@ -316,6 +318,7 @@ export class PPOTrainer {
       rationaleTokens: meanStd(validRows.map((b) => scored.responseLengths[b])).mean,
       rationaleChars: meanStd(validRows.map((b) => scored.rationales[b].length)).mean,
       invalidSamples: rows - validRows.length,
+      rewardFailures: Object.fromEntries(scored.failures.map((f) => [f.module, { samples: f.samples.length, message: f.message }])),
       tokensPerSecond: responseTokens / (scored.timings.samplingMs / 1000),
       timings: { ...scored.timings, scoringMs: scored.scoringMs, updateMs: performance.now() - started },
     };

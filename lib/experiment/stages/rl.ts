@@ -27,8 +27,9 @@ export function iterationExamples(train: Example[], batchSize: number, seed: num
 
 /** One metrics line per iteration: every statistic, reward components as `reward/<name>/mean|std`. */
 export function iterationMetrics(stats: IterationStats): MetricsRecord {
-  const { rewards, timings, iteration, ...scalars } = stats;
+  const { rewards, timings, iteration, rewardFailures, ...scalars } = stats;
   const record: MetricsRecord = { stage: 'rl', step: iteration };
+  for (const [name, { samples }] of Object.entries(rewardFailures)) record[`rewardFailures/${name}`] = samples;
   for (const [name, { mean, std }] of Object.entries(rewards)) {
     record[`reward/${name}/mean`] = mean;
     record[`reward/${name}/std`] = std;
@@ -83,6 +84,9 @@ export async function rlStage(context: StageContext): Promise<StageResult> {
       }
       const { stats } = await trainer.step(iterationExamples(train, rl.batchSize, config.seed, trainer.iteration));
       metrics.write(iterationMetrics(stats));
+      for (const [name, failure] of Object.entries(stats.rewardFailures)) {
+        logger.warn(`iteration ${stats.iteration}: reward "${name}" could not score ${failure.samples} samples, left out of the update (${failure.message})`, { stage: 'rl' });
+      }
       progress.update(trainer.iteration, { reward: stats.rewards.total?.mean ?? Number.NaN, kl: stats.kl, ...(stats.judgeAccuracy === undefined ? {} : { judge: stats.judgeAccuracy }) });
       if (trainer.iteration % rl.checkpointEvery === 0) await checkpoint(lastDir);
     }
