@@ -15,10 +15,13 @@ export function readMetrics(path: string): MetricsRecord[] {
   return [...byKey.values()].sort((a, b) => (a.stage === b.stage ? a.step - b.step : a.stage.localeCompare(b.stage)));
 }
 
+/** `reward/answer-correctness/mean` -> `answer-correctness`. */
+const seriesName = (field: string) => field.replace(/^reward\//, '').replace(/\/mean$/, '');
+
 function series(records: MetricsRecord[], stage: string, fields: string[], x: (r: MetricsRecord) => number = (r) => r.step): Series[] {
   const rows = records.filter((r) => r.stage === stage);
   return fields
-    .map((field) => ({ name: field, points: rows.filter((r) => typeof r[field] === 'number').map((r) => ({ x: x(r), y: r[field] as number })) }))
+    .map((field) => ({ name: seriesName(field), points: rows.filter((r) => typeof r[field] === 'number').map((r) => ({ x: x(r), y: r[field] as number })) }))
     .filter((s) => s.points.length > 0);
 }
 
@@ -32,7 +35,9 @@ export function collectReport(run: RunFolder): ReportData {
   const rewardFields = [...new Set(rlRows.flatMap((r) => Object.keys(r).filter((k) => k.startsWith('reward/') && k.endsWith('/mean'))))];
   const facts: Record<string, string | number> = { experiment: manifest.experiment, seed: manifest.config.seed, folder: run.root };
   for (const [stage, record] of Object.entries(manifest.stages)) {
-    for (const [key, value] of Object.entries(record.summary)) facts[`${stage}.${key}`] = value;
+    for (const [key, value] of Object.entries(record.summary)) {
+      facts[`${stage}.${key}`] = typeof value === 'number' && !Number.isInteger(value) ? Number(value.toPrecision(4)) : value;
+    }
   }
   return {
     title: `rationale-rl — ${manifest.experiment}`,
