@@ -77,7 +77,7 @@ describe('distillation', () => {
 
 describe('PPO', () => {
   const examples: Example[] = ['xyz', 'zyx'].map((q, i) => ({ id: `guard/${i}`, question: q, answers: [''], answerType: 'text' }));
-  const config: Partial<PPOConfig> = { maxNewTokens: 5, samplesPerPrompt: 2, minibatchSize: 4, learningRate: 1e-2, stop: [], kl: { coef: 0.1 } };
+  const config: Partial<PPOConfig> = { maxNewTokens: 5, samplesPerPrompt: 2, minibatchSize: 4, learningRate: 1e-2, stop: [], kl: { coef: 0.1, horizon: 10_000 } };
   const promptOf = (e: Example) => `${e.question}?`;
   const ones = defineReward({ name: 'guard-ones', score: async (batch) => batch.map(() => 1) });
   const throws = defineReward({ name: 'guard-throws', score: async () => { throw new Error('judge unreachable'); } });
