@@ -4,10 +4,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
-/** `x @ w (+ b)` for x [N, in], w [in, out], b [out]. */
+/** `x @ w (+ b)` for x [N, in], w [in, out], b [out]; the bias rides in the product's kernel (one op, not two). */
 export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor2D {
-  const y = tf.matMul(x, w) as tf.Tensor2D;
-  return b ? tf.add(y, b) as tf.Tensor2D : y;
+  return (b ? tf.fused.matMul({ a: x, b: w, bias: b }) : tf.matMul(x, w)) as tf.Tensor2D;
 }
 
 /** LayerNorm over the last axis: (x - mean) / sqrt(var + eps) * g + b. */
