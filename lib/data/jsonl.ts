@@ -17,6 +17,31 @@ export interface ReadJsonlOptions {
   onWarning?: (message: string) => void;
 }
 
+/**
+ * Read a text file as UTF-8. Bytes that are not valid UTF-8 are an Error naming `path:line` and the byte offset,
+ * rather than text silently holding U+FFFD replacement characters. An incomplete character at the very end (a write
+ * cut short by a crash) is left off, so the torn last line is handled like any other.
+ */
+export function readUtf8File(path: string): string {
+  const bytes = readFileSync(path);
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  try {
+    return decoder.decode(bytes, { stream: true });
+  } catch {
+    let start = 0;
+    for (let line = 1; ; line++) {
+      const newline = bytes.indexOf(0x0a, start);
+      const end = newline < 0 ? bytes.length : newline;
+      try {
+        decoder.decode(bytes.subarray(start, end));
+      } catch {
+        throw new Error(`${path}:${line}: not valid UTF-8 (bytes ${start}-${end} of the file); save it as UTF-8`);
+      }
+      start = end + 1;
+    }
+  }
+}
+
 /** Line (1-based) and column of a character offset in `text`. */
 function lineAndColumn(text: string, offset: number): { line: number; column: number } {
   const before = text.slice(0, offset);
@@ -40,7 +65,7 @@ export interface JsonlLine {
 
 /** {@link readJsonl}, keeping each value's line number. */
 export function readJsonlLines(path: string, options: ReadJsonlOptions = {}): JsonlLine[] {
-  return parseJsonlText(readFileSync(path, 'utf8'), path, options);
+  return parseJsonlText(readUtf8File(path), path, options);
 }
 
 /** Parse JSON Lines already in memory; `path` only names the source in errors. */
@@ -68,7 +93,7 @@ export function parseJsonlText(text: string, path: string, options: ReadJsonlOpt
 
 /** Read a JSON file; a syntax error names `path:line:column`. */
 export function readJson(path: string): unknown {
-  return parseJsonText(readFileSync(path, 'utf8'), path);
+  return parseJsonText(readUtf8File(path), path);
 }
 
 /** Parse JSON already in memory; `path` only names the source in errors. */

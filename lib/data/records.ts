@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { parseJsonlText, parseJsonText } from './jsonl';
+import { parseJsonlText, parseJsonText, readUtf8File } from './jsonl';
 
 /** One raw record of a dataset file, with where it came from (for error messages) and its position. */
 export interface RawRecord {
@@ -16,7 +15,7 @@ export interface RawRecord {
  * `test.json`, CommonsenseQA, IRCoT), told apart by content, not by file name.
  */
 export function readRecords(path: string): RawRecord[] {
-  const text = readFileSync(path, 'utf8');
+  const text = readUtf8File(path);
   const start = text.trimStart();
   if (start.startsWith('[')) return listRecords(parseJsonText(text, path), path, '');
   if (start.startsWith('{')) {
