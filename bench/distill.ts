@@ -27,6 +27,7 @@ import { accuracy, distill, encodeDistillSet, predictWithStudent, selectRecords,
 import { questionText } from '../lib/train/formats';
 import { Trainer } from '../lib/train/trainer';
 import { recombineLetterSteps } from './letter-steps';
+import { renameCoinFlipPeople } from './name-swap';
 import { WordCharTokenizer } from './word-char-tokenizer';
 
 type DatasetName = 'last_letters' | 'coin_flip' | 'multiarith';
@@ -50,14 +51,17 @@ interface Settings {
   batchSize: number;
   peakLr: number;
   maxNewTokens: number;
-  /** Extra rows recombined from the teacher's rationale steps, as a multiple of the kept records (0: none). */
+  /**
+   * Extra rows, as a multiple of the kept records (0: none): recombined teacher steps (last letters), renamed
+   * people (coin flip).
+   */
   augment: number;
 }
 
 const SETTINGS: Record<DatasetName, Settings> = {
-  last_letters: { arch: 'llama', dModel: 64, nLayers: 2, nHeads: 4, maxSeqLen: 256, epochs: 5, batchSize: 8, peakLr: 5e-3, maxNewTokens: 160, augment: 4 },
-  coin_flip: { arch: 'llama', dModel: 64, nLayers: 2, nHeads: 4, maxSeqLen: 384, epochs: 12, batchSize: 8, peakLr: 5e-3, maxNewTokens: 200, augment: 0 },
-  multiarith: { arch: 'llama', dModel: 64, nLayers: 2, nHeads: 4, maxSeqLen: 384, epochs: 8, batchSize: 8, peakLr: 5e-3, maxNewTokens: 200, augment: 0 },
+  last_letters: { arch: 'llama', dModel: 64, nLayers: 2, nHeads: 4, maxSeqLen: 256, epochs: 7, batchSize: 8, peakLr: 5e-3, maxNewTokens: 160, augment: 4 },
+  coin_flip: { arch: 'llama', dModel: 64, nLayers: 2, nHeads: 4, maxSeqLen: 384, epochs: 6, batchSize: 8, peakLr: 5e-3, maxNewTokens: 200, augment: 2 },
+  multiarith: { arch: 'llama', dModel: 64, nLayers: 2, nHeads: 4, maxSeqLen: 384, epochs: 6, batchSize: 8, peakLr: 5e-3, maxNewTokens: 200, augment: 0 },
 };
 
 /** --quick: a slice of each set and a tiny model, to check the pipeline end to end in seconds. */
@@ -101,9 +105,10 @@ async function runDataset(name: DatasetName, settings: Settings, options: RunOpt
   const teacherAccuracy = teacherOnTest.filter((r) => r.correct).length / teacherOnTest.length;
 
   const { records } = selectRecords(teacher, train, { filter: 'correct', dedupe: true });
-  const extra = name === 'last_letters' && settings.augment > 0
-    ? recombineLetterSteps(records, train, Math.round(settings.augment * records.length), options.seed)
-    : { records: [], examples: [] };
+  const extra = settings.augment === 0 ? { records: [], examples: [] }
+    : name === 'last_letters' ? recombineLetterSteps(records, train, Math.round(settings.augment * records.length), options.seed)
+      : name === 'coin_flip' ? renameCoinFlipPeople(records, train, settings.augment, options.seed)
+        : { records: [], examples: [] };
   const trainRecords = [...records, ...extra.records];
   const trainExamples = [...train, ...extra.examples];
 
@@ -179,7 +184,7 @@ function printTable(results: Partial<Record<DatasetName, DatasetResult>>): void 
   line('published T5 60M / + diverse reasoning', (n) => `${PUBLISHED[n].t5_60m} / ${PUBLISHED[n].t5_60m_diverse}`);
   line('published Flan-T5 700M + diverse reasoning', (n) => PUBLISHED[n].flan_t5_700m_diverse.toFixed(1));
   line('student parameters', (n) => results[n]!.params.toLocaleString('en-US'));
-  line('train records (teacher-correct) + recombined', (n) => `${results[n]!.trainRecords} + ${results[n]!.augmentedRecords}`);
+  line('train records (teacher-correct) + augmented', (n) => `${results[n]!.trainRecords} + ${results[n]!.augmentedRecords}`);
   line('model arch d / layers / heads, epochs, peak lr', (n) => {
     const s = results[n]!.settings;
     return `${s.arch} ${s.dModel} / ${s.nLayers} / ${s.nHeads}, ${s.epochs}, ${s.peakLr}`;
@@ -192,7 +197,7 @@ async function main(): Promise<void> {
     .option('dataset', { type: 'string', array: true, describe: `datasets (${DATASETS.join(', ')}); default all` })
     .option('quick', { type: 'boolean', default: false, describe: 'tiny slice, tiny model, one epoch' })
     .option('tokenizer', { choices: ['word-char', 'char'] as const, default: 'word-char' as const, describe: 'student tokenizer' })
-    .option('augment', { type: 'boolean', default: true, describe: 'recombine teacher rationale steps (last_letters)' })
+    .option('augment', { type: 'boolean', default: true, describe: 'recombined steps (last_letters), renamed people (coin_flip)' })
     .option('data-dir', { type: 'string', default: 'data' })
     .option('out', { type: 'string', default: join('checkpoints', 'bench-distill') })
     .option('seed', { type: 'number', default: 0 })
