@@ -62,7 +62,12 @@ async function writeTeacherRationales(context: StageContext, examples: Example[]
       + `${result.failed[0].error}); run again with --resume to retry them`);
   }
   const usage = result.usage;
-  return usage ? { requests: usage.requests, cacheHits: usage.cacheHits, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens } : {};
+  if (!usage) return {};
+  const retries = Object.entries(usage.retries);
+  return {
+    requests: usage.requests, cacheHits: usage.cacheHits, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens,
+    retries: retries.reduce((sum, [, n]) => sum + (n ?? 0), 0), ...Object.fromEntries(retries.map(([cause, n]) => [`retries/${cause}`, n ?? 0])),
+  };
 }
 
 const share = (records: RationaleRecord[]) => (records.length ? records.filter((r) => r.correct).length / records.length : 0);
