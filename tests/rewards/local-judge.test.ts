@@ -33,7 +33,7 @@ test('the reward is the dataset score of the local judge\'s answer', async () =>
   const base: Example = { id: 'q/0', question: 'take the last letters of "ann bob"', answers: ['?'], answerType: 'text' };
   const rationales = ['the last letter of "ann" is "n".', 'the last letter of "bob" is "b".'];
   const prompts = rationales.map((r) => judgePrompt(base, r, ''));
-  const greedy = await generate(model, tokenizer, prompts, { maxNewTokens: 16, greedy: true, stop: ['\n'] });
+  const greedy = await generate(model, tokenizer, prompts, { maxNewTokens: 16, greedy: true, stop: ['\n'], addBos: true });
   const answers = greedy.map((g) => parseAnswer(g.text, 'text'));
   expect(answers[0]).not.toBe('');
   const examples = [{ ...base, answers: [answers[0]] }, { ...base, id: 'q/1', answers: [`${answers[1]}zz`] }];
