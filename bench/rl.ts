@@ -60,6 +60,8 @@ const QUICK_EVAL_LIMIT = 12;
 
 /** The RL settings a run can override from the command line. */
 interface RLSettings {
+  /** Overrides the dataset's distillation epochs (the shared student's). */
+  distillEpochs?: number;
   iterations: number;
   batchSize: number;
   samplesPerPrompt: number;
@@ -74,18 +76,20 @@ const REWARD_WEIGHTS = { 'answer-correctness': 1, factuality: 0.5, coherence: 0.
 
 function experiment(name: DatasetName, runName: string, seed: number, options: { out: string; dataDir: string; quick: boolean; rl: RLSettings; conditions: ('distilled' | 'rl')[] }): ExperimentConfig {
   const shape = options.quick ? QUICK : DISTILL[name];
-  const maxNewTokens = (shape.distill as { maxNewTokens: number }).maxNewTokens;
+  const distill = shape.distill as { epochs: number; evalEvery: number; maxNewTokens: number };
+  const epochs = options.rl.distillEpochs ?? distill.epochs;
   return validateExperiment({
     name: runName, seed, output: options.out,
     data: { source: { kind: 'dataset', name, dataDir: options.dataDir }, testFraction: 0.3 },
     teacher: { kind: 'recorded', path: join(options.dataDir, 'zero-shot-cot', 'teacher-rationales', `${name}.jsonl`) },
-    ...shape,
+    student: shape.student,
+    distill: { ...distill, epochs, evalEvery: epochs },
     judge: { kind: 'student-copy' },
     rewards: { weights: REWARD_WEIGHTS },
     rl: {
       algorithm: 'ppo', iterations: options.rl.iterations, batchSize: options.rl.batchSize, samplesPerPrompt: options.rl.samplesPerPrompt,
       ppoEpochs: 2, minibatchSize: 8, learningRate: options.rl.learningRate, kl: { coef: options.rl.klCoef },
-      temperature: options.rl.temperature, maxNewTokens, checkpointEvery: 5,
+      temperature: options.rl.temperature, maxNewTokens: distill.maxNewTokens, checkpointEvery: 5,
     },
     eval: { conditions: options.conditions, samples: 4, ...(options.rl.evalLimit ? { limit: options.rl.evalLimit } : {}) },
   }, `bench:rl ${runName}`);
@@ -203,6 +207,7 @@ async function main(): Promise<void> {
     .option('seeds', { type: 'string', default: SEEDS.join(','), describe: 'RL seeds, comma-separated' })
     .option('data-dir', { type: 'string', default: 'data' })
     .option('out', { type: 'string', describe: 'folder of the run folders (default checkpoints/bench-rl, -quick with --quick)' })
+    .option('distill-epochs', { type: 'number', describe: 'distillation epochs of the shared student (default per dataset)' })
     .option('iterations', { type: 'number', describe: 'PPO iterations (default 30, 2 with --quick)' })
     .option('batch-size', { type: 'number', describe: 'prompts per iteration (default 8, 4 with --quick)' })
     .option('samples', { type: 'number', default: 2, describe: 'rationales sampled per prompt' })
@@ -220,6 +225,7 @@ async function main(): Promise<void> {
   if (!existsSync(argv['data-dir'])) throw new Error(`--data-dir: ${argv['data-dir']} does not exist (link it: ln -s ../shared/data data)`);
   const out = argv.out ?? join('checkpoints', argv.quick ? 'bench-rl-quick' : 'bench-rl');
   const rl: RLSettings = {
+    distillEpochs: argv['distill-epochs'],
     iterations: argv.iterations ?? (argv.quick ? 2 : 30), batchSize: argv['batch-size'] ?? (argv.quick ? 4 : 8),
     samplesPerPrompt: argv.samples, learningRate: argv.lr, klCoef: argv.kl, temperature: argv.temperature,
     evalLimit: argv['eval-limit'] ?? (argv.quick ? QUICK_EVAL_LIMIT : undefined),
