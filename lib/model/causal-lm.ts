@@ -116,7 +116,9 @@ export class CausalLM {
     const { config, weights: w } = this;
     const [batch, length] = ids.shape;
     const past = options.cache?.length ?? 0;
-    if (past + length > config.maxSeqLen) {
+    // With explicit positions (batched generation: left padding, rows of different lengths) the caller keeps every
+    // position below maxSeqLen, and the padded width may exceed it; without them the width is the bound.
+    if (!options.positions && past + length > config.maxSeqLen) {
       throw new Error(`forward: ${past + length} positions exceed the model's maxSeqLen ${config.maxSeqLen}`);
     }
     const mask = options.attentionMask ?? tf.ones([batch, past + length], 'int32');

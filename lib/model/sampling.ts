@@ -110,8 +110,9 @@ function checkOptions(model: CausalLM, tokenizer: Tokenizer, options: GenerateOp
 
 /**
  * Continues each prompt. Rows run together in one batch (prompts left-padded, positions counted from each
- * row's first real token); a row stops at EOS, a stop string or maxNewTokens, and the batch stops when every
- * row has or the model's maxSeqLen is reached. Prompts longer than maxSeqLen - 1 tokens keep their end.
+ * row's first real token); a row stops at EOS, a stop string, maxNewTokens, or when its own length (not the
+ * padded width) reaches the model's maxSeqLen, so a long prompt in the batch does not cut the others short.
+ * Prompts longer than maxSeqLen - 1 tokens keep their end.
  */
 export async function generate(model: CausalLM, tokenizer: Tokenizer, prompts: string[], options: GenerateOptions): Promise<Generation[]> {
   checkOptions(model, tokenizer, options);
@@ -132,7 +133,8 @@ export async function generate(model: CausalLM, tokenizer: Tokenizer, prompts: s
   const stops = (options.stop ?? []).filter((s) => s.length > 0);
   const cache = options.useCache === false ? undefined : model.newCache();
   try {
-    for (let step = 0; step < options.maxNewTokens && sequences[0].length < maxSeqLen; step++) {
+    const lengths = masks.map((row) => row.reduce((a, b) => a + b, 0));
+    for (let step = 0; step < options.maxNewTokens; step++) {
       const fed = cache && step > 0 ? sequences.map((s) => s.slice(-1)) : sequences;
       const width = fed[0].length;
       const logits = tf.tidy(() => {
@@ -146,6 +148,7 @@ export async function generate(model: CausalLM, tokenizer: Tokenizer, prompts: s
       const vocab = model.config.vocabSize;
       for (let r = 0; r < batch; r++) {
         const row = rows[r];
+        if (!row.finishReason && lengths[r] >= maxSeqLen) row.finishReason = 'length';
         if (row.finishReason) {
           sequences[r].push(tokenizer.padId);
           masks[r].push(0);
@@ -158,6 +161,7 @@ export async function generate(model: CausalLM, tokenizer: Tokenizer, prompts: s
         if (options.returnLogprobs) row.logprobs.push(logProbOf(rowLogits, token));
         sequences[r].push(token);
         masks[r].push(1);
+        lengths[r]++;
         if (token === tokenizer.eosId) {
           row.finishReason = 'eos';
           continue;
