@@ -235,10 +235,14 @@ async function main(): Promise<void> {
   for (const name of requested as DatasetName[]) {
     all[name] = await runDataset(name, { out, dataDir: argv['data-dir'], quick: argv.quick, rl, seeds });
   }
-  writeJsonAtomic(join(out, 'curves.json'), Object.fromEntries(Object.entries(all).map(([name, results]) => [name, Object.fromEntries(results.map((r) => [`seed${r.seed}`, r.curve]))])));
+  // Merged into the file, so a run of one dataset keeps the other's curves.
+  const curvesFile = join(out, 'curves.json');
+  const curves = existsSync(curvesFile) ? JSON.parse(readFileSync(curvesFile, 'utf8')) as Record<string, unknown> : {};
+  for (const [name, results] of Object.entries(all)) curves[name] = Object.fromEntries(results.map((r) => [`seed${r.seed}`, r.curve]));
+  writeJsonAtomic(curvesFile, curves);
   console.log(`\nPPO rationale refinement from the distilled student (backend ${backend.name}${argv.quick ? ', --quick slice' : ''}); `
     + `${rl.iterations} iterations x ${rl.batchSize} prompts x ${rl.samplesPerPrompt} samples, lr ${rl.learningRate}, KL ${rl.klCoef}, `
-    + `temperature ${rl.temperature}; rewards ${JSON.stringify(REWARD_WEIGHTS)}; curves in ${join(out, 'curves.json')}`);
+    + `temperature ${rl.temperature}; rewards ${JSON.stringify(REWARD_WEIGHTS)}; curves in ${curvesFile}`);
   for (const [name, results] of Object.entries(all)) printCurves(name as DatasetName, results);
   printTable(all);
   console.log(JSON.stringify(Object.fromEntries(Object.entries(all).map(([name, results]) => [name, summary(results)]))));
