@@ -2,8 +2,9 @@
  * `npm run bench:soak -- --minutes 30`: a memory soak of the RL loop. Runs the data, teacher and distill stages of
  * an experiment (default: experiments/default.ts) once, then RL iterations of its rl stage until the time is up,
  * sampling the process RSS, the JS heap and tf.memory() at the first iteration boundary after each sample period
- * (default 60 s). Prints a table, then (last line) one JSON object with the samples and the growth from the first
- * sample to the last. Other options: --experiment <file>, --sample-seconds <n>, --set key.path=value (repeatable),
+ * (default 60 s). Prints a table, then (last line) one JSON object with the samples and the growth: tensors from the
+ * first sample to the last, RSS and heap as the rise of their floor (lowest sample) from the first half to the second.
+ * Other options: --experiment <file>, --sample-seconds <n>, --set key.path=value (repeatable),
  * --output <folder> (default: a temporary folder, removed afterwards).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -96,12 +97,17 @@ async function main(): Promise<void> {
   if (!argv.output) rmSync(output, { recursive: true, force: true });
   const first = samples[0];
   const last = samples[samples.length - 1];
-  const growth = first && last ? {
-    rssMB: Math.round((last.rssMB - first.rssMB) * 10) / 10, heapMB: Math.round((last.heapMB - first.heapMB) * 10) / 10,
+  // RSS and heap swing by a few hundred MB with garbage collection; a leak shows as a rising floor, so the lowest
+  // sample of the second half is compared with the lowest of the first.
+  const half = Math.ceil(samples.length / 2);
+  const floorGrowth = (field: 'rssMB' | 'heapMB') => Math.round(
+    (Math.min(...samples.slice(half).map((s) => s[field])) - Math.min(...samples.slice(0, half).map((s) => s[field]))) * 10) / 10;
+  const growth = samples.length >= 2 ? {
     tensors: last.tensors - first.tensors, tensorMB: Math.round((last.tensorMB - first.tensorMB) * 10) / 10,
-    maxRssMB: Math.max(...samples.map((s) => s.rssMB)),
+    rssFloorMB: floorGrowth('rssMB'), heapFloorMB: floorGrowth('heapMB'),
+    rssFirstToLastMB: Math.round((last.rssMB - first.rssMB) * 10) / 10, maxRssMB: Math.max(...samples.map((s) => s.rssMB)),
   } : undefined;
-  console.log(`growth from the first sample to the last: ${JSON.stringify(growth)}`);
+  console.log(`growth (tensors: first to last sample; RSS and heap: lowest sample of the second half minus lowest of the first): ${JSON.stringify(growth)}`);
   console.log(JSON.stringify({ bench: 'soak', backend: backend.name, minutes: argv.minutes, distillSeconds, iterations: last?.iterations ?? 0, samples, growth }));
 }
 
