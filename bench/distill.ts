@@ -172,13 +172,13 @@ async function runDataset(name: DatasetName, settings: Settings, options: RunOpt
 
 const pct = (x: number) => (100 * x).toFixed(1);
 
-function printTable(results: Partial<Record<DatasetName, DatasetResult>>): void {
+function printTable(results: Partial<Record<DatasetName, DatasetResult>>, tokenizerName: string): void {
   const names = DATASETS.filter((n) => results[n]);
   const line = (label: string, cell: (n: DatasetName) => string) => console.log(`| ${label} | ${names.map(cell).join(' | ')} |`);
   line('accuracy %, 30% test split (seed 0)', (n) => n);
   console.log(`|---|${names.map(() => '---|').join('')}`);
   line('teacher GPT-3 175B zero-shot-CoT, same test questions', (n) => pct(results[n]!.teacherAccuracy));
-  line('**this student (from scratch, char-level)**', (n) => `**${pct(results[n]!.accuracy)}**`);
+  line(`**this student (from scratch, ${tokenizerName} tokens)**`, (n) => `**${pct(results[n]!.accuracy)}**`);
   line('published teacher (their split)', (n) => PUBLISHED[n].teacher.toFixed(1));
   line('published GPT-2 124M Fine-tune-CoT', (n) => PUBLISHED[n].gpt2_124m.toFixed(1));
   line('published T5 60M / + diverse reasoning', (n) => `${PUBLISHED[n].t5_60m} / ${PUBLISHED[n].t5_60m_diverse}`);
@@ -225,11 +225,11 @@ async function main(): Promise<void> {
     results[name] = await runDataset(name, settings, { dataDir: argv['data-dir'], outDir: argv.out, seed: argv.seed, quick: argv.quick, tokenizer: argv.tokenizer });
   }
   console.log(`\nFine-tune-CoT on GPT-3 zero-shot-CoT rationales (backend ${backend.name}${argv.quick ? ', --quick slice' : ''})\n`);
-  printTable(results);
+  printTable(results, argv.tokenizer);
   console.log(JSON.stringify(Object.fromEntries(Object.entries(results).map(([name, r]) => [name, {
     accuracy: Number(pct(r.accuracy)), teacherAccuracy: Number(pct(r.teacherAccuracy)), params: r.params,
     trainSeconds: Math.round(r.trainSeconds), evalSeconds: Math.round(r.evalSeconds), trainRecords: r.trainRecords,
-    augmentedRecords: r.augmentedRecords, testQuestions: r.testQuestions, epochs: r.epochs,
+    augmentedRecords: r.augmentedRecords, truncatedRows: r.truncated, testQuestions: r.testQuestions, epochs: r.epochs,
   }]))));
 }
 
