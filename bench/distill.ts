@@ -28,7 +28,7 @@ import { questionText } from '../lib/train/formats';
 import { Trainer } from '../lib/train/trainer';
 import { recombineLetterSteps } from './letter-steps';
 import { renameCoinFlipPeople } from './name-swap';
-import { WordCharTokenizer } from './word-char-tokenizer';
+import { WordCharTokenizer } from '../lib/tokenizer/word-char';
 
 type DatasetName = 'last_letters' | 'coin_flip' | 'multiarith';
 const DATASETS: readonly DatasetName[] = ['last_letters', 'coin_flip', 'multiarith'];

@@ -101,7 +101,11 @@ const modelShapeSchema = z.strictObject({
   nKvHeads: positiveInt.optional(),
   dFF: positiveInt.optional(),
   maxSeqLen: positiveInt.default(256),
-  tokenizer: z.enum(['char', 'byte']).default('char'),
+  /**
+   * `char`: one token per character; `word-char`: words found in at least 5% of the training texts are one token,
+   * the rest (names, numbers) one per character, so rows are 1.6-2.6x shorter on templated rationales; `byte`.
+   */
+  tokenizer: z.enum(['char', 'word-char', 'byte']).default('char'),
 });
 
 const studentSchema = z.union([

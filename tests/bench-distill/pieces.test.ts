@@ -2,7 +2,7 @@ import type { Example, RationaleRecord } from '../../lib/data/types';
 import { CharTokenizer } from '../../lib/tokenizer/char';
 import { recombineLetterSteps } from '../../bench/letter-steps';
 import { renameCoinFlipPeople } from '../../bench/name-swap';
-import { WordCharTokenizer } from '../../bench/word-char-tokenizer';
+import { WordCharTokenizer } from '../../lib/tokenizer/word-char';
 
 const question = (words: string) => `Take the last letters of each words in "${words}" and concatenate them.`;
 const steps = (words: string) => words.split(' ').map((w) => `The last letter of "${w}" is "${w.slice(-1)}".`).join('\n');

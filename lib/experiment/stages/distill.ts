@@ -8,6 +8,7 @@ import { CausalLM } from '../../model/causal-lm';
 import { loadCheckpoint, saveCheckpoint } from '../../model/checkpoint';
 import { ByteTokenizer } from '../../tokenizer/byte';
 import { CharTokenizer } from '../../tokenizer/char';
+import { WordCharTokenizer } from '../../tokenizer/word-char';
 import type { Tokenizer } from '../../tokenizer/types';
 import {
   distill, encodeDistillSet, initialDistillState, selectRecords, type DistillState,
@@ -29,9 +30,9 @@ async function createStudent(config: ExperimentConfig, train: Example[], records
     const { model, tokenizer } = await loadCheckpoint(student.checkpoint);
     return { model, tokenizer };
   }
-  const tokenizer = student.tokenizer === 'byte' ? new ByteTokenizer() : CharTokenizer.fromTexts([
-    FORMAT_CHARACTERS, ...train.map(questionText), ...train.flatMap((e) => e.answers), ...records.map((r) => r.rationale),
-  ]);
+  const texts = [FORMAT_CHARACTERS, ...train.map(questionText), ...train.flatMap((e) => e.answers), ...records.map((r) => r.rationale)];
+  const tokenizer = student.tokenizer === 'byte' ? new ByteTokenizer()
+    : student.tokenizer === 'word-char' ? WordCharTokenizer.fromTexts(texts, 0.05) : CharTokenizer.fromTexts(texts);
   const { tokenizer: _kind, ...shape } = student;
   const model = CausalLM.create({ ...shape, vocabSize: tokenizer.vocabSize }, { seed: config.seed });
   return { model, tokenizer };

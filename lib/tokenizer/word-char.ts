@@ -5,10 +5,10 @@
  * letter. On the Fine-tune-CoT rationales it cuts sequences 1.6-2.6x against a pure character tokenizer.
  */
 import { join } from 'node:path';
-import { writeJsonAtomic } from '../lib/fs';
-import { encodeBatchWith } from '../lib/tokenizer/batch';
-import { checkIds, withSpecials } from '../lib/tokenizer/ids';
-import type { BatchEncodeOptions, BatchEncoding, EncodeOptions, Tokenizer } from '../lib/tokenizer/types';
+import { writeJsonAtomic } from '../fs';
+import { encodeBatchWith } from './batch';
+import { checkIds, withSpecials } from './ids';
+import type { BatchEncodeOptions, BatchEncoding, EncodeOptions, Tokenizer } from './types';
 
 const SPECIALS = ['<pad>', '<bos>', '<eos>', '<unk>'] as const;
 /** A word piece: letters with an optional leading space. Splitting on it keeps the pieces in the output. */
@@ -45,6 +45,20 @@ export class WordCharTokenizer implements Tokenizer {
     }
     const words = [...documents].filter(([piece, n]) => n >= minShare * texts.length && [...piece].length > 1).map(([piece]) => piece).sort();
     return new WordCharTokenizer([...chars].sort(), words);
+  }
+
+  /** Read back what {@link WordCharTokenizer.save} wrote. */
+  static fromJSON(json: Record<string, unknown>, source: string): WordCharTokenizer {
+    const list = (field: string) => {
+      const value = json[field];
+      if (!Array.isArray(value) || !value.every((c) => typeof c === 'string')) throw new Error(`${source}: "${field}" must be a list of strings`);
+      return value as string[];
+    };
+    try {
+      return new WordCharTokenizer(list('chars'), list('words'));
+    } catch (error) {
+      throw new Error(`${source}: ${(error as Error).message}`);
+    }
   }
 
   encode(text: string, options?: EncodeOptions): number[] {
