@@ -8,7 +8,7 @@ import { generateRationales } from '../../teacher/run';
 import { cote, crop, diverse, fewShotCoT, rationalization, zeroShotCoT, type TeacherStrategy } from '../../teacher/strategies';
 import type { StageContext, StageResult } from '../runner';
 import type { ExperimentConfig } from '../schema';
-import { readSplit } from './data';
+import { loadSourceExamples, readSplit } from './data';
 import { endpointClient } from './endpoint';
 
 type LLMTeacher = Extract<ExperimentConfig['teacher'], { kind: 'llm' }>;
@@ -42,8 +42,9 @@ async function writeTeacherRationales(context: StageContext, examples: Example[]
   }
   if (teacher.kind === 'recorded') {
     if (!existsSync(teacher.path)) throw new Error(`teacher.path: ${teacher.path} does not exist`);
+    // Match against the whole source (the file holds every question), then keep this run's questions.
     const wanted = new Set(examples.map((e) => e.id));
-    const records = importRationales(teacher.path, { format: teacher.format, examples })
+    const records = importRationales(teacher.path, { format: teacher.format, examples: loadSourceExamples(config) })
       .filter((r) => wanted.has(r.exampleId));
     if (records.length === 0) throw new Error(`teacher.path: ${teacher.path} has no rationale for this experiment's questions`);
     writeRationales(file, records);
