@@ -3,21 +3,23 @@ import { defineExperiment } from '../lib/experiment/config';
 /**
  * The offline default: the whole method on a generated task in a few minutes, with no network and no data files.
  * Last-letter concatenation; an offline teacher writes CoT rationales with planted mistakes (wrong or skipped steps,
- * repetition, irrelevant sentences); a small char-level student is distilled on the teacher-correct ones, then
+ * repetition, irrelevant sentences); a small student (word-char tokens) is distilled on the teacher-correct ones, then
  * refined with PPO against the built-in rewards and a frozen copy of itself as the judge.
  */
 export default defineExperiment({
   name: 'default',
-  description: 'Offline default: last-letter concatenation (3 words), offline teacher with 30% mistakes, distil then PPO.',
+  description: 'Offline default: last-letter concatenation (2 words), offline teacher with 30% mistakes, distil then PPO.',
   seed: 1,
-  data: { source: { kind: 'synthetic', task: 'last_letters', size: 400, steps: 3 }, testFraction: 0.3 },
+  data: { source: { kind: 'synthetic', task: 'last_letters', size: 500, steps: 2 }, testFraction: 0.3 },
   teacher: { kind: 'offline', errorRate: 0.3 },
-  student: { arch: 'gpt2', dModel: 96, nLayers: 3, nHeads: 4, maxSeqLen: 256, tokenizer: 'char' },
-  distill: { format: 'fine-tune-cot', epochs: 6, batchSize: 16, learningRate: 3e-3, warmupSteps: 20, evalEvery: 3, maxNewTokens: 140 },
+  student: { arch: 'llama', dModel: 64, nLayers: 2, nHeads: 4, maxSeqLen: 192, tokenizer: 'word-char' },
+  distill: { format: 'fine-tune-cot', epochs: 20, batchSize: 8, learningRate: 5e-3, warmupSteps: 20, evalEvery: 5, maxNewTokens: 100 },
   judge: { kind: 'student-copy' },
   rewards: {
-    weights: { 'answer-correctness': 1, factuality: 0.5, coherence: 0.2, 'length-guard': 0.2 },
+    weights: { 'answer-correctness': 1, factuality: 0.5, relevance: 0.3, coherence: 0.2, 'length-guard': 0.2 },
+    // Quality counts only with a right answer, so a short or empty rationale cannot win reward on its own.
+    expression: 'answer_correctness * (1 + 0.5 * factuality + 0.3 * relevance + 0.2 * coherence) + 0.2 * length_guard',
   },
-  rl: { algorithm: 'ppo', iterations: 20, batchSize: 16, ppoEpochs: 2, minibatchSize: 8, learningRate: 1e-4, maxNewTokens: 140, kl: { coef: 0.02 } },
+  rl: { algorithm: 'grpo', iterations: 60, batchSize: 8, samplesPerPrompt: 4, ppoEpochs: 2, minibatchSize: 16, learningRate: 1e-4, maxNewTokens: 100, kl: { coef: 0.05 } },
   eval: { samples: 8 },
 });
