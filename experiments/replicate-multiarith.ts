@@ -1,24 +1,4 @@
-import { defineExperiment } from '../lib/experiment/config';
+import { replicationExperiment } from './shared/replication';
 
-/**
- * Fine-tune-CoT replication on MultiArith with the real GPT-3 (text-davinci-002) zero-shot-CoT rationales, then RL
- * refinement with a frozen copy of the distilled student as the judge. Data folder: RRL_DATA_DIR (default `data`,
- * a link to the shared data). Split 70/30 by seed as in the paper; only teacher-correct train rationales are used.
- */
-const dataDir = process.env.RRL_DATA_DIR ?? 'data';
-
-export default defineExperiment({
-  name: 'replicate-multiarith',
-  description: 'Fine-tune-CoT on MultiArith (GPT-3 175B zero-shot-CoT rationales), then GRPO against a frozen judge.',
-  seed: 0,
-  data: { source: { kind: 'dataset', name: 'multiarith', dataDir }, testFraction: 0.3 },
-  teacher: { kind: 'recorded', path: `${dataDir}/zero-shot-cot/teacher-rationales/multiarith.jsonl`, format: 'zero-shot-cot' },
-  student: { arch: 'llama', dModel: 64, nLayers: 2, nHeads: 4, maxSeqLen: 384, tokenizer: 'word-char' },
-  distill: { format: 'fine-tune-cot', filter: 'correct', epochs: 16, batchSize: 8, learningRate: 5e-3, warmupSteps: 50, evalEvery: 4, maxNewTokens: 200 },
-  judge: { kind: 'student-copy' },
-  rewards: {
-    weights: { 'answer-correctness': 1, factuality: 0.5, coherence: 0.2, 'length-guard': 0.2 },
-    expression: 'answer_correctness * (1 + 0.5 * factuality + 0.2 * coherence) + 0.2 * length_guard',
-  },
-  rl: { algorithm: 'grpo', iterations: 60, batchSize: 8, samplesPerPrompt: 4, minibatchSize: 16, learningRate: 1e-4, maxNewTokens: 200, kl: { coef: 0.05 } },
-});
+/** Fine-tune-CoT + RL on MultiArith with the recorded GPT-3 rationales (see shared/replication.ts). */
+export default replicationExperiment({ dataset: 'multiarith', title: 'MultiArith', maxSeqLen: 384, epochs: 16, maxNewTokens: 200 });
