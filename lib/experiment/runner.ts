@@ -93,6 +93,7 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
       if (!implementation) throw new RunStateError(`stage "${stage}" has no implementation`);
       run.updateStage(stage, { status: 'running', configHash: stageConfigHash(config, stage),
         startedAt: new Date().toISOString(), error: undefined, ...(resume ? {} : { outputs: {}, summary: {} }) });
+      if (!resume) metrics.dropStage(stage);
       logger.info(resume ? 'resuming from the last checkpoint' : 'starting', { stage });
       const started = Date.now();
       let result: StageResult;

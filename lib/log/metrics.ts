@@ -1,5 +1,6 @@
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { writeFileAtomic } from '../fs';
 
 /** One metrics line: which stage and step it belongs to, plus named numbers. */
 export interface MetricsRecord {
@@ -23,5 +24,23 @@ export class MetricsSink {
     const line = JSON.stringify({ ...record, time: record.time ?? Date.now() }, (_key, value) =>
       typeof value === 'number' && !Number.isFinite(value) ? String(value) : value);
     appendFileSync(this.path, line + '\n');
+  }
+
+  /**
+   * Remove the lines of a stage (`rl`) and of its sub-streams (`rl-...`), e.g. before the stage runs again from
+   * the start, so that old curves do not mix with new ones. Rewrites the file atomically; a torn last line goes.
+   */
+  dropStage(stage: string): void {
+    if (!existsSync(this.path)) return;
+    const kept = readFileSync(this.path, 'utf8').split('\n').filter((line) => {
+      if (!line.trim()) return false;
+      try {
+        const record = JSON.parse(line) as MetricsRecord;
+        return record.stage !== stage && !record.stage.startsWith(`${stage}-`);
+      } catch {
+        return false;
+      }
+    });
+    writeFileAtomic(this.path, kept.map((line) => `${line}\n`).join(''));
   }
 }

@@ -98,3 +98,24 @@ describe('experiment runner', () => {
       .rejects.toThrow(/being run by another process/);
   });
 });
+
+test('a stage run again from the start drops its old metric lines; other stages keep theirs', async () => {
+  const output = mkdtempSync(join(tmpdir(), 'rrl-run-'));
+  const writing: Partial<Record<StageName, StageFunction>> = {
+    ...countingStages([]),
+    rl: async (ctx) => {
+      for (let step = 1; step <= (ctx.config.rl.iterations === 3 ? 3 : 5); step++) ctx.metrics.write({ stage: 'rl', step, reward: step });
+      return { outputs: {}, summary: {} };
+    },
+    distill: async (ctx) => {
+      ctx.metrics.write({ stage: 'distill', step: 1, loss: 1 });
+      ctx.metrics.write({ stage: 'distill-eval', step: 1, testAccuracy: 0.5 });
+      return { outputs: {}, summary: {} };
+    },
+  };
+  await runExperiment(config(output), { implementations: writing });
+  await runExperiment(config(output, { rl: { iterations: 3 } }), { restart: true, stages: ['rl'], implementations: writing });
+  const lines = readFileSync(join(output, 'runner-test', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  expect(lines.filter((l) => l.stage === 'rl').map((l) => l.step)).toEqual([1, 2, 3]);
+  expect(lines.filter((l) => l.stage.startsWith('distill')).map((l) => l.stage)).toEqual(['distill', 'distill-eval']);
+});
