@@ -10,7 +10,8 @@ import { zeroShotCoT } from '../../lib/teacher/strategies';
 import { ArithmeticTeacher, sumExamples } from '../llm/support/arithmetic-teacher';
 import { bundleCrashWriter, runAndKill } from './support/kill-loop';
 
-const COUNT = 200;
+// Large enough that 20 short runs cannot finish every example on a fast machine.
+const COUNT = 1000;
 const KILLS = 20;
 
 beforeAll(() => setConsoleLevel('error'));
