@@ -4,11 +4,11 @@ import { defineExperiment } from '../lib/experiment/config';
  * The offline default: the whole method on a generated task in a few minutes, with no network and no data files.
  * Last-letter concatenation; an offline teacher writes CoT rationales with planted mistakes (wrong or skipped steps,
  * repetition, irrelevant sentences); a small student (word-char tokens) is distilled on the teacher-correct ones, then
- * refined with PPO against the built-in rewards and a frozen copy of itself as the judge.
+ * refined with RL (GRPO, 4 samples per question) against the built-in rewards and a frozen copy of itself as the judge.
  */
 export default defineExperiment({
   name: 'default',
-  description: 'Offline default: last-letter concatenation (2 words), offline teacher with 30% mistakes, distil then PPO.',
+  description: 'Offline default: last-letter concatenation (2 words), offline teacher with 30% mistakes, distil, then RL (GRPO) against a frozen judge.',
   seed: 1,
   data: { source: { kind: 'synthetic', task: 'last_letters', size: 500, steps: 2 }, testFraction: 0.3 },
   teacher: { kind: 'offline', errorRate: 0.3 },
