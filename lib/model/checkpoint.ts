@@ -4,7 +4,7 @@
  * step in the metadata) + `trainer_state.json` (anything else: schedule, RNG state). The folder is written under
  * a temporary name beside the target and renamed into place, so a reader never sees half a checkpoint.
  */
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { writeJsonAtomic } from '../fs';
 import { loadTokenizer } from '../tokenizer/load';
@@ -12,6 +12,7 @@ import type { Tokenizer } from '../tokenizer/types';
 import { CausalLM, type WeightArrays } from './causal-lm';
 import { type ResolvedModelConfig, validateModelConfig } from './config';
 import { readSafetensors, readSafetensorsHeader, writeSafetensors } from './safetensors';
+import { readJsonFile } from '../tokenizer/json-file';
 
 /** Value of `format` in a checkpoint's config.json. */
 export const CHECKPOINT_FORMAT = 'rationale-rl/causal-lm';
@@ -46,14 +47,6 @@ export interface LoadedCheckpoint {
   extra?: Record<string, unknown>;
 }
 
-function readJson(path: string): unknown {
-  if (!existsSync(path)) throw new Error(`${path}: file is missing`);
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch (error) {
-    throw new Error(`${path}: not valid JSON: ${(error as Error).message}`);
-  }
-}
 
 function isRunning(pid: number): boolean {
   try {
@@ -126,7 +119,7 @@ export async function saveCheckpoint(dir: string, contents: CheckpointContents):
 /** Reads `config.json` of a checkpoint folder and validates its model config. */
 export function readCheckpointConfig(dir: string): ResolvedModelConfig {
   const path = join(dir, 'config.json');
-  const json = readJson(path) as Record<string, unknown> | null;
+  const json = readJsonFile(path) as Record<string, unknown> | null;
   if (typeof json !== 'object' || json === null || json.format !== CHECKPOINT_FORMAT) {
     throw new Error(`${path}: field "format" must be "${CHECKPOINT_FORMAT}" (for a Hugging Face folder use importHFCheckpoint)`);
   }
@@ -167,6 +160,6 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
     optimizerState = { step, slots: readWeights(optimizerPath) };
   }
   const statePath = join(dir, 'trainer_state.json');
-  const extra = existsSync(statePath) ? (readJson(statePath) as Record<string, unknown>) : undefined;
+  const extra = existsSync(statePath) ? (readJsonFile(statePath) as Record<string, unknown>) : undefined;
   return { model, tokenizer, optimizerState, extra };
 }

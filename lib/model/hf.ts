@@ -6,7 +6,7 @@
  * - Llama (`model.` prefix): nn.Linear weights are stored [out, in] and are transposed; rotary embeddings use the
  *   rotate-half convention, as ours do, so q/k need no permutation; `lm_head` unless tie_word_embeddings.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../fs';
 import { loadTokenizer } from '../tokenizer/load';
@@ -15,19 +15,13 @@ import { CausalLM, type WeightArrays } from './causal-lm';
 import { CHECKPOINT_FORMAT, checkTokenizerFits, loadCheckpoint, writeFolderAtomic } from './checkpoint';
 import { type ResolvedModelConfig, validateModelConfig } from './config';
 import { readSafetensors, writeSafetensors } from './safetensors';
+import { asObject, readJsonFile } from '../tokenizer/json-file';
 
 type Tensor = { shape: number[]; data: Float32Array };
 
-function readJsonFile(path: string): Record<string, unknown> {
-  if (!existsSync(path)) throw new Error(`${path}: file is missing`);
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (error) {
-    throw new Error(`${path}: not valid JSON: ${(error as Error).message}`);
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error(`${path}: expected a JSON object`);
-  return json as Record<string, unknown>;
+/** A JSON object file (missing file, malformed JSON with line and column, or not an object: one error naming it). */
+function readJsonObject(path: string): Record<string, unknown> {
+  return asObject(readJsonFile(path), path);
 }
 
 /** [rows, cols] row-major -> [cols, rows]. */
@@ -235,7 +229,7 @@ function readHFTensors(dir: string): { tensors: Map<string, Tensor>; source: str
   let files: string[];
   if (existsSync(single)) files = [single];
   else if (existsSync(indexPath)) {
-    const weightMap = readJsonFile(indexPath).weight_map;
+    const weightMap = readJsonObject(indexPath).weight_map;
     if (typeof weightMap !== 'object' || weightMap === null) throw new Error(`${indexPath}: field "weight_map" must be an object`);
     files = [...new Set(Object.values(weightMap as Record<string, string>))].map((f) => join(dir, f));
   } else {
@@ -265,7 +259,7 @@ export interface ImportedCheckpoint {
  */
 export async function importHFCheckpoint(dir: string, options: { maxSeqLen?: number; seed?: number } = {}): Promise<ImportedCheckpoint> {
   const configPath = join(dir, 'config.json');
-  const config = configFromHF(readJsonFile(configPath), configPath, options.maxSeqLen);
+  const config = configFromHF(readJsonObject(configPath), configPath, options.maxSeqLen);
   const { tensors, source } = readHFTensors(dir);
   const weights = weightsFromHF(config, tensors, source);
   if (config.arch === 'gpt2') {
@@ -294,7 +288,7 @@ export async function exportHFCheckpoint(dir: string, model: CausalLM, tokenizer
  */
 export async function loadPretrained(dir: string, options: { maxSeqLen?: number; seed?: number } = {}): Promise<{ model: CausalLM; tokenizer: Tokenizer }> {
   const configPath = join(dir, 'config.json');
-  if (readJsonFile(configPath).format === CHECKPOINT_FORMAT) return loadCheckpoint(dir);
+  if (readJsonObject(configPath).format === CHECKPOINT_FORMAT) return loadCheckpoint(dir);
   const { model, tokenizer } = await importHFCheckpoint(dir, options);
   if (!tokenizer) {
     model.dispose();
