@@ -24,10 +24,14 @@ export function rmsNorm(x: tf.Tensor2D, g: tf.Tensor1D, eps: number): tf.Tensor2
   return tf.mul(tf.mul(x, tf.rsqrt(tf.add(meanSquare, eps))), g);
 }
 
-/** GELU, tanh approximation as in GPT-2: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+/**
+ * GELU, tanh approximation as in GPT-2: 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), computed as
+ * x * sigmoid(2u), the same function (0.5 (1 + tanh(u)) = sigmoid(2u)) in fewer ops and without tanh, whose
+ * wasm kernel is about 18x slower than sigmoid's.
+ */
 export function geluTanh(x: tf.Tensor): tf.Tensor {
-  const inner = tf.mul(x, tf.add(Math.sqrt(2 / Math.PI), tf.mul(0.044715 * Math.sqrt(2 / Math.PI), tf.square(x))));
-  return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
+  const twiceU = tf.mul(x, tf.add(2 * Math.sqrt(2 / Math.PI), tf.mul(2 * 0.044715 * Math.sqrt(2 / Math.PI), tf.square(x))));
+  return tf.mul(x, tf.sigmoid(twiceU));
 }
 
 /** SwiGLU (Shazeer, 2020): silu(gate) * up, with silu(x) = x * sigmoid(x). */
