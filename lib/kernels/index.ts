@@ -2,8 +2,10 @@ import * as tf from '@tensorflow/tfjs';
 import { version_wasm as installedWasmVersion } from '@tensorflow/tfjs-backend-wasm';
 import { logger } from '../log/logger';
 import { routedBatchMatMulConfig } from './batch-matmul';
+import { gatherRowsConfig } from './gather-rows';
 import { integerPowConfig } from './integer-pow';
-import { sharedIdentityConfig } from './shared-identity';
+import { leadingSumConfig } from './leading-sum';
+import { sharedCastConfig, sharedIdentityConfig } from './shared-identity';
 import { TransposeCache } from './transpose-cache';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum';
 import { wasmKernel } from './wasm-ops';
@@ -19,6 +21,9 @@ const REPLACEMENTS: Record<string, (shipped: tf.KernelConfig) => tf.KernelConfig
   BatchMatMul: (shipped) => routedBatchMatMulConfig(shipped, transposes),
   Pow: integerPowConfig,
   Identity: sharedIdentityConfig,
+  GatherV2: gatherRowsConfig,
+  Sum: leadingSumConfig,
+  Cast: sharedCastConfig,
 };
 
 let shipped: Map<string, tf.KernelConfig> | undefined;
@@ -28,8 +33,10 @@ let fast = false;
  * Makes the wasm backend complete and fast for training a transformer (idempotent):
  * - registers `UnsortedSegmentSum` (the gradient of `tf.gather`, i.e. of embeddings), which wasm lacks;
  * - replaces `BatchMatMul` by a kernel that sends every product to XNNPACK's fast path (4-7x faster training),
- *   `Pow` by repeated multiplication for exponents 1-4 (GELU's x^3), and `Identity` (run on every tensor saved
- *   for the backward pass) by one that shares the buffer instead of copying it;
+ *   `Pow` by repeated multiplication for exponents 1-4 (GELU's x^3), `Identity` (run on every tensor saved
+ *   for the backward pass) and same-dtype `Cast` by ones that share the buffer instead of copying it,
+ *   `GatherV2` by row copies for embedding lookups, and `Sum` over leading axes (bias and gain gradients) by
+ *   a loop without a transpose;
  * the replacements only on the pinned tfjs-backend-wasm version: on another one the shipped kernels stay
  * (correct, slower) with a warning. Safe before or after `tf.setBackend('wasm')`. Called by `initBackend`.
  */
@@ -37,7 +44,7 @@ export function registerWasmKernels(): void {
   if (tf.getKernel('UnsortedSegmentSum', 'wasm') === undefined) tf.registerKernel(unsortedSegmentSumConfig());
   if (shipped !== undefined) return;
   if (installedWasmVersion !== PINNED_WASM_VERSION) {
-    logger.warn(`@tensorflow/tfjs-backend-wasm is ${installedWasmVersion} but the fast BatchMatMul/Pow/Identity `
+    logger.warn(`@tensorflow/tfjs-backend-wasm is ${installedWasmVersion} but the fast replacement `
       + `kernels are pinned to ${PINNED_WASM_VERSION}: keeping the shipped kernels (correct, but training is several `
       + 'times slower)');
     return;
@@ -47,8 +54,9 @@ export function registerWasmKernels(): void {
 }
 
 /**
- * Switches wasm's `BatchMatMul`, `Pow` and `Identity` between the project's fast kernels (`true`) and the
- * shipped ones (`false`), e.g. to measure the difference. Requires `registerWasmKernels()` to have installed them.
+ * Switches wasm's `BatchMatMul`, `Pow`, `Identity`, `Cast`, `GatherV2` and `Sum` between the project's fast kernels
+ * (`true`) and the shipped ones (`false`), e.g. to measure the difference. Requires `registerWasmKernels()` to
+ * have installed them.
  */
 export function setFastWasmKernels(enabled: boolean): void {
   if (shipped === undefined) {
@@ -64,7 +72,7 @@ export function setFastWasmKernels(enabled: boolean): void {
   fast = enabled;
 }
 
-/** Whether wasm's `BatchMatMul`, `Pow` and `Identity` are currently the project's fast kernels. */
+/** Whether wasm's `BatchMatMul`, `Pow`, `Identity`, `Cast`, `GatherV2` and `Sum` are the project's fast kernels. */
 export function fastWasmKernelsOn(): boolean {
   return fast;
 }

@@ -1,0 +1,92 @@
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../lib/backend';
+import { setFastWasmKernels } from '../../lib/kernels';
+
+beforeAll(async () => {
+  expect((await initBackend('wasm')).name).toBe('wasm');
+});
+
+/** Runs `f` with the project's kernels and with the shipped ones; returns both results. */
+function bothKernels<T>(f: () => T): { fast: T; shipped: T } {
+  const fast = f();
+  setFastWasmKernels(false);
+  try {
+    return { fast, shipped: f() };
+  } finally {
+    setFastWasmKernels(true);
+  }
+}
+
+describe('GatherV2 on wasm', () => {
+  test('picks rows of a table (repeated ids, 2-D ids, int32 tables) as the shipped kernel does', () => {
+    const table = [[0, 1, 2], [10, 11, 12], [20, 21, 22], [30, 31, 32]];
+    const { fast, shipped } = bothKernels(() => tf.tidy(() => [
+      tf.gather(tf.tensor2d(table), tf.tensor2d([[3, 0], [3, 1]], [2, 2], 'int32')).arraySync(),
+      tf.gather(tf.tensor2d(table, [4, 3], 'int32'), tf.tensor1d([2, 2], 'int32')).arraySync(),
+      tf.gather(tf.tensor1d([5, 6, 7]), tf.tensor1d([2, 0], 'int32')).arraySync(),
+      tf.gather(tf.tensor2d(table), tf.tensor1d([1, 0], 'int32'), 1).arraySync(), // not rows: shipped path
+    ]));
+    expect(fast).toEqual([
+      [[[30, 31, 32], [0, 1, 2]], [[30, 31, 32], [10, 11, 12]]],
+      [[20, 21, 22], [20, 21, 22]],
+      [7, 5],
+      [[1, 0], [11, 10], [21, 20], [31, 30]],
+    ]);
+    expect(fast).toEqual(shipped);
+  });
+
+  test('an index outside the table is an error naming it, and nothing is left allocated', () => {
+    const buffers = tf.engine().backend.numDataIds();
+    expect(() => tf.tidy(() => tf.gather(tf.ones([3, 2]), tf.tensor1d([0, 3], 'int32')))).toThrow('index value 3 is not in [0, 2]');
+    expect(tf.engine().backend.numDataIds()).toBe(buffers);
+  });
+});
+
+describe('Sum on wasm', () => {
+  let x: tf.Tensor3D;
+  beforeAll(() => {
+    x = tf.tensor3d(Array.from({ length: 24 }, (_, i) => (i % 7) - 2.5 + i / 8), [2, 3, 4]);
+  });
+  afterAll(() => x.dispose());
+
+  test('over leading axes equals hand-computed column sums and the shipped kernel', () => {
+    const values = x.arraySync();
+    const overRows = values[0].map((row, i) => row.map((v, j) => v + values[1][i][j]));
+    const overTwo = [0, 1, 2, 3].map((j) => overRows.reduce((s, row) => s + row[j], 0));
+    const { fast, shipped } = bothKernels(() => tf.tidy(() => [
+      tf.sum(x, 0).dataSync().slice(),
+      tf.sum(x, [1, 0], true).dataSync().slice(),
+      tf.sum(x, -1).dataSync().slice(), // innermost: shipped path
+    ]));
+    const close = (got: ArrayLike<number>, want: ArrayLike<number>) => {
+      expect(got.length).toBe(want.length);
+      Array.from(got).forEach((v, i) => expect(v).toBeCloseTo(want[i], 5));
+    };
+    close(fast[0], overRows.flat());
+    close(fast[1], overTwo);
+    fast.forEach((f, i) => close(f, shipped[i]));
+    expect(tf.tidy(() => tf.sum(x, [0, 1], true).shape)).toEqual([1, 1, 4]);
+  });
+
+  test('is the gradient of a broadcast bias add', () => {
+    const grad = tf.tidy(() => tf.grad((b: tf.Tensor) => tf.sum(tf.mul(tf.add(x, b), x)))(tf.zeros([4])).arraySync());
+    const expected = [0, 1, 2, 3].map((j) => x.arraySync().flat().reduce((s, row) => s + row[j], 0));
+    (grad as number[]).forEach((v, j) => expect(v).toBeCloseTo(expected[j], 4));
+  });
+});
+
+describe('Cast on wasm', () => {
+  test('to the same dtype shares the buffer (values kept after the source is disposed); other casts convert', () => {
+    const buffers = tf.engine().backend.numDataIds();
+    const source = tf.tensor1d([1.5, -2.25]);
+    const same = tf.cast(source, 'float32');
+    expect(tf.engine().backend.numDataIds()).toBe(buffers + 1);
+    source.dispose();
+    expect(Array.from(same.dataSync())).toEqual([1.5, -2.25]);
+    const ints = tf.cast(same, 'int32');
+    expect(ints.dtype).toBe('int32');
+    expect(Array.from(ints.dataSync())).toEqual([1, -2]);
+    tf.dispose([same, ints]);
+    expect(tf.engine().backend.numDataIds()).toBe(buffers);
+  });
+});
