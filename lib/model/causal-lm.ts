@@ -133,6 +133,18 @@ export class CausalLM {
         : rmsNorm(x, w[`${name}.g`] as tf.Tensor1D, config.normEps);
     const dense = (x: tf.Tensor2D, weight: string, b?: string): tf.Tensor2D =>
       linear(x, w[weight] as tf.Tensor2D, b && config.arch === 'gpt2' ? (w[b] as tf.Tensor1D) : undefined);
+    // Queries, keys and values from one product with [wq | wk | wv] (and [bq | bk | bv]), fused at run time so the
+    // stored weights keep their names; with a cache the fused weights are made once per generation.
+    const headSize = config.dModel / config.nHeads;
+    const qkvWidths = [config.nHeads * headSize, config.nKvHeads * headSize, config.nKvHeads * headSize];
+    const fused = <T extends tf.Tensor>(key: string, make: () => T): T => (options.cache ? options.cache.derived(key, make) : make());
+    const projectQKV = (x: tf.Tensor2D, p: string): tf.Tensor2D[] => {
+      const weight = fused(`${p}attn.wqkv`, () => tf.concat([w[`${p}attn.wq`], w[`${p}attn.wk`], w[`${p}attn.wv`]], 1) as tf.Tensor2D);
+      const bias = config.arch === 'gpt2'
+        ? fused(`${p}attn.bqkv`, () => tf.concat([w[`${p}attn.bq`], w[`${p}attn.bk`], w[`${p}attn.bv`]]) as tf.Tensor1D)
+        : undefined;
+      return tf.split(linear(x, weight, bias), qkvWidths, 1);
+    };
 
     let x = tf.gather(w.tok_emb, tf.reshape(tf.cast(ids, 'int32'), [-1])) as tf.Tensor2D;
     if (config.arch === 'gpt2') x = tf.add(x, tf.gather(w.pos_emb, positions));
@@ -140,9 +152,7 @@ export class CausalLM {
     for (let i = 0; i < config.nLayers; i++) {
       const p = `layers.${i}.`;
       const h = norm(x, `${p}ln1`);
-      let q = dense(h, `${p}attn.wq`, `${p}attn.bq`);
-      let k = dense(h, `${p}attn.wk`, `${p}attn.bk`);
-      const v = dense(h, `${p}attn.wv`, `${p}attn.bv`);
+      let [q, k, v] = projectQKV(h, p);
       if (this.rotary && rotaryRows) {
         q = applyRotary(q, config.nHeads, rotaryRows.cos, rotaryRows.sin, this.rotary.rotateHalf);
         k = applyRotary(k, config.nKvHeads, rotaryRows.cos, rotaryRows.sin, this.rotary.rotateHalf);

@@ -10,8 +10,8 @@ export class KVCache {
   private readonly values: (tf.Tensor4D | undefined)[];
   /** Number of positions (columns of the attention mask) already stored. */
   length = 0;
-  /** The tied output projection tok_emb^T [d, V], made once per cache: weights do not change while decoding. */
-  private tiedHead?: tf.Tensor2D;
+  /** Tensors derived from the weights (fused projections, the tied output projection), made once per cache. */
+  private readonly derivedTensors = new Map<string, tf.Tensor>();
 
   constructor(nLayers: number) {
     this.keys = new Array(nLayers).fill(undefined);
@@ -30,15 +30,28 @@ export class KVCache {
     return { k: this.keys[layer]!, v: this.values[layer]! };
   }
 
-  /** tok_emb^T, transposed on first use and kept (a cache is for inference only: no gradient flows through it). */
+  /**
+   * The tensor `make()` returns, made on first use under `key` and kept until {@link KVCache.dispose}: weights
+   * do not change while a cache decodes, so what is derived from them (a fused projection, a transpose) is
+   * computed once per generation instead of once per token. No gradient flows through it.
+   */
+  derived<T extends tf.Tensor>(key: string, make: () => T): T {
+    let tensor = this.derivedTensors.get(key);
+    if (!tensor) {
+      tensor = tf.keep(make());
+      this.derivedTensors.set(key, tensor);
+    }
+    return tensor as T;
+  }
+
+  /** tok_emb^T [d, V], transposed on first use and kept (see {@link KVCache.derived}). */
   outputProjection(embedding: tf.Tensor2D): tf.Tensor2D {
-    this.tiedHead ??= tf.keep(tf.transpose(embedding));
-    return this.tiedHead;
+    return this.derived('tied_head', () => tf.transpose(embedding));
   }
 
   dispose(): void {
-    this.tiedHead?.dispose();
-    this.tiedHead = undefined;
+    for (const t of this.derivedTensors.values()) t.dispose();
+    this.derivedTensors.clear();
     for (const t of [...this.keys, ...this.values]) t?.dispose();
     this.keys.fill(undefined);
     this.values.fill(undefined);

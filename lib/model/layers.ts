@@ -91,10 +91,12 @@ export function attentionBias(keyMask: tf.Tensor2D, queryLength: number, past: n
   return tf.mul(tf.sub(1, allowed), -1e9) as tf.Tensor3D;
 }
 
-/** [B*T, heads*h] -> [B, heads, T, h]. */
+/** [B*T, heads*h] -> [B, heads, T, h] (a reshape alone when T = 1, as in each decoding step). */
 export function splitHeads(x: tf.Tensor2D, batch: number, heads: number): tf.Tensor4D {
   const h = x.shape[1] / heads;
-  return tf.transpose(tf.reshape(x, [batch, x.shape[0] / batch, heads, h]), [0, 2, 1, 3]);
+  const length = x.shape[0] / batch;
+  if (length === 1) return tf.reshape(x, [batch, heads, 1, h]);
+  return tf.transpose(tf.reshape(x, [batch, length, heads, h]), [0, 2, 1, 3]);
 }
 
 /**
@@ -113,5 +115,6 @@ export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: 
   const biased = tf.add(tf.reshape(scores, [batch, kvHeads, group, queryLength, keyLength]), tf.reshape(bias, [batch, 1, 1, queryLength, keyLength]));
   const probs = tf.reshape(tf.softmax(biased), [batch, kvHeads, group * queryLength, keyLength]);
   const out = tf.reshape(tf.matMul(probs, v), [batch, heads, queryLength, h]);
-  return tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [batch * queryLength, heads * h]);
+  const rows = queryLength === 1 ? out : tf.transpose(out, [0, 2, 1, 3]); // [B, T, H, h]
+  return tf.reshape(rows, [batch * queryLength, heads * h]);
 }
