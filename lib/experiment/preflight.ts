@@ -29,6 +29,7 @@ export function preflight(config: ExperimentConfig, source: string): void {
   if (config.teacher.kind === 'llm') mustExist('teacher.demos', config.teacher.demos);
   if ('checkpoint' in config.student) mustExist('student.checkpoint', config.student.checkpoint);
   if (config.judge.kind === 'checkpoint') mustExist('judge.path', config.judge.path);
+  if (config.rl.prompts.kind === 'file') mustExist('rl.prompts.path', config.rl.prompts.path);
   const missingRewardPaths = config.rewards.paths.filter((path) => !existsSync(path));
   config.rewards.paths.forEach((path, i) => mustExist(`rewards.paths[${i}]`, path));
   if (missingRewardPaths.length === 0) {

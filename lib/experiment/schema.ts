@@ -154,8 +154,20 @@ const rewardsSchema = z.strictObject({
   timeoutSeconds: z.number().positive().default(120),
 });
 
+/**
+ * The questions RL samples rationales for. They need gold answers, not rationales: `train` (the train split),
+ * `synthetic` (fresh questions from the synthetic data source's generator, another seed), or `file` (questions
+ * from a JSON/JSONL file, read like `data.source` of kind `file`). Questions also in the test split are dropped.
+ */
+const rlPromptsSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('train') }),
+  z.strictObject({ kind: z.literal('synthetic'), size: positiveInt }),
+  fileDatasetSchema,
+]);
+
 const rlSchema = z.strictObject({
   algorithm: z.enum(['ppo', 'rloo', 'grpo']).default('ppo'),
+  prompts: rlPromptsSchema.prefault({ kind: 'train' }),
   iterations: positiveInt.default(30),
   /** Prompts per iteration. */
   batchSize: positiveInt.default(16),
@@ -209,6 +221,13 @@ export const experimentSchema = z.strictObject({
   rewards: rewardsSchema.prefault({ weights: { 'answer-correctness': 1 } }),
   rl: rlSchema.prefault({}),
   eval: evalSchema.prefault({}),
+}).superRefine((config, context) => {
+  if (config.rl.prompts.kind === 'synthetic' && config.data.source.kind !== 'synthetic') {
+    context.addIssue({
+      code: 'custom', path: ['rl', 'prompts', 'kind'],
+      message: `"synthetic" prompts come from a synthetic data source's generator, but data.source.kind is "${config.data.source.kind}" (use "train" or "file")`,
+    });
+  }
 });
 
 /** An experiment as written by the user (defaults not yet filled in). */

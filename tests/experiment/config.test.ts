@@ -50,6 +50,14 @@ describe('experiment config validation', () => {
     expect(problems({ name: 'x', data: { source: { kind: 'dataset' } } })).toEqual(['data.source.name: missing (expected string)']);
   });
 
+  test('RL prompts default to the train split; generated prompts need a synthetic data source', () => {
+    expect(validateExperiment(minimal).rl.prompts).toEqual({ kind: 'train' });
+    expect(validateExperiment({ ...minimal, rl: { prompts: { kind: 'synthetic', size: 50 } } }).rl.prompts).toEqual({ kind: 'synthetic', size: 50 });
+    expect(problems({ name: 'x', data: { source: { kind: 'dataset', name: 'last_letters' } }, rl: { prompts: { kind: 'synthetic', size: 50 } } }))
+      .toEqual(['rl.prompts.kind: "synthetic" prompts come from a synthetic data source\'s generator, but data.source.kind is "dataset" (use "train" or "file")']);
+    expect(problems({ ...minimal, rl: { prompts: { kind: 'file', path: 'q.jsonl' } } })).toEqual(['rl.prompts.mapping: missing (expected object)']);
+  });
+
   test('--set overrides parse JSON values and create nested fields', () => {
     const out = applyOverrides(minimal as never, ['rl.iterations=7', 'data.source.task=coin_flip', 'rewards.weights={"coherence":1}']);
     const config = validateExperiment(out);
@@ -97,6 +105,11 @@ describe('preflight: paths and names checked before any work', () => {
     try { loadExperiment(file); } catch (error) { message = (error as Error).message; }
     expect(message).toContain(`data.source.path: ${join(dir, 'missing.jsonl')} does not exist`);
     expect(message).toMatch(/rewards\.weights\.answer-corectness: unknown reward \(known: .*answer-correctness/);
+  });
+
+  test('a missing RL prompts file is named', () => {
+    const file = write('bad4.js', { ...minimal, rl: { prompts: { kind: 'file', path: join(dir, 'prompts.jsonl'), mapping: { question: 'q', answer: 'a' } } } });
+    expect(() => loadExperiment(file)).toThrow(`rl.prompts.path: ${join(dir, 'prompts.jsonl')} does not exist`);
   });
 
   test('an unknown dataset name and a bad reward option are named', () => {

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { writeJsonl } from '../../data/jsonl';
 import type { Example } from '../../data/types';
 import { logger } from '../../log/logger';
 import type { MetricsRecord } from '../../log/metrics';
@@ -9,18 +10,18 @@ import { PPOTrainer, type IterationStats, type PPOTrainerState } from '../../rl/
 import { Random } from '../../random';
 import { rationalePrompt } from '../../train/formats';
 import { RunInterrupted, type StageContext, type StageResult } from '../runner';
-import { readSplit } from './data';
+import { loadRLPrompts, readSplit } from './data';
 import { readMetrics } from './report';
 import { buildReward, openJudge } from './judge';
 
 /**
- * The prompts of iteration `iteration`: consecutive slices of a seeded shuffle of the train split, reshuffled on
+ * The prompts of iteration `iteration`: consecutive slices of a seeded shuffle of the RL questions, reshuffled on
  * each pass, so a resumed run sees the same questions.
  */
-export function iterationExamples(train: Example[], batchSize: number, seed: number, iteration: number): Example[] {
-  const perPass = Math.max(1, Math.floor(train.length / batchSize));
+export function iterationExamples(questions: Example[], batchSize: number, seed: number, iteration: number): Example[] {
+  const perPass = Math.max(1, Math.floor(questions.length / batchSize));
   const pass = Math.floor(iteration / perPass);
-  const order = new Random(seed * 7919 + pass).shuffle(train);
+  const order = new Random(seed * 7919 + pass).shuffle(questions);
   const start = (iteration % perPass) * batchSize;
   return order.slice(start, start + batchSize);
 }
@@ -46,7 +47,11 @@ export function iterationMetrics(stats: IterationStats): MetricsRecord {
 export async function rlStage(context: StageContext): Promise<StageResult> {
   const { config, dir, metrics, signal } = context;
   const rl = config.rl;
-  const { train } = readSplit(context);
+  const { prompts, dropped } = loadRLPrompts(config, readSplit(context));
+  if (rl.prompts.kind !== 'train') {
+    writeJsonl(`${dir}/prompts.jsonl`, prompts);
+    logger.info(`${prompts.length} ${rl.prompts.kind} prompts (${dropped} dropped: already in the data split), in ${dir}/prompts.jsonl`, { stage: 'rl' });
+  }
   const start = context.outputsOf('distill').best;
   const lastDir = `${dir}/last`;
   const distilled = await loadCheckpoint(start);
@@ -82,7 +87,7 @@ export async function rlStage(context: StageContext): Promise<StageResult> {
         await checkpoint(lastDir);
         throw new RunInterrupted(`RL stopped after iteration ${trainer.iteration}; checkpoint in ${lastDir}`);
       }
-      const { stats } = await trainer.step(iterationExamples(train, rl.batchSize, config.seed, trainer.iteration));
+      const { stats } = await trainer.step(iterationExamples(prompts, rl.batchSize, config.seed, trainer.iteration));
       metrics.write(iterationMetrics(stats));
       for (const [name, failure] of Object.entries(stats.rewardFailures)) {
         logger.warn(`iteration ${stats.iteration}: reward "${name}" could not score ${failure.samples} samples, left out of the update (${failure.message})`, { stage: 'rl' });
@@ -101,9 +106,9 @@ export async function rlStage(context: StageContext): Promise<StageResult> {
     };
     const [first, last] = [rows.slice(0, window), rows.slice(-window)];
     return {
-      outputs: { final: 'rl/final', last: 'rl/last' },
+      outputs: { final: 'rl/final', last: 'rl/last', ...(rl.prompts.kind === 'train' ? {} : { prompts: 'rl/prompts.jsonl' }) },
       summary: {
-        iterations: trainer.iteration,
+        iterations: trainer.iteration, prompts: prompts.length,
         rewardFirst: mean('reward/total/mean', first), rewardLast: mean('reward/total/mean', last),
         judgeAccuracyFirst: mean('judgeAccuracy', first), judgeAccuracyLast: mean('judgeAccuracy', last),
         klLast: mean('kl', last),
