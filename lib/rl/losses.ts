@@ -35,6 +35,17 @@ export function clippedPolicyLoss(logprobs: tf.Tensor, oldLogprobs: tf.Tensor, a
   });
 }
 
+/**
+ * GRPO's KL penalty (Shao et al. 2024, eq. 4): the k3 estimate of KL(π‖π_ref) per token,
+ * D_t = π_ref/π − log(π_ref/π) − 1 (≥ 0, unbiased on tokens sampled from π), averaged over response tokens.
+ */
+export function klPenalty(logprobs: tf.Tensor, refLogprobs: tf.Tensor, mask: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const logRatio = tf.sub(refLogprobs, logprobs);
+    return maskedMean(tf.sub(tf.sub(tf.exp(logRatio), logRatio), 1), mask);
+  });
+}
+
 /** The clipped value loss with the fraction of tokens where clipping was active. */
 export interface ValueLoss {
   loss: tf.Scalar;

@@ -10,8 +10,11 @@
  * 3. per-token rewards r_t = −β·KL_t, plus the score on the last token; GAE advantages, whitened; returns;
  * 4. several epochs of shuffled minibatches minimising the clipped policy loss + c_v · clipped value loss
  *    − c_e · entropy, with gradient clipping and AdamW; β follows the KL controller.
- * RLOO/GRPO replace step 3: the sequence reward score − β·Σ_t KL_t is baselined within each prompt's group of k,
- * and the advantage is the same for every token of a rationale; there is no value loss.
+ * RLOO and GRPO replace step 3 with a group baseline over each prompt's k rationales, one advantage for every token
+ * of a rationale, and no value loss. RLOO (Ahmadian et al. 2024) baselines the sequence reward score − β·Σ_t KL_t
+ * with the other k − 1 samples' mean. GRPO (Shao et al. 2024) normalises the scores alone within the group and adds
+ * β·KL(π‖π_ref) to the loss instead (its eq. 3-4): folded into the reward, the KL estimate's noise would be
+ * normalised to unit size in every group whose scores are all equal.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Example } from '../data/types';
@@ -26,7 +29,7 @@ import { clipByGlobalNorm } from '../train/clip';
 import { ANSWER_START, rationalePrompt } from '../train/formats';
 import { explainedVariance, gae, grpoAdvantages, rlooAdvantages, whiten } from './advantages';
 import { AdaptiveKLController, FixedKLController, perTokenKL, shapedRewards, type KLController, type KLEstimator } from './kl';
-import { clippedPolicyLoss, clippedValueLoss, entropyFromLogits, maskedMean } from './losses';
+import { clippedPolicyLoss, clippedValueLoss, entropyFromLogits, klPenalty, maskedMean } from './losses';
 import { RunningMoments, scaleAndClipScores, type RewardScaling } from './reward-scaling';
 import type { RewardContext, RewardInput, RewardModule } from './reward-types';
 import { checkFinite, collectRollout, type Rollout } from './rollout';
@@ -265,9 +268,9 @@ export class PPOTrainer {
       ({ advantages, returns } = gae(rewards, scored.values, mask, c.gamma, c.lambda));
       if (c.whitenAdvantages ?? true) advantages = whiten(advantages, mask);
     } else {
-      // Sequence reward with the KL penalty folded in; an invalid sample takes its group's valid mean so the
-      // baseline of the others is not moved by it.
-      const sequenceReward = scaledScores.map((s, b) => s - beta * sequenceKL[b]);
+      // RLOO folds the KL penalty into the sequence reward (GRPO puts it in the loss); an invalid sample takes its
+      // group's valid mean so the baseline of the others is not moved by it.
+      const sequenceReward = c.algorithm === 'rloo' ? scaledScores.map((s, b) => s - beta * sequenceKL[b]) : [...scaledScores];
       const k = scored.groupSize;
       for (let g = 0; g < rows; g += k) {
         const members = Array.from({ length: k }, (_, i) => g + i);
@@ -288,7 +291,7 @@ export class PPOTrainer {
       const order = this.random.shuffle(validRows);
       for (let start = 0; start < order.length; start += c.minibatchSize) {
         const picked = order.slice(start, start + c.minibatchSize);
-        const stats = this.minibatchStep(scored, picked, mask, advantages, returns, `epoch ${epoch}, minibatch ${start / c.minibatchSize}`);
+        const stats = this.minibatchStep(scored, picked, mask, advantages, returns, beta, `epoch ${epoch}, minibatch ${start / c.minibatchSize}`);
         for (const key of Object.keys(totals) as (keyof typeof totals)[]) totals[key] += stats[key];
         minibatches++;
       }
@@ -331,7 +334,7 @@ export class PPOTrainer {
   }
 
   /** One gradient step on the rows `picked`; throws naming the quantity when anything is NaN/Inf (no update then). */
-  private minibatchStep(scored: ScoredRollout, picked: number[], mask: number[][], advantages: number[][], returns: number[][], where: string) {
+  private minibatchStep(scored: ScoredRollout, picked: number[], mask: number[][], advantages: number[][], returns: number[][], beta: number, where: string) {
     const c = this.config;
     const take = (rows: number[][]) => picked.map((b) => rows[b]);
     // Drop the columns no picked row uses (right padding) to save compute.
@@ -358,6 +361,10 @@ export class PPOTrainer {
         parts.clipFraction = tf.keep(policy.clipFraction);
         parts.approxKL = tf.keep(policy.approxKL);
         parts.entropy = tf.keep(entropy);
+        if (c.algorithm === 'grpo' && beta > 0) {
+          const refLogprobs = tf.tensor2d(cut(take(scored.refLogprobs), width - 1));
+          total = tf.add(total, tf.mul(beta, klPenalty(logp, refLogprobs, tokenMask)));
+        }
         if (c.algorithm === 'ppo') {
           const values = tf.slice(this.policy.value(hidden), [0, 0], [batch, length - 1]);
           const value = clippedValueLoss(values, oldValues, target, tokenMask, c.valueClipRange);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   AdaptiveKLController, FixedKLController, RunningMoments, clippedPolicyLoss, clippedValueLoss, entropyFromLogits,
-  explainedVariance, gae, grpoAdvantages, perTokenKL, rlooAdvantages, scaleAndClipScores, shapedRewards, whiten,
+  explainedVariance, gae, grpoAdvantages, klPenalty, perTokenKL, rlooAdvantages, scaleAndClipScores, shapedRewards, whiten,
 } from '../../lib/rl';
 
 const close = (actual: number[], expected: number[], digits = 5) => {
@@ -110,6 +110,19 @@ describe('PPO losses', () => {
     expect(grad[0][0]).toBeLessThan(0); // descending the loss raises logp where A > 0
     expect(grad[0][1]).toBeGreaterThan(0);
     tf.dispose([adv, old, mask]);
+  });
+
+  test('GRPO KL penalty: k3 by hand, zero at the reference, gradient d/dlogp = 1 − π_ref/π', () => {
+    const logp = [-1, -2, -0.5];
+    const ref = [-1.5, -2, 0];
+    const mask = tf.tensor2d([[1, 1, 0]]);
+    const refT = tf.tensor2d([ref]);
+    const k3 = (x: number, r: number) => Math.exp(r - x) - (r - x) - 1;
+    expect(tf.tidy(() => scalar(klPenalty(tf.tensor2d([logp]), refT, mask)))).toBeCloseTo((k3(-1, -1.5) + k3(-2, -2)) / 2, 6);
+    expect(tf.tidy(() => scalar(klPenalty(refT, refT, mask)))).toBe(0);
+    const grad = tf.tidy(() => tf.grad((x: tf.Tensor) => klPenalty(x, refT, mask))(tf.tensor2d([logp])).arraySync() as number[][]);
+    close(grad[0], [(1 - Math.exp(-0.5)) / 2, 0, 0], 5);
+    tf.dispose([mask, refT]);
   });
 
   test('clipped value loss by hand', () => {

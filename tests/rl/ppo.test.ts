@@ -26,6 +26,16 @@ function tinyModel(seed: number): CausalLM {
   return CausalLM.create({ arch: 'gpt2', vocabSize: tokenizer.vocabSize, dModel: 32, nLayers: 2, nHeads: 2, maxSeqLen: 24 }, { seed });
 }
 
+/** KL(π‖π_ref) of the next-token distributions, averaged over the positions of fixed texts (exact, no sampling). */
+function exactKL(policy: CausalLM, reference: CausalLM): number {
+  return tf.tidy(() => {
+    const ids = tf.tensor2d(['xyz?abcdefgh', 'zyx?hgfedcba'].map((t) => tokenizer.encode(t)), undefined, 'int32');
+    const logP = tf.logSoftmax(policy.forward(ids).logits);
+    const logQ = tf.logSoftmax(reference.forward(ids).logits);
+    return tf.mean(tf.sum(tf.mul(tf.exp(logP), tf.sub(logP, logQ)), -1)).dataSync()[0];
+  });
+}
+
 async function meanReward(trainer: PPOTrainer): Promise<number> {
   const scored = await trainer.score(await trainer.rollout(examples));
   return scored.scores.reduce((a, b) => a + b, 0) / scored.scores.length;
@@ -73,4 +83,33 @@ test('first-epoch ratio is exactly 1: rollout log-probs match the training forwa
   expect(stats.kl).toBeCloseTo(0, 5); // the reference is the starting policy
   trainer.dispose();
   policy.dispose();
+});
+
+test('GRPO: equal scores give zero advantages whatever the KL; the KL term in the loss pulls the policy back to the reference', async () => {
+  const zero = defineReward({ name: 'toy-zero', score: async (batch) => batch.map(() => 0) });
+  registerReward(zero.name, zero);
+  const reference = tinyModel(7);
+  const klAfter = async (coef: number) => {
+    // The reference with its final norm's gain ×8: far sharper next-token distributions, so KL(π‖π_ref) is large.
+    const policy = tinyModel(7); // the reference's weights
+    policy.weights['ln_f.g'].assign(tf.mul(policy.weights['ln_f.g'], 8));
+    const trainer = new PPOTrainer({
+      policy, reference, tokenizer, reward: new CompositeReward({ weights: { 'toy-zero': 1 } }), seed: 2, promptOf: (e) => `${e.question}?`,
+      config: { ...toyConfig, algorithm: 'grpo', learningRate: 1e-2, kl: { coef, horizon: 10000 } },
+    });
+    const before = exactKL(policy, reference);
+    const first = await trainer.step(examples);
+    expect(first.advantages.flat().every((a) => a === 0)).toBe(true);
+    for (let i = 0; i < 9; i++) await trainer.step(examples);
+    const after = exactKL(policy, reference);
+    trainer.dispose();
+    policy.dispose();
+    return { before, after };
+  };
+  const pulled = await klAfter(1);
+  expect(pulled.before).toBeGreaterThan(0.5);
+  expect(pulled.after).toBeLessThan(pulled.before / 3);
+  const free = await klAfter(0); // no KL term and no advantages: nothing pulls it back
+  expect(free.after).toBeGreaterThan(free.before * 0.9);
+  reference.dispose();
 });
