@@ -2,9 +2,11 @@ import * as tf from '@tensorflow/tfjs';
 import { version_wasm as installedWasmVersion } from '@tensorflow/tfjs-backend-wasm';
 import { logger } from '../log/logger';
 import { routedBatchMatMulConfig } from './batch-matmul';
+import { geluTanhConfig } from './gelu';
 import { gatherRowsConfig } from './gather-rows';
 import { integerPowConfig } from './integer-pow';
 import { leadingSumConfig } from './leading-sum';
+import { rowNormConfig } from './row-norm';
 import { sharedCastConfig, sharedIdentityConfig } from './shared-identity';
 import { TransposeCache } from './transpose-cache';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum';
@@ -31,7 +33,8 @@ let fast = false;
 
 /**
  * Makes the wasm backend complete and fast for training a transformer (idempotent):
- * - registers `UnsortedSegmentSum` (the gradient of `tf.gather`, i.e. of embeddings), which wasm lacks;
+ * - registers `UnsortedSegmentSum` (the gradient of `tf.gather`, i.e. of embeddings), which wasm lacks, and
+ *   the one-kernel `RowNorm` and `GeluTanh` that decoding uses (see `rowNorm`, `geluTanhKernel`);
  * - replaces `BatchMatMul` by a kernel that sends every product to XNNPACK's fast path (4-7x faster training),
  *   `Pow` by repeated multiplication for exponents 1-4 (GELU's x^3), `Identity` (run on every tensor saved
  *   for the backward pass) and same-dtype `Cast` by ones that share the buffer instead of copying it,
@@ -41,7 +44,10 @@ let fast = false;
  * (correct, slower) with a warning. Safe before or after `tf.setBackend('wasm')`. Called by `initBackend`.
  */
 export function registerWasmKernels(): void {
-  if (tf.getKernel('UnsortedSegmentSum', 'wasm') === undefined) tf.registerKernel(unsortedSegmentSumConfig());
+  for (const kernel of [unsortedSegmentSumConfig, rowNormConfig, geluTanhConfig]) {
+    const config = kernel();
+    if (tf.getKernel(config.kernelName, 'wasm') === undefined) tf.registerKernel(config);
+  }
   if (shipped !== undefined) return;
   if (installedWasmVersion !== PINNED_WASM_VERSION) {
     logger.warn(`@tensorflow/tfjs-backend-wasm is ${installedWasmVersion} but the fast replacement `
@@ -76,3 +82,5 @@ export function setFastWasmKernels(enabled: boolean): void {
 export function fastWasmKernelsOn(): boolean {
   return fast;
 }
+
+export { rowNorm, geluTanhKernel } from './inference-ops';

@@ -1,0 +1,65 @@
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../lib/backend';
+import { geluTanhKernel, rowNorm } from '../../lib/kernels';
+import { geluTanh, layerNorm, rmsNorm } from '../../lib/model/layers';
+
+beforeAll(async () => {
+  expect((await initBackend('wasm')).name).toBe('wasm');
+});
+
+afterEach(async () => {
+  if (tf.getBackend() !== 'wasm') await tf.setBackend('wasm');
+});
+
+const rows = [[1, 4, 3, 6], [-2, 0.5, 0.25, 7]];
+
+function closeTo(got: ArrayLike<number>, want: ArrayLike<number>, digits = 5): void {
+  expect(got.length).toBe(want.length);
+  Array.from(got).forEach((v, i) => expect(v).toBeCloseTo(want[i], digits));
+}
+
+test('RowNorm is LayerNorm with a bias and RMSNorm without, as the composite ops and by hand', () => {
+  tf.tidy(() => {
+    const x = tf.tensor2d(rows);
+    const g = tf.tensor1d([1, 2, 0.5, -1]);
+    const b = tf.tensor1d([0, 1, -1, 0.25]);
+    const ln = rowNorm(x, g, b, 1e-5)!;
+    const rms = rowNorm(x, g, undefined, 1e-5)!;
+    closeTo(ln.dataSync(), layerNorm(x, g, b, 1e-5).dataSync());
+    closeTo(rms.dataSync(), rmsNorm(x, g, 1e-5).dataSync());
+    // Row 0: mean 3.5, variance 3.25; by hand with eps 0.
+    const sd = Math.sqrt(3.25);
+    closeTo(rowNorm(tf.tensor2d([rows[0]]), g, b, 0)!.dataSync(), [-2.5 / sd, 1 + 1 / sd, -1 - 0.25 / sd, 0.25 - 2.5 / sd]);
+    expect(ln.shape).toEqual([2, 4]);
+  });
+});
+
+test('GeluTanh equals the composite tanh-GELU and 0.5 x (1 + tanh(...)) by hand', () => {
+  tf.tidy(() => {
+    const xs = [-4, -1, -0.1, 0, 0.5, 2, 6];
+    const out = geluTanhKernel(tf.tensor1d(xs))!.dataSync();
+    closeTo(out, geluTanh(tf.tensor1d(xs)).dataSync(), 6);
+    closeTo(out, xs.map((x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)))), 6);
+  });
+});
+
+test('a backend without the kernels gets undefined (the caller falls back to composite ops)', async () => {
+  await tf.setBackend('cpu');
+  tf.tidy(() => {
+    expect(rowNorm(tf.tensor2d(rows), tf.ones([4]), undefined, 1e-5)).toBeUndefined();
+    expect(geluTanhKernel(tf.ones([3]))).toBeUndefined();
+  });
+});
+
+test('repeated calls leave no tensor behind', () => {
+  const x = tf.tensor2d(rows);
+  const g = tf.ones([4]) as tf.Tensor1D;
+  const step = () => tf.tidy(() => {
+    geluTanhKernel(rowNorm(x, g, g, 1e-5)!);
+  });
+  step();
+  const tensors = tf.memory().numTensors;
+  for (let i = 0; i < 20; i++) step();
+  expect(tf.memory().numTensors).toBe(tensors);
+  tf.dispose([x, g]);
+});
