@@ -1,13 +1,16 @@
 /**
- * `npm run bench:rl`: rationale refinement with PPO on Last Letter Concatenation and Coin Flip over 3 RL seeds.
+ * `npm run bench:rl`: rationale refinement with RL (GRPO by default) on Last Letter Concatenation and Coin Flip over
+ * 3 RL seeds.
  *
  * For each dataset, one experiment run (`checkpoints/bench-rl/<dataset>`) splits the questions 70/30 (seed 0),
- * imports the real GPT-3 zero-shot-CoT rationales as the teacher and distils a character-level student on the
+ * imports the real GPT-3 zero-shot-CoT rationales as the teacher and distils a word-char student on the
  * teacher-correct ones. That student is distilled once and shared: each RL seed has its own run folder
- * (`<dataset>-seed<k>`) whose data, teacher and distill stages copy the shared run's files, then runs PPO from the
+ * (`<dataset>-seed<k>`) whose data, teacher and distill stages copy the shared run's files, then refines the
  * distilled student with the built-in rewards (answer-correctness judged by a frozen copy of the distilled student,
- * factuality with the exact step checks, coherence, length-guard) and evaluates on the held-out split: judge
- * accuracy, composite reward, repetition rate and mean rationale length, for the distilled and the RL student.
+ * gating factuality with the exact step checks, relevance and coherence; plus length-guard) on fresh questions
+ * recombined from the train split's words or people (`--prompts train` for the train split itself), and evaluates
+ * on the held-out split: judge accuracy, composite reward, repetition rate and mean rationale length, for the
+ * distilled and the RL student.
  *
  * Every run folder is an ordinary experiment run, so an interrupted benchmark continues where it stopped when run
  * again. Prints the reward curves and a table with mean and spread over seeds, writes the curves to
@@ -16,7 +19,7 @@
  *   npm run bench:rl                                  # both datasets, 3 seeds
  *   npm run bench:rl -- --dataset last_letters        # one
  *   npm run bench:rl -- --quick                       # a tiny slice, tiny model, 2 iterations (smoke test)
- *   npm run bench:rl -- --iterations 40 --lr 5e-5     # RL settings for tuning runs (see --help)
+ *   npm run bench:rl -- --iterations 40 --lr 1e-4     # RL settings for tuning runs (see --help)
  */
 import { cpSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,7 +31,10 @@ import {
   readMetrics, RunFolder, runExperiment, STAGE_IMPLEMENTATIONS, stageConfigHash, validateExperiment,
   type EvalResults, type ExperimentConfig, type ExperimentInput, type StageFunction, type StageName,
 } from '../lib/experiment';
+import { readJsonl, writeJsonl } from '../lib/data/jsonl';
+import type { Example } from '../lib/data/types';
 import { writeJsonAtomic } from '../lib/fs';
+import { recombinedQuestions } from './rl-prompts';
 
 type DatasetName = 'last_letters' | 'coin_flip';
 const DATASETS: readonly DatasetName[] = ['last_letters', 'coin_flip'];
@@ -36,17 +42,20 @@ const SEEDS = [1, 2, 3];
 /** The stages an RL seed takes over from the shared distillation run. */
 const SHARED_STAGES: StageName[] = ['data', 'teacher', 'distill'];
 
-/** Student and distillation settings per dataset (bench:distill's Llama d64/2-layer student, char tokenizer). */
+/** Student and distillation settings per dataset (bench:distill's Llama d64/2-layer student, word-char tokenizer). */
 const DISTILL: Record<DatasetName, Pick<ExperimentInput, 'student' | 'distill'>> = {
   last_letters: {
-    student: { arch: 'llama', dModel: 64, nLayers: 2, nHeads: 4, maxSeqLen: 320, tokenizer: 'char' },
-    distill: { epochs: 5, batchSize: 8, learningRate: 5e-3, warmupSteps: 50, evalEvery: 5, maxNewTokens: 200 },
+    student: { arch: 'llama', dModel: 64, nLayers: 2, nHeads: 4, maxSeqLen: 256, tokenizer: 'word-char' },
+    distill: { epochs: 30, batchSize: 8, learningRate: 5e-3, warmupSteps: 50, evalEvery: 5, maxNewTokens: 160 },
   },
   coin_flip: {
-    student: { arch: 'llama', dModel: 64, nLayers: 2, nHeads: 4, maxSeqLen: 720, tokenizer: 'char' },
-    distill: { epochs: 6, batchSize: 8, learningRate: 5e-3, warmupSteps: 50, evalEvery: 6, maxNewTokens: 260 },
+    student: { arch: 'llama', dModel: 64, nLayers: 2, nHeads: 4, maxSeqLen: 384, tokenizer: 'word-char' },
+    distill: { epochs: 20, batchSize: 8, learningRate: 5e-3, warmupSteps: 50, evalEvery: 5, maxNewTokens: 200 },
   },
 };
+
+/** Fresh questions recombined from the train split's words and people (`--prompts recombined`), per dataset. */
+const RECOMBINED_PROMPTS = 3000;
 
 /**
  * --quick: a tiny student, one epoch, two RL iterations, 12 held-out questions scored. (The whole train split is
@@ -62,6 +71,9 @@ const QUICK_EVAL_LIMIT = 12;
 interface RLSettings {
   /** Overrides the dataset's distillation epochs (the shared student's). */
   distillEpochs?: number;
+  algorithm: 'ppo' | 'rloo' | 'grpo';
+  /** RL questions: recombined from the train split's words/people ({@link recombinedQuestions}), or the train split. */
+  prompts: 'recombined' | 'train';
   iterations: number;
   batchSize: number;
   samplesPerPrompt: number;
@@ -71,8 +83,12 @@ interface RLSettings {
   evalLimit?: number;
 }
 
-/** The composite reward: the task reward first, the text checks as smaller terms. */
-const REWARD_WEIGHTS = { 'answer-correctness': 1, factuality: 0.5, coherence: 0.2, 'length-guard': 0.2 };
+/** The built-in rewards; quality counts only with a right answer, so a short or empty rationale cannot win alone. */
+const REWARD_WEIGHTS = { 'answer-correctness': 1, factuality: 0.5, relevance: 0.3, coherence: 0.2, 'length-guard': 0.2 };
+const REWARD_EXPRESSION = 'answer_correctness * (1 + 0.5 * factuality + 0.3 * relevance + 0.2 * coherence) + 0.2 * length_guard';
+
+/** Where a dataset's recombined RL questions are written (as `{question, answer}` lines). */
+const promptsFile = (out: string, name: DatasetName) => join(out, `${name}-rl-prompts.jsonl`);
 
 function experiment(name: DatasetName, runName: string, seed: number, options: { out: string; dataDir: string; quick: boolean; rl: RLSettings; conditions: ('distilled' | 'rl')[] }): ExperimentConfig {
   const shape = options.quick ? QUICK : DISTILL[name];
@@ -85,10 +101,12 @@ function experiment(name: DatasetName, runName: string, seed: number, options: {
     student: shape.student,
     distill: { ...distill, epochs, evalEvery: epochs },
     judge: { kind: 'student-copy' },
-    rewards: { weights: REWARD_WEIGHTS },
+    rewards: { weights: REWARD_WEIGHTS, expression: REWARD_EXPRESSION },
     rl: {
-      algorithm: 'ppo', iterations: options.rl.iterations, batchSize: options.rl.batchSize, samplesPerPrompt: options.rl.samplesPerPrompt,
-      ppoEpochs: 2, minibatchSize: 8, learningRate: options.rl.learningRate, kl: { coef: options.rl.klCoef },
+      algorithm: options.rl.algorithm, iterations: options.rl.iterations, batchSize: options.rl.batchSize, samplesPerPrompt: options.rl.samplesPerPrompt,
+      prompts: options.rl.prompts === 'train' ? { kind: 'train' }
+        : { kind: 'file', path: promptsFile(options.out, name), mapping: { question: 'question', answer: 'answer' }, answerType: name === 'coin_flip' ? 'yes-no' : 'text' },
+      ppoEpochs: 2, minibatchSize: 16, learningRate: options.rl.learningRate, kl: { coef: options.rl.klCoef },
       temperature: options.rl.temperature, maxNewTokens: distill.maxNewTokens, checkpointEvery: 5,
     },
     eval: { conditions: options.conditions, samples: 4, ...(options.rl.evalLimit ? { limit: options.rl.evalLimit } : {}) },
@@ -135,6 +153,10 @@ async function runDataset(name: DatasetName, options: { out: string; dataDir: st
     await runExperiment(sharedConfig, { implementations: STAGE_IMPLEMENTATIONS, stages: SHARED_STAGES, resume: true });
   }
   const shared = new RunFolder(sharedConfig);
+  if (options.rl.prompts === 'recombined') {
+    const train = readJsonl(shared.path('data', 'train.jsonl')) as Example[];
+    writeJsonl(promptsFile(options.out, name), recombinedQuestions(name, train, RECOMBINED_PROMPTS, 0).map((e) => ({ question: e.question, answer: e.answers[0] })));
+  }
   const implementations = { ...STAGE_IMPLEMENTATIONS, ...Object.fromEntries(SHARED_STAGES.map((s) => [s, copiedStage(shared, s)])) };
   const results: SeedResult[] = [];
   let distilled: ConditionResult | undefined;
@@ -210,10 +232,12 @@ async function main(): Promise<void> {
     .option('distill-epochs', { type: 'number', describe: 'distillation epochs of the shared student (default per dataset)' })
     .option('iterations', { type: 'number', describe: 'PPO iterations (default 30, 2 with --quick)' })
     .option('batch-size', { type: 'number', describe: 'prompts per iteration (default 8, 4 with --quick)' })
-    .option('samples', { type: 'number', default: 2, describe: 'rationales sampled per prompt' })
-    .option('lr', { type: 'number', default: 1e-4 })
-    .option('kl', { type: 'number', default: 0.02, describe: 'KL penalty coefficient (fixed)' })
-    .option('temperature', { type: 'number', default: 0.8 })
+    .option('algorithm', { choices: ['grpo', 'rloo', 'ppo'] as const, default: 'grpo' as const })
+    .option('prompts', { choices: ['recombined', 'train'] as const, default: 'recombined' as const, describe: 'RL questions: recombined from the train split\'s words/people, or the train split itself' })
+    .option('samples', { type: 'number', default: 8, describe: 'rationales sampled per prompt' })
+    .option('lr', { type: 'number', default: 2e-4 })
+    .option('kl', { type: 'number', default: 0.05, describe: 'KL penalty coefficient (fixed)' })
+    .option('temperature', { type: 'number', default: 0.6, describe: 'rollout sampling temperature' })
     .option('eval-limit', { type: 'number', describe: `score only the first N held-out questions (${QUICK_EVAL_LIMIT} with --quick)` })
     .strict()
     .parse();
@@ -227,7 +251,7 @@ async function main(): Promise<void> {
   const rl: RLSettings = {
     distillEpochs: argv['distill-epochs'],
     iterations: argv.iterations ?? (argv.quick ? 2 : 30), batchSize: argv['batch-size'] ?? (argv.quick ? 4 : 8),
-    samplesPerPrompt: argv.samples, learningRate: argv.lr, klCoef: argv.kl, temperature: argv.temperature,
+    algorithm: argv.algorithm, prompts: argv.prompts, samplesPerPrompt: argv.samples, learningRate: argv.lr, klCoef: argv.kl, temperature: argv.temperature,
     evalLimit: argv['eval-limit'] ?? (argv.quick ? QUICK_EVAL_LIMIT : undefined),
   };
   const backend = await initBackend();
@@ -240,9 +264,9 @@ async function main(): Promise<void> {
   const curves = existsSync(curvesFile) ? JSON.parse(readFileSync(curvesFile, 'utf8')) as Record<string, unknown> : {};
   for (const [name, results] of Object.entries(all)) curves[name] = Object.fromEntries(results.map((r) => [`seed${r.seed}`, r.curve]));
   writeJsonAtomic(curvesFile, curves);
-  console.log(`\nPPO rationale refinement from the distilled student (backend ${backend.name}${argv.quick ? ', --quick slice' : ''}); `
-    + `${rl.iterations} iterations x ${rl.batchSize} prompts x ${rl.samplesPerPrompt} samples, lr ${rl.learningRate}, KL ${rl.klCoef}, `
-    + `temperature ${rl.temperature}; rewards ${JSON.stringify(REWARD_WEIGHTS)}; curves in ${curvesFile}`);
+  console.log(`\n${rl.algorithm.toUpperCase()} rationale refinement from the distilled student (backend ${backend.name}${argv.quick ? ', --quick slice' : ''}); `
+    + `${rl.iterations} iterations x ${rl.batchSize} ${rl.prompts} prompts x ${rl.samplesPerPrompt} samples, lr ${rl.learningRate}, KL ${rl.klCoef}, `
+    + `temperature ${rl.temperature}; reward ${REWARD_EXPRESSION}; curves in ${curvesFile}`);
   for (const [name, results] of Object.entries(all)) printCurves(name as DatasetName, results);
   printTable(all);
   console.log(JSON.stringify(Object.fromEntries(Object.entries(all).map(([name, results]) => [name, summary(results)]))));

@@ -1,0 +1,46 @@
+import type { Example } from '../../lib/data/types';
+import { scoreAnswer } from '../../lib/data';
+import { recombinedQuestions } from '../../bench/rl-prompts';
+
+const letters = (words: string): Example => ({
+  id: `ll/${words}`, question: `Take the last letters of each words in "${words}" and concatenate them.`,
+  answers: [words.split(' ').map((w) => w.slice(-1)).join('')], answerType: 'text',
+});
+const NOTE = 'Is the coin still heads up? Note that "flip" here means "reverse".';
+const coin = (turns: [string, boolean][]): Example => ({
+  id: `cf/${turns.map((t) => t[0]).join('-')}`,
+  question: `A coin is heads up. ${turns.map(([p, f]) => `${p} ${f ? 'flips' : 'does not flip'} the coin.`).join(' ')} ${NOTE}`,
+  answers: [turns.filter((t) => t[1]).length % 2 === 0 ? 'yes' : 'no'], answerType: 'yes-no',
+});
+
+test('recombined last-letter questions: train words only, as many words as the train questions, gold computed', () => {
+  const train = [letters('Whitney Erika Tj Benito'), letters('Jeff Jen Giselle Noel')];
+  const out = recombinedQuestions('last_letters', train, 50, 3);
+  expect(out).toHaveLength(50);
+  const pool = new Set(['Whitney', 'Erika', 'Tj', 'Benito', 'Jeff', 'Jen', 'Giselle', 'Noel']);
+  for (const e of out) {
+    const words = /"(.+)"/.exec(e.question)![1].split(' ');
+    expect(words).toHaveLength(4);
+    expect(words.every((w) => pool.has(w))).toBe(true);
+    expect(e.question).toBe(letters(words.join(' ')).question);
+    expect(e.answers).toEqual([words.map((w) => w.at(-1)).join('')]);
+  }
+  expect(new Set(out.map((e) => e.question)).size).toBeGreaterThan(40);
+  expect(recombinedQuestions('last_letters', train, 50, 3)).toEqual(out);
+});
+
+test('recombined coin-flip questions: train people, the answer follows the parity of the flips', () => {
+  const train = [coin([['Whitney', true], ['Erika', false], ['Tj', false], ['Benito', true]]), coin([['Jeff', false], ['Mary Ann', true], ['Noel', true], ['Jen', true]])];
+  const out = recombinedQuestions('coin_flip', train, 60, 5);
+  const answers = new Set<string>();
+  for (const e of out) {
+    const turns = [...e.question.matchAll(/([A-Z][\w'-]*(?: [A-Z][\w'-]*)*) (flips|does not flip) the coin\./g)];
+    expect(turns).toHaveLength(4);
+    expect(new Set(turns.map((t) => t[1])).size).toBe(4); // four different people
+    const rebuilt = coin(turns.map((t) => [t[1], t[2] === 'flips']));
+    expect(e.question).toBe(rebuilt.question);
+    expect(scoreAnswer(e.answers[0], rebuilt)).toBe(1);
+    answers.add(e.answers[0]);
+  }
+  expect([...answers].sort()).toEqual(['no', 'yes']);
+});
