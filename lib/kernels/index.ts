@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs';
 import { version_wasm as installedWasmVersion } from '@tensorflow/tfjs-backend-wasm';
 import { logger } from '../log/logger';
 import { routedBatchMatMulConfig } from './batch-matmul';
-import { geluTanhConfig } from './gelu';
 import { gatherRowsConfig } from './gather-rows';
 import { integerPowConfig } from './integer-pow';
 import { leadingSumConfig } from './leading-sum';
@@ -34,7 +33,7 @@ let fast = false;
 /**
  * Makes the wasm backend complete and fast for training a transformer (idempotent):
  * - registers `UnsortedSegmentSum` (the gradient of `tf.gather`, i.e. of embeddings), which wasm lacks, and
- *   the one-kernel `RowNorm` and `GeluTanh` that decoding uses (see `rowNorm`, `geluTanhKernel`);
+ *   the one-kernel `RowNorm` that decoding uses (see `rowNorm`);
  * - replaces `BatchMatMul` by a kernel that sends every product to XNNPACK's fast path (4-7x faster training),
  *   `Pow` by repeated multiplication for exponents 1-4 (GELU's x^3), `Identity` (run on every tensor saved
  *   for the backward pass) and same-dtype `Cast` by ones that share the buffer instead of copying it,
@@ -44,7 +43,7 @@ let fast = false;
  * (correct, slower) with a warning. Safe before or after `tf.setBackend('wasm')`. Called by `initBackend`.
  */
 export function registerWasmKernels(): void {
-  for (const kernel of [unsortedSegmentSumConfig, rowNormConfig, geluTanhConfig]) {
+  for (const kernel of [unsortedSegmentSumConfig, rowNormConfig]) {
     const config = kernel();
     if (tf.getKernel(config.kernelName, 'wasm') === undefined) tf.registerKernel(config);
   }
@@ -83,4 +82,4 @@ export function fastWasmKernelsOn(): boolean {
   return fast;
 }
 
-export { rowNorm, geluTanhKernel } from './inference-ops';
+export { rowNorm } from './inference-ops';

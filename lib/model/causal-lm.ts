@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { type ModelConfig, type ResolvedModelConfig, validateModelConfig } from './config';
-import { geluTanhKernel, rowNorm } from '../kernels';
+import { rowNorm } from '../kernels';
 import { KVCache } from './kv-cache';
 import { applyRotary, attention, attentionBias, geluTanh, layerNorm, linear, rmsNorm, rotaryTables, splitHeads, swiGlu } from './layers';
 import { initialWeights, valueHeadShapes, weightShapes } from './weights';
@@ -128,7 +128,7 @@ export class CausalLM {
     }
     const positions = tf.cast(tf.reshape(options.positions ?? positionsFromMask(mask, length), [-1]), 'int32') as tf.Tensor1D;
     const bias = attentionBias(mask, length, past);
-    // Decoding (with a cache) takes no gradient: norms and GELU run as one kernel each where the backend has one.
+    // Decoding (with a cache) takes no gradient: each norm runs as one kernel where the backend has one.
     const decoding = options.cache !== undefined;
     const norm = (x: tf.Tensor2D, name: string): tf.Tensor2D => {
       const gain = w[`${name}.g`] as tf.Tensor1D;
@@ -136,7 +136,6 @@ export class CausalLM {
       const fused = decoding ? rowNorm(x, gain, bias, config.normEps) : undefined;
       return fused ?? (bias ? layerNorm(x, gain, bias, config.normEps) : rmsNorm(x, gain, config.normEps));
     };
-    const gelu = (x: tf.Tensor2D): tf.Tensor => (decoding ? geluTanhKernel(x) : undefined) ?? geluTanh(x);
     const dense = (x: tf.Tensor2D, weight: string, b?: string): tf.Tensor2D =>
       linear(x, w[weight] as tf.Tensor2D, b && config.arch === 'gpt2' ? (w[b] as tf.Tensor1D) : undefined);
     // Queries, keys and values from one product with [wq | wk | wv] (and [bq | bk | bv]), fused at run time so the
@@ -169,7 +168,7 @@ export class CausalLM {
       const attended = attention(splitHeads(q, batch, config.nHeads), keys, values, bias);
       x = tf.add(x, dense(attended, `${p}attn.wo`, `${p}attn.bo`));
       const h2 = norm(x, `${p}ln2`);
-      const inner = config.arch === 'gpt2' ? gelu(dense(h2, `${p}mlp.w_in`, `${p}mlp.b_in`)) : swiGlu(dense(h2, `${p}mlp.w_gate`), dense(h2, `${p}mlp.w_up`));
+      const inner = config.arch === 'gpt2' ? geluTanh(dense(h2, `${p}mlp.w_in`, `${p}mlp.b_in`)) : swiGlu(dense(h2, `${p}mlp.w_gate`), dense(h2, `${p}mlp.w_up`));
       x = tf.add(x, dense(inner as tf.Tensor2D, `${p}mlp.w_out`, `${p}mlp.b_out`));
     }
     if (options.cache) options.cache.length += length;
