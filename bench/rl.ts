@@ -150,7 +150,9 @@ async function runDataset(name: DatasetName, options: { out: string; dataDir: st
   const distillRecord = new RunFolder(sharedConfig).manifest().stages.distill;
   if (distillRecord?.status !== 'done' || distillRecord.configHash !== stageConfigHash(sharedConfig, 'distill')) {
     process.stderr.write(`${name}: distilling the shared student in ${sharedConfig.output}/${sharedConfig.name}\n`);
-    await runExperiment(sharedConfig, { implementations: STAGE_IMPLEMENTATIONS, stages: SHARED_STAGES, resume: true });
+    // A student distilled with other settings is redone (the folder is the benchmark's own); an interrupted one resumes.
+    const stale = distillRecord !== undefined && distillRecord.configHash !== stageConfigHash(sharedConfig, 'distill');
+    await runExperiment(sharedConfig, { implementations: STAGE_IMPLEMENTATIONS, stages: SHARED_STAGES, resume: !stale, restart: stale });
   }
   const shared = new RunFolder(sharedConfig);
   if (options.rl.prompts === 'recombined') {

@@ -23,6 +23,8 @@ export interface StageRecord {
   status: 'running' | 'done' | 'failed';
   /** Hash of the config sections this stage and the earlier ones read. */
   configHash: string;
+  /** Those sections as the stage ran with them (what a changed config is compared against). */
+  config?: Partial<ExperimentConfig>;
   startedAt: string;
   finishedAt?: string;
   /** Files and folders the stage wrote, relative to the run folder. */
@@ -44,9 +46,13 @@ export interface Manifest {
 
 /** Hash of the config sections stage `stage` depends on, cumulative over the earlier stages. */
 export function stageConfigHash(config: ExperimentConfig, stage: StageName): string {
+  return createHash('sha256').update(JSON.stringify(stageConfig(config, stage))).digest('hex').slice(0, 16);
+}
+
+/** The config sections stage `stage` and the earlier ones read. */
+export function stageConfig(config: ExperimentConfig, stage: StageName): Partial<ExperimentConfig> {
   const upto = STAGES.slice(0, STAGES.indexOf(stage) + 1).flatMap((s) => STAGE_CONFIG[s]);
-  const relevant = Object.fromEntries(upto.map((key) => [key, config[key]]));
-  return createHash('sha256').update(JSON.stringify(relevant)).digest('hex').slice(0, 16);
+  return Object.fromEntries(upto.map((key) => [key, config[key]]));
 }
 
 /** Dotted paths where two configs differ, within the sections stage `stage` depends on. */
@@ -107,7 +113,7 @@ export class RunFolder {
     const manifest = this.manifest();
     const previous = manifest.stages[stage];
     const record: StageRecord = {
-      status: 'running', configHash: stageConfigHash(this.config, stage), startedAt: new Date().toISOString(),
+      status: 'running', configHash: stageConfigHash(this.config, stage), config: stageConfig(this.config, stage), startedAt: new Date().toISOString(),
       outputs: {}, summary: {}, ...previous, ...patch,
     };
     manifest.stages[stage] = record;

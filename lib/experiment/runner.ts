@@ -75,7 +75,9 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
       }
       if (record && !fresh && !options.restart) {
         const sections = STAGES.slice(0, STAGES.indexOf(stage) + 1).flatMap((s) => STAGE_CONFIG[s]);
-        const changed = sections.flatMap((key) => changedFields(manifest.config[key], config[key], key));
+        // Against the config the stage ran with (the manifest's top-level config is the latest run's).
+        const before = record.config ?? manifest.config;
+        const changed = sections.flatMap((key) => changedFields(before[key], config[key], key));
         throw new RunStateError(`${run.root}: stage "${stage}" was run with a different config (changed: ${changed.join(', ')}). `
           + 'Pass --restart to run it again with this config (later stages follow), or give the experiment another name.');
       }

@@ -68,6 +68,17 @@ describe('experiment runner', () => {
     expect(calls).toEqual(['rl', 'eval', 'report']);
   });
 
+  test('the changed fields are named against the config the stage ran with, even after earlier stages ran again', async () => {
+    const output = mkdtempSync(join(tmpdir(), 'rrl-run-'));
+    await runExperiment(config(output), { implementations: countingStages([]) });
+    const run = new RunFolder(config(output));
+    run.clearStage('data');
+    run.clearStage('teacher');
+    // data and teacher run again with the new config (rewriting the manifest's config), then distill is refused
+    await expect(runExperiment(config(output, { student: { dModel: 32 } }), { implementations: countingStages([]) }))
+      .rejects.toThrow(/stage "distill" was run with a different config \(changed: student\.dModel\)/);
+  });
+
   test('one stage alone needs the earlier stages done; rerunning one invalidates later ones', async () => {
     const output = mkdtempSync(join(tmpdir(), 'rrl-run-'));
     const calls: string[] = [];
