@@ -111,8 +111,9 @@ export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: 
   const kvHeads = k.shape[1];
   const keyLength = k.shape[2];
   const group = heads / kvHeads;
-  const grouped = tf.reshape(q, [batch, kvHeads, group * queryLength, h]);
-  const scores = tf.mul(tf.matMul(grouped, k, false, true), 1 / Math.sqrt(h));
+  // The 1/sqrt(h) scale on q, before the product: T / h times fewer multiplications than on the scores.
+  const grouped = tf.reshape(tf.mul(q, 1 / Math.sqrt(h)), [batch, kvHeads, group * queryLength, h]);
+  const scores = tf.matMul(grouped, k, false, true);
   const biased = tf.add(tf.reshape(scores, [batch, kvHeads, group, queryLength, keyLength]), tf.reshape(bias, [batch, 1, 1, queryLength, keyLength]));
   const probs = tf.reshape(tf.softmax(biased), [batch, kvHeads, group * queryLength, keyLength]);
   const out = tf.reshape(tf.matMul(probs, v), [batch, heads, queryLength, h]);
