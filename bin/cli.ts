@@ -214,10 +214,12 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
     .version()
     .exitProcess(false)
     .wrap(Math.min(110, process.stdout.columns || 110))
-    .fail((message, error) => {
+    .fail((message, error, parser) => {
       if (error) throw error;
       if (usageFailed) return;
-      console.error(`${message}\nSee rrl --help.`);
+      // The failing command's own usage (which arguments it needs), then what was wrong.
+      parser.showHelp('error');
+      console.error(`\n${message}`);
       usageFailed = true;
       done(EXIT.badInput);
     });
