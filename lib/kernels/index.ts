@@ -3,6 +3,7 @@ import { version_wasm as installedWasmVersion } from '@tensorflow/tfjs-backend-w
 import { logger } from '../log/logger';
 import { routedBatchMatMulConfig } from './batch-matmul';
 import { gatherRowsConfig } from './gather-rows';
+import { heapSliceConfig, heapSplitConfig } from './heap-slice';
 import { integerPowConfig } from './integer-pow';
 import { leadingSumConfig } from './leading-sum';
 import { rowNormConfig } from './row-norm';
@@ -25,6 +26,8 @@ const REPLACEMENTS: Record<string, (shipped: tf.KernelConfig) => tf.KernelConfig
   GatherV2: gatherRowsConfig,
   Sum: leadingSumConfig,
   Cast: sharedCastConfig,
+  Slice: heapSliceConfig,
+  SplitV: heapSplitConfig,
 };
 
 let shipped: Map<string, tf.KernelConfig> | undefined;
@@ -37,8 +40,8 @@ let fast = false;
  * - replaces `BatchMatMul` by a kernel that sends every product to XNNPACK's fast path (4-7x faster training),
  *   `Pow` by repeated multiplication for exponents 1-4 (GELU's x^3), `Identity` (run on every tensor saved
  *   for the backward pass) and same-dtype `Cast` by ones that share the buffer instead of copying it,
- *   `GatherV2` by row copies for embedding lookups, and `Sum` over leading axes (bias and gain gradients) by
- *   a loop without a transpose;
+ *   `GatherV2` by row copies for embedding lookups, `Sum` over leading axes (bias and gain gradients) by
+ *   a loop without a transpose, and `Slice` / `SplitV` by copies straight from the heap;
  * the replacements only on the pinned tfjs-backend-wasm version: on another one the shipped kernels stay
  * (correct, slower) with a warning. Safe before or after `tf.setBackend('wasm')`. Called by `initBackend`.
  */
@@ -59,9 +62,9 @@ export function registerWasmKernels(): void {
 }
 
 /**
- * Switches wasm's `BatchMatMul`, `Pow`, `Identity`, `Cast`, `GatherV2` and `Sum` between the project's fast kernels
- * (`true`) and the shipped ones (`false`), e.g. to measure the difference. Requires `registerWasmKernels()` to
- * have installed them.
+ * Switches wasm's `BatchMatMul`, `Pow`, `Identity`, `Cast`, `GatherV2`, `Sum`, `Slice` and `SplitV` between the
+ * project's fast kernels (`true`) and the shipped ones (`false`), e.g. to measure the difference. Requires
+ * `registerWasmKernels()` to have installed them.
  */
 export function setFastWasmKernels(enabled: boolean): void {
   if (shipped === undefined) {
@@ -77,7 +80,7 @@ export function setFastWasmKernels(enabled: boolean): void {
   fast = enabled;
 }
 
-/** Whether wasm's `BatchMatMul`, `Pow`, `Identity`, `Cast`, `GatherV2` and `Sum` are the project's fast kernels. */
+/** Whether the wasm kernels listed in {@link setFastWasmKernels} are the project's fast ones. */
 export function fastWasmKernelsOn(): boolean {
   return fast;
 }

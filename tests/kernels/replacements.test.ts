@@ -90,3 +90,37 @@ describe('Cast on wasm', () => {
     expect(tf.engine().backend.numDataIds()).toBe(buffers);
   });
 });
+
+describe('Slice and SplitV on wasm', () => {
+  const values = Array.from({ length: 2 * 3 * 40 }, (_, i) => i * 0.5 - 7);
+
+  test('blocks of every rank and cut agree with the shipped kernels and with plain indexing', () => {
+    const cases = () => tf.tidy(() => {
+      const x = tf.tensor3d(values, [2, 3, 40]);
+      return [
+        tf.slice(x, [1, 0, 0], [1, -1, -1]), // contiguous
+        tf.slice(x, [0, 1, 0], [2, 2, 40]), // runs of 80 values
+        tf.slice(x, [0, 0, 3], [2, 3, 30]), // runs of 30
+        tf.slice(x, [0, 0, 3], [2, 3, 4]), // runs of 4: shipped path
+        ...tf.split(tf.reshape(x, [6, 40]), [8, 16, 16], 1),
+        ...tf.split(x, 2, 0),
+      ].map((t) => ({ shape: t.shape, data: Array.from(t.dataSync()) }));
+    });
+    const { fast, shipped } = bothKernels(cases);
+    expect(fast).toEqual(shipped);
+    const at = (b: number, r: number, c: number) => values[(b * 3 + r) * 40 + c];
+    expect(fast[2].shape).toEqual([2, 3, 30]);
+    expect(fast[2].data[0]).toBe(at(0, 0, 3));
+    expect(fast[2].data[30 * 4 + 29]).toBe(at(1, 1, 32));
+    expect(fast[5].shape).toEqual([6, 16]);
+    expect(fast[5].data[16 * 5]).toBe(at(1, 2, 8));
+  });
+
+  test('the gradient of a split is the pieces put back in place', () => {
+    const grad = tf.tidy(() => tf.grad((x: tf.Tensor) => {
+      const [a, b] = tf.split(x, [20, 20], 1);
+      return tf.add(tf.sum(tf.mul(a, 2)), tf.sum(tf.mul(b, 3)));
+    })(tf.ones([3, 40])).arraySync() as number[][]);
+    expect(grad[2].slice(18, 22)).toEqual([2, 2, 3, 3]);
+  });
+});
