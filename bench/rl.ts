@@ -232,7 +232,7 @@ async function main(): Promise<void> {
     .option('data-dir', { type: 'string', default: 'data' })
     .option('out', { type: 'string', describe: 'folder of the run folders (default checkpoints/bench-rl, -quick with --quick)' })
     .option('distill-epochs', { type: 'number', describe: 'distillation epochs of the shared student (default per dataset)' })
-    .option('iterations', { type: 'number', describe: 'PPO iterations (default 30, 2 with --quick)' })
+    .option('iterations', { type: 'number', describe: 'RL iterations (default 60, 2 with --quick)' })
     .option('batch-size', { type: 'number', describe: 'prompts per iteration (default 8, 4 with --quick)' })
     .option('algorithm', { choices: ['grpo', 'rloo', 'ppo'] as const, default: 'grpo' as const })
     .option('prompts', { choices: ['recombined', 'train'] as const, default: 'recombined' as const, describe: 'RL questions: recombined from the train split\'s words/people, or the train split itself' })
@@ -252,7 +252,7 @@ async function main(): Promise<void> {
   const out = argv.out ?? join('checkpoints', argv.quick ? 'bench-rl-quick' : 'bench-rl');
   const rl: RLSettings = {
     distillEpochs: argv['distill-epochs'],
-    iterations: argv.iterations ?? (argv.quick ? 2 : 30), batchSize: argv['batch-size'] ?? (argv.quick ? 4 : 8),
+    iterations: argv.iterations ?? (argv.quick ? 2 : 60), batchSize: argv['batch-size'] ?? (argv.quick ? 4 : 8),
     algorithm: argv.algorithm, prompts: argv.prompts, samplesPerPrompt: argv.samples, learningRate: argv.lr, klCoef: argv.kl, temperature: argv.temperature,
     evalLimit: argv['eval-limit'] ?? (argv.quick ? QUICK_EVAL_LIMIT : undefined),
   };
