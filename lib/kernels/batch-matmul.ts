@@ -14,7 +14,8 @@ import { wasmOps, WasmOps } from './wasm-ops';
  * - when `b` has no batch (or batch 1), `a`'s batch is folded into rows: `[B*m, k] x [k, n]`;
  * - otherwise the batch is looped: one 2-D product per output batch index (broadcasting batch axes of size 1),
  *   each written into its place in the output;
- * - a few rows times a large transposed matrix (sampling with a tied embedding) reuse a cached transposed copy.
+ * - a few rows times a large transposed matrix (sampling with a tied embedding) reuse a cached transposed copy;
+ * - a 2-D `A^T B` with more rows than columns in its result is computed as `(B^T A)^T`.
  * `transposes` holds those copies; clear it when the kernel is unregistered.
  */
 export function routedBatchMatMulConfig(shipped: tf.KernelConfig, transposes: TransposeCache): tf.KernelConfig {
@@ -102,11 +103,20 @@ function routedBatchMatMul(
   const temps: tf.TensorInfo[] = [];
   const keep = (x: tf.TensorInfo) => { temps.push(x); return x; };
   try {
+    const n = transposeB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1];
+    const innerAgrees = b.shape[b.shape.length - 2] === aRows;
+    if (transposeA && !transposeB && innerAgrees && sizeOf(aBatch) === 1 && sizeOf(bBatch) === 1 && m > n) {
+      // C = A^T B, A [k, m], B [k, n], computed as (B^T A)^T when m > n: XNNPACK runs faster with more output
+      // columns (a weight gradient [512, 128] with k = 2048: 20 ms instead of 25 ms); C is small to transpose.
+      const bT = keep(ops.transpose(keep(ops.reshape(b, [aRows, n])), [1, 0]));
+      const cT = keep(matMul2d(bT, keep(ops.reshape(a, [aRows, m]))));
+      return ops.reshape(keep(ops.transpose(cT, [1, 0])), [...outBatch, m, n]);
+    }
     const aPlain = transposeA ? keep(swapLastTwo(ops, a)) : a; // [...batchA, m, k]
     // [...batchB, k, n]
     const bPlain = cachedB ? transposes.transposed(ops, b) : transposeB ? keep(swapLastTwo(ops, b)) : b;
     const k = aPlain.shape[aPlain.shape.length - 1];
-    const [kB, n] = bPlain.shape.slice(-2);
+    const kB = bPlain.shape[bPlain.shape.length - 2];
     if (k !== kB) {
       throw new Error(`BatchMatMul: inner dimensions differ: a [${a.shape}] (transposeA=${transposeA}) and `
         + `b [${b.shape}] (transposeB=${transposeB})`);
