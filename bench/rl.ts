@@ -54,6 +54,9 @@ const DISTILL: Record<DatasetName, Pick<ExperimentInput, 'student' | 'distill'>>
   },
 };
 
+/** RL iterations per dataset: Coin Flip's rationales are about twice as long, so its iterations cost twice as much. */
+const RL_ITERATIONS: Record<DatasetName, number> = { last_letters: 60, coin_flip: 30 };
+
 /** Fresh questions recombined from the train split's words and people (`--prompts recombined`), per dataset. */
 const RECOMBINED_PROMPTS = 3000;
 
@@ -74,7 +77,8 @@ interface RLSettings {
   algorithm: 'ppo' | 'rloo' | 'grpo';
   /** RL questions: recombined from the train split's words/people ({@link recombinedQuestions}), or the train split. */
   prompts: 'recombined' | 'train';
-  iterations: number;
+  /** RL iterations; default per dataset ({@link RL_ITERATIONS}). */
+  iterations?: number;
   batchSize: number;
   samplesPerPrompt: number;
   learningRate: number;
@@ -103,7 +107,7 @@ function experiment(name: DatasetName, runName: string, seed: number, options: {
     judge: { kind: 'student-copy' },
     rewards: { weights: REWARD_WEIGHTS, expression: REWARD_EXPRESSION },
     rl: {
-      algorithm: options.rl.algorithm, iterations: options.rl.iterations, batchSize: options.rl.batchSize, samplesPerPrompt: options.rl.samplesPerPrompt,
+      algorithm: options.rl.algorithm, iterations: options.rl.iterations ?? (options.quick ? 2 : RL_ITERATIONS[name]), batchSize: options.rl.batchSize, samplesPerPrompt: options.rl.samplesPerPrompt,
       prompts: options.rl.prompts === 'train' ? { kind: 'train' }
         : { kind: 'file', path: promptsFile(options.out, name), mapping: { question: 'question', answer: 'answer' }, answerType: name === 'coin_flip' ? 'yes-no' : 'text' },
       ppoEpochs: 2, minibatchSize: 16, learningRate: options.rl.learningRate, kl: { coef: options.rl.klCoef },
@@ -232,7 +236,7 @@ async function main(): Promise<void> {
     .option('data-dir', { type: 'string', default: 'data' })
     .option('out', { type: 'string', describe: 'folder of the run folders (default checkpoints/bench-rl, -quick with --quick)' })
     .option('distill-epochs', { type: 'number', describe: 'distillation epochs of the shared student (default per dataset)' })
-    .option('iterations', { type: 'number', describe: 'RL iterations (default 60, 2 with --quick)' })
+    .option('iterations', { type: 'number', describe: `RL iterations (default ${Object.entries(RL_ITERATIONS).map(([n, i]) => `${i} ${n}`).join(', ')}; 2 with --quick)` })
     .option('batch-size', { type: 'number', describe: 'prompts per iteration (default 8, 4 with --quick)' })
     .option('algorithm', { choices: ['grpo', 'rloo', 'ppo'] as const, default: 'grpo' as const })
     .option('prompts', { choices: ['recombined', 'train'] as const, default: 'recombined' as const, describe: 'RL questions: recombined from the train split\'s words/people, or the train split itself' })
@@ -252,7 +256,7 @@ async function main(): Promise<void> {
   const out = argv.out ?? join('checkpoints', argv.quick ? 'bench-rl-quick' : 'bench-rl');
   const rl: RLSettings = {
     distillEpochs: argv['distill-epochs'],
-    iterations: argv.iterations ?? (argv.quick ? 2 : 60), batchSize: argv['batch-size'] ?? (argv.quick ? 4 : 8),
+    iterations: argv.iterations, batchSize: argv['batch-size'] ?? (argv.quick ? 4 : 8),
     algorithm: argv.algorithm, prompts: argv.prompts, samplesPerPrompt: argv.samples, learningRate: argv.lr, klCoef: argv.kl, temperature: argv.temperature,
     evalLimit: argv['eval-limit'] ?? (argv.quick ? QUICK_EVAL_LIMIT : undefined),
   };
@@ -267,7 +271,7 @@ async function main(): Promise<void> {
   for (const [name, results] of Object.entries(all)) curves[name] = Object.fromEntries(results.map((r) => [`seed${r.seed}`, r.curve]));
   writeJsonAtomic(curvesFile, curves);
   console.log(`\n${rl.algorithm.toUpperCase()} rationale refinement from the distilled student (backend ${backend.name}${argv.quick ? ', --quick slice' : ''}); `
-    + `${rl.iterations} iterations x ${rl.batchSize} ${rl.prompts} prompts x ${rl.samplesPerPrompt} samples, lr ${rl.learningRate}, KL ${rl.klCoef}, `
+    + `${rl.iterations ?? (argv.quick ? 2 : JSON.stringify(RL_ITERATIONS))} iterations x ${rl.batchSize} ${rl.prompts} prompts x ${rl.samplesPerPrompt} samples, lr ${rl.learningRate}, KL ${rl.klCoef}, `
     + `temperature ${rl.temperature}; reward ${REWARD_EXPRESSION}; curves in ${curvesFile}`);
   for (const [name, results] of Object.entries(all)) printCurves(name as DatasetName, results);
   printTable(all);
