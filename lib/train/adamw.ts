@@ -1,5 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
+import { adamwStep, type AdamWStepAttrs } from '../kernels';
 import type { HasOptimizerState, OptimizerState } from '../model/checkpoint';
+
+/** [p', m', v'] of one AdamW update as tf ops (the formulas are in {@link AdamW}'s comment). */
+function compositeStep(p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, a: AdamWStepAttrs): tf.Tensor[] {
+  const mNext = tf.add(tf.mul(m, a.beta1), tf.mul(g, 1 - a.beta1));
+  const vNext = tf.add(tf.mul(v, a.beta2), tf.mul(tf.square(g), 1 - a.beta2));
+  let update = tf.div(tf.div(mNext, a.correction1), tf.add(tf.sqrt(tf.div(vNext, a.correction2)), a.eps));
+  if (a.weightDecay !== 0) update = tf.add(update, tf.mul(p, a.weightDecay));
+  return [tf.sub(p, tf.mul(update, a.lr)), mNext, vNext];
+}
 
 /** Hyper-parameters of {@link AdamW}. */
 export interface AdamWOptions {
@@ -51,13 +61,14 @@ export class AdamW implements HasOptimizerState {
       for (const [name, g] of Object.entries(grads)) {
         const p = this.params[name];
         if (!p) throw new Error(`AdamW.apply: gradient for unknown parameter "${name}"`);
-        const m = tf.add(tf.mul(this.m[name], beta1), tf.mul(g, 1 - beta1));
-        const v = tf.add(tf.mul(this.v[name], beta2), tf.mul(tf.square(g), 1 - beta2));
-        this.m[name].assign(m);
-        this.v[name].assign(v);
-        let update = tf.div(tf.div(m, correction1), tf.add(tf.sqrt(tf.div(v, correction2)), eps));
-        if (this.decaying.has(name)) update = tf.add(update, tf.mul(p, this.weightDecay));
-        p.assign(tf.sub(p, tf.mul(update, lr)));
+        const weightDecay = this.decaying.has(name) ? this.weightDecay : 0;
+        const attrs = { lr, beta1, beta2, eps, weightDecay, correction1, correction2 };
+        // One kernel per parameter where the backend has it (wasm), else the same update as tf ops.
+        const [pNext, mNext, vNext] = adamwStep(p, this.m[name], this.v[name], g, attrs)
+          ?? compositeStep(p, this.m[name], this.v[name], g, attrs);
+        p.assign(pNext);
+        this.m[name].assign(mNext);
+        this.v[name].assign(vNext);
       }
     });
   }

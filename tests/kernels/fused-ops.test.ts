@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend';
-import { rowNorm } from '../../lib/kernels';
+import { adamwStep, rowNorm } from '../../lib/kernels';
 import { layerNorm, rmsNorm } from '../../lib/model/layers';
 
 beforeAll(async () => {
@@ -52,4 +52,25 @@ test('repeated calls leave no tensor behind', () => {
   for (let i = 0; i < 20; i++) step();
   expect(tf.memory().numTensors).toBe(tensors);
   tf.dispose([x, g]);
+});
+
+test('AdamWStep matches the update by hand, with and without weight decay, and rejects mismatched shapes', () => {
+  tf.tidy(() => {
+    const [p, m, v, g] = [[0.5, -1, 2], [0.1, 0, -0.2], [0.01, 0.5, 0], [1, -2, 0.25]];
+    const attrs = {
+      lr: 0.1, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.5, correction1: 1 - 0.9 ** 3, correction2: 1 - 0.99 ** 3,
+    };
+    for (const weightDecay of [0, 0.5]) {
+      const [pT, mT, vT, gT] = [p, m, v, g].map((x) => tf.tensor1d(x));
+      const [pNext, mNext, vNext] = adamwStep(pT, mT, vT, gT, { ...attrs, weightDecay })!;
+      const mWant = m.map((mi, i) => 0.9 * mi + 0.1 * g[i]);
+      const vWant = v.map((vi, i) => 0.99 * vi + 0.01 * g[i] ** 2);
+      const adam = (i: number) => mWant[i] / attrs.correction1 / (Math.sqrt(vWant[i] / attrs.correction2) + 1e-8);
+      const pWant = p.map((pi, i) => pi - 0.1 * (adam(i) + weightDecay * pi));
+      closeTo(mNext.dataSync(), mWant, 6);
+      closeTo(vNext.dataSync(), vWant, 6);
+      closeTo(pNext.dataSync(), pWant, 5);
+    }
+    expect(() => adamwStep(tf.ones([3]), tf.ones([3]), tf.ones([2]), tf.ones([3]), attrs)).toThrow('input "v" has shape [2] but p has [3]');
+  });
 });

@@ -1,0 +1,52 @@
+import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+
+/** Name of the one-kernel AdamW update of one parameter (no gradient: an optimizer step). */
+export const ADAMW_STEP = 'AdamWStep';
+
+/**
+ * Attributes of {@link ADAMW_STEP}: learning rate, the moment decay rates, epsilon, the decoupled weight decay
+ * (0 for parameters that do not decay) and the bias corrections 1 - beta1^t and 1 - beta2^t.
+ */
+export interface AdamWStepAttrs {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  correction1: number;
+  correction2: number;
+}
+
+/**
+ * `AdamWStep` on wasm: from p, m, v and the gradient g (same shapes) returns [p', m', v'] in one pass over the
+ * heap, element by element in float64 (Loshchilov & Hutter, 2019, Algorithm 2):
+ * m' = b1 m + (1 - b1) g, v' = b2 v + (1 - b2) g^2, p' = p - lr (m' / c1 / (sqrt(v' / c2) + eps) + wd p).
+ * One kernel instead of about fourteen per parameter.
+ */
+export function adamwStepConfig(): tf.KernelConfig {
+  return {
+    kernelName: ADAMW_STEP,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend: anyBackend, attrs }) => {
+      const backend = anyBackend as BackendWasm;
+      const { p, m, v, g } = inputs as Record<'p' | 'm' | 'v' | 'g', tf.TensorInfo>;
+      const { lr, beta1, beta2, eps, weightDecay, correction1, correction2 } = attrs as unknown as AdamWStepAttrs;
+      const size = tf.util.sizeFromShape(p.shape);
+      const bad = (['m', 'v', 'g'] as const).find((name) => tf.util.sizeFromShape(inputs[name]!.shape) !== size);
+      if (bad) throw new Error(`AdamWStep: input "${bad}" has shape [${inputs[bad]!.shape}] but p has [${p.shape}]`);
+      const outputs = [p, m, v].map((t) => backend.makeOutput([...t.shape], 'float32'));
+      const [pIn, mIn, vIn, grad] = [p, m, v, g].map((t) => backend.typedArrayFromHeap(t) as Float32Array);
+      const [pOut, mOut, vOut] = outputs.map((t) => backend.typedArrayFromHeap(t) as Float32Array);
+      for (let i = 0; i < pIn.length; i++) {
+        const gi = grad[i];
+        const mi = beta1 * mIn[i] + (1 - beta1) * gi;
+        const vi = beta2 * vIn[i] + (1 - beta2) * gi * gi;
+        mOut[i] = mi;
+        vOut[i] = vi;
+        pOut[i] = pIn[i] - lr * (mi / correction1 / (Math.sqrt(vi / correction2) + eps) + weightDecay * pIn[i]);
+      }
+      return outputs;
+    },
+  };
+}

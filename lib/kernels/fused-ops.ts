@@ -1,0 +1,26 @@
+import * as tf from '@tensorflow/tfjs';
+import { ADAMW_STEP, type AdamWStepAttrs } from './adamw-step';
+import { ROW_NORM, type RowNormAttrs } from './row-norm';
+
+/**
+ * One-kernel forms of computations otherwise composed from several ops, for where no gradient flows (decoding,
+ * the optimizer step): no gradient is registered for them. Each returns undefined when the active backend has
+ * no such kernel, so the caller falls back to the composite ops. (A one-kernel GELU was tried and dropped: its
+ * polynomial in a JS loop cost as much as the six wasm ops it replaced.)
+ */
+function runIfRegistered(name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap): tf.Tensor | tf.Tensor[] | undefined {
+  if (tf.getKernel(name, tf.getBackend()) === undefined) return undefined;
+  return tf.engine().runKernel(name, inputs, attrs) as tf.Tensor | tf.Tensor[];
+}
+
+/** LayerNorm (`bias` given) or RMSNorm (no bias) of each row of x [N, d]; see {@link ROW_NORM}. */
+export function rowNorm(x: tf.Tensor2D, gain: tf.Tensor1D, bias: tf.Tensor1D | undefined, eps: number): tf.Tensor2D | undefined {
+  const attrs: RowNormAttrs = { eps, center: bias !== undefined };
+  const inputs: tf.NamedTensorMap = bias ? { x, gain, bias } : { x, gain };
+  return runIfRegistered(ROW_NORM, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor2D | undefined;
+}
+
+/** One AdamW update of a parameter: [p', m', v'] from p, its moments m, v and gradient g; see {@link ADAMW_STEP}. */
+export function adamwStep(p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, attrs: AdamWStepAttrs): tf.Tensor[] | undefined {
+  return runIfRegistered(ADAMW_STEP, { p, m, v, g }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[] | undefined;
+}
