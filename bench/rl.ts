@@ -170,7 +170,9 @@ async function runDataset(name: DatasetName, options: { out: string; dataDir: st
     // The distilled student's greedy rationales are the same for every seed: evaluated once, with the first seed.
     const config = experiment(name, `${name}-seed${seed}`, seed, { ...options, conditions: distilled ? ['rl'] : ['distilled', 'rl'] });
     process.stderr.write(`${name}: RL seed ${seed} in ${config.output}/${config.name}\n`);
-    await runExperiment(config, { implementations, resume: true });
+    const seedDistill = new RunFolder(config).manifest().stages.distill;
+    const stale = seedDistill !== undefined && seedDistill.configHash !== stageConfigHash(config, 'distill');
+    await runExperiment(config, { implementations, resume: !stale, restart: stale });
     const run = new RunFolder(config);
     const conditions = readConditions(run);
     distilled ??= conditions.get('distilled');
