@@ -59,6 +59,12 @@ const sizeOf = (shape: number[]): number => shape.reduce((p, d) => p * d, 1);
  */
 const SMALL_ROWS = 4;
 
+/**
+ * `A^T B` runs as `(B^T A)^T` only while A (which XNNPACK then packs) has at most this many values: measured
+ * 20 vs 27 ms at A [2048, 512], even at [1024, 1536], 633 vs 570 ms (worse) at [1024, 8192].
+ */
+const MAX_SWAPPED_PACK = 1 << 20;
+
 /** Products with at most this many rows (sampling, not training) use cached transposes of large weights. */
 const FEW_ROWS = 64;
 
@@ -105,9 +111,10 @@ function routedBatchMatMul(
   try {
     const n = transposeB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1];
     const innerAgrees = b.shape[b.shape.length - 2] === aRows;
-    if (transposeA && !transposeB && innerAgrees && sizeOf(aBatch) === 1 && sizeOf(bBatch) === 1 && m > n) {
+    if (transposeA && !transposeB && innerAgrees && sizeOf(aBatch) === 1 && sizeOf(bBatch) === 1 && m > n
+      && m * aRows <= MAX_SWAPPED_PACK) {
       // C = A^T B, A [k, m], B [k, n], computed as (B^T A)^T when m > n: XNNPACK runs faster with more output
-      // columns (a weight gradient [512, 128] with k = 2048: 20 ms instead of 25 ms); C is small to transpose.
+      // columns (a weight gradient [512, 128] with k = 2048: 20 ms instead of 27 ms); C is small to transpose.
       const bT = keep(ops.transpose(keep(ops.reshape(b, [aRows, n])), [1, 0]));
       const cT = keep(matMul2d(bT, keep(ops.reshape(a, [aRows, m]))));
       return ops.reshape(keep(ops.transpose(cT, [1, 0])), [...outBatch, m, n]);
