@@ -3,12 +3,22 @@ import type { CausalLM } from './causal-lm';
 
 /**
  * log p(target) under each row of logits: log_softmax(logits)[..., target]. logits [B, T, V], targets [B, T]
- * -> [B, T]. Picks with a one-hot product, which has a cheap gradient on every backend; log_softmax carries its
- * own gradient (softmax form), unlike logSumExp whose max is differentiated through an element-wise Equal.
+ * -> [B, T]. Computed as (x_t - max x) + log max(softmax(x)), since the softmax at the argmax is exp(0) / S =
+ * 1 / S with S = sum exp(x - max x): no element-wise Exp (wasm's is scalar, 16 ns a value, against its
+ * vectorised Softmax), and never log of an underflowed probability. The gradient is written out:
+ * d log p_t / dx = onehot(t) - softmax(x), one pass instead of differentiating each op.
  */
 export function tokenLogProbs(logits: tf.Tensor3D, targets: tf.Tensor2D): tf.Tensor2D {
   const vocab = logits.shape[2];
-  return tf.sum(tf.mul(tf.logSoftmax(logits), tf.oneHot(tf.cast(targets, 'int32'), vocab)), -1) as tf.Tensor2D;
+  const pick = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    const oneHot = tf.oneHot(tf.cast(targets, 'int32'), vocab);
+    const probs = tf.softmax(x);
+    const value = tf.add(tf.sub(tf.sum(tf.mul(x, oneHot), -1), tf.max(x, -1)), tf.log(tf.max(probs, -1)));
+    save([probs, oneHot]);
+    return { value, gradFunc: (dy: tf.Tensor, [p, hot]: tf.Tensor[]) => tf.mul(tf.expandDims(dy, -1), tf.sub(hot, p)) };
+  });
+  return pick(logits) as tf.Tensor2D;
 }
 
 /**
