@@ -4,7 +4,8 @@ import { defineExperiment } from '../lib/experiment/config';
  * The offline default: the whole method on a generated task in a few minutes, with no network and no data files.
  * Last-letter concatenation; an offline teacher writes CoT rationales with planted mistakes (wrong or skipped steps,
  * repetition, irrelevant sentences); a small student (word-char tokens) is distilled on the teacher-correct ones, then
- * refined with RL (GRPO, 4 samples per question) against the built-in rewards and a frozen copy of itself as the judge.
+ * refined with RL (GRPO, 8 samples per question, on freshly generated questions) against the built-in rewards and a
+ * frozen copy of itself as the judge.
  */
 export default defineExperiment({
   name: 'default',
@@ -20,6 +21,12 @@ export default defineExperiment({
     // Quality counts only with a right answer, so a short or empty rationale cannot win reward on its own.
     expression: 'answer_correctness * (1 + 0.5 * factuality + 0.3 * relevance + 0.2 * coherence) + 0.2 * length_guard',
   },
-  rl: { algorithm: 'grpo', iterations: 60, batchSize: 8, samplesPerPrompt: 4, ppoEpochs: 2, minibatchSize: 16, learningRate: 1e-4, maxNewTokens: 100, kl: { coef: 0.05 } },
+  rl: {
+    algorithm: 'grpo', iterations: 60, batchSize: 8, samplesPerPrompt: 8, ppoEpochs: 2, minibatchSize: 32, learningRate: 2e-4,
+    // Sampling near the greedy rationale, so a group's right and wrong samples differ where greedy decoding errs.
+    temperature: 0.6, maxNewTokens: 100, kl: { coef: 0.05 },
+    // Fresh generated questions, none seen in distillation: refinement must carry over to new questions.
+    prompts: { kind: 'synthetic', size: 4000 },
+  },
   eval: { samples: 8 },
 });
