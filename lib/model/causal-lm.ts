@@ -132,9 +132,9 @@ export class CausalLM {
     const decoding = options.cache !== undefined;
     const norm = (x: tf.Tensor2D, name: string): tf.Tensor2D => {
       const gain = w[`${name}.g`] as tf.Tensor1D;
-      const bias = config.arch === 'gpt2' ? (w[`${name}.b`] as tf.Tensor1D) : undefined;
-      const fused = decoding ? rowNorm(x, gain, bias, config.normEps) : undefined;
-      return fused ?? (bias ? layerNorm(x, gain, bias, config.normEps) : rmsNorm(x, gain, config.normEps));
+      const shift = config.arch === 'gpt2' ? (w[`${name}.b`] as tf.Tensor1D) : undefined;
+      const oneKernel = decoding ? rowNorm(x, gain, shift, config.normEps) : undefined;
+      return oneKernel ?? (shift ? layerNorm(x, gain, shift, config.normEps) : rmsNorm(x, gain, config.normEps));
     };
     const dense = (x: tf.Tensor2D, weight: string, b?: string): tf.Tensor2D =>
       linear(x, w[weight] as tf.Tensor2D, b && config.arch === 'gpt2' ? (w[b] as tf.Tensor1D) : undefined);
@@ -142,13 +142,13 @@ export class CausalLM {
     // stored weights keep their names; with a cache the fused weights are made once per generation.
     const headSize = config.dModel / config.nHeads;
     const qkvWidths = [config.nHeads * headSize, config.nKvHeads * headSize, config.nKvHeads * headSize];
-    const fused = <T extends tf.Tensor>(key: string, make: () => T): T => (options.cache ? options.cache.derived(key, make) : make());
+    const derived = <T extends tf.Tensor>(key: string, make: () => T): T => (options.cache ? options.cache.derived(key, make) : make());
     const projectQKV = (x: tf.Tensor2D, p: string): tf.Tensor2D[] => {
-      const weight = fused(`${p}attn.wqkv`, () => tf.concat([w[`${p}attn.wq`], w[`${p}attn.wk`], w[`${p}attn.wv`]], 1) as tf.Tensor2D);
-      const bias = config.arch === 'gpt2'
-        ? fused(`${p}attn.bqkv`, () => tf.concat([w[`${p}attn.bq`], w[`${p}attn.bk`], w[`${p}attn.bv`]]) as tf.Tensor1D)
+      const weight = derived(`${p}attn.wqkv`, () => tf.concat([w[`${p}attn.wq`], w[`${p}attn.wk`], w[`${p}attn.wv`]], 1) as tf.Tensor2D);
+      const qkvBias = config.arch === 'gpt2'
+        ? derived(`${p}attn.bqkv`, () => tf.concat([w[`${p}attn.bq`], w[`${p}attn.bk`], w[`${p}attn.bv`]]) as tf.Tensor1D)
         : undefined;
-      return tf.split(linear(x, weight, bias), qkvWidths, 1);
+      return tf.split(linear(x, weight, qkvBias), qkvWidths, 1);
     };
 
     let x = tf.gather(w.tok_emb, tf.reshape(tf.cast(ids, 'int32'), [-1])) as tf.Tensor2D;
