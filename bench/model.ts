@@ -5,7 +5,8 @@
  * d 384, 6 layers, 6 heads, seq 256, batch 8 as 2 micro-batches of 4), it measures: train tokens/s, achieved
  * GFLOP/s, sampling tokens/s (batch 8, 64 new tokens) with and without the KV cache, and peak RSS. Rates are
  * given per wall-clock second and per CPU-second of this process (see {@link timed}). On wasm it also trains S
- * with the shipped BatchMatMul/Pow kernels, as the reference for the project's kernels' speed-up.
+ * with the shipped versions of the kernels the project replaces (`setFastWasmKernels(false)`), as the reference
+ * for their speed-up.
  * Prints a table, then (last line) one JSON object with the figures.
  *
  * Training FLOPs per token: 6 N + 12 L d T (N parameters, L layers, width d, context T): the usual 6N for the
