@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { type ModelConfig, type ResolvedModelConfig, validateModelConfig } from './config';
-import { rowNorm } from '../kernels';
+import { rowNorm } from '../kernels/fused-ops';
 import { KVCache } from './kv-cache';
 import { applyRotary, attention, attentionBias, geluTanh, layerNorm, linear, rmsNorm, rotaryTables, splitHeads, swiGlu } from './layers';
 import { initialWeights, valueHeadShapes, weightShapes } from './weights';

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { adamwStep, type AdamWStepAttrs } from '../kernels';
+import { adamwStep } from '../kernels/fused-ops';
+import type { AdamWStepAttrs } from '../kernels/adamw-step';
 import type { HasOptimizerState, OptimizerState } from '../model/checkpoint';
 
 /** [p', m', v'] of one AdamW update as tf ops (the formulas are in {@link AdamW}'s comment). */
