@@ -1,0 +1,35 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+// The benchmark end to end on the real data with a tiny student: recombined RL questions, table, curves, JSON line.
+test('bench:rl --quick refines on recombined questions and prints one JSON object per seed as its last line', () => {
+  const out = mkdtempSync(join(tmpdir(), 'bench-rl-'));
+  try {
+    const stdout = execFileSync(process.execPath, ['--import', 'tsx', 'bench/rl.ts', '--quick', '--dataset', 'last_letters', '--seeds', '1', '--out', out],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines = stdout.trim().split('\n');
+    expect(lines.some((line) => line.startsWith('| **judge accuracy %, RL**'))).toBe(true);
+    const figures = JSON.parse(lines[lines.length - 1]);
+    expect(Object.keys(figures)).toEqual(['last_letters']);
+    const ll = figures.last_letters;
+    expect(ll.seeds).toEqual([1]);
+    for (const key of ['judgeAccuracyDistilled', 'judgeAccuracyRL', 'rewardDistilled', 'rewardRL']) {
+      expect(ll[key]).toHaveLength(1);
+      expect(ll[key][0]).toBeGreaterThanOrEqual(0);
+    }
+    // RL questions: recombined from the train split, none of them a test question, gold answers computed.
+    const test = readFileSync(join(out, 'last_letters', 'data', 'test.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).question);
+    const prompts = readFileSync(join(out, 'last_letters-seed1', 'rl', 'prompts.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(prompts.length).toBeGreaterThan(2000);
+    expect(prompts.filter((p) => test.includes(p.question))).toEqual([]);
+    for (const p of prompts.slice(0, 10)) {
+      expect(p.answers).toEqual([/"(.+)"/.exec(p.question)![1].split(' ').map((w: string) => w.at(-1)).join('')]);
+    }
+    const curves = JSON.parse(readFileSync(join(out, 'curves.json'), 'utf8'));
+    expect(curves.last_letters.seed1).toHaveLength(2);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}, 120_000);
