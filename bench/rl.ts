@@ -149,13 +149,23 @@ function readConditions(run: RunFolder): Map<string, ConditionResult> {
   return new Map(results.conditions.map((c) => [c.condition, c]));
 }
 
+/**
+ * A run folder's distillation: not started, done or unfinished with `config`'s settings, or made with other ones
+ * (`stale`: the folder is the benchmark's own, so it is redone rather than refused).
+ */
+function distillState(config: ExperimentConfig): 'none' | 'done' | 'unfinished' | 'stale' {
+  const record = new RunFolder(config).manifest().stages.distill;
+  if (!record) return 'none';
+  if (record.configHash !== stageConfigHash(config, 'distill')) return 'stale';
+  return record.status === 'done' ? 'done' : 'unfinished';
+}
+
 async function runDataset(name: DatasetName, options: { out: string; dataDir: string; quick: boolean; rl: RLSettings; seeds: number[] }): Promise<SeedResult[]> {
   const sharedConfig = experiment(name, name, 0, { ...options, conditions: ['distilled', 'rl'] });
-  const distillRecord = new RunFolder(sharedConfig).manifest().stages.distill;
-  if (distillRecord?.status !== 'done' || distillRecord.configHash !== stageConfigHash(sharedConfig, 'distill')) {
+  const sharedState = distillState(sharedConfig);
+  if (sharedState !== 'done') {
     process.stderr.write(`${name}: distilling the shared student in ${sharedConfig.output}/${sharedConfig.name}\n`);
-    // A student distilled with other settings is redone (the folder is the benchmark's own); an interrupted one resumes.
-    const stale = distillRecord !== undefined && distillRecord.configHash !== stageConfigHash(sharedConfig, 'distill');
+    const stale = sharedState === 'stale';
     await runExperiment(sharedConfig, { implementations: STAGE_IMPLEMENTATIONS, stages: SHARED_STAGES, resume: !stale, restart: stale });
   }
   const shared = new RunFolder(sharedConfig);
@@ -170,8 +180,7 @@ async function runDataset(name: DatasetName, options: { out: string; dataDir: st
     // The distilled student's greedy rationales are the same for every seed: evaluated once, with the first seed.
     const config = experiment(name, `${name}-seed${seed}`, seed, { ...options, conditions: distilled ? ['rl'] : ['distilled', 'rl'] });
     process.stderr.write(`${name}: RL seed ${seed} in ${config.output}/${config.name}\n`);
-    const seedDistill = new RunFolder(config).manifest().stages.distill;
-    const stale = seedDistill !== undefined && seedDistill.configHash !== stageConfigHash(config, 'distill');
+    const stale = distillState(config) === 'stale';
     await runExperiment(config, { implementations, resume: !stale, restart: stale });
     const run = new RunFolder(config);
     const conditions = readConditions(run);

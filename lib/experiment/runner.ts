@@ -1,6 +1,6 @@
 import { logger, setLogFile } from '../log/logger';
 import { MetricsSink } from '../log/metrics';
-import { changedFields, RunFolder, STAGE_CONFIG, STAGES, stageConfigHash, type Manifest, type StageName } from './run-folder';
+import { changedFields, RunFolder, STAGES, stageConfig, stageConfigHash, type Manifest, type StageName } from './run-folder';
 import type { ExperimentConfig } from './schema';
 
 /** What a stage gets: the config, the run folder, a metrics sink and whether to continue from its checkpoint. */
@@ -74,10 +74,8 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
         continue;
       }
       if (record && !fresh && !options.restart) {
-        const sections = STAGES.slice(0, STAGES.indexOf(stage) + 1).flatMap((s) => STAGE_CONFIG[s]);
         // Against the config the stage ran with (the manifest's top-level config is the latest run's).
-        const before = record.config ?? manifest.config;
-        const changed = sections.flatMap((key) => changedFields(before[key], config[key], key));
+        const changed = changedFields(record.config ?? stageConfig(manifest.config, stage), stageConfig(config, stage));
         throw new RunStateError(`${run.root}: stage "${stage}" was run with a different config (changed: ${changed.join(', ')}). `
           + 'Pass --restart to run it again with this config (later stages follow), or give the experiment another name.');
       }
