@@ -1,11 +1,8 @@
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../fs';
 import { encodeBatchWith } from './batch';
-import { checkIds, withSpecials } from './ids';
+import { joinTokens, LEADING_SPECIALS as SPECIALS, stringList, withSpecials } from './ids';
 import type { BatchEncodeOptions, BatchEncoding, EncodeOptions, Tokenizer } from './types';
-
-/** Ids 0-3 of a {@link CharTokenizer}; characters follow from id 4. */
-const SPECIALS = ['<pad>', '<bos>', '<eos>', '<unk>'] as const;
 
 /**
  * One token per Unicode code point seen in the training texts, plus `<pad>` (0), `<bos>` (1), `<eos>` (2) and
@@ -44,8 +41,7 @@ export class CharTokenizer implements Tokenizer {
 
   /** Rebuilds from the object {@link save} wrote; `source` names the file in errors. */
   static fromJSON(json: Record<string, unknown>, source: string): CharTokenizer {
-    const { chars } = json;
-    if (!Array.isArray(chars) || !chars.every((c) => typeof c === 'string')) throw new Error(`${source}: "chars" must be a list of strings`);
+    const chars = stringList(json, 'chars', source);
     try {
       return new CharTokenizer(chars);
     } catch (error) {
@@ -59,12 +55,7 @@ export class CharTokenizer implements Tokenizer {
 
   /** Specials appear as their names (`<eos>`, ...) unless `skipSpecial`. */
   decode(ids: number[], options: { skipSpecial?: boolean } = {}): string {
-    checkIds(ids, this.vocabSize, 'CharTokenizer');
-    let text = '';
-    for (const id of ids) {
-      if (id >= SPECIALS.length || !options.skipSpecial) text += this.tokens[id];
-    }
-    return text;
+    return joinTokens(ids, this.tokens, options, 'CharTokenizer');
   }
 
   encodeBatch(texts: string[], options?: BatchEncodeOptions): BatchEncoding {

@@ -16,3 +16,26 @@ export function checkIds(ids: number[], vocabSize: number, who: string): void {
     }
   }
 }
+
+/** Ids 0-3 of the char and word-char tokenizers; their vocabulary follows from id 4. */
+export const LEADING_SPECIALS = ['<pad>', '<bos>', '<eos>', '<unk>'] as const;
+
+/**
+ * The text of `ids` for a tokenizer whose vocabulary starts with {@link LEADING_SPECIALS}: each id's token
+ * concatenated, the specials as their names (`<eos>`, ...) unless `skipSpecial`. Ids are checked first.
+ */
+export function joinTokens(ids: number[], tokens: readonly string[], options: { skipSpecial?: boolean }, who: string): string {
+  checkIds(ids, tokens.length, who);
+  let text = '';
+  for (const id of ids) {
+    if (id >= LEADING_SPECIALS.length || !options.skipSpecial) text += tokens[id];
+  }
+  return text;
+}
+
+/** `json[field]` as a list of strings, or an Error naming the file (`source`) and the field. */
+export function stringList(json: Record<string, unknown>, field: string, source: string): string[] {
+  const value = json[field];
+  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) throw new Error(`${source}: "${field}" must be a list of strings`);
+  return value;
+}

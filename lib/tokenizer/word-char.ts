@@ -7,10 +7,9 @@
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../fs';
 import { encodeBatchWith } from './batch';
-import { checkIds, withSpecials } from './ids';
+import { joinTokens, LEADING_SPECIALS as SPECIALS, stringList, withSpecials } from './ids';
 import type { BatchEncodeOptions, BatchEncoding, EncodeOptions, Tokenizer } from './types';
 
-const SPECIALS = ['<pad>', '<bos>', '<eos>', '<unk>'] as const;
 /** A word piece: letters with an optional leading space. Splitting on it keeps the pieces in the output. */
 const WORD_PIECE = /( ?[A-Za-z]+)/;
 
@@ -49,13 +48,9 @@ export class WordCharTokenizer implements Tokenizer {
 
   /** Read back what {@link WordCharTokenizer.save} wrote. */
   static fromJSON(json: Record<string, unknown>, source: string): WordCharTokenizer {
-    const list = (field: string) => {
-      const value = json[field];
-      if (!Array.isArray(value) || !value.every((c) => typeof c === 'string')) throw new Error(`${source}: "${field}" must be a list of strings`);
-      return value as string[];
-    };
+    const [chars, words] = [stringList(json, 'chars', source), stringList(json, 'words', source)];
     try {
-      return new WordCharTokenizer(list('chars'), list('words'));
+      return new WordCharTokenizer(chars, words);
     } catch (error) {
       throw new Error(`${source}: ${(error as Error).message}`);
     }
@@ -72,8 +67,7 @@ export class WordCharTokenizer implements Tokenizer {
   }
 
   decode(ids: number[], options: { skipSpecial?: boolean } = {}): string {
-    checkIds(ids, this.vocabSize, 'WordCharTokenizer');
-    return ids.filter((id) => id >= SPECIALS.length || !options.skipSpecial).map((id) => this.tokens[id]).join('');
+    return joinTokens(ids, this.tokens, options, 'WordCharTokenizer');
   }
 
   encodeBatch(texts: string[], options?: BatchEncodeOptions): BatchEncoding {
