@@ -20,10 +20,8 @@ import { wasmOps, WasmOps } from './wasm-ops';
  */
 export function routedBatchMatMulConfig(shipped: tf.KernelConfig, transposes: TransposeCache): tf.KernelConfig {
   return {
-    kernelName: 'BatchMatMul',
-    backendName: 'wasm',
-    // The shipped kernel's setup binds its wasm function; it still runs our 2-D products.
-    setupFunc: shipped.setupFunc,
+    // The shipped kernel's name, backend and setup (which binds its wasm function; it still runs our 2-D products).
+    ...shipped,
     kernelFunc: ({ inputs, backend, attrs }) => {
       const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
       const { transposeA, transposeB } = attrs as unknown as tf.BatchMatMulAttrs;

@@ -9,9 +9,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
  */
 export function gatherRowsConfig(shipped: tf.KernelConfig): tf.KernelConfig {
   return {
-    kernelName: 'GatherV2',
-    backendName: 'wasm',
-    setupFunc: shipped.setupFunc,
+    ...shipped,
     kernelFunc: (args) => {
       const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
       const { axis, batchDims } = args.attrs as unknown as tf.GatherV2Attrs;

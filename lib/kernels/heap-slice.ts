@@ -39,9 +39,7 @@ function sliceFromHeap(backend: BackendWasm, x: tf.TensorInfo, begin: number[], 
  */
 export function heapSliceConfig(shipped: tf.KernelConfig): tf.KernelConfig {
   return {
-    kernelName: 'Slice',
-    backendName: 'wasm',
-    setupFunc: shipped.setupFunc,
+    ...shipped,
     kernelFunc: (args) => {
       const { x } = args.inputs as { x: tf.TensorInfo };
       const { begin, size } = args.attrs as unknown as tf.SliceAttrs;
@@ -57,9 +55,7 @@ export function heapSliceConfig(shipped: tf.KernelConfig): tf.KernelConfig {
  */
 export function heapSplitConfig(shipped: tf.KernelConfig): tf.KernelConfig {
   return {
-    kernelName: 'SplitV',
-    backendName: 'wasm',
-    setupFunc: shipped.setupFunc,
+    ...shipped,
     kernelFunc: (args) => {
       const { x } = args.inputs as { x: tf.TensorInfo };
       const { numOrSizeSplits, axis } = args.attrs as unknown as tf.SplitVAttrs;

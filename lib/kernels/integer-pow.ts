@@ -13,9 +13,7 @@ const SMALL_EXPONENTS = new Set([1, 2, 3, 4]);
  */
 export function integerPowConfig(shipped: tf.KernelConfig): tf.KernelConfig {
   return {
-    kernelName: 'Pow',
-    backendName: 'wasm',
-    setupFunc: shipped.setupFunc,
+    ...shipped,
     kernelFunc: (args) => {
       const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
       const backend = args.backend as BackendWasm;

@@ -11,9 +11,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
  */
 export function leadingSumConfig(shipped: tf.KernelConfig): tf.KernelConfig {
   return {
-    kernelName: 'Sum',
-    backendName: 'wasm',
-    setupFunc: shipped.setupFunc,
+    ...shipped,
     kernelFunc: (args) => {
       const { x } = args.inputs as { x: tf.TensorInfo };
       const { axis, keepDims } = args.attrs as unknown as tf.SumAttrs;

@@ -14,9 +14,7 @@ function share(backend: BackendWasm, x: tf.TensorInfo): tf.TensorInfo {
  */
 export function sharedIdentityConfig(shipped: tf.KernelConfig): tf.KernelConfig {
   return {
-    kernelName: 'Identity',
-    backendName: 'wasm',
-    setupFunc: shipped.setupFunc,
+    ...shipped,
     kernelFunc: ({ inputs, backend }) => {
       const { x } = inputs as { x: tf.TensorInfo };
       if (x.dtype === 'string') return shipped.kernelFunc({ inputs, backend, attrs: {} });
@@ -32,9 +30,7 @@ export function sharedIdentityConfig(shipped: tf.KernelConfig): tf.KernelConfig 
  */
 export function sharedCastConfig(shipped: tf.KernelConfig): tf.KernelConfig {
   return {
-    kernelName: 'Cast',
-    backendName: 'wasm',
-    setupFunc: shipped.setupFunc,
+    ...shipped,
     kernelFunc: (args) => {
       const { x } = args.inputs as { x: tf.TensorInfo };
       const { dtype } = args.attrs as unknown as tf.CastAttrs;
