@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { ADAMW_STEP, type AdamWStepAttrs } from './adamw-step';
+import { DECODE_ATTENTION, type DecodeAttentionAttrs } from './decode-attention';
 import { ROW_NORM, type RowNormAttrs } from './row-norm';
 
 /**
@@ -23,4 +24,23 @@ export function rowNorm(x: tf.Tensor2D, gain: tf.Tensor1D, bias: tf.Tensor1D | u
 /** One AdamW update of a parameter: [p', m', v'] from p, its moments m, v and gradient g; see {@link ADAMW_STEP}. */
 export function adamwStep(p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, attrs: AdamWStepAttrs): tf.Tensor[] | undefined {
   return runIfRegistered(ADAMW_STEP, { p, m, v, g }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[] | undefined;
+}
+
+/**
+ * One decoding step of attention for every row and head, appending the step's keys and values to the cached
+ * ones: q [B, H*h], k and v [B, Hkv*h], keyMask [B, S] (past + this step), past keys/values [B, Hkv, S-1, h]
+ * (absent on the first step). Returns the attended rows [B, H*h] and the grown keys/values [B, Hkv, S, h];
+ * see {@link DECODE_ATTENTION}.
+ */
+export function decodeAttention(
+  step: { q: tf.Tensor2D; k: tf.Tensor2D; v: tf.Tensor2D },
+  keyMask: tf.Tensor2D,
+  past: { k: tf.Tensor4D; v: tf.Tensor4D } | undefined,
+  attrs: DecodeAttentionAttrs,
+): { out: tf.Tensor2D; keys: tf.Tensor4D; values: tf.Tensor4D } | undefined {
+  const inputs: tf.NamedTensorMap = past ? { ...step, keyMask, pastK: past.k, pastV: past.v } : { ...step, keyMask };
+  const result = runIfRegistered(DECODE_ATTENTION, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[] | undefined;
+  if (!result) return undefined;
+  const [out, keys, values] = result;
+  return { out: out as tf.Tensor2D, keys: keys as tf.Tensor4D, values: values as tf.Tensor4D };
 }

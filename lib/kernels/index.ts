@@ -3,6 +3,7 @@ import { version_wasm as installedWasmVersion } from '@tensorflow/tfjs-backend-w
 import { logger } from '../log/logger';
 import { adamwStepConfig } from './adamw-step';
 import { routedBatchMatMulConfig } from './batch-matmul';
+import { decodeAttentionConfig } from './decode-attention';
 import { gatherRowsConfig } from './gather-rows';
 import { heapSliceConfig, heapSplitConfig } from './heap-slice';
 import { integerPowConfig } from './integer-pow';
@@ -37,8 +38,8 @@ let fast = false;
 /**
  * Makes the wasm backend complete and fast for training a transformer (idempotent):
  * - registers `UnsortedSegmentSum` (the gradient of `tf.gather`, i.e. of embeddings), which wasm lacks, and
- *   the one-kernel `RowNorm` that decoding uses and `AdamWStep` that the optimizer uses (see `rowNorm`,
- *   `adamwStep`);
+ *   the one-kernel `RowNorm` and `DecodeAttention` that decoding uses and `AdamWStep` that the optimizer uses
+ *   (see `rowNorm`, `decodeAttention`, `adamwStep`);
  * - replaces `BatchMatMul` by a kernel that sends every product to XNNPACK's fast path (4-7x faster training),
  *   `Pow` by repeated multiplication for exponents 1-4 (GELU's x^3), `Identity` (run on every tensor saved
  *   for the backward pass) and same-dtype `Cast` by ones that share the buffer instead of copying it,
@@ -48,7 +49,7 @@ let fast = false;
  * (correct, slower) with a warning. Safe before or after `tf.setBackend('wasm')`. Called by `initBackend`.
  */
 export function registerWasmKernels(): void {
-  for (const kernel of [unsortedSegmentSumConfig, rowNormConfig, adamwStepConfig]) {
+  for (const kernel of [unsortedSegmentSumConfig, rowNormConfig, adamwStepConfig, decodeAttentionConfig]) {
     const config = kernel();
     if (tf.getKernel(config.kernelName, 'wasm') === undefined) tf.registerKernel(config);
   }
@@ -87,5 +88,6 @@ export function fastWasmKernelsOn(): boolean {
   return fast;
 }
 
-export { adamwStep, rowNorm } from './fused-ops';
+export { adamwStep, decodeAttention, rowNorm } from './fused-ops';
 export type { AdamWStepAttrs } from './adamw-step';
+export type { DecodeAttentionAttrs } from './decode-attention';

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { type ModelConfig, type ResolvedModelConfig, validateModelConfig } from './config';
-import { rowNorm } from '../kernels/fused-ops';
+import { decodeAttention, rowNorm } from '../kernels/fused-ops';
 import { KVCache } from './kv-cache';
 import { applyRotary, attention, attentionBias, geluTanh, layerNorm, linear, rmsNorm, rotaryTables, splitHeads, swiGlu } from './layers';
 import { initialWeights, valueHeadShapes, weightShapes } from './weights';
@@ -127,7 +127,7 @@ export class CausalLM {
       throw new Error(`forward: attentionMask has shape [${mask.shape.join(', ')}] but needs [${batch}, ${past + length}] (cached ${past} + new ${length})`);
     }
     const positions = tf.cast(tf.reshape(options.positions ?? positionsFromMask(mask, length), [-1]), 'int32') as tf.Tensor1D;
-    const bias = attentionBias(mask, length, past);
+    let bias: tf.Tensor3D | undefined; // made on first use: one-token decoding with its kernel needs none
     // Decoding (with a cache) takes no gradient: each norm runs as one kernel where the backend has one.
     const decoding = options.cache !== undefined;
     const norm = (x: tf.Tensor2D, name: string): tf.Tensor2D => {
@@ -151,6 +151,21 @@ export class CausalLM {
       return tf.split(linear(x, weight, qkvBias), qkvWidths, 1);
     };
 
+    // One new token per row with a cache: attention and the cache's growth as one kernel where the backend has it.
+    const attendOne = (cache: KVCache, layer: number, q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D): tf.Tensor2D | undefined => {
+      const step = decodeAttention({ q, k, v }, mask, cache.layer(layer), { heads: config.nHeads, kvHeads: config.nKvHeads });
+      if (!step) return undefined;
+      cache.replace(layer, step.keys, step.values);
+      return step.out;
+    };
+    const attendAll = (layer: number, q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D): tf.Tensor2D => {
+      let keys = splitHeads(k, batch, config.nKvHeads);
+      let values = splitHeads(v, batch, config.nKvHeads);
+      if (options.cache) ({ k: keys, v: values } = options.cache.append(layer, keys, values));
+      bias ??= attentionBias(mask, length, past);
+      return attention(splitHeads(q, batch, config.nHeads), keys, values, bias);
+    };
+
     let x = tf.gather(w.tok_emb, tf.reshape(tf.cast(ids, 'int32'), [-1])) as tf.Tensor2D;
     if (config.arch === 'gpt2') x = tf.add(x, tf.gather(w.pos_emb, positions));
     const rotaryRows = this.rotary && { cos: tf.gather(this.rotary.cos, positions), sin: tf.gather(this.rotary.sin, positions) };
@@ -162,10 +177,7 @@ export class CausalLM {
         q = applyRotary(q, config.nHeads, rotaryRows.cos, rotaryRows.sin, this.rotary.rotateHalf);
         k = applyRotary(k, config.nKvHeads, rotaryRows.cos, rotaryRows.sin, this.rotary.rotateHalf);
       }
-      let keys = splitHeads(k, batch, config.nKvHeads);
-      let values = splitHeads(v, batch, config.nKvHeads);
-      if (options.cache) ({ k: keys, v: values } = options.cache.append(i, keys, values));
-      const attended = attention(splitHeads(q, batch, config.nHeads), keys, values, bias);
+      const attended = (options.cache && length === 1 && attendOne(options.cache, i, q, k, v)) || attendAll(i, q, k, v);
       x = tf.add(x, dense(attended, `${p}attn.wo`, `${p}attn.bo`));
       const h2 = norm(x, `${p}ln2`);
       const inner = config.arch === 'gpt2' ? geluTanh(dense(h2, `${p}mlp.w_in`, `${p}mlp.b_in`)) : swiGlu(dense(h2, `${p}mlp.w_gate`), dense(h2, `${p}mlp.w_up`));

@@ -20,14 +20,26 @@ export class KVCache {
 
   /** Appends layer `layer`'s new keys/values along the sequence axis and returns the full ones. */
   append(layer: number, k: tf.Tensor4D, v: tf.Tensor4D): { k: tf.Tensor4D; v: tf.Tensor4D } {
-    const grow = (old: tf.Tensor4D | undefined, fresh: tf.Tensor4D): tf.Tensor4D => {
-      const full = tf.keep(old ? tf.concat([old, fresh], 2) : fresh);
-      old?.dispose();
-      return full;
-    };
-    this.keys[layer] = grow(this.keys[layer], k);
-    this.values[layer] = grow(this.values[layer], v);
-    return { k: this.keys[layer]!, v: this.values[layer]! };
+    const past = this.layer(layer);
+    this.replace(layer, past ? tf.concat([past.k, k], 2) : k, past ? tf.concat([past.v, v], 2) : v);
+    return this.layer(layer)!;
+  }
+
+  /** Layer `layer`'s cached keys and values [B, Hkv, S, h], or undefined before its first append. */
+  layer(layer: number): { k: tf.Tensor4D; v: tf.Tensor4D } | undefined {
+    const [k, v] = [this.keys[layer], this.values[layer]];
+    return k && v ? { k, v } : undefined;
+  }
+
+  /**
+   * Stores `k`, `v` (the layer's keys/values grown by this step, e.g. by a kernel that appends while it attends)
+   * in place of the layer's current ones, which are disposed; the cache keeps the new ones past any tf.tidy.
+   */
+  replace(layer: number, k: tf.Tensor4D, v: tf.Tensor4D): void {
+    const old = [this.keys[layer], this.values[layer]];
+    this.keys[layer] = tf.keep(k);
+    this.values[layer] = tf.keep(v);
+    for (const t of old) if (t !== k && t !== v) t?.dispose();
   }
 
   /**

@@ -80,10 +80,16 @@ export function sampleToken(logits: Float32Array, options: SamplingOptions, rand
   const temperature = options.temperature ?? 1;
   if (options.greedy || temperature === 0) return argmax(logits);
   const truncates = (options.topK !== undefined && options.topK > 0) || (options.topP !== undefined && options.topP < 1);
-  // candidates most likely first when truncating; otherwise every token in id order (no sort needed)
-  let order = truncates ? Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a]) : Array.from(logits.keys());
-  if (options.topK !== undefined && options.topK > 0) order = order.slice(0, options.topK);
   const top = logits[argmax(logits)];
+  if (!truncates) {
+    // every token in id order: one loop, no index list (this runs once per row per generated token)
+    const all = new Array<number>(logits.length);
+    for (let i = 0; i < logits.length; i++) all[i] = Math.exp((logits[i] - top) / temperature);
+    return random.weighted(all);
+  }
+  // candidates most likely first
+  let order = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a]);
+  if (options.topK !== undefined && options.topK > 0) order = order.slice(0, options.topK);
   let weights = order.map((i) => Math.exp((logits[i] - top) / temperature));
   if (options.topP !== undefined && options.topP < 1) {
     const total = weights.reduce((a, b) => a + b, 0);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend';
-import { adamwStep, rowNorm } from '../../lib/kernels';
-import { layerNorm, rmsNorm } from '../../lib/model/layers';
+import { adamwStep, decodeAttention, rowNorm } from '../../lib/kernels';
+import { attention, attentionBias, layerNorm, rmsNorm, splitHeads } from '../../lib/model/layers';
 
 beforeAll(async () => {
   expect((await initBackend('wasm')).name).toBe('wasm');
@@ -72,5 +72,61 @@ test('AdamWStep matches the update by hand, with and without weight decay, and r
       closeTo(pNext.dataSync(), pWant, 5);
     }
     expect(() => adamwStep(tf.ones([3]), tf.ones([3]), tf.ones([2]), tf.ones([3]), attrs)).toThrow('input "v" has shape [2] but p has [3]');
+  });
+});
+
+describe('DecodeAttention', () => {
+  test('one query against two keys by hand; a masked key gets no weight', () => {
+    tf.tidy(() => {
+      const step = { q: tf.tensor2d([[2, 0]]), k: tf.tensor2d([[0, 1]]), v: tf.tensor2d([[3, 4]]) };
+      const past = { k: tf.tensor4d([[[[1, 0]]]]), v: tf.tensor4d([[[[1, 2]]]]) };
+      const attrs = { heads: 1, kvHeads: 1 };
+      const both = decodeAttention(step, tf.tensor2d([[1, 1]], undefined, 'int32'), past, attrs)!;
+      // scores (q.k / sqrt 2) = [sqrt 2, 0]; p0 = 1 / (1 + e^-sqrt2)
+      const p0 = 1 / (1 + Math.exp(-Math.SQRT2));
+      closeTo(both.out.dataSync(), [p0 * 1 + (1 - p0) * 3, p0 * 2 + (1 - p0) * 4]);
+      closeTo(both.keys.dataSync(), [1, 0, 0, 1]);
+      closeTo(both.values.dataSync(), [1, 2, 3, 4]);
+      expect(both.keys.shape).toEqual([1, 1, 2, 2]);
+      const firstOnly = decodeAttention(step, tf.tensor2d([[1, 0]], undefined, 'int32'), past, attrs)!;
+      closeTo(firstOnly.out.dataSync(), [1, 2]);
+    });
+  });
+
+  test.each([[4, 4], [4, 2]])('matches the composite attention and cache concat (%i heads, %i kv heads), with padding and on the first step', (heads, kvHeads) => {
+    tf.tidy(() => {
+      const [batch, h, past] = [3, 8, 5];
+      const q = tf.randomNormal([batch, heads * h], 0, 1, 'float32', 1) as tf.Tensor2D;
+      const k = tf.randomNormal([batch, kvHeads * h], 0, 1, 'float32', 2) as tf.Tensor2D;
+      const v = tf.randomNormal([batch, kvHeads * h], 0, 1, 'float32', 3) as tf.Tensor2D;
+      const pastK = tf.randomNormal([batch, kvHeads, past, h], 0, 1, 'float32', 4) as tf.Tensor4D;
+      const pastV = tf.randomNormal([batch, kvHeads, past, h], 0, 1, 'float32', 5) as tf.Tensor4D;
+      // row 1 left-padded by two, row 2 finished (this step's token is padding)
+      const mask = tf.tensor2d([[1, 1, 1, 1, 1, 1], [0, 0, 1, 1, 1, 1], [1, 1, 1, 1, 1, 0]], undefined, 'int32');
+      const got = decodeAttention({ q, k, v }, mask, { k: pastK, v: pastV }, { heads, kvHeads })!;
+      const keys = tf.concat([pastK, splitHeads(k, batch, kvHeads)], 2) as tf.Tensor4D;
+      const values = tf.concat([pastV, splitHeads(v, batch, kvHeads)], 2) as tf.Tensor4D;
+      const want = attention(splitHeads(q, batch, heads), keys, values, attentionBias(mask, 1, past));
+      expect(got.out.shape).toEqual([batch, heads * h]);
+      closeTo(got.out.dataSync(), want.dataSync());
+      expect(got.keys.dataSync()).toEqual(keys.dataSync());
+      expect(got.values.dataSync()).toEqual(values.dataSync());
+      const first = decodeAttention({ q, k, v }, tf.ones([batch, 1], 'int32') as tf.Tensor2D, undefined, { heads, kvHeads })!;
+      // one key: the output is its value, for every query head of its group
+      const vRows = v.arraySync();
+      const expected = vRows.flatMap((row) => Array.from({ length: heads }, (_, j) => row.slice(Math.floor(j / (heads / kvHeads)) * h, (Math.floor(j / (heads / kvHeads)) + 1) * h)).flat());
+      closeTo(first.out.dataSync(), expected);
+    });
+  });
+
+  test('rejects a cache whose shape does not fit the step', () => {
+    tf.tidy(() => {
+      const step = { q: tf.ones([2, 8]) as tf.Tensor2D, k: tf.ones([2, 8]) as tf.Tensor2D, v: tf.ones([2, 8]) as tf.Tensor2D };
+      const past = { k: tf.ones([2, 2, 3, 4]) as tf.Tensor4D, v: tf.ones([2, 2, 3, 4]) as tf.Tensor4D };
+      expect(() => decodeAttention(step, tf.ones([2, 5]) as tf.Tensor2D, past, { heads: 2, kvHeads: 2 }))
+        .toThrow('input "pastK" has shape [2,2,3,4] but needs [2,2,4,4]');
+      expect(() => decodeAttention(step, tf.ones([2, 4]) as tf.Tensor2D, undefined, { heads: 2, kvHeads: 2 }))
+        .toThrow('keyMask has 4 columns but no cached keys/values were given');
+    });
   });
 });
