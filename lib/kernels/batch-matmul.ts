@@ -15,7 +15,8 @@ import { wasmOps, WasmOps } from './wasm-ops';
  * - otherwise the batch is looped: one 2-D product per output batch index (broadcasting batch axes of size 1),
  *   each written into its place in the output;
  * - a few rows times a large transposed matrix (sampling with a tied embedding) reuse a cached transposed copy;
- * - a 2-D `A^T B` with more rows than columns in its result is computed as `(B^T A)^T`.
+ * - a 2-D `A^T B` with fewer rows than columns in its result is computed as `(B^T A)^T`, so that the smaller
+ *   operand is the one XNNPACK packs.
  * `transposes` holds those copies; clear it when the kernel is unregistered.
  */
 export function routedBatchMatMulConfig(shipped: tf.KernelConfig, transposes: TransposeCache): tf.KernelConfig {
@@ -56,12 +57,6 @@ const sizeOf = (shape: number[]): number => shape.reduce((p, d) => p * d, 1);
  * one-row attention products are the main case.
  */
 const SMALL_ROWS = 4;
-
-/**
- * `A^T B` runs as `(B^T A)^T` only while A (which XNNPACK then packs) has at most this many values: measured
- * 20 vs 27 ms at A [2048, 512], even at [1024, 1536], 633 vs 570 ms (worse) at [1024, 8192].
- */
-const MAX_SWAPPED_PACK = 1 << 20;
 
 /** Products with at most this many rows (sampling, not training) use cached transposes of large weights. */
 const FEW_ROWS = 64;
@@ -109,10 +104,11 @@ function routedBatchMatMul(
   try {
     const n = transposeB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1];
     const innerAgrees = b.shape[b.shape.length - 2] === aRows;
-    if (transposeA && !transposeB && innerAgrees && sizeOf(aBatch) === 1 && sizeOf(bBatch) === 1 && m > n
-      && m * aRows <= MAX_SWAPPED_PACK) {
-      // C = A^T B, A [k, m], B [k, n], computed as (B^T A)^T when m > n: XNNPACK runs faster with more output
-      // columns (a weight gradient [512, 128] with k = 2048: 20 ms instead of 27 ms); C is small to transpose.
+    if (transposeA && !transposeB && innerAgrees && sizeOf(aBatch) === 1 && sizeOf(bBatch) === 1 && m < n) {
+      // C = A^T B, A [k, m], B [k, n]. XNNPACK packs its right operand first at about 9 ns a value (more than
+      // the product's own time per value at k = 2048), and a transpose costs 3-5 ns a value: so when m < n,
+      // compute (B^T A)^T, which transposes B and packs A, the smaller. A weight gradient [128, 512] with
+      // k = 2048: 29 instead of 36 ms; [512, 128] unswapped: 31 instead of 38 ms (medians of 14).
       const bT = keep(ops.transpose(keep(ops.reshape(b, [aRows, n])), [1, 0]));
       const cT = keep(matMul2d(bT, keep(ops.reshape(a, [aRows, m]))));
       return ops.reshape(keep(ops.transpose(cT, [1, 0])), [...outBatch, m, n]);

@@ -124,3 +124,26 @@ describe('Slice and SplitV on wasm', () => {
     expect(grad[2].slice(18, 22)).toEqual([2, 2, 3, 3]);
   });
 });
+
+describe('BatchMatMul A^T B on wasm (a weight gradient)', () => {
+  test.each([[3, 5], [5, 3]])('[k, %i]^T x [k, %i] (swapped to (B^T A)^T when the result is wider than tall) equals the sum by hand and the shipped kernel', (m, n) => {
+    const k = 6;
+    const a = Array.from({ length: k * m }, (_, i) => ((i * 7) % 11) - 5);
+    const b = Array.from({ length: k * n }, (_, i) => ((i * 5) % 13) / 4 - 1.5);
+    const want: number[] = [];
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let sum = 0;
+        for (let p = 0; p < k; p++) sum += a[p * m + i] * b[p * n + j];
+        want.push(sum);
+      }
+    }
+    const { fast, shipped } = bothKernels(() => tf.tidy(() => {
+      const c = tf.matMul(tf.tensor2d(a, [k, m]), tf.tensor2d(b, [k, n]), true, false);
+      return { shape: c.shape, values: Array.from(c.dataSync()) };
+    }));
+    expect(fast.shape).toEqual([m, n]);
+    fast.values.forEach((v, i) => expect(v).toBeCloseTo(want[i], 4));
+    shipped.values.forEach((v, i) => expect(fast.values[i]).toBeCloseTo(v, 4));
+  });
+});
