@@ -12,7 +12,7 @@
  *   npm run bench:distill -- --no-augment               # teacher records only (no recombined steps)
  *   npm run bench:distill -- --quick                    # a tiny slice, tiny model, one epoch (smoke test)
  *
- * Options --epochs, --lr, --d-model, --layers override the per-dataset settings (for experiments).
+ * Options --epochs, --lr, --d-model, --layers, --augment-factor override the per-dataset settings (for experiments).
  */
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -26,8 +26,8 @@ import type { Tokenizer } from '../lib/tokenizer/types';
 import { accuracy, distill, encodeDistillSet, predictWithStudent, selectRecords, type StudentPrediction } from '../lib/train/distill';
 import { questionText } from '../lib/train/formats';
 import { Trainer } from '../lib/train/trainer';
+import { recombineCoinFlips } from './coin-steps';
 import { recombineLetterSteps } from './letter-steps';
-import { renameCoinFlipPeople } from './name-swap';
 import { WordCharTokenizer } from '../lib/tokenizer/word-char';
 
 type DatasetName = 'last_letters' | 'coin_flip' | 'multiarith';
@@ -52,8 +52,7 @@ interface Settings {
   peakLr: number;
   maxNewTokens: number;
   /**
-   * Extra rows, as a multiple of the kept records (0: none): recombined teacher steps (last letters), renamed
-   * people (coin flip).
+   * Extra rows, as a multiple of the kept records (0: none): recombined teacher steps (last letters, coin flip).
    */
   augment: number;
 }
@@ -107,7 +106,7 @@ async function runDataset(name: DatasetName, settings: Settings, options: RunOpt
   const { records } = selectRecords(teacher, train, { filter: 'correct', dedupe: true });
   const extra = settings.augment === 0 ? { records: [], examples: [] }
     : name === 'last_letters' ? recombineLetterSteps(records, train, Math.round(settings.augment * records.length), options.seed)
-      : name === 'coin_flip' ? renameCoinFlipPeople(records, train, settings.augment, options.seed)
+      : name === 'coin_flip' ? recombineCoinFlips(records, train, Math.round(settings.augment * records.length), options.seed)
         : { records: [], examples: [] };
   const trainRecords = [...records, ...extra.records];
   const trainExamples = [...train, ...extra.examples];
@@ -197,7 +196,8 @@ async function main(): Promise<void> {
     .option('dataset', { type: 'string', array: true, describe: `datasets (${DATASETS.join(', ')}); default all` })
     .option('quick', { type: 'boolean', default: false, describe: 'tiny slice, tiny model, one epoch' })
     .option('tokenizer', { choices: ['word-char', 'char'] as const, default: 'word-char' as const, describe: 'student tokenizer' })
-    .option('augment', { type: 'boolean', default: true, describe: 'recombined steps (last_letters), renamed people (coin_flip)' })
+    .option('augment', { type: 'boolean', default: true, describe: 'recombined teacher steps (last_letters, coin_flip)' })
+    .option('augment-factor', { type: 'number', describe: 'recombined rows as a multiple of the kept records' })
     .option('data-dir', { type: 'string', default: 'data' })
     .option('out', { type: 'string', default: join('checkpoints', 'bench-distill') })
     .option('seed', { type: 'number', default: 0 })
@@ -220,7 +220,7 @@ async function main(): Promise<void> {
       ...base,
       epochs: argv.epochs ?? base.epochs, peakLr: argv.lr ?? base.peakLr,
       arch: argv.arch ?? base.arch, dModel: argv['d-model'] ?? base.dModel, nLayers: argv.layers ?? base.nLayers,
-      batchSize: argv['batch-size'] ?? base.batchSize, augment: argv.augment ? base.augment : 0,
+      batchSize: argv['batch-size'] ?? base.batchSize, augment: argv.augment ? argv['augment-factor'] ?? base.augment : 0,
     };
     results[name] = await runDataset(name, settings, { dataDir: argv['data-dir'], outDir: argv.out, seed: argv.seed, quick: argv.quick, tokenizer: argv.tokenizer });
   }

@@ -57,11 +57,16 @@ function arithmeticChecks(text: string): StepCheck[] {
   return checks;
 }
 
-/** The flips a coin-flip question lists, in order, and the side it starts on. */
-function coinFlipFacts(question: string): { start: 'heads' | 'tails'; flips: { name: string; flips: boolean }[] } | undefined {
+/** A name as a whole word, accents included (`\b` only knows ASCII letters): `Jesús` in "Jesús flips". */
+export function nameMention(name: string): RegExp {
+  return new RegExp(`(?<!\\p{L})${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?!\\p{L})`, 'gu');
+}
+
+/** The flips a coin-flip question lists, in order, and the side it starts on (undefined if it is not one). */
+export function coinFlipFacts(question: string): { start: 'heads' | 'tails'; flips: { name: string; flips: boolean }[] } | undefined {
   const start = /A coin is (heads|tails) up/i.exec(question)?.[1].toLowerCase() as 'heads' | 'tails' | undefined;
   if (!start) return undefined;
-  const flips = [...question.matchAll(/([A-Z][\w'-]*(?: [A-Z][\w'-]*)*) (does not flip|flips) the coin/g)]
+  const flips = [...question.matchAll(/(\p{Lu}[\p{L}'-]*(?: \p{Lu}[\p{L}'-]*)*) (does not flip|flips) the coin/gu)]
     .map(([, name, action]) => ({ name, flips: action === 'flips' }));
   return { start, flips };
 }
@@ -71,7 +76,7 @@ function coinFlipChecks(text: string, question: string): StepCheck[] {
   if (!facts) return [];
   const checks: StepCheck[] = [];
   for (const sentence of sentences(text)) {
-    const index = facts.flips.findIndex(({ name }) => new RegExp(`\\b${name}\\b`).test(sentence));
+    const index = facts.flips.findIndex(({ name }) => nameMention(name).test(sentence));
     if (index < 0) continue;
     const saysNoFlip = /\b(does not|doesn't|did not|didn't) flip/i.test(sentence);
     const saysFlip = !saysNoFlip && /\bflip(s|ped)\b/i.test(sentence);

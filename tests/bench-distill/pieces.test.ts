@@ -1,6 +1,8 @@
 import type { Example, RationaleRecord } from '../../lib/data/types';
 import { CharTokenizer } from '../../lib/tokenizer/char';
+import { recombineCoinFlips } from '../../bench/coin-steps';
 import { recombineLetterSteps } from '../../bench/letter-steps';
+import { checkSteps, coinFlipFacts, nameMention } from '../../rewards/steps';
 import { renameCoinFlipPeople } from '../../bench/name-swap';
 import { WordCharTokenizer } from '../../lib/tokenizer/word-char';
 
@@ -83,5 +85,68 @@ test('renamed coin-flip rows rename every person in question and rationale alike
     expect(renamed.rationale).toBe(record.rationale.replace(/Jeff|Jen|Ann|Noel/g, (n) => names[['Jeff', 'Jen', 'Ann', 'Noel'].indexOf(n)]));
     expect(renamed.answer).toBe('no');
     expect(examples[i].answers).toEqual(['no']);
+  });
+});
+
+describe('recombined coin-flip rows', () => {
+  const coinQuestion = (people: [string, boolean][]) =>
+    `A coin is heads up. ${people.map(([n, f]) => `${n} ${f ? 'flips' : 'does not flip'} the coin.`).join(' ')} Is the coin still heads up? Note that "flip" here means "reverse".`;
+  const source = (id: string, people: [string, boolean][], lines: string[], answer: string) => ({
+    example: { id, question: coinQuestion(people), answers: [answer], answerType: 'yes-no' } as Example,
+    record: { exampleId: id, rationale: lines.join('\n'), answer, correct: true, strategy: 'zero-shot-cot', model: 'test' } as RationaleRecord,
+  });
+  const sources = [
+    // One step per line, the side after each: a template.
+    source('cf/0', [['Jeff', false], ['Jesús', true], ['Ann', true], ['Noel', true]], [
+      'Jeff does not flip the coin, so the coin remains heads up.', 'Jesús flips the coin, so the coin is now tails up.',
+      'Ann flips the coin, so the coin is now heads up again.', 'Noel flips the coin, so the coin is now tails up.', '',
+      'Therefore, the answer is no, the coin is tails up.'], 'no'),
+    // The side on the line after the person's: a template too.
+    source('cf/1', [['Mia', true], ['Lee', false], ['Jose Luis', true], ['Ada', false]], [
+      'A coin is heads up.', 'Mia flips the coin.', 'The coin is now tails up.', 'Lee does not flip the coin.',
+      'The coin is still tails up.', 'Jose Luis flips the coin.', 'The coin is now heads up.', 'Ada does not flip the coin.',
+      'The coin is still heads up.', '', 'So, yes.'], 'yes'),
+    // A wrong step ("if it was tails" before the first flip): never a template.
+    source('cf/2', [['Rena', true], ['Devon', true], ['Kim', false], ['Bo', false]], [
+      'Rena flips the coin. This means that if the coin was tails up, it is now heads up.', 'Devon flips the coin, so it is tails up.',
+      'Kim does not flip the coin, so it is tails up.', 'Bo does not flip the coin, so it is tails up.', 'So the answer is no.'], 'yes'),
+    // No side after each step: never a template.
+    source('cf/3', [['Zed', true], ['Yan', false], ['Xia', true], ['Wu', false]], [
+      'Zed flips the coin.', 'Yan does not flip the coin.', 'Xia flips the coin.', 'Wu does not flip the coin.', 'So the coin is heads up.'], 'yes'),
+  ];
+  const { records, examples } = recombineCoinFlips(sources.map((s) => s.record), sources.map((s) => s.example), 60, 3);
+
+  test('every row is consistent: its steps follow its own flips, and the answer is the final side', () => {
+    expect(records).toHaveLength(60);
+    const pool = new Set(sources.flatMap((s) => coinFlipFacts(s.example.question)!.flips.map((f) => f.name)));
+    records.forEach((record, i) => {
+      const example = examples[i];
+      expect(record.exampleId).toBe(example.id);
+      expect(example.id).toMatch(/^cf\/[01]\/recombined-\d+$/);
+      const facts = coinFlipFacts(example.question)!;
+      expect(facts.flips).toHaveLength(4);
+      expect(facts.flips.every((f) => pool.has(f.name))).toBe(true);
+      expect(new Set(facts.flips.map((f) => f.name)).size).toBe(4);
+      const answer = facts.flips.filter((f) => f.flips).length % 2 === 0 ? 'yes' : 'no';
+      expect(example.answers).toEqual([answer]);
+      expect(record.answer).toBe(answer);
+      // The reward's step checker agrees with every step, and the rationale names the people in question order.
+      const checks = checkSteps(example, record.rationale);
+      expect(checks.length).toBeGreaterThanOrEqual(4);
+      expect(checks.every((c) => c.correct)).toBe(true);
+      const order = facts.flips.map((f) => record.rationale.search(nameMention(f.name)));
+      expect(order).toEqual([...order].sort((a, b) => a - b));
+      // The closing line follows the final side; "again" only after a flip back to heads.
+      const closing = record.rationale.split('\n').at(-1)!;
+      if (example.id.startsWith('cf/0/')) expect(closing).toBe(`Therefore, the answer is ${answer}, the coin is ${answer === 'yes' ? 'heads' : 'tails'} up.`);
+      else expect(closing).toBe(`So, ${answer === 'yes' ? 'yes' : 'no'}.`);
+      for (const line of record.rationale.split('\n').filter((l) => l.includes('again'))) expect(line).toMatch(/flips the coin, so the coin is now heads up again\.$/);
+    });
+  });
+
+  test('both templates are used, and flips are new combinations', () => {
+    expect(new Set(examples.map((e) => e.id.split('/')[1]))).toEqual(new Set(['0', '1']));
+    const patterns = new Set(examples.map((e) => coinFlipFacts(e.question)!.flips.map((f) => (f.flips ? 1 : 0)).join('')));
+    expect(patterns.size).toBeGreaterThan(8);
   });
 });

@@ -33,6 +33,13 @@ describe('exact step checks', () => {
     // Giselle: wrong action (she flips) and wrong side (heads after two flips); the rest hold.
     expect(steps.map((s) => s.correct)).toEqual([true, true, true, true, false, false, true, true]);
   });
+
+  test('coin flips: accented and two-word names are people too', () => {
+    const example = { ...coinFlip, question: 'A coin is heads up. Jesús flips the coin. Jose Luis does not flip the coin. Is the coin still heads up?' };
+    const steps = checkSteps(example, 'Jesús flips the coin, so the coin is now heads up. Jose Luis does not flip the coin, so it remains tails up.');
+    // Jesús: right action, wrong side; Jose Luis: right action, right side.
+    expect(steps.map((s) => s.correct)).toEqual([true, false, true, true]);
+  });
 });
 
 describe('built-in rewards', () => {
