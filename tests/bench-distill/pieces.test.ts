@@ -3,7 +3,6 @@ import { CharTokenizer } from '../../lib/tokenizer/char';
 import { recombineCoinFlips } from '../../bench/coin-steps';
 import { recombineLetterSteps } from '../../bench/letter-steps';
 import { checkSteps, coinFlipFacts, nameMention } from '../../rewards/steps';
-import { renameCoinFlipPeople } from '../../bench/name-swap';
 import { WordCharTokenizer } from '../../lib/tokenizer/word-char';
 
 const question = (words: string) => `Take the last letters of each words in "${words}" and concatenate them.`;
@@ -61,31 +60,6 @@ test('word-char tokenizer: recurring words are one token, rare words spelled out
   // A word that only starts like a known one is spelled out.
   expect(tokenizer.encode(' lettering')).toHaveLength(' lettering'.length);
   expect(tokenizer.encode('Z')).toEqual([tokenizer.unkId]);
-});
-
-test('renamed coin-flip rows rename every person in question and rationale alike, with names from the pool', () => {
-  const people = [['Jeff', 'flips'], ['Jen', 'does not flip'], ['Ann', 'flips'], ['Noel', 'flips']];
-  const example: Example = {
-    id: 'cf/0', answers: ['no'], answerType: 'yes-no',
-    question: `A coin is heads up. ${people.map(([n, v]) => `${n} ${v} the coin.`).join(' ')} Is the coin still heads up?`,
-  };
-  const other: Example = { id: 'cf/1', answers: ['yes'], answerType: 'yes-no', question: 'A coin is heads up. Annabel flips the coin. Joe flips the coin. Lee does not flip the coin. Mia does not flip the coin. Is the coin still heads up?' };
-  const record: RationaleRecord = {
-    exampleId: 'cf/0', answer: 'no', correct: true, strategy: 'zero-shot-cot', model: 'test',
-    rationale: 'Jeff flips the coin, so it is tails up. Jen does not. Ann flips: heads. Noel flips: tails. So Jeff, Jen, Ann and Noel leave it tails up.',
-  };
-  const { records, examples } = renameCoinFlipPeople([record], [example, other], 3, 1);
-  expect(records).toHaveLength(3);
-  records.forEach((renamed, i) => {
-    const names = [...examples[i].question.matchAll(/\. ([A-Z][a-z]+) (?:does not flip|flips) /g)].map((m) => m[1]);
-    // Same actions in the same order; the new names are the other question's people, so "Ann" never survives
-    // inside "Annabel" and nothing is renamed twice.
-    expect(examples[i].question).toBe(example.question.replace(/Jeff|Jen|Ann|Noel/g, (n) => names[['Jeff', 'Jen', 'Ann', 'Noel'].indexOf(n)]));
-    expect(names.slice().sort()).toEqual(['Annabel', 'Joe', 'Lee', 'Mia']);
-    expect(renamed.rationale).toBe(record.rationale.replace(/Jeff|Jen|Ann|Noel/g, (n) => names[['Jeff', 'Jen', 'Ann', 'Noel'].indexOf(n)]));
-    expect(renamed.answer).toBe('no');
-    expect(examples[i].answers).toEqual(['no']);
-  });
 });
 
 describe('recombined coin-flip rows', () => {
