@@ -8,7 +8,7 @@ import { gatherRowsConfig } from './gather-rows';
 import { heapSliceConfig, heapSplitConfig } from './heap-slice';
 import { integerPowConfig } from './integer-pow';
 import { leadingSumConfig } from './leading-sum';
-import { rowNormConfig } from './row-norm';
+import { rowNormConfig, rowNormGradConfig } from './row-norm';
 import { sharedCastConfig, sharedIdentityConfig } from './shared-identity';
 import { TransposeCache } from './transpose-cache';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum';
@@ -38,8 +38,8 @@ let fast = false;
 /**
  * Makes the wasm backend complete and fast for training a transformer (idempotent):
  * - registers `UnsortedSegmentSum` (the gradient of `tf.gather`, i.e. of embeddings), which wasm lacks, and
- *   the one-kernel `RowNorm` and `DecodeAttention` that decoding uses and `AdamWStep` that the optimizer uses
- *   (see `rowNorm`, `decodeAttention`, `adamwStep`);
+ *   the one-kernel `RowNorm` and `DecodeAttention` that decoding uses, `RowNormGrad` that the norms' gradient
+ *   uses and `AdamWStep` that the optimizer uses (see `rowNorm`, `decodeAttention`, `rowNormGrad`, `adamwStep`);
  * - replaces `BatchMatMul` by a kernel that sends every product to XNNPACK's fast path (4-7x faster training),
  *   `Pow` by repeated multiplication for exponents 1-4 (GELU's x^3), `Identity` (run on every tensor saved
  *   for the backward pass) and same-dtype `Cast` by ones that share the buffer instead of copying it,
@@ -49,7 +49,8 @@ let fast = false;
  * (correct, slower) with a warning. Safe before or after `tf.setBackend('wasm')`. Called by `initBackend`.
  */
 export function registerWasmKernels(): void {
-  for (const kernel of [unsortedSegmentSumConfig, rowNormConfig, adamwStepConfig, decodeAttentionConfig]) {
+  const ownKernels = [unsortedSegmentSumConfig, rowNormConfig, rowNormGradConfig, adamwStepConfig, decodeAttentionConfig];
+  for (const kernel of ownKernels) {
     const config = kernel();
     if (tf.getKernel(config.kernelName, 'wasm') === undefined) tf.registerKernel(config);
   }
@@ -88,6 +89,6 @@ export function fastWasmKernelsOn(): boolean {
   return fast;
 }
 
-export { adamwStep, decodeAttention, rowNorm } from './fused-ops';
+export { adamwStep, decodeAttention, rowNorm, rowNormGrad } from './fused-ops';
 export type { AdamWStepAttrs } from './adamw-step';
 export type { DecodeAttentionAttrs } from './decode-attention';

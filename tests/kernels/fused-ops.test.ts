@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend';
-import { adamwStep, decodeAttention, rowNorm } from '../../lib/kernels';
+import { adamwStep, decodeAttention, rowNorm, rowNormGrad } from '../../lib/kernels';
 import { attention, attentionBias, layerNorm, rmsNorm, splitHeads } from '../../lib/model/layers';
 
 beforeAll(async () => {
@@ -128,5 +128,61 @@ describe('DecodeAttention', () => {
       expect(() => decodeAttention(step, tf.ones([2, 4]) as tf.Tensor2D, undefined, { heads: 2, kvHeads: 2 }))
         .toThrow('keyMask has 4 columns but no cached keys/values were given');
     });
+  });
+});
+
+describe('RowNormGrad (the gradient of layerNorm and rmsNorm)', () => {
+  // The norms as plain ops, differentiated by tfjs: the reference for the written-out gradient.
+  const referenceLayerNorm = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+    const centered = tf.sub(x, tf.mean(x, -1, true));
+    return tf.add(tf.mul(tf.div(centered, tf.sqrt(tf.add(tf.mean(tf.square(centered), -1, true), 1e-5))), g), b);
+  };
+  const referenceRmsNorm = (x: tf.Tensor, g: tf.Tensor) => tf.mul(tf.div(x, tf.sqrt(tf.add(tf.mean(tf.square(x), -1, true), 1e-5))), g);
+  const x = () => tf.tensor2d(Array.from({ length: 5 * 6 }, (_, i) => Math.sin(i * 1.7) * 3 + (i % 4)), [5, 6]);
+  const g = () => tf.tensor1d([1, -0.5, 2, 0.25, 1.5, -1]);
+  const b = () => tf.tensor1d([0.1, 0.2, -0.3, 0, 0.5, 1]);
+  // a loss that weights every output differently, so each gradient entry is exercised
+  const upstream = () => tf.tensor2d(Array.from({ length: 30 }, (_, i) => Math.cos(i * 0.9)), [5, 6]);
+  const lossOf = (y: tf.Tensor) => tf.sum(tf.mul(y, upstream()));
+
+  const compare = () => tf.tidy(() => {
+    const got = tf.grads((xs: tf.Tensor, gs: tf.Tensor, bs: tf.Tensor) => lossOf(layerNorm(xs as tf.Tensor2D, gs as tf.Tensor1D, bs as tf.Tensor1D, 1e-5)))([x(), g(), b()]);
+    const want = tf.grads((xs: tf.Tensor, gs: tf.Tensor, bs: tf.Tensor) => lossOf(referenceLayerNorm(xs, gs, bs)))([x(), g(), b()]);
+    got.forEach((t, i) => closeTo(t.dataSync(), want[i].dataSync(), 4));
+    const gotRms = tf.grads((xs: tf.Tensor, gs: tf.Tensor) => lossOf(rmsNorm(xs as tf.Tensor2D, gs as tf.Tensor1D, 1e-5)))([x(), g()]);
+    const wantRms = tf.grads((xs: tf.Tensor, gs: tf.Tensor) => lossOf(referenceRmsNorm(xs, gs)))([x(), g()]);
+    gotRms.forEach((t, i) => closeTo(t.dataSync(), wantRms[i].dataSync(), 4));
+    // the forward values are the composite ops' own
+    closeTo(layerNorm(x(), g(), b(), 1e-5).dataSync(), referenceLayerNorm(x(), g(), b()).dataSync());
+  });
+
+  test('on wasm (the kernel) equals the automatic gradient of the plain ops, for x, gain and bias', () => {
+    expect(tf.getKernel('RowNormGrad', 'wasm')).toBeDefined();
+    compare();
+  });
+
+  test('on a backend without the kernel (the same formula in ops) equals it too', async () => {
+    await tf.setBackend('cpu');
+    compare();
+  });
+
+  test('the kernel returns zero bias gradients for RMSNorm and rejects shapes that do not fit', () => {
+    tf.tidy(() => {
+      const [, , dBias] = rowNormGrad(upstream(), x(), tf.ones([5, 1]) as tf.Tensor2D, g(), false)!;
+      expect(Array.from(dBias.dataSync())).toEqual([0, 0, 0, 0, 0, 0]);
+      expect(() => rowNormGrad(upstream(), x(), tf.ones([4, 1]) as tf.Tensor2D, g(), true)).toThrow('RowNormGrad: dy [5,6], xhat [5,6], rstd [4,1]');
+    });
+  });
+
+  test('a training step through the norms leaves no tensor behind', () => {
+    const [xs, gs, bs] = [x(), g(), b()];
+    const step = () => tf.tidy(() => {
+      tf.grads((a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => lossOf(layerNorm(a as tf.Tensor2D, c as tf.Tensor1D, d as tf.Tensor1D, 1e-5)))([xs, gs, bs]);
+    });
+    step();
+    const tensors = tf.memory().numTensors;
+    for (let i = 0; i < 10; i++) step();
+    expect(tf.memory().numTensors).toBe(tensors);
+    tf.dispose([xs, gs, bs]);
   });
 });
