@@ -6,6 +6,7 @@ import { routedBatchMatMulConfig } from './batch-matmul';
 import { decodeAttentionConfig } from './decode-attention';
 import { gatherRowsConfig } from './gather-rows';
 import { heapSliceConfig, heapSplitConfig } from './heap-slice';
+import { heapTransposeConfig } from './heap-transpose';
 import { integerPowConfig } from './integer-pow';
 import { leadingSumConfig } from './leading-sum';
 import { rowNormConfig, rowNormGradConfig } from './row-norm';
@@ -30,6 +31,7 @@ const REPLACEMENTS: Record<string, (shipped: tf.KernelConfig) => tf.KernelConfig
   Cast: sharedCastConfig,
   Slice: heapSliceConfig,
   SplitV: heapSplitConfig,
+  Transpose: heapTransposeConfig,
 };
 
 let shipped: Map<string, tf.KernelConfig> | undefined;
@@ -44,7 +46,8 @@ let fast = false;
  *   `Pow` by repeated multiplication for exponents 1-4 (GELU's x^3), `Identity` (run on every tensor saved
  *   for the backward pass) and same-dtype `Cast` by ones that share the buffer instead of copying it,
  *   `GatherV2` by row copies for embedding lookups, `Sum` over leading axes (bias and gain gradients) by
- *   a loop without a transpose, and `Slice` / `SplitV` by copies straight from the heap;
+ *   a loop without a transpose, `Slice` / `SplitV` by copies straight from the heap, and `Transpose` of the
+ *   last two axes by a loop that reads eight rows a pass;
  * the replacements only on the pinned tfjs-backend-wasm version: on another one the shipped kernels stay
  * (correct, slower) with a warning. Safe before or after `tf.setBackend('wasm')`. Called by `initBackend`.
  */
@@ -66,9 +69,9 @@ export function registerWasmKernels(): void {
 }
 
 /**
- * Switches wasm's `BatchMatMul`, `Pow`, `Identity`, `Cast`, `GatherV2`, `Sum`, `Slice` and `SplitV` between the
- * project's fast kernels (`true`) and the shipped ones (`false`), e.g. to measure the difference. Requires
- * `registerWasmKernels()` to have installed them.
+ * Switches wasm's `BatchMatMul`, `Pow`, `Identity`, `Cast`, `GatherV2`, `Sum`, `Slice`, `SplitV` and `Transpose`
+ * between the project's fast kernels (`true`) and the shipped ones (`false`), e.g. to measure the difference.
+ * Requires `registerWasmKernels()` to have installed them.
  */
 export function setFastWasmKernels(enabled: boolean): void {
   if (shipped === undefined) {

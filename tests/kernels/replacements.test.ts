@@ -147,3 +147,34 @@ describe('BatchMatMul A^T B on wasm (a weight gradient)', () => {
     shipped.values.forEach((v, i) => expect(fast.values[i]).toBeCloseTo(v, 4));
   });
 });
+
+describe('Transpose on wasm', () => {
+  test.each([[[11, 3]], [[2, 9, 5]], [[2, 3, 16, 8]]])('of the last two axes of %j equals the transpose by hand and the shipped kernel', (shape) => {
+    const size = shape.reduce((p, d) => p * d, 1);
+    const values = Array.from({ length: size }, (_, i) => i * 0.5 - 7);
+    const [rows, cols] = shape.slice(-2);
+    const want = values.map((_, o) => {
+      // output index o = (batch, c, r) -> source (batch, r, c)
+      const batch = Math.floor(o / (rows * cols));
+      const c = Math.floor((o % (rows * cols)) / rows);
+      const r = o % rows;
+      return values[batch * rows * cols + r * cols + c];
+    });
+    const perm = shape.map((_, i) => (i < shape.length - 2 ? i : 2 * shape.length - 3 - i));
+    const { fast, shipped } = bothKernels(() => tf.tidy(() => {
+      const out = tf.transpose(tf.tensor(values, shape), perm);
+      const ints = tf.transpose(tf.tensor(values.map((v) => Math.round(v * 2)), shape, 'int32'), perm);
+      return { shape: out.shape, values: Array.from(out.dataSync()), ints: Array.from(ints.dataSync()) };
+    }));
+    expect(fast.shape).toEqual([...shape.slice(0, -2), cols, rows]);
+    expect(fast.values).toEqual(want);
+    expect(fast.ints).toEqual(want.map((v) => Math.round(v * 2)));
+    expect(fast).toEqual(shipped);
+  });
+
+  test('other permutations give the shipped kernel\'s result', () => {
+    const { fast, shipped } = bothKernels(() => tf.tidy(() => Array.from(tf.transpose(tf.range(0, 24).reshape([2, 3, 4]), [1, 0, 2]).dataSync())));
+    expect(fast).toEqual(shipped);
+    expect(fast.slice(0, 8)).toEqual([0, 1, 2, 3, 12, 13, 14, 15]);
+  });
+});
