@@ -3,10 +3,10 @@
  *
  * For two GPT-2-layout configs, S (vocab 512, d 128, 4 layers, 4 heads, seq 128, batch 16) and M (vocab 8192,
  * d 384, 6 layers, 6 heads, seq 256, batch 8 as 2 micro-batches of 4), it measures: train tokens/s, achieved
- * GFLOP/s, sampling tokens/s (batch 8, 64 new tokens) with and without the KV cache, and peak RSS. Rates are
- * given per wall-clock second and per CPU-second of this process (see {@link timed}). On wasm it also trains S
- * with the shipped versions of the kernels the project replaces (`setFastWasmKernels(false)`), as the reference
- * for their speed-up.
+ * GFLOP/s, sampling tokens/s (batch 8, 64 new tokens; see {@link benchSample}) with and without the KV cache, and
+ * peak RSS. Rates are given per wall-clock second and per CPU-second of this process (see {@link timed}). On wasm
+ * it also trains S with the shipped versions of the kernels the project replaces (`setFastWasmKernels(false)`), as
+ * the reference for their speed-up.
  * Prints a table, then (last line) one JSON object with the figures.
  *
  * Training FLOPs per token: 6 N + 12 L d T (N parameters, L layers, width d, context T): the usual 6N for the
@@ -96,13 +96,25 @@ function tokenizerFor(vocabSize: number): CharTokenizer {
   return new CharTokenizer(Array.from({ length: vocabSize - 4 }, (_, i) => String.fromCodePoint(0x20 + i)));
 }
 
+/**
+ * Sampling rate over `runs` generations of SAMPLE_NEW_TOKENS after one warm-up generation of `warmupTokens`.
+ * With the KV cache: a full warm-up generation, then 3 timed ones: a decoding step is a couple of hundred small
+ * kernels and JS loops whose JIT compilation is not done after one generation (the first after a 2-token warm-up
+ * ran at 55-65% of the fifth's rate), and sampling for RL runs many generations. Without the cache (about ten
+ * times slower): a 2-token warm-up and 1 timed generation.
+ */
 async function benchSample(model: CausalLM, useCache: boolean): Promise<Rates> {
   const tokenizer = tokenizerFor(model.config.vocabSize);
   const prompts = Array.from({ length: SAMPLE_BATCH }, (_, i) => `Question ${i}: what is ${i} + ${i}?`);
-  await generate(model, tokenizer, prompts, { maxNewTokens: 2, seed: 1, useCache }); // warm-up
+  const [warmupTokens, runs] = useCache ? [SAMPLE_NEW_TOKENS, 3] : [2, 1];
+  await generate(model, tokenizer, prompts, { maxNewTokens: warmupTokens, seed: 1, useCache });
   return timed(async () => {
-    const out = await generate(model, tokenizer, prompts, { maxNewTokens: SAMPLE_NEW_TOKENS, seed: 1, useCache });
-    return out.reduce((n, g) => n + g.tokenIds.length, 0); // rows that sample EOS stop early: count real tokens
+    let tokens = 0;
+    for (let run = 0; run < runs; run++) {
+      const out = await generate(model, tokenizer, prompts, { maxNewTokens: SAMPLE_NEW_TOKENS, seed: 1 + run, useCache });
+      tokens += out.reduce((n, g) => n + g.tokenIds.length, 0); // rows that sample EOS stop early: count real tokens
+    }
+    return tokens;
   });
 }
 
