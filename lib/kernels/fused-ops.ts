@@ -1,13 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { ADAMW_STEP, type AdamWStepAttrs } from './adamw-step';
 import { DECODE_ATTENTION, type DecodeAttentionAttrs } from './decode-attention';
+import { GELU_TANH_GRAD } from './gelu-grad';
 import { ROW_NORM, ROW_NORM_GRAD, type RowNormAttrs, type RowNormGradAttrs } from './row-norm';
 
 /**
  * One-kernel forms of computations otherwise composed from several ops, for where no gradient flows through
  * them (decoding, the optimizer step, a gradient function): no gradient is registered for them. Each returns undefined when the active backend has
- * no such kernel, so the caller falls back to the composite ops. (A one-kernel GELU was tried and dropped, forward
- * and backward: its JS loop cost about as much as the wasm ops it replaced.)
+ * no such kernel, so the caller falls back to the composite ops. (A one-kernel GELU forward was tried and dropped: its
+ * JS loop with exp cost as much as the six wasm ops it replaced.)
  */
 function runIfRegistered(name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap): tf.Tensor | tf.Tensor[] | undefined {
   if (tf.getKernel(name, tf.getBackend()) === undefined) return undefined;
@@ -28,6 +29,11 @@ export function rowNorm(x: tf.Tensor2D, gain: tf.Tensor1D, bias: tf.Tensor1D | u
 export function rowNormGrad(dy: tf.Tensor2D, xhat: tf.Tensor2D, rstd: tf.Tensor2D, gain: tf.Tensor1D, center: boolean): tf.Tensor[] | undefined {
   const attrs: RowNormGradAttrs = { center };
   return runIfRegistered(ROW_NORM_GRAD, { dy, xhat, rstd, gain }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[] | undefined;
+}
+
+/** dx = dy * gelu'(x) of the tanh-GELU y = x s, from x, s = sigmoid(2u) and dy; see {@link GELU_TANH_GRAD}. */
+export function geluTanhGrad(x: tf.Tensor, s: tf.Tensor, dy: tf.Tensor): tf.Tensor | undefined {
+  return runIfRegistered(GELU_TANH_GRAD, { x, s, dy }, {}) as tf.Tensor | undefined;
 }
 
 /** One AdamW update of a parameter: [p', m', v'] from p, its moments m, v and gradient g; see {@link ADAMW_STEP}. */

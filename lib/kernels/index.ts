@@ -5,6 +5,7 @@ import { adamwStepConfig } from './adamw-step';
 import { routedBatchMatMulConfig } from './batch-matmul';
 import { decodeAttentionConfig } from './decode-attention';
 import { gatherRowsConfig } from './gather-rows';
+import { geluTanhGradConfig } from './gelu-grad';
 import { heapSliceConfig, heapSplitConfig } from './heap-slice';
 import { heapTransposeConfig } from './heap-transpose';
 import { integerPowConfig } from './integer-pow';
@@ -40,8 +41,9 @@ let fast = false;
 /**
  * Makes the wasm backend complete and fast for training a transformer (idempotent):
  * - registers `UnsortedSegmentSum` (the gradient of `tf.gather`, i.e. of embeddings), which wasm lacks, and
- *   the one-kernel `RowNorm` and `DecodeAttention` that decoding uses, `RowNormGrad` that the norms' gradient
- *   uses and `AdamWStep` that the optimizer uses (see `rowNorm`, `decodeAttention`, `rowNormGrad`, `adamwStep`);
+ *   the one-kernel `RowNorm` and `DecodeAttention` that decoding uses, `RowNormGrad` and `GeluTanhGrad` that
+ *   the norms' and GELU's gradients use, and `AdamWStep` that the optimizer uses (see `rowNorm`,
+ *   `decodeAttention`, `rowNormGrad`, `geluTanhGrad`, `adamwStep`);
  * - replaces `BatchMatMul` by a kernel that sends every product to XNNPACK's fast path (4-7x faster training),
  *   `Pow` by repeated multiplication for exponents 1-4 (GELU's x^3), `Identity` (run on every tensor saved
  *   for the backward pass) and same-dtype `Cast` by ones that share the buffer instead of copying it,
@@ -52,7 +54,7 @@ let fast = false;
  * (correct, slower) with a warning. Safe before or after `tf.setBackend('wasm')`. Called by `initBackend`.
  */
 export function registerWasmKernels(): void {
-  const ownKernels = [unsortedSegmentSumConfig, rowNormConfig, rowNormGradConfig, adamwStepConfig, decodeAttentionConfig];
+  const ownKernels = [unsortedSegmentSumConfig, rowNormConfig, rowNormGradConfig, geluTanhGradConfig, adamwStepConfig, decodeAttentionConfig];
   for (const kernel of ownKernels) {
     const config = kernel();
     if (tf.getKernel(config.kernelName, 'wasm') === undefined) tf.registerKernel(config);
@@ -92,6 +94,6 @@ export function fastWasmKernelsOn(): boolean {
   return fast;
 }
 
-export { adamwStep, decodeAttention, rowNorm, rowNormGrad } from './fused-ops';
+export { adamwStep, decodeAttention, geluTanhGrad, rowNorm, rowNormGrad } from './fused-ops';
 export type { AdamWStepAttrs } from './adamw-step';
 export type { DecodeAttentionAttrs } from './decode-attention';

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { columnSums } from './leading-sum';
+import { CHUNK, Scratch } from './scratch';
 
 /** Name of the one-kernel LayerNorm / RMSNorm over the last axis (forward only: for decoding). */
 export const ROW_NORM = 'RowNorm';
@@ -46,6 +47,9 @@ export function rowNormConfig(): tf.KernelConfig {
   };
 }
 
+/** RowNormGrad's scratch arrays: blocks of dy, xhat and dx rows. */
+const gradScratch = new Scratch(3);
+
 /** Name of the one-kernel gradient of a LayerNorm / RMSNorm over the last axis (see {@link rowNormGradConfig}). */
 export const ROW_NORM_GRAD = 'RowNormGrad';
 
@@ -75,26 +79,35 @@ export function rowNormGradConfig(): tf.KernelConfig {
         throw new Error(`RowNormGrad: dy [${dy.shape}], xhat [${xhat.shape}], rstd [${rstd.shape}] and gain [${gain.shape}] do not fit`);
       }
       const outputs = [backend.makeOutput([...dy.shape], 'float32'), backend.makeOutput([width], 'float32'), backend.makeOutput([width], 'float32')];
-      // Inputs are read from copies: with loads from heap views interleaved with stores into the heap-view dx,
-      // this loop ran at half the speed (6.8 against 3.7 ms at [2048, 128], steady state).
-      const [up, normed, scale, g] = [dy, xhat, rstd, gain].map((t) => (backend.typedArrayFromHeap(t) as Float32Array).slice());
+      const [up, normed, scale] = [dy, xhat, rstd].map((t) => backend.typedArrayFromHeap(t) as Float32Array);
+      const g = (backend.typedArrayFromHeap(gain) as Float32Array).slice();
       const dx = backend.typedArrayFromHeap(outputs[0]) as Float32Array;
       const dGain = new Float64Array(width);
-      for (let r = 0; r < rows; r++) {
-        const start = r * width;
-        let sumG = 0;
-        let sumGX = 0;
-        for (let c = 0; c < width; c++) {
-          const dyc = up[start + c];
-          const gc = dyc * g[c];
-          sumG += gc;
-          sumGX += gc * normed[start + c];
-          dGain[c] += dyc * normed[start + c];
+      // Blocks of whole rows through scratch arrays (see Scratch): dy, xhat and dx.
+      const blockRows = Math.max(1, Math.floor(CHUNK / width));
+      const [upBlock, normedBlock, dxBlock] = gradScratch.get(blockRows * width);
+      for (let first = 0; first < rows; first += blockRows) {
+        const count = Math.min(blockRows, rows - first);
+        const span = [first * width, (first + count) * width];
+        upBlock.set(up.subarray(span[0], span[1]));
+        normedBlock.set(normed.subarray(span[0], span[1]));
+        for (let r = 0; r < count; r++) {
+          const start = r * width;
+          let sumG = 0;
+          let sumGX = 0;
+          for (let c = 0; c < width; c++) {
+            const dyc = upBlock[start + c];
+            const gc = dyc * g[c];
+            sumG += gc;
+            sumGX += gc * normedBlock[start + c];
+            dGain[c] += dyc * normedBlock[start + c];
+          }
+          const meanG = center ? sumG / width : 0;
+          const meanGX = sumGX / width;
+          const s = scale[first + r];
+          for (let c = 0; c < width; c++) dxBlock[start + c] = s * (upBlock[start + c] * g[c] - meanG - normedBlock[start + c] * meanGX);
         }
-        const meanG = center ? sumG / width : 0;
-        const meanGX = sumGX / width;
-        const s = scale[r];
-        for (let c = 0; c < width; c++) dx[start + c] = s * (up[start + c] * g[c] - meanG - normed[start + c] * meanGX);
+        dx.set(dxBlock.subarray(0, count * width), span[0]);
       }
       backend.typedArrayFromHeap(outputs[1]).set(dGain);
       const dBias = backend.typedArrayFromHeap(outputs[2]);

@@ -3,7 +3,8 @@
  * `[rows, in] x [in, out]` product, so backends with a fast 2-D matmul use it. Callers own tidying.
  */
 import * as tf from '@tensorflow/tfjs';
-import { rowNormGrad } from '../kernels/fused-ops';
+import { geluTanhGrad, rowNormGrad } from '../kernels/fused-ops';
+import { GELU_A, GELU_C } from '../kernels/gelu-grad';
 
 /** `x @ w (+ b)` for x [N, in], w [in, out], b [out]. */
 export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor2D {
@@ -65,11 +66,22 @@ export function rmsNorm(x: tf.Tensor2D, g: tf.Tensor1D, eps: number): tf.Tensor2
 /**
  * GELU, tanh approximation as in GPT-2: 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), computed as
  * x * sigmoid(2u), the same function (0.5 (1 + tanh(u)) = sigmoid(2u)) in fewer ops and without tanh, whose
- * wasm kernel is about 18x slower than sigmoid's.
+ * wasm kernel is about 18x slower than sigmoid's. Its gradient is written out (see `GeluTanhGrad`): one kernel
+ * where the backend has it, else the formula in ops, instead of the automatic gradient of the forward ops.
  */
-export function geluTanh(x: tf.Tensor): tf.Tensor {
-  const twiceU = tf.mul(x, tf.add(2 * Math.sqrt(2 / Math.PI), tf.mul(2 * 0.044715 * Math.sqrt(2 / Math.PI), tf.square(x))));
-  return tf.mul(x, tf.sigmoid(twiceU));
+export const geluTanh = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  const s = tf.sigmoid(tf.mul(x, tf.add(2 * GELU_C, tf.mul(2 * GELU_A * GELU_C, tf.square(x)))));
+  save([x, s]);
+  return {
+    value: tf.mul(x, s),
+    gradFunc: (dy: tf.Tensor, [savedX, savedS]: tf.Tensor[]) => geluTanhGrad(savedX, savedS, dy) ?? geluTanhGradOps(savedX, savedS, dy),
+  };
+}) as CustomGradFunc) as (x: tf.Tensor) => tf.Tensor;
+
+/** dy * (s + x s (1 - s) 2c (1 + 3a x^2)) as tf ops (the formula of `GeluTanhGrad`). */
+function geluTanhGradOps(x: tf.Tensor, s: tf.Tensor, dy: tf.Tensor): tf.Tensor {
+  const slope = tf.add(2 * GELU_C, tf.mul(6 * GELU_A * GELU_C, tf.square(x)));
+  return tf.mul(dy, tf.add(s, tf.mul(tf.mul(x, tf.mul(s, tf.sub(1, s))), slope)));
 }
 
 /** SwiGLU (Shazeer, 2020): silu(gate) * up, with silu(x) = x * sigmoid(x). */

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend';
-import { adamwStep, decodeAttention, rowNorm, rowNormGrad } from '../../lib/kernels';
-import { attention, attentionBias, layerNorm, rmsNorm, splitHeads } from '../../lib/model/layers';
+import { adamwStep, decodeAttention, geluTanhGrad, rowNorm, rowNormGrad } from '../../lib/kernels';
+import { attention, attentionBias, geluTanh, layerNorm, rmsNorm, splitHeads } from '../../lib/model/layers';
 
 beforeAll(async () => {
   expect((await initBackend('wasm')).name).toBe('wasm');
@@ -166,6 +166,20 @@ describe('RowNormGrad (the gradient of layerNorm and rmsNorm)', () => {
     compare();
   });
 
+  test('rows in several blocks (and a row wider than a block) give the plain ops\' gradient', () => {
+    tf.tidy(() => {
+      for (const [rows, width] of [[9, 4096], [2, 20000]]) {
+        const xs = tf.randomNormal([rows, width], 0, 2, 'float32', 7) as tf.Tensor2D;
+        const gs = tf.randomNormal([width], 1, 0.5, 'float32', 8) as tf.Tensor1D;
+        const bs = tf.randomNormal([width], 0, 1, 'float32', 9) as tf.Tensor1D;
+        const dy = tf.randomNormal([rows, width], 0, 1, 'float32', 10);
+        const got = tf.grads((a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => tf.sum(tf.mul(layerNorm(a as tf.Tensor2D, c as tf.Tensor1D, d as tf.Tensor1D, 1e-5), dy)))([xs, gs, bs]);
+        const want = tf.grads((a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => tf.sum(tf.mul(referenceLayerNorm(a, c, d), dy)))([xs, gs, bs]);
+        got.forEach((t, i) => expect(tf.max(tf.abs(tf.sub(t, want[i]))).dataSync()[0]).toBeLessThan(1e-3 * Math.max(1, tf.max(tf.abs(want[i])).dataSync()[0])));
+      }
+    });
+  });
+
   test('the kernel returns zero bias gradients for RMSNorm and rejects shapes that do not fit', () => {
     tf.tidy(() => {
       const [, , dBias] = rowNormGrad(upstream(), x(), tf.ones([5, 1]) as tf.Tensor2D, g(), false)!;
@@ -184,5 +198,42 @@ describe('RowNormGrad (the gradient of layerNorm and rmsNorm)', () => {
     for (let i = 0; i < 10; i++) step();
     expect(tf.memory().numTensors).toBe(tensors);
     tf.dispose([xs, gs, bs]);
+  });
+});
+
+describe('GeluTanhGrad (the gradient of geluTanh)', () => {
+  // GELU as plain ops (0.5 x (1 + tanh u)), differentiated by tfjs: the reference.
+  const referenceGelu = (x: tf.Tensor) => tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3)))))));
+  // more values than one scratch chunk (16384), with a partial last chunk
+  const size = 40000;
+  const x = () => tf.tensor1d(Array.from({ length: size }, (_, i) => Math.sin(i * 0.37) * 4));
+  const dy = () => tf.tensor1d(Array.from({ length: size }, (_, i) => Math.cos(i * 0.11)));
+  const compare = () => tf.tidy(() => {
+    const got = tf.grad((xs: tf.Tensor) => tf.sum(tf.mul(geluTanh(xs), dy())))(x());
+    const want = tf.grad((xs: tf.Tensor) => tf.sum(tf.mul(referenceGelu(xs), dy())))(x());
+    const maxDiff = (a: tf.Tensor, b: tf.Tensor) => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0];
+    expect(maxDiff(got, want)).toBeLessThan(1e-5);
+    expect(maxDiff(geluTanh(x()), referenceGelu(x()))).toBeLessThan(1e-5);
+  });
+
+  test('on wasm (the kernel) equals the automatic gradient of 0.5 x (1 + tanh u), across scratch chunks', () => {
+    expect(tf.getKernel('GeluTanhGrad', 'wasm')).toBeDefined();
+    compare();
+  });
+
+  test('on a backend without the kernel (the same formula in ops) equals it too', async () => {
+    await tf.setBackend('cpu');
+    compare();
+  });
+
+  test('by hand at x = 1: dy * gelu\'(1), and mismatched shapes are an error', () => {
+    tf.tidy(() => {
+      const c = Math.sqrt(2 / Math.PI);
+      const u = c * (1 + 0.044715);
+      const s = 1 / (1 + Math.exp(-2 * u));
+      const want = 3 * (s + s * (1 - s) * 2 * c * (1 + 3 * 0.044715));
+      closeTo(geluTanhGrad(tf.tensor1d([1]), tf.tensor1d([s]), tf.tensor1d([3]))!.dataSync(), [want]);
+      expect(() => geluTanhGrad(tf.ones([2]), tf.ones([3]), tf.ones([2]))).toThrow('GeluTanhGrad: x [2], s [3] and dy [2] differ in shape');
+    });
   });
 });
