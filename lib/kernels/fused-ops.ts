@@ -6,9 +6,10 @@ import { ROW_NORM, ROW_NORM_GRAD, type RowNormAttrs, type RowNormGradAttrs } fro
 
 /**
  * One-kernel forms of computations otherwise composed from several ops, for where no gradient flows through
- * them (decoding, the optimizer step, a gradient function): no gradient is registered for them. Each returns undefined when the active backend has
- * no such kernel, so the caller falls back to the composite ops. (A one-kernel GELU forward was tried and dropped: its
- * JS loop with exp cost as much as the six wasm ops it replaced.)
+ * them (decoding, the optimizer step, a gradient function): no gradient is registered for them. Each returns
+ * undefined when the active backend has no such kernel, so the caller falls back to the composite ops. (A
+ * one-kernel GELU forward was tried and dropped: its JS loop with exp cost as much as the six wasm ops it
+ * replaced.)
  */
 function runIfRegistered(name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap): tf.Tensor | tf.Tensor[] | undefined {
   if (tf.getKernel(name, tf.getBackend()) === undefined) return undefined;
