@@ -185,7 +185,7 @@ export class CausalLM {
     }
     if (options.cache) options.cache.length += length;
     const hidden = norm(x, 'ln_f');
-    const head = options.lastOnly ? (tf.reshape(tf.slice(tf.reshape(hidden, [batch, length, -1]), [0, length - 1, 0], [-1, 1, -1]), [batch, -1]) as tf.Tensor2D) : hidden;
+    const head = options.lastOnly && length > 1 ? (tf.reshape(tf.slice(tf.reshape(hidden, [batch, length, -1]), [0, length - 1, 0], [-1, 1, -1]), [batch, -1]) as tf.Tensor2D) : hidden;
     const logits = !config.tieEmbeddings
       ? tf.matMul(head, w.lm_head as tf.Tensor2D)
       : options.cache
