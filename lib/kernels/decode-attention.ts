@@ -93,12 +93,12 @@ export function decodeAttentionConfig(): tf.KernelConfig {
 }
 
 /**
- * Each row of `scores` (rows of `length` values; `rowsPerBatch` values per batch row b, whose key mask is
+ * Each row of `scores` (rows of `length` values; `valuesPerBatch` values per batch row b, whose key mask is
  * mask[b]) becomes softmax(scale * score + bias) in place, bias -1e9 (added in float32) where the mask is 0.
  */
-function softmaxRows(scores: Float32Array, mask: ArrayLike<number>, batch: number, rowsPerBatch: number, length: number, scale: number): void {
+function softmaxRows(scores: Float32Array, mask: ArrayLike<number>, batch: number, valuesPerBatch: number, length: number, scale: number): void {
   for (let b = 0; b < batch; b++) {
-    for (let start = b * rowsPerBatch; start < (b + 1) * rowsPerBatch; start += length) {
+    for (let start = b * valuesPerBatch; start < (b + 1) * valuesPerBatch; start += length) {
       let max = -Infinity;
       for (let s = 0; s < length; s++) {
         const scaled = Math.fround(scores[start + s] * scale);
