@@ -12,7 +12,7 @@
  */
 import type { Example, RationaleRecord } from '../lib/data/types';
 import { Random } from '../lib/random';
-import { coinFlipFacts, nameMention } from '../rewards/steps';
+import { COIN_FLIP_ACTION, coinFlipFacts, nameMention, saysNoFlip } from '../rewards/steps';
 
 type Side = 'heads' | 'tails';
 
@@ -35,17 +35,16 @@ interface Template {
 }
 
 const SIDE = /\b(heads|tails)\b/gi;
-const PERSON_SENTENCE = /(\p{Lu}[\p{L}'-]*(?: \p{Lu}[\p{L}'-]*)*) (?:does not flip|flips) the coin\./gu;
 const other = (side: Side): Side => (side === 'heads' ? 'tails' : 'heads');
 const sidesIn = (text: string): Side[] => [...text.matchAll(SIDE)].map((m) => m[1].toLowerCase() as Side);
 
+const SWAPPED: Record<string, string> = { heads: 'tails', tails: 'heads', yes: 'no', no: 'yes' };
+const SIDE_OR_ANSWER_WORD = /\b(?:heads|tails|yes|no)\b/gi;
+
 /** Exchange heads and tails (and, with `answers`, yes and no), keeping capitals. */
 function swapSides(text: string, answers: boolean): string {
-  const pairs: Record<string, string> = answers
-    ? { heads: 'tails', tails: 'heads', yes: 'no', no: 'yes' } : { heads: 'tails', tails: 'heads' };
-  const pattern = new RegExp(`\\b(${Object.keys(pairs).join('|')})\\b`, 'gi');
-  return text.replace(pattern, (word) => {
-    const swapped = pairs[word.toLowerCase()];
+  return text.replace(answers ? SIDE_OR_ANSWER_WORD : SIDE, (word) => {
+    const swapped = SWAPPED[word.toLowerCase()];
     return word[0] === word[0].toUpperCase() ? swapped[0].toUpperCase() + swapped.slice(1) : swapped;
   });
 }
@@ -71,7 +70,7 @@ function parseTemplate(record: RationaleRecord, example: Example): Template | un
     const start = starts[person];
     const first = lines[start];
     if (peopleOn(first).join() !== String(person)) return undefined;
-    if (flips !== !/\b(?:does not|doesn't|did not|didn't) flip/i.test(first) || !/\bflip/i.test(first)) return undefined;
+    if (flips === saysNoFlip(first) || !/\bflip/i.test(first)) return undefined;
     // The step runs to the next person's line; the last one takes at most the line right after it.
     end = person + 1 < starts.length ? starts[person + 1] : Math.min(start + (sidesIn(first).length > 0 ? 1 : 2), lines.length);
     const stepLines = lines.slice(start, end);
@@ -127,9 +126,9 @@ export function recombineCoinFlips(records: readonly RationaleRecord[], examples
     const closing = side === template.finalSide ? template.closing : template.closing.map((line) => swapSides(line, true));
     const answer = side === 'heads' ? 'yes' : 'no';
     let next = 0;
-    const question = template.example.question.replace(PERSON_SENTENCE, () => {
+    const question = template.example.question.replace(COIN_FLIP_ACTION, () => {
       const p = next++;
-      return `${names[p]} ${flips[p] ? 'flips' : 'does not flip'} the coin.`;
+      return `${names[p]} ${flips[p] ? 'flips' : 'does not flip'} the coin`;
     });
     const id = `${template.example.id}/recombined-${i++}`;
     out.examples.push({ ...template.example, id, question, answers: [answer] });

@@ -2,8 +2,9 @@
  * `npm run bench:distill`: the Fine-tune-CoT replication on the real GPT-3 (text-davinci-002) zero-shot-CoT
  * rationales for Last Letter Concatenation, Coin Flip and MultiArith.
  *
- * For each dataset: split the questions 70/30 (seed 0), keep the teacher's correct rationales of the train split,
- * train a character-level GPT-2-layout student from scratch in the Fine-tune-CoT format, and score its greedy
+ * For each dataset: split the questions 70/30 (seed 0), keep the teacher's correct rationales of the train split
+ * (plus rows recombined from them for Last Letter and Coin Flip), train a small Llama-layout student from scratch
+ * on word-char tokens in the Fine-tune-CoT format, and score its greedy
  * rationale's answer on the test split with the dataset's scorer. Prints a table (teacher accuracy on the same test
  * questions, student accuracy, published students, train time, parameters); the last line is one JSON object.
  *

@@ -62,11 +62,19 @@ export function nameMention(name: string): RegExp {
   return new RegExp(`(?<!\\p{L})${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?!\\p{L})`, 'gu');
 }
 
+/** A person's action in a coin-flip question: `Jesús flips the coin`, `Jose Luis does not flip the coin`. */
+export const COIN_FLIP_ACTION = /(\p{Lu}[\p{L}'-]*(?: \p{Lu}[\p{L}'-]*)*) (does not flip|flips) the coin/gu;
+
+/** Whether a sentence says someone does not flip (`does not`, `doesn't`, `did not`, `didn't` flip). */
+export function saysNoFlip(sentence: string): boolean {
+  return /\b(?:does not|doesn't|did not|didn't) flip/i.test(sentence);
+}
+
 /** The flips a coin-flip question lists, in order, and the side it starts on (undefined if it is not one). */
 export function coinFlipFacts(question: string): { start: 'heads' | 'tails'; flips: { name: string; flips: boolean }[] } | undefined {
   const start = /A coin is (heads|tails) up/i.exec(question)?.[1].toLowerCase() as 'heads' | 'tails' | undefined;
   if (!start) return undefined;
-  const flips = [...question.matchAll(/(\p{Lu}[\p{L}'-]*(?: \p{Lu}[\p{L}'-]*)*) (does not flip|flips) the coin/gu)]
+  const flips = [...question.matchAll(COIN_FLIP_ACTION)]
     .map(([, name, action]) => ({ name, flips: action === 'flips' }));
   return { start, flips };
 }
@@ -78,9 +86,9 @@ function coinFlipChecks(text: string, question: string): StepCheck[] {
   for (const sentence of sentences(text)) {
     const index = facts.flips.findIndex(({ name }) => nameMention(name).test(sentence));
     if (index < 0) continue;
-    const saysNoFlip = /\b(does not|doesn't|did not|didn't) flip/i.test(sentence);
-    const saysFlip = !saysNoFlip && /\bflip(s|ped)\b/i.test(sentence);
-    if (saysNoFlip || saysFlip) checks.push({ kind: 'coin-flip', sentence, correct: saysFlip === facts.flips[index].flips });
+    const noFlip = saysNoFlip(sentence);
+    const saysFlip = !noFlip && /\bflip(s|ped)\b/i.test(sentence);
+    if (noFlip || saysFlip) checks.push({ kind: 'coin-flip', sentence, correct: saysFlip === facts.flips[index].flips });
     const side = /\b(heads|tails)(?: up)?\b/i.exec(sentence.split(/\b(?:so|now|then|which)\b/i).slice(1).join(' '))?.[1].toLowerCase();
     if (side) {
       const flipsSoFar = facts.flips.slice(0, index + 1).filter((f) => f.flips).length;
