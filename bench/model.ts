@@ -9,7 +9,8 @@
  * the reference for their speed-up.
  * Prints a table, then (last line) one JSON object with the figures.
  *
- * `--profile` instead prints where one S training step's time goes, kernel by kernel (see {@link profileTrainStep}).
+ * `--profile` instead prints where one S training step's and one S decoding step's time goes, kernel by kernel (see
+ * {@link profileS}).
  *
  * `--peer` also runs the same model on PyTorch (bench/torch/peer_model.py, see {@link TorchPeer}) in this command:
  * for S training, S sampling and GPT-2-124M-shape sampling it alternates PEER_ROUNDS times between this process
@@ -195,49 +196,79 @@ function gitCommit(): string {
 
 const PROFILE_STEPS = 3;
 
+/** BatchMatMul split by use: attention's batched products (both operands batched) and the 2-D ones. */
+function kernelLabel(name: string, inputShapes: number[][]): string {
+  if (name !== 'BatchMatMul') return name;
+  const batched = inputShapes.every((shape) => shape.slice(0, -2).reduce((p, d) => p * d, 1) > 1);
+  return batched ? 'BatchMatMul (attention, per head)' : 'BatchMatMul (2-D: gradients, output head)';
+}
+
+interface KernelProfile { unitMs: number; outsideKernelsMs: number; kernels: Record<string, { ms: number; calls: number }> }
+
 /**
- * `--profile`: where one S training step's time goes. Times every kernel of PROFILE_STEPS warm Trainer steps with
- * `tf.profile` (each kernel's own wall time; a kernel that calls others counts once) and prints, per kernel name,
- * the milliseconds and calls per step and their share of the step; "outside kernels" is the rest of the step
- * (tape bookkeeping, JS glue, reading the loss).
+ * Times every registered kernel that `work` runs with `tf.profile` (each kernel's own wall time; scopes such as an
+ * op's custom gradient are not counted again), per unit of work (`units` of them); "outside kernels" is the rest of
+ * the wall time (tape bookkeeping, JS glue, reading results back, host-side sampling).
  */
-async function profileTrainStep(commit: string, backendName: string): Promise<void> {
+async function profileKernels(backendName: string, units: number, work: () => Promise<void>): Promise<KernelProfile> {
+  tf.env().set('CHECK_COMPUTATION_FOR_ERRORS', false); // else every kernel's output is read back while profiling
+  const start = performance.now();
+  const info = await tf.profile(work);
+  const unitMs = (performance.now() - start) / units;
+  const kernels: Record<string, { ms: number; calls: number }> = {};
+  for (const k of info.kernels) {
+    if (tf.getKernel(k.name, backendName) === undefined) continue; // a scope, not a kernel
+    const entry = (kernels[kernelLabel(k.name, k.inputShapes)] ??= { ms: 0, calls: 0 });
+    entry.ms += (await k.kernelTimeMs as number) / units;
+    entry.calls += 1 / units;
+  }
+  const kernelMs = Object.values(kernels).reduce((sum, e) => sum + e.ms, 0);
+  const sorted = Object.entries(kernels).sort((x, y) => y[1].ms - x[1].ms)
+    .map(([name, e]) => [name, { ms: round2(e.ms), calls: Math.round(e.calls) }] as const);
+  return { unitMs: round2(unitMs), outsideKernelsMs: round2(unitMs - kernelMs), kernels: Object.fromEntries(sorted) };
+}
+
+function printProfile(title: string, unit: string, p: KernelProfile): void {
+  const share = (ms: number) => `${fmt((100 * ms) / p.unitMs, 1)}%`;
+  const rows = [...Object.entries(p.kernels).map(([name, e]) => [name, fmt(e.ms, 2), fmt(e.calls), share(e.ms)]),
+    ['outside kernels', fmt(p.outsideKernelsMs, 2), '-', share(p.outsideKernelsMs)]];
+  const header = ['kernel', `ms / ${unit}`, `calls / ${unit}`, 'share'];
+  const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  console.log(`\n${title}: ${fmt(p.unitMs, 1)} ms / ${unit}`);
+  for (const r of [header, ...rows]) console.log(r.map((cell, i) => (i === 0 ? cell.padEnd(w[i]) : cell.padStart(w[i]))).join('  '));
+}
+
+/**
+ * `--profile`: where the time of one S training step (PROFILE_STEPS warm Trainer steps: AdamW, clipping) and of
+ * one S decoding step (a warm KV-cache generation of batch 8, 64 new tokens) goes, kernel by kernel.
+ */
+async function profileS(commit: string, backendName: string): Promise<void> {
   const cfg = CONFIGS.find((c) => c.name === 'S')!;
   const model = CausalLM.create(cfg.model, { seed: 1 });
   const trainer = await warmTrainer(model, cfg, PROFILE_STEPS + 1);
   await trainer.step(trainBatch(model, cfg, 1)); // a second warm step: JIT
-  tf.env().set('CHECK_COMPUTATION_FOR_ERRORS', false); // else every kernel's output is read back while profiling
-  const start = performance.now();
-  const info = await tf.profile(async () => {
+  const train = await profileKernels(backendName, PROFILE_STEPS, async () => {
     for (let i = 0; i < PROFILE_STEPS; i++) await trainer.step(trainBatch(model, cfg, 2 + i));
   });
-  const stepMs = (performance.now() - start) / PROFILE_STEPS;
   trainer.dispose();
+  await benchSample(model, true, { runs: 1 }); // warm-up generations
+  const tokenizer = tokenizerFor(cfg.model.vocabSize);
+  const prompts = Array.from({ length: SAMPLE_BATCH }, (_, i) => `Question ${i}: what is ${i} + ${i}?`);
+  const decode = await profileKernels(backendName, SAMPLE_NEW_TOKENS, async () => {
+    await generate(model, tokenizer, prompts, { maxNewTokens: SAMPLE_NEW_TOKENS, seed: 1, useCache: true });
+  });
   model.dispose();
-  const byName = new Map<string, { ms: number; calls: number }>();
-  for (const k of info.kernels) {
-    const entry = byName.get(k.name) ?? { ms: 0, calls: 0 };
-    entry.ms += (await k.kernelTimeMs as number) / PROFILE_STEPS;
-    entry.calls += 1 / PROFILE_STEPS;
-    byName.set(k.name, entry);
-  }
-  const kernelMs = [...byName.values()].reduce((a, e) => a + e.ms, 0);
-  const sorted = [...byName.entries()].sort((a, b) => b[1].ms - a[1].ms);
-  const rows = [...sorted.map(([name, e]) => [name, fmt(e.ms, 1), fmt(e.calls), `${fmt((100 * e.ms) / stepMs, 1)}%`]),
-    ['outside kernels', fmt(stepMs - kernelMs, 1), '-', `${fmt((100 * (stepMs - kernelMs)) / stepMs, 1)}%`]];
-  const header = ['kernel', 'ms / step', 'calls / step', 'share'];
-  const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   console.log(`commit: ${commit}`);
-  console.log(`backend: ${backendName}; one S training step (batch 16 x 128, AdamW, clipping), ${PROFILE_STEPS} steps profiled: ${fmt(stepMs, 1)} ms / step`);
-  for (const r of [header, ...rows]) console.log(r.map((cell, i) => (i === 0 ? cell.padEnd(w[i]) : cell.padStart(w[i]))).join('  '));
-  const kernels = Object.fromEntries(sorted.map(([name, e]) => [name, round2(e.ms)]));
-  console.log(JSON.stringify({ commit, backend: backendName, profile: { stepMs: round2(stepMs), outsideKernelsMs: round2(stepMs - kernelMs), kernels } }));
+  console.log(`backend: ${backendName}; kernel wall times from tf.profile (the machine's other load inflates them all alike)`);
+  printProfile(`S training step (batch 16 x 128, AdamW, clipping; mean of ${PROFILE_STEPS})`, 'step', train);
+  printProfile(`S decoding with the KV cache (batch 8; ${SAMPLE_NEW_TOKENS} new tokens, prompt included)`, 'token', decode);
+  console.log(JSON.stringify({ commit, backend: backendName, profile: { train, decode } }));
 }
 
 async function main(): Promise<void> {
   if (process.argv.includes('--profile')) {
     const backend = await initBackend();
-    await profileTrainStep(gitCommit(), backend.name);
+    await profileS(gitCommit(), backend.name);
     return;
   }
   const withPeer = process.argv.includes('--peer');
