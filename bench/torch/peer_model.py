@@ -11,11 +11,11 @@ on stdout. Requests run one at a time, so the two sides never compute at once (t
 The first request of a (config, task) pair also does the warm-up (one untimed training step; one untimed
 generation). Run by hand it measures every config once and prints the answers:
 
-  OPENBLAS_NUM_THREADS=2 /usr/bin/python3 bench/torch/peer_model.py --torch-threads 1 --once
+  OPENBLAS_NUM_THREADS=2 /usr/bin/python3 bench/torch/peer_model.py --torch-threads 1 --once [--only S]
 
 Thread setting: torch's own pool (`--torch-threads`, intra-op, also OpenMP) and OpenBLAS's (the environment
-variable OPENBLAS_NUM_THREADS, read when torch loads). The bench uses the setting that was fastest on the 2-core
-machine: torch 1 thread, OpenBLAS 2.
+variable OPENBLAS_NUM_THREADS, read when torch loads). The bench's default (its --peer-threads) is the setting that
+was fastest on the shared 2-core machine: torch 1 thread, OpenBLAS 1.
 """
 import argparse
 import json
@@ -163,7 +163,8 @@ class Peer:
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--torch-threads", type=int, default=1, help="torch intra-op threads (default 1)")
-    parser.add_argument("--once", action="store_true", help="measure every config once and exit (no stdin protocol)")
+    parser.add_argument("--once", action="store_true", help="measure S training and sampling and gpt2-124m sampling once, and exit")
+    parser.add_argument("--only", choices=sorted(CONFIGS), help="with --once: only this config")
     args = parser.parse_args()
     torch.set_num_threads(args.torch_threads)
     peer = Peer()
@@ -172,6 +173,8 @@ def main():
         print(json.dumps(hello), flush=True)
         for request in [{"config": "S", "task": "train", "steps": 6}, {"config": "S", "task": "sample", "runs": 3},
                         {"config": "gpt2-124m", "task": "sample", "runs": 1}]:
+            if args.only and request["config"] != args.only:
+                continue
             print(json.dumps(peer.run(request)), flush=True)
         return
     print(json.dumps(hello), flush=True)
