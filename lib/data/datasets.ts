@@ -1,5 +1,5 @@
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { defaultDataDir, resolveDataFile } from './files';
 import { loadDatasetFile, type DatasetFileOptions, type DatasetFormat } from './sources';
 import type { Example } from './types';
 
@@ -96,8 +96,9 @@ export const DATASET_NAMES: readonly string[] = DATASETS.map((d) => d.name);
 /** Options for {@link loadDataset}. */
 export interface LoadDatasetOptions {
   /**
-   * Folder holding the data (default `data`). Each file is looked for under it and under its
-   * `zero-shot-cot/datasets/` subfolder, e.g. `data/zero-shot-cot/datasets/last_letters/last_letters.json`.
+   * Folder holding the data (default: `RRL_DATA_DIR`, else the package's own `data/`, see `defaultDataDir`). Each
+   * file is looked for under it and under its `zero-shot-cot/datasets/` subfolder, plain or compressed (`.gz`,
+   * `.br`), e.g. `data/zero-shot-cot/datasets/last_letters/last_letters.json`.
    */
   dataDir?: string;
 }
@@ -122,9 +123,9 @@ export function canonicalDatasetName(name: string): string {
  */
 export function loadDataset(name: string, options: LoadDatasetOptions = {}): Example[] {
   const spec = findSpec(name);
-  const dataDir = options.dataDir ?? 'data';
+  const dataDir = options.dataDir ?? defaultDataDir();
   const roots = [dataDir, join(dataDir, 'zero-shot-cot', 'datasets')];
-  const locate = (file: DatasetFile) => roots.map((root) => join(root, file.path)).find((path) => existsSync(path));
+  const locate = (file: DatasetFile) => roots.map((root) => join(root, file.path)).map((path) => resolveDataFile(path)).find((path) => path !== undefined);
   for (const layout of spec.layouts) {
     const present = layout.flatMap((file) => {
       const path = locate(file);

@@ -1,8 +1,9 @@
 export * from './types';
-export { readJsonl, readJsonlLines, readJson, writeJsonl, appendJsonl, writeJsonAtomic, writeFileAtomic } from './jsonl';
+export { readUtf8File, readJsonl, readJsonlLines, readJson, writeJsonl, appendJsonl, writeJsonAtomic, writeFileAtomic } from './jsonl';
 export type { ReadJsonlOptions, JsonlLine } from './jsonl';
 export { parseAnswer, scoreAnswer, scoreGeneration, exactMatch, f1, normalizeAnswer, canonicalNumber } from './answers';
 export type { ParseAnswerOptions } from './answers';
+export { resolveDataFile, dataFileExists, readDataFile, defaultDataDir, packageDataDir } from './files';
 export { loadDatasetFile, DATASET_FORMATS } from './sources';
 export type { DatasetFormat, DatasetFileOptions } from './sources';
 export { loadDataset, canonicalDatasetName, DATASET_NAMES } from './datasets';
