@@ -20,6 +20,7 @@ import { logger } from '../lib/log/logger';
 import { loadCheckpoint } from '../lib/model/checkpoint';
 import { accuracy, predictWithStudent } from '../lib/train/distill';
 import { listRewards, loadRewardFiles } from '../rewards/registry';
+import { dataCommand } from './data-commands';
 
 /** Exit codes scripts can rely on. */
 export const EXIT = { ok: 0, failed: 1, badInput: 2, runState: 3, interrupted: 130 } as const;
@@ -93,9 +94,10 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
       done(report(error));
     }
   };
-  return yargs(args)
+  const parser = yargs(args)
     .scriptName('rrl')
-    .usage('$0 <command> [options]\n\nDistil, refine with RL and evaluate chain-of-thought rationales of a small LM.')
+    .usage('$0 <command> [options]\n\nDistil, refine with RL and evaluate chain-of-thought rationales of a small LM.');
+  return dataCommand(parser, run)
     .command('run <experiment>', 'run an experiment: data -> teacher -> distill -> rl -> eval -> report',
       (y) => experimentArg(y)
         .option('stage', { type: 'string', array: true, choices: STAGES as unknown as string[], describe: 'run only these stages' })
