@@ -94,7 +94,7 @@ const teacherSchema = z.discriminatedUnion('kind', [
 ]);
 
 const modelShapeSchema = z.strictObject({
-  arch: z.enum(['gpt2', 'llama']).default('gpt2'),
+  arch: z.enum(['gpt2', 'llama', 'qwen2']).default('gpt2'),
   dModel: positiveInt.default(128),
   nLayers: positiveInt.default(4),
   nHeads: positiveInt.default(4),
