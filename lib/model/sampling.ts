@@ -48,7 +48,7 @@ export interface Generation {
 }
 
 /** log softmax(logits)[index], computed stably on the host. */
-function logProbOf(logits: Float32Array, index: number): number {
+export function logProbOf(logits: Float32Array, index: number): number {
   let max = -Infinity;
   for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
   let sum = 0;
