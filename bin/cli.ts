@@ -7,7 +7,6 @@ import { RunInterrupted, RunStateError, runExperiment } from '../lib/experiment/
 import { STAGE_IMPLEMENTATIONS } from '../lib/experiment/stages';
 import { loadDataset } from '../lib/data/datasets';
 import { readJsonl } from '../lib/data/jsonl';
-import { importRationales, writeRationales } from '../lib/data/rationales';
 import { splitExamples } from '../lib/data/split';
 import type { Example } from '../lib/data/types';
 import { renderHtmlReport, renderMarkdownReport } from '../lib/eval/report';
@@ -20,7 +19,7 @@ import { logger } from '../lib/log/logger';
 import { loadCheckpoint } from '../lib/model/checkpoint';
 import { accuracy, predictWithStudent } from '../lib/train/distill';
 import { listRewards, loadRewardFiles } from '../rewards/registry';
-import { dataCommand } from './data-commands';
+import { dataCommand, importRationalesCommand } from './data-commands';
 
 /** Exit codes scripts can rely on. */
 export const EXIT = { ok: 0, failed: 1, badInput: 2, runState: 3, interrupted: 130 } as const;
@@ -97,7 +96,7 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
   const parser = yargs(args)
     .scriptName('rrl')
     .usage('$0 <command> [options]\n\nDistil, refine with RL and evaluate chain-of-thought rationales of a small LM.');
-  return dataCommand(parser, run)
+  return importRationalesCommand(dataCommand(parser, run), run)
     .command('run <experiment>', 'run an experiment: data -> teacher -> distill -> rl -> eval -> report',
       (y) => experimentArg(y)
         .option('stage', { type: 'string', array: true, choices: STAGES as unknown as string[], describe: 'run only these stages' })
@@ -188,19 +187,6 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
         });
         await server.close();
         console.log(`served ${server.stats.requests} requests`);
-      }))
-    .command('import-rationales <file>', 'convert recorded teacher rationales (e.g. the zero-shot-CoT JSONL files) to RationaleRecords',
-      (y) => y.positional('file', { type: 'string', demandOption: true })
-        .option('dataset', { type: 'string', describe: 'dataset the rationales belong to (default: the file\'s own `dataset` field)' })
-        .option('format', { choices: ['zero-shot-cot', 'jsonl'], default: 'zero-shot-cot' })
-        .option('data-dir', { type: 'string', default: 'data' })
-        .option('out', { type: 'string', demandOption: true, describe: 'output JSONL of RationaleRecords' }),
-      (argv) => run(async () => {
-        const examples = argv.dataset ? loadDataset(argv.dataset, { dataDir: argv.dataDir }) : undefined;
-        const records = importRationales(argv.file, { format: argv.format as 'zero-shot-cot', examples, dataDir: argv.dataDir });
-        writeRationales(argv.out, records);
-        const correct = records.filter((r) => r.correct).length;
-        console.log(`${records.length} rationales -> ${argv.out} (teacher correct: ${correct}, ${((correct / Math.max(1, records.length)) * 100).toFixed(1)}%)`);
       }))
     .command('rewards', 'list the reward modules (built-in, and custom files given with --path)',
       (y) => y.option('path', { type: 'string', array: true, default: [] as string[], describe: 'custom reward files or folders' }),

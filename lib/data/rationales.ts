@@ -145,7 +145,7 @@ function readZeroShotCotLog(path: string, options: ImportRationalesOptions): Rec
   const engine = ZERO_SHOT_COT_ENGINES[headerSetting(header, 'model') ?? ''];
   const items: RecordedItem[] = [];
   // Each question: "Q: <question>\nA: <trigger> <rationale><answer trigger> <answer>\npred_before : ...\nGT : <gold>".
-  const block = /(?:^|\n)Q: ([\s\S]*?)\nA: ([\s\S]*?)\npred_before :[\s\S]*?\npred_after :\s*(.*)\n(?:[\s\S]*?\npred_mode :\s*(.*)\n)?[\s\S]*?GT :\s*(.*)/g;
+  const block = /(?:^|\n)Q: ([\s\S]*?)\nA: ([\s\S]*?)\npred_before :[\s\S]*?\npred_after :[ \t]*(.*)\n(?:[\s\S]*?\npred_mode :[ \t]*(.*)\n)?[\s\S]*?GT :[ \t]*(.*)/g;
   for (const match of content.matchAll(block)) {
     const [, question, completion, after, mode, gold] = match;
     const where = `${path}:${content.slice(0, match.index + (match[0].startsWith('\n') ? 1 : 0)).split('\n').length}`;
