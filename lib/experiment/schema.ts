@@ -77,9 +77,10 @@ const teacherSchema = z.discriminatedUnion('kind', [
   }),
   z.strictObject({
     kind: z.literal('recorded'),
-    /** JSONL of recorded rationales (the zero-shot-CoT teacher files, or the project's RationaleRecord form). */
+    /** Recorded rationales: zero-shot-CoT JSONL or .log, Fine-tune-CoT completions, or JSONL (see `importRationales`). */
     path: z.string().min(1),
-    format: z.enum(['zero-shot-cot', 'jsonl']).default('zero-shot-cot'),
+    /** Record style; `auto` tells them apart by content. */
+    format: z.enum(['auto', 'zero-shot-cot', 'zero-shot-cot-log', 'fine-tune-cot', 'jsonl']).default('auto'),
   }),
   z.strictObject({
     kind: z.literal('llm'),
