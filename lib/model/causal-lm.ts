@@ -1,9 +1,9 @@
 /**
- * A causal transformer LM (GPT-2 or Llama layout) on tfjs. Activations run as [B*T, d] rows between attention
+ * A causal transformer LM (GPT-2, Llama or Qwen2 layout) on tfjs. Activations run as [B*T, d] rows between attention
  * calls; weights are named tf.Variables in {@link CausalLM.weights} (LM) and {@link CausalLM.valueHeadWeights}.
  */
 import * as tf from '@tensorflow/tfjs';
-import { type ModelConfig, type ResolvedModelConfig, validateModelConfig } from './config';
+import { hasQKVBias, type ModelConfig, type ResolvedModelConfig, usesRotary, validateModelConfig } from './config';
 import { decodeAttention, rowNorm } from '../kernels/fused-ops';
 import { KVCache } from './kv-cache';
 import { applyRotary, attention, attentionBias, geluTanh, layerNorm, linear, rmsNorm, rotaryTables, splitHeads, swiGlu } from './layers';
@@ -90,7 +90,7 @@ export class CausalLM {
     this.config = config;
     this.weights = weights;
     this.valueHeadWeights = valueHeadWeights;
-    if (config.arch === 'llama') {
+    if (usesRotary(config.arch)) {
       this.rotary = rotaryTables(config.maxSeqLen, config.dModel / config.nHeads, config.ropeTheta);
     }
   }
@@ -176,7 +176,7 @@ export class CausalLM {
     const derived = <T extends tf.Tensor>(key: string, make: () => T): T => (options.cache ? options.cache.derived(key, make) : make());
     const projectQKV = (x: tf.Tensor2D, p: string): tf.Tensor2D[] => {
       const weight = derived(`${p}attn.wqkv`, () => tf.concat([w[`${p}attn.wq`], w[`${p}attn.wk`], w[`${p}attn.wv`]], 1) as tf.Tensor2D);
-      const qkvBias = config.arch === 'gpt2'
+      const qkvBias = hasQKVBias(config.arch)
         ? derived(`${p}attn.bqkv`, () => tf.concat([w[`${p}attn.bq`], w[`${p}attn.bk`], w[`${p}attn.bv`]]) as tf.Tensor1D)
         : undefined;
       return tf.split(adapt(`${p}attn.qkv`, x, linear(x, weight, qkvBias)), qkvWidths, 1);

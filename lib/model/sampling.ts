@@ -43,7 +43,7 @@ export interface Generation {
   tokenIds: number[];
   /** log p of each token in `tokenIds` (with `returnLogprobs`). */
   logprobs?: number[];
-  /** `eos`: the EOS token; `stop`: a stop string; `length`: maxNewTokens or the model's maxSeqLen. */
+  /** `eos`: the EOS token (or another of the tokenizer's stop ids); `stop`: a stop string; `length`: maxNewTokens or the model's maxSeqLen. */
   finishReason: 'stop' | 'eos' | 'length';
 }
 
@@ -137,6 +137,7 @@ export async function generate(model: CausalLM, tokenizer: Tokenizer, prompts: s
     finishReason: undefined as Generation['finishReason'] | undefined,
   }));
   const stops = (options.stop ?? []).filter((s) => s.length > 0);
+  const stopIds = new Set(tokenizer.stopIds ?? [tokenizer.eosId]);
   const cache = options.useCache === false ? undefined : model.newCache();
   try {
     const lengths = masks.map((row) => row.reduce((a, b) => a + b, 0));
@@ -168,7 +169,7 @@ export async function generate(model: CausalLM, tokenizer: Tokenizer, prompts: s
         sequences[r].push(token);
         masks[r].push(1);
         lengths[r]++;
-        if (token === tokenizer.eosId) {
+        if (stopIds.has(token)) {
           row.finishReason = 'eos';
           continue;
         }

@@ -3,7 +3,7 @@
  * Matrices are stored [in, out] so every linear map is `x @ W`.
  */
 import { Random } from '../random';
-import type { ResolvedModelConfig } from './config';
+import { hasQKVBias, type ResolvedModelConfig } from './config';
 
 /** Native parameter name -> shape, in a fixed order (embeddings, then layer by layer, then the head). */
 export function weightShapes(config: ResolvedModelConfig): Map<string, number[]> {
@@ -19,14 +19,14 @@ export function weightShapes(config: ResolvedModelConfig): Map<string, number[]>
       shapes.set(`${p}${name}.g`, [d]);
       if (withBias) shapes.set(`${p}${name}.b`, [d]);
     };
-    const dense = (name: string, bias: string, shape: [number, number]) => {
+    const dense = (name: string, bias: string, shape: [number, number], biased = withBias) => {
       shapes.set(`${p}${name}`, shape);
-      if (withBias) shapes.set(`${p}${bias}`, [shape[1]]);
+      if (biased) shapes.set(`${p}${bias}`, [shape[1]]);
     };
     norm('ln1');
-    dense('attn.wq', 'attn.bq', [d, d]);
-    dense('attn.wk', 'attn.bk', [d, kvWidth]);
-    dense('attn.wv', 'attn.bv', [d, kvWidth]);
+    dense('attn.wq', 'attn.bq', [d, d], hasQKVBias(arch));
+    dense('attn.wk', 'attn.bk', [d, kvWidth], hasQKVBias(arch));
+    dense('attn.wv', 'attn.bv', [d, kvWidth], hasQKVBias(arch));
     dense('attn.wo', 'attn.bo', [d, d]);
     norm('ln2');
     if (arch === 'gpt2') {

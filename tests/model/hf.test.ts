@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../../lib/backend';
 import { CausalLM } from '../../lib/model/causal-lm';
-import { exportHFCheckpoint, importHFCheckpoint, loadPretrained } from '../../lib/model/hf';
+import { loadCheckpoint } from '../../lib/model/checkpoint';
+import { exportHFCheckpoint, importHFCheckpoint } from '../../lib/model/hf';
 import { readSafetensors, writeSafetensors } from '../../lib/model/safetensors';
 import { CharTokenizer } from '../../lib/tokenizer/char';
 import { maxAbsDiff, tokenRows } from './tiny';
@@ -86,7 +87,7 @@ test('GPT-2: a hand-written HF folder (Conv1D weights [in, out], fused c_attn, t
   const written = readSafetensors(join(out, 'model.safetensors'));
   expect(written.get('transformer.h.1.attn.c_attn.weight')!.shape).toEqual([16, 48]);
   expect(Array.from(written.get('transformer.h.1.attn.c_attn.bias')!.data)).toEqual(Array.from(tensors['h.1.attn.c_attn.bias'].data));
-  const again = await loadPretrained(out);
+  const again = await loadCheckpoint(out);
   expect(sameLogits(native, again.model)).toBe(0);
   [native, model, again.model].forEach((m) => m.dispose());
 });
@@ -163,7 +164,16 @@ describe('bad HF folders give one clear error', () => {
 
   test('unknown model_type', async () => {
     const dir = folder('mamba', { ...gpt2, model_type: 'mamba' });
-    await expect(importHFCheckpoint(dir)).rejects.toThrow(`${join(dir, 'config.json')}: field "model_type" is "mamba"; supported: gpt2, llama`);
+    await expect(importHFCheckpoint(dir)).rejects.toThrow(`${join(dir, 'config.json')}: field "model_type" is "mamba"; supported: gpt2, llama, mistral, qwen2`);
+  });
+  test('a sliding window shorter than the context (Mistral, Qwen2 with use_sliding_window)', async () => {
+    const llama = { vocab_size: 30, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 24, max_position_embeddings: 64 };
+    const mistral = folder('mistral', { ...llama, model_type: 'mistral', sliding_window: 32 });
+    await expect(importHFCheckpoint(mistral)).rejects.toThrow(`${join(mistral, 'config.json')}: field "sliding_window" (32) is shorter than the context (64)`);
+    const qwen = folder('qwen-window', { ...llama, model_type: 'qwen2', use_sliding_window: true, sliding_window: 16 });
+    await expect(importHFCheckpoint(qwen)).rejects.toThrow(`${join(qwen, 'config.json')}: field "sliding_window" (16) is shorter than the context (64)`);
+    // capped at the window, the same Mistral folder reads (and then fails on its missing weights, not its config)
+    await expect(importHFCheckpoint(mistral, { maxSeqLen: 32 })).rejects.toThrow(`${mistral}: no weights file`);
   });
   test('shapes that do not fit', async () => {
     const dir = folder('heads', { ...gpt2, n_head: 3 });
