@@ -3,7 +3,7 @@
  * and the check that refuses a run whose estimate exceeds the backend's memory (wasm: a 4 GiB heap), naming the
  * numbers and the settings that would fit.
  */
-import type { ResolvedModelConfig } from './config';
+import type { Architecture, ResolvedModelConfig } from './config';
 import { weightShapes } from './weights';
 
 /** Bytes of one float32 value. */
@@ -21,7 +21,7 @@ export const WASM_HEAP_BYTES = 4 * 1024 ** 3;
  * small GPT-2 and Llama shapes (-6% to +9%); tests/model/memory.test.ts holds it to 15%.
  */
 const ACTIVATION_PER_D = 39;
-const ACTIVATION_PER_FF = { gpt2: 5, llama: 13 } as const;
+const ACTIVATION_PER_FF: Record<Architecture, number> = { gpt2: 5, llama: 13, qwen2: 13 };
 const ACTIVATION_PER_SCORE = 6;
 const LOGIT_COPIES = 6;
 const GRADIENT_COPIES = 2;

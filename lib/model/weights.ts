@@ -44,7 +44,7 @@ export function weightShapes(config: ResolvedModelConfig): Map<string, number[]>
 }
 
 /** Value head parameter name -> shape: a linear map from the last hidden state to one number. */
-export function valueHeadShapes(config: ResolvedModelConfig): Map<string, number[]> {
+export function valueHeadShapes(config: Pick<ResolvedModelConfig, 'dModel'>): Map<string, number[]> {
   return new Map([
     ['value_head.w', [config.dModel, 1]],
     ['value_head.b', [1]],
@@ -52,7 +52,7 @@ export function valueHeadShapes(config: ResolvedModelConfig): Map<string, number
 }
 
 /** A standard normal draw (Box–Muller). */
-function gaussian(random: Random): number {
+export function gaussian(random: Random): number {
   const u = 1 - random.next();
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random.next());
 }
