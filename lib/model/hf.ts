@@ -18,6 +18,7 @@ import type { SamplingOptions } from './sampling';
 import { hasQKVBias, type ResolvedModelConfig, validateModelConfig } from './config';
 import { readSafetensors, writeSafetensors } from './safetensors';
 import { asObject, readJsonFile } from '../tokenizer/json-file';
+import { mergedArrays } from './lora';
 
 type Tensor = { shape: number[]; data: Float32Array };
 
@@ -342,9 +343,12 @@ export async function importHFCheckpoint(dir: string, options: LoadOptions = {})
   return { model, tokenizer, generation };
 }
 
-/** Writes a HF-layout folder (config.json, model.safetensors, and the tokenizer's file(s) if given), atomically. */
+/**
+ * Writes a HF-layout folder (config.json, model.safetensors, and the tokenizer's file(s) if given), atomically.
+ * A LoRA adapter on the model is merged into the weights written.
+ */
 export async function exportHFCheckpoint(dir: string, model: CausalLM, tokenizer?: Tokenizer): Promise<void> {
-  const tensors = weightsToHF(model.config, await model.toArrays());
+  const tensors = weightsToHF(model.config, await mergedArrays(model));
   await writeFolderAtomic(dir, async (temp) => {
     writeJsonAtomic(join(temp, 'config.json'), configToHF(model.config));
     writeSafetensors(join(temp, 'model.safetensors'), Object.fromEntries(tensors), { format: 'pt' });

@@ -80,6 +80,17 @@ function selectModules(config: ResolvedModelConfig, targets: string[], where: st
   return specs.filter((s) => targets.some((t) => matches(s, t)));
 }
 
+/** PEFT's default target modules of a layout: GPT-2's fused c_attn, Llama's and Qwen2's q_proj and v_proj. */
+export function defaultTargetModules(config: ResolvedModelConfig): string[] {
+  return config.arch === 'gpt2' ? ['c_attn'] : ['q_proj', 'v_proj'];
+}
+
+/** Trainable parameters of `lora` on a model of `config`: rank * (in + out) per adapted projection and layer. */
+export function adapterParameterCount(config: ResolvedModelConfig, lora: LoraConfig, where = 'lora'): number {
+  const perLayer = selectModules(config, lora.targetModules, where).reduce((n, s) => n + s.inWidth + s.outWidths.reduce((x, y) => x + y, 0), 0);
+  return config.nLayers * lora.rank * perLayer;
+}
+
 /** Checks rank, alpha and dropout; `where` names the source in errors. */
 function checkConfig(lora: LoraConfig, where: string): void {
   if (!Number.isSafeInteger(lora.rank) || lora.rank <= 0) throw new Error(`${where}: field "rank" must be a positive integer, got ${lora.rank}`);
