@@ -94,6 +94,23 @@ const teacherSchema = z.discriminatedUnion('kind', [
   }),
 ]);
 
+/**
+ * LoRA instead of full fine-tuning: only low-rank adapters on the chosen projections train (distillation and RL);
+ * the base stays frozen and is RL's reference policy. Adapters are saved in PEFT's layout beside the weights.
+ */
+const loraSchema = z.strictObject({
+  rank: positiveInt.default(16),
+  /** The update is scaled by alpha / rank. */
+  alpha: z.number().positive().default(32),
+  dropout: z.number().min(0).lt(1).default(0.05),
+  /**
+   * Hugging Face module names, matched like PEFT's target_modules (GPT-2: c_attn, c_proj, c_fc; Llama/Qwen2:
+   * q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj). Default PEFT's: c_attn for GPT-2, q_proj and
+   * v_proj for Llama and Qwen2.
+   */
+  targetModules: z.array(z.string().min(1)).min(1).optional(),
+});
+
 const modelShapeSchema = z.strictObject({
   arch: z.enum(['gpt2', 'llama', 'qwen2']).default('gpt2'),
   dModel: positiveInt.default(128),
@@ -107,10 +124,15 @@ const modelShapeSchema = z.strictObject({
    * the rest (names, numbers) one per character, so rows are 1.6-2.6x shorter on templated rationales; `byte`.
    */
   tokenizer: z.enum(['char', 'word-char', 'byte']).default('char'),
+  lora: loraSchema.optional(),
 });
 
 const studentSchema = z.union([
-  z.strictObject({ checkpoint: z.string().min(1) }),
+  /**
+   * A checkpoint folder: this library's own or a Hugging Face one (config.json + safetensors + tokenizer.json);
+   * `maxSeqLen` caps a Hugging Face model's context (default its config's).
+   */
+  z.strictObject({ checkpoint: z.string().min(1), maxSeqLen: positiveInt.optional(), lora: loraSchema.optional() }),
   modelShapeSchema,
 ]);
 

@@ -29,6 +29,20 @@ export interface ForwardResult {
   hidden: tf.Tensor3D;
 }
 
+/**
+ * A change to the model's projections (LoRA: lib/model/lora.ts). The forward pass calls `apply` with each
+ * projection's output y [N, out] and its input x [N, in]: `layers.<i>.attn.qkv` (q, k and v in one), then
+ * `layers.<i>.attn.wo`, `.mlp.w_in` (GPT-2), `.mlp.w_gate`, `.mlp.w_up` (Llama), `.mlp.w_out`.
+ */
+export interface ProjectionAdapter {
+  /** The adapter's own trainable parameters. */
+  readonly weights: Record<string, tf.Variable>;
+  /** Training-only behaviour (dropout) on. */
+  training: boolean;
+  apply(projection: string, x: tf.Tensor2D, y: tf.Tensor2D): tf.Tensor2D;
+  dispose(): void;
+}
+
 /** Host-side weights by name, as read from or written to a safetensors file. */
 export type WeightArrays = Map<string, { shape: number[]; data: Float32Array }>;
 
@@ -63,7 +77,14 @@ export class CausalLM {
   readonly weights: Record<string, tf.Variable>;
   /** Value head parameters (`value_head.w` [d, 1], `value_head.b` [1]), kept apart from the LM's. */
   readonly valueHeadWeights: Record<string, tf.Variable>;
+  /**
+   * Runs in every forward pass when set (see {@link ProjectionAdapter}); the weights above stay as they are.
+   * Disposed with the model.
+   */
+  adapter?: ProjectionAdapter;
   private readonly rotary?: { cos: tf.Tensor2D; sin: tf.Tensor2D; rotateHalf: tf.Tensor2D };
+  /** A view made by {@link withoutAdapter}: its weights are another model's, not its own to dispose. */
+  private view = false;
 
   private constructor(config: ResolvedModelConfig, weights: Record<string, tf.Variable>, valueHeadWeights: Record<string, tf.Variable>) {
     this.config = config;
@@ -145,8 +166,9 @@ export class CausalLM {
       const oneKernel = decoding ? rowNorm(x, gain, shift, config.normEps) : undefined;
       return oneKernel ?? (shift ? layerNorm(x, gain, shift, config.normEps) : rmsNorm(x, gain, config.normEps));
     };
+    const adapt = (projection: string, x: tf.Tensor2D, y: tf.Tensor2D): tf.Tensor2D => (this.adapter ? this.adapter.apply(projection, x, y) : y);
     const dense = (x: tf.Tensor2D, weight: string, b?: string): tf.Tensor2D =>
-      linear(x, w[weight] as tf.Tensor2D, b && config.arch === 'gpt2' ? (w[b] as tf.Tensor1D) : undefined);
+      adapt(weight, x, linear(x, w[weight] as tf.Tensor2D, b && config.arch === 'gpt2' ? (w[b] as tf.Tensor1D) : undefined));
     // Queries, keys and values from one product with [wq | wk | wv] (and [bq | bk | bv]), fused at run time so the
     // stored weights keep their names; with a cache the fused weights are made once per generation.
     const headSize = config.dModel / config.nHeads;
@@ -157,7 +179,7 @@ export class CausalLM {
       const qkvBias = hasQKVBias(config.arch)
         ? derived(`${p}attn.bqkv`, () => tf.concat([w[`${p}attn.bq`], w[`${p}attn.bk`], w[`${p}attn.bv`]]) as tf.Tensor1D)
         : undefined;
-      return tf.split(linear(x, weight, qkvBias), qkvWidths, 1);
+      return tf.split(adapt(`${p}attn.qkv`, x, linear(x, weight, qkvBias)), qkvWidths, 1);
     };
 
     // One new token per row with a cache: attention and the cache's growth as one kernel where the backend has it.
@@ -232,6 +254,16 @@ export class CausalLM {
     return new CausalLM(this.config, copy(this.weights), copy(this.valueHeadWeights));
   }
 
+  /**
+   * The same model without its adapter, sharing every weight (no copy): with LoRA, the base model, e.g. RL's
+   * frozen reference. Disposing the view frees nothing of the original's.
+   */
+  withoutAdapter(): CausalLM {
+    const base = new CausalLM(this.config, this.weights, this.valueHeadWeights);
+    base.view = true;
+    return base;
+  }
+
   /** Host copies of every weight (LM and value head) by native name. */
   async toArrays(): Promise<WeightArrays> {
     const out: WeightArrays = new Map();
@@ -242,7 +274,8 @@ export class CausalLM {
   }
 
   dispose(): void {
-    for (const v of [...Object.values(this.weights), ...Object.values(this.valueHeadWeights)]) v.dispose();
+    if (!this.view) for (const v of [...Object.values(this.weights), ...Object.values(this.valueHeadWeights)]) v.dispose();
+    this.adapter?.dispose();
     if (this.rotary) for (const t of Object.values(this.rotary)) t.dispose();
   }
 }
