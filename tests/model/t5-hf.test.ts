@@ -6,6 +6,7 @@ import { initBackend } from '../../lib/backend';
 import { readSafetensors, readSafetensorsHeader, writeSafetensors } from '../../lib/model/safetensors';
 import type { T5Model } from '../../lib/model/t5';
 import { exportT5Checkpoint, importT5Checkpoint, t5WeightsFromHF } from '../../lib/model/t5-hf';
+import { t5Generate } from '../../lib/model/t5-generate';
 import { maskedCrossEntropy } from '../../lib/train/loss';
 
 /**
@@ -96,6 +97,26 @@ describe.each(['t5-tiny', 't5-tiny-v1'])('%s (HF layout, PyTorch reference)', (f
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+test('a HF T5 folder with its Unigram tokenizer generates from text; export keeps the tokenizer', async () => {
+  const { model, tokenizer } = await importT5Checkpoint(join(FIXTURES, 't5-tiny'));
+  expect(tokenizer?.eosId).toBe(1);
+  const options = { maxNewTokens: 6, greedy: true, returnLogprobs: true };
+  const [a, b] = await t5Generate(model, tokenizer!, ['hello world', 'the cat'], options);
+  const [alone] = await t5Generate(model, tokenizer!, ['the cat'], { ...options, useCache: false });
+  expect(b.tokenIds).toEqual(alone.tokenIds); // batched (padded) and cached equals alone and uncached
+  expect(a.tokenIds.length).toBeGreaterThan(0);
+  const dir = mkdtempSync(join(tmpdir(), 't5-export-'));
+  try {
+    await exportT5Checkpoint(dir, model, tokenizer);
+    const again = await importT5Checkpoint(dir);
+    expect(again.tokenizer!.encode('hello<extra_id_0> world')).toEqual(tokenizer!.encode('hello<extra_id_0> world'));
+    again.model.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  model.dispose();
 });
 
 describe('bad T5 folders get one error naming the file and the field or tensor', () => {
