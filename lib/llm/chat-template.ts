@@ -1,6 +1,8 @@
 import type { ChatMessage } from './types';
 
-const ROLE_NAMES: Record<ChatMessage['role'], string> = { system: 'System', user: 'User', assistant: 'Assistant' };
+const ROLE_NAMES: Record<ChatMessage['role'], string> = {
+  system: 'System', developer: 'System', user: 'User', assistant: 'Assistant', tool: 'Tool',
+};
 
 /**
  * The plain chat template used for local base models (which were never trained on a chat format):
@@ -17,4 +19,4 @@ export function renderChat(messages: readonly ChatMessage[]): string {
 }
 
 /** Stop sequences that end the assistant's turn under {@link renderChat}: the start of the next message. */
-export const CHAT_STOPS = ['\n\nUser:', '\n\nSystem:', '\n\nAssistant:'];
+export const CHAT_STOPS = ['\n\nUser:', '\n\nSystem:', '\n\nAssistant:', '\n\nTool:'];

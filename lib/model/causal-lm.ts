@@ -1,9 +1,9 @@
 /**
- * A causal transformer LM (GPT-2 or Llama layout) on tfjs. Activations run as [B*T, d] rows between attention
+ * A causal transformer LM (GPT-2, Llama or Qwen2 layout) on tfjs. Activations run as [B*T, d] rows between attention
  * calls; weights are named tf.Variables in {@link CausalLM.weights} (LM) and {@link CausalLM.valueHeadWeights}.
  */
 import * as tf from '@tensorflow/tfjs';
-import { type ModelConfig, type ResolvedModelConfig, validateModelConfig } from './config';
+import { hasQKVBias, type ModelConfig, type ResolvedModelConfig, usesRotary, validateModelConfig } from './config';
 import { decodeAttention, rowNorm } from '../kernels/fused-ops';
 import { KVCache } from './kv-cache';
 import { applyRotary, attention, attentionBias, geluTanh, layerNorm, linear, rmsNorm, rotaryTables, splitHeads, swiGlu } from './layers';
@@ -34,10 +34,19 @@ export type WeightArrays = Map<string, { shape: number[]; data: Float32Array }>;
 
 let modelCount = 0;
 
-function makeVariables(shapes: Map<string, number[]>, data: Map<string, Float32Array>, trainable: boolean): Record<string, tf.Variable> {
+/**
+ * One variable per shape, each holding the only copy of its values: the tensor it is made from is disposed (a
+ * variable shares its buffer; left alive it would count the bytes twice in tf.memory() and pin the buffer), and
+ * each host array is read once, when its variable is made, so callers may stream them.
+ */
+function makeVariables(shapes: Map<string, number[]>, data: Iterable<[string, Float32Array]>, trainable: boolean): Record<string, tf.Variable> {
   const prefix = `causal_lm_${modelCount++}`;
   const out: Record<string, tf.Variable> = {};
-  for (const [name, shape] of shapes) out[name] = tf.variable(tf.tensor(data.get(name)!, shape), trainable, `${prefix}/${name}`);
+  for (const [name, values] of data) {
+    const initial = tf.tensor(values, shapes.get(name)!);
+    out[name] = tf.variable(initial, trainable, `${prefix}/${name}`);
+    initial.dispose();
+  }
   return out;
 }
 
@@ -60,7 +69,7 @@ export class CausalLM {
     this.config = config;
     this.weights = weights;
     this.valueHeadWeights = valueHeadWeights;
-    if (config.arch === 'llama') {
+    if (usesRotary(config.arch)) {
       this.rotary = rotaryTables(config.maxSeqLen, config.dModel / config.nHeads, config.ropeTheta);
     }
   }
@@ -145,7 +154,7 @@ export class CausalLM {
     const derived = <T extends tf.Tensor>(key: string, make: () => T): T => (options.cache ? options.cache.derived(key, make) : make());
     const projectQKV = (x: tf.Tensor2D, p: string): tf.Tensor2D[] => {
       const weight = derived(`${p}attn.wqkv`, () => tf.concat([w[`${p}attn.wq`], w[`${p}attn.wk`], w[`${p}attn.wv`]], 1) as tf.Tensor2D);
-      const qkvBias = config.arch === 'gpt2'
+      const qkvBias = hasQKVBias(config.arch)
         ? derived(`${p}attn.bqkv`, () => tf.concat([w[`${p}attn.bq`], w[`${p}attn.bk`], w[`${p}attn.bv`]]) as tf.Tensor1D)
         : undefined;
       return tf.split(linear(x, weight, qkvBias), qkvWidths, 1);

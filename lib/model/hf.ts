@@ -3,8 +3,9 @@
  * layouts, mapped to and from this library's native names:
  * - GPT-2 (`transformer.` prefix optional): Conv1D weights are stored [in, out] like ours; `attn.c_attn` holds
  *   q, k and v side by side in its columns; `wte`/`wpe`/`ln_f`; the LM head is tied to `wte`.
- * - Llama (`model.` prefix): nn.Linear weights are stored [out, in] and are transposed; rotary embeddings use the
- *   rotate-half convention, as ours do, so q/k need no permutation; `lm_head` unless tie_word_embeddings.
+ * - Llama, Mistral, Qwen2 (`model.` prefix): nn.Linear weights are stored [out, in] and are transposed; rotary
+ *   embeddings use the rotate-half convention, as ours do, so q/k need no permutation; `lm_head` unless
+ *   tie_word_embeddings; Qwen2 adds `q_proj`/`k_proj`/`v_proj` biases.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import { loadTokenizer } from '../tokenizer/load';
 import type { Tokenizer } from '../tokenizer/types';
 import { CausalLM, type WeightArrays } from './causal-lm';
 import { CHECKPOINT_FORMAT, checkTokenizerFits, loadCheckpoint, writeFolderAtomic } from './checkpoint';
-import { type ResolvedModelConfig, validateModelConfig } from './config';
+import { hasQKVBias, type ResolvedModelConfig, validateModelConfig } from './config';
 import { readSafetensors, writeSafetensors } from './safetensors';
 import { asObject, readJsonFile } from '../tokenizer/json-file';
 
@@ -67,27 +68,29 @@ function field(json: Record<string, unknown>, name: string, path: string, fallba
   return value;
 }
 
-/** Our model config from a HF config.json (model_type gpt2 or llama); `maxSeqLen` caps the context. */
-export function configFromHF(json: Record<string, unknown>, path: string, maxSeqLen?: number): ResolvedModelConfig {
-  const cap = (n: unknown) => (maxSeqLen !== undefined && typeof n === 'number' ? Math.min(n, maxSeqLen) : n);
-  let config: Record<string, unknown>;
-  if (json.model_type === 'gpt2') {
-    const activation = json.activation_function ?? 'gelu_new';
-    if (!['gelu_new', 'gelu_pytorch_tanh'].includes(activation as string)) {
-      throw new Error(`${path}: field "activation_function" is ${JSON.stringify(activation)}; only gelu_new (tanh GELU) is supported`);
-    }
-    config = {
-      arch: 'gpt2',
-      vocabSize: field(json, 'vocab_size', path),
-      dModel: field(json, 'n_embd', path),
-      nLayers: field(json, 'n_layer', path),
-      nHeads: field(json, 'n_head', path),
-      dFF: json.n_inner ?? undefined,
-      maxSeqLen: cap(field(json, 'n_positions', path, json.n_ctx)),
-      normEps: json.layer_norm_epsilon ?? 1e-5,
-      tieEmbeddings: true,
-    };
-  } else if (json.model_type === 'llama') {
+type HFConfigReader = (json: Record<string, unknown>, path: string, cap: (n: unknown) => unknown) => Record<string, unknown>;
+
+function gpt2Config(json: Record<string, unknown>, path: string, cap: (n: unknown) => unknown): Record<string, unknown> {
+  const activation = json.activation_function ?? 'gelu_new';
+  if (!['gelu_new', 'gelu_pytorch_tanh'].includes(activation as string)) {
+    throw new Error(`${path}: field "activation_function" is ${JSON.stringify(activation)}; only gelu_new (tanh GELU) is supported`);
+  }
+  return {
+    arch: 'gpt2',
+    vocabSize: field(json, 'vocab_size', path),
+    dModel: field(json, 'n_embd', path),
+    nLayers: field(json, 'n_layer', path),
+    nHeads: field(json, 'n_head', path),
+    dFF: json.n_inner ?? undefined,
+    maxSeqLen: cap(field(json, 'n_positions', path, json.n_ctx)),
+    normEps: json.layer_norm_epsilon ?? 1e-5,
+    tieEmbeddings: true,
+  };
+}
+
+/** Llama, Mistral and Qwen2 configs share their field names; `arch` says which biases the layout has. */
+function llamaFamilyConfig(arch: 'llama' | 'qwen2'): HFConfigReader {
+  return (json, path, cap) => {
     if ((json.hidden_act ?? 'silu') !== 'silu') throw new Error(`${path}: field "hidden_act" is ${JSON.stringify(json.hidden_act)}; only silu is supported`);
     if (json.rope_scaling) throw new Error(`${path}: field "rope_scaling" is set; scaled rotary embeddings are not supported`);
     if (json.attention_bias || json.mlp_bias) throw new Error(`${path}: field "attention_bias"/"mlp_bias" is true; biased Llama layers are not supported`);
@@ -96,22 +99,48 @@ export function configFromHF(json: Record<string, unknown>, path: string, maxSeq
     if (json.head_dim !== undefined && json.head_dim !== null && json.head_dim !== hidden / heads) {
       throw new Error(`${path}: field "head_dim" (${json.head_dim}) must equal hidden_size / num_attention_heads (${hidden / heads})`);
     }
-    config = {
-      arch: 'llama',
+    const maxSeqLen = cap(field(json, 'max_position_embeddings', path)) as number;
+    // Mistral's window is `sliding_window` alone; Qwen2 turns its window on with `use_sliding_window`.
+    const window = json.model_type === 'qwen2' ? (json.use_sliding_window ? json.sliding_window : null) : json.sliding_window;
+    if (typeof window === 'number' && window < maxSeqLen) {
+      throw new Error(`${path}: field "sliding_window" (${window}) is shorter than the context (${maxSeqLen}); sliding-window attention is not supported (cap the context at ${window})`);
+    }
+    return {
+      arch,
       vocabSize: field(json, 'vocab_size', path),
       dModel: hidden,
       nLayers: field(json, 'num_hidden_layers', path),
       nHeads: heads,
       nKvHeads: json.num_key_value_heads ?? heads,
       dFF: field(json, 'intermediate_size', path),
-      maxSeqLen: cap(field(json, 'max_position_embeddings', path)),
+      maxSeqLen,
       normEps: json.rms_norm_eps ?? 1e-6,
       ropeTheta: json.rope_theta ?? 10000,
-      tieEmbeddings: json.tie_word_embeddings ?? false,
+      tieEmbeddings: json.tie_word_embeddings ?? arch === 'qwen2',
     };
-  } else {
-    throw new Error(`${path}: field "model_type" is ${JSON.stringify(json.model_type)}; supported: gpt2, llama`);
-  }
+  };
+}
+
+/** Config readers by HF `model_type`: the decoder families this library runs. */
+const HF_CONFIG_READERS: Record<string, HFConfigReader> = {
+  gpt2: gpt2Config,
+  llama: llamaFamilyConfig('llama'),
+  mistral: llamaFamilyConfig('llama'),
+  qwen2: llamaFamilyConfig('qwen2'),
+};
+
+/** The HF `model_type` values {@link configFromHF} reads. */
+export const SUPPORTED_MODEL_TYPES: readonly string[] = Object.keys(HF_CONFIG_READERS);
+
+/**
+ * Our model config from a HF config.json (model_type gpt2, llama, mistral without a sliding window, or qwen2);
+ * `maxSeqLen` caps the context.
+ */
+export function configFromHF(json: Record<string, unknown>, path: string, maxSeqLen?: number): ResolvedModelConfig {
+  const cap = (n: unknown) => (maxSeqLen !== undefined && typeof n === 'number' ? Math.min(n, maxSeqLen) : n);
+  const read = Object.hasOwn(HF_CONFIG_READERS, String(json.model_type)) ? HF_CONFIG_READERS[String(json.model_type)] : undefined;
+  if (!read) throw new Error(`${path}: field "model_type" is ${JSON.stringify(json.model_type)}; supported: ${SUPPORTED_MODEL_TYPES.join(', ')}`);
+  const config = read(json, path, cap);
   return validateModelConfig(Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined)), path);
 }
 
@@ -123,13 +152,14 @@ function configToHF(config: ResolvedModelConfig): Record<string, unknown> {
       n_ctx: config.maxSeqLen, layer_norm_epsilon: config.normEps, activation_function: 'gelu_new', tie_word_embeddings: true,
     };
   }
-  return {
-    model_type: 'llama', architectures: ['LlamaForCausalLM'], vocab_size: config.vocabSize, hidden_size: config.dModel,
-    num_hidden_layers: config.nLayers, num_attention_heads: config.nHeads, num_key_value_heads: config.nKvHeads,
-    intermediate_size: config.dFF, max_position_embeddings: config.maxSeqLen, rms_norm_eps: config.normEps,
-    rope_theta: config.ropeTheta, tie_word_embeddings: config.tieEmbeddings, hidden_act: 'silu',
-    attention_bias: false, mlp_bias: false, rope_scaling: null,
+  const shared = {
+    vocab_size: config.vocabSize, hidden_size: config.dModel, num_hidden_layers: config.nLayers,
+    num_attention_heads: config.nHeads, num_key_value_heads: config.nKvHeads, intermediate_size: config.dFF,
+    max_position_embeddings: config.maxSeqLen, rms_norm_eps: config.normEps, rope_theta: config.ropeTheta,
+    tie_word_embeddings: config.tieEmbeddings, hidden_act: 'silu', rope_scaling: null,
   };
+  if (config.arch === 'qwen2') return { model_type: 'qwen2', architectures: ['Qwen2ForCausalLM'], ...shared, use_sliding_window: false };
+  return { model_type: 'llama', architectures: ['LlamaForCausalLM'], ...shared, attention_bias: false, mlp_bias: false };
 }
 
 // --- parameter names -------------------------------------------------------------------------------------
@@ -166,10 +196,13 @@ function mappings(config: ResolvedModelConfig): Mapping[] {
     const h = `model.layers.${i}.`;
     const n = `layers.${i}.`;
     const linear = (hf: string, native: string): Mapping => ({ hf: `${h}${hf}.weight`, native: [`${n}${native}`], transpose: true });
+    const bias = (hf: string, native: string): Mapping[] => (hasQKVBias(config.arch) ? [{ hf: `${h}${hf}.bias`, native: [`${n}${native}`] }] : []);
     out.push(
       { hf: `${h}input_layernorm.weight`, native: [`${n}ln1.g`] },
-      linear('self_attn.q_proj', 'attn.wq'), linear('self_attn.k_proj', 'attn.wk'),
-      linear('self_attn.v_proj', 'attn.wv'), linear('self_attn.o_proj', 'attn.wo'),
+      linear('self_attn.q_proj', 'attn.wq'), ...bias('self_attn.q_proj', 'attn.bq'),
+      linear('self_attn.k_proj', 'attn.wk'), ...bias('self_attn.k_proj', 'attn.bk'),
+      linear('self_attn.v_proj', 'attn.wv'), ...bias('self_attn.v_proj', 'attn.bv'),
+      linear('self_attn.o_proj', 'attn.wo'),
       { hf: `${h}post_attention_layernorm.weight`, native: [`${n}ln2.g`] },
       linear('mlp.gate_proj', 'mlp.w_gate'), linear('mlp.up_proj', 'mlp.w_up'), linear('mlp.down_proj', 'mlp.w_out'),
     );

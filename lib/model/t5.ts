@@ -122,7 +122,7 @@ export class T5Model {
     return new T5Model(
       resolved,
       makeVariables(shapes, t5InitialWeights(resolved, shapes, seed), true),
-      makeVariables(heads, initialWeights(heads, resolved.nLayers, seed + 1), true),
+      makeVariables(heads, new Map(initialWeights(heads, resolved.nLayers, seed + 1)), true),
     );
   }
 
@@ -149,7 +149,7 @@ export class T5Model {
       }
       return data;
     };
-    const headData = [...heads.keys()].every((name) => arrays.has(name)) ? take(heads) : initialWeights(heads, resolved.nLayers, (options.seed ?? 0) + 1);
+    const headData = [...heads.keys()].every((name) => arrays.has(name)) ? take(heads) : new Map(initialWeights(heads, resolved.nLayers, (options.seed ?? 0) + 1));
     return new T5Model(resolved, makeVariables(shapes, take(shapes), true), makeVariables(heads, headData, true));
   }
 

@@ -163,7 +163,16 @@ describe('bad HF folders give one clear error', () => {
 
   test('unknown model_type', async () => {
     const dir = folder('mamba', { ...gpt2, model_type: 'mamba' });
-    await expect(importHFCheckpoint(dir)).rejects.toThrow(`${join(dir, 'config.json')}: field "model_type" is "mamba"; supported: gpt2, llama`);
+    await expect(importHFCheckpoint(dir)).rejects.toThrow(`${join(dir, 'config.json')}: field "model_type" is "mamba"; supported: gpt2, llama, mistral, qwen2`);
+  });
+  test('a sliding window shorter than the context (Mistral, Qwen2 with use_sliding_window)', async () => {
+    const llama = { vocab_size: 30, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 24, max_position_embeddings: 64 };
+    const mistral = folder('mistral', { ...llama, model_type: 'mistral', sliding_window: 32 });
+    await expect(importHFCheckpoint(mistral)).rejects.toThrow(`${join(mistral, 'config.json')}: field "sliding_window" (32) is shorter than the context (64)`);
+    const qwen = folder('qwen-window', { ...llama, model_type: 'qwen2', use_sliding_window: true, sliding_window: 16 });
+    await expect(importHFCheckpoint(qwen)).rejects.toThrow(`${join(qwen, 'config.json')}: field "sliding_window" (16) is shorter than the context (64)`);
+    // capped at the window, the same Mistral folder reads (and then fails on its missing weights, not its config)
+    await expect(importHFCheckpoint(mistral, { maxSeqLen: 32 })).rejects.toThrow(`${mistral}: no weights file`);
   });
   test('shapes that do not fit', async () => {
     const dir = folder('heads', { ...gpt2, n_head: 3 });
