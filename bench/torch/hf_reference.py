@@ -192,9 +192,10 @@ def logits_of(folder, ids):
 
 
 def words_tokenizer(vocab_size, specials):
-    """A tokenizer.json of the WordLevel-free kind the project reads: BPE without merges over single letters,
-    with `specials` (name -> id) as added special tokens at the top of the vocabulary."""
-    letters = [chr(ord('a') + i) for i in range(26)] + [' ', '.', '?', ',', '!', ':', '\n']
+    """A tokenizer.json the project and HF tokenizers read: BPE without merges over single characters (letters,
+    digits, punctuation), with `specials` (name -> id) as added special tokens."""
+    letters = [chr(c) for c in range(ord('a'), ord('z') + 1)] + [chr(c) for c in range(ord('A'), ord('Z') + 1)]
+    letters += [str(d) for d in range(10)] + list(' .?,!:;\'"()-#>[]+=*/\n')
     plain = vocab_size - len(specials)
     vocab = {}
     for i in range(plain):
@@ -248,7 +249,7 @@ def gpt2_fixture(generator):
 
 
 def llama_like_fixture(generator, model_type):
-    V, d, L, T, ff, heads, kv = 48, 16, 2, 32, 40, 4, 2
+    V, d, L, T, ff, heads, kv = 96, 16, 2, 256, 40, 4, 2
     qwen = model_type == 'qwen2'
     config = {'model_type': model_type, 'architectures': ['Qwen2ForCausalLM' if qwen else 'LlamaForCausalLM'],
               'vocab_size': V, 'hidden_size': d, 'num_hidden_layers': L, 'num_attention_heads': heads,
@@ -320,8 +321,8 @@ def fixtures(out):
     write_fixture(out, 'gpt2', config, weights, 'F32', 1, ids)
     config, weights = llama_like_fixture(generator, 'llama')
     specials = {'<unk>': 0, '<s>': 1, '</s>': 2}
-    llama_tokenizer = words_tokenizer(48, {})
-    llama_tokenizer['model']['vocab'] = {**{k: v + 3 for k, v in list(words_tokenizer(45, {})['model']['vocab'].items())},
+    llama_tokenizer = words_tokenizer(96, {})
+    llama_tokenizer['model']['vocab'] = {**{k: v + 3 for k, v in list(words_tokenizer(93, {})['model']['vocab'].items())},
                                          **specials}
     llama_tokenizer['added_tokens'] = [{'id': at, 'content': name, 'single_word': False, 'lstrip': False,
                                         'rstrip': False, 'normalized': False, 'special': True}
@@ -330,12 +331,12 @@ def fixtures(out):
                   {'bos_token': '<s>', 'eos_token': '</s>', 'unk_token': '<unk>', 'add_bos_token': True},
                   {'bos_token_id': 1, 'eos_token_id': 2, 'max_new_tokens': 12})
     config, weights = llama_like_fixture(generator, 'qwen2')
-    qwen_specials = {'<|endoftext|>': 45, '<|im_start|>': 46, '<|im_end|>': 47}
-    config.update({'bos_token_id': 45, 'eos_token_id': 47})
-    write_fixture(out, 'qwen2-f16', config, weights, 'F16', 1, ids, words_tokenizer(48, qwen_specials),
+    qwen_specials = {'<|endoftext|>': 93, '<|im_start|>': 94, '<|im_end|>': 95}
+    config.update({'bos_token_id': 93, 'eos_token_id': 95})
+    write_fixture(out, 'qwen2-f16', config, weights, 'F16', 1, ids, words_tokenizer(96, qwen_specials),
                   {'bos_token': None, 'eos_token': '<|im_end|>', 'pad_token': '<|endoftext|>',
-                   'chat_template': CHATML_TEMPLATE, 'model_max_length': 32},
-                  {'bos_token_id': 45, 'eos_token_id': [47, 45], 'do_sample': True, 'temperature': 0.7,
+                   'chat_template': CHATML_TEMPLATE, 'model_max_length': 256},
+                  {'bos_token_id': 93, 'eos_token_id': [95, 93], 'do_sample': True, 'temperature': 0.7,
                    'top_k': 20})
 
 

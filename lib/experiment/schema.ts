@@ -109,7 +109,11 @@ const modelShapeSchema = z.strictObject({
 });
 
 const studentSchema = z.union([
-  z.strictObject({ checkpoint: z.string().min(1) }),
+  /**
+   * A checkpoint folder: this library's own or a Hugging Face one (config.json + safetensors + tokenizer.json);
+   * `maxSeqLen` caps a Hugging Face model's context (default its config's).
+   */
+  z.strictObject({ checkpoint: z.string().min(1), maxSeqLen: positiveInt.optional() }),
   modelShapeSchema,
 ]);
 

@@ -13,7 +13,8 @@ import { writeJsonAtomic } from '../fs';
 import { loadTokenizer } from '../tokenizer/load';
 import type { Tokenizer } from '../tokenizer/types';
 import { CausalLM, type WeightArrays } from './causal-lm';
-import { CHECKPOINT_FORMAT, checkTokenizerFits, loadCheckpoint, writeFolderAtomic } from './checkpoint';
+import { checkTokenizerFits, writeFolderAtomic } from './folder';
+import type { SamplingOptions } from './sampling';
 import { hasQKVBias, type ResolvedModelConfig, validateModelConfig } from './config';
 import { readSafetensors, writeSafetensors } from './safetensors';
 import { asObject, readJsonFile } from '../tokenizer/json-file';
@@ -279,18 +280,52 @@ export function readHFTensors(dir: string): { tensors: Map<string, Tensor>; sour
   return { tensors, source: files.length === 1 ? files[0] : `${dir} (${files.length} shards)` };
 }
 
+/** Options of {@link importHFCheckpoint} (and of loadCheckpoint for Hugging Face folders). */
+export interface LoadOptions {
+  /** Cap on the context (and on the size of the rotary/position tables); default the config's. */
+  maxSeqLen?: number;
+  /** Seed of the freshly initialised value head. */
+  seed?: number;
+}
+
+/** Sampling defaults a generation_config.json declares (do_sample false = greedy). */
+export type GenerationDefaults = SamplingOptions & { maxNewTokens?: number };
+
 /** What {@link importHFCheckpoint} returns: the tokenizer when the folder has a tokenizer.json. */
 export interface ImportedCheckpoint {
   model: CausalLM;
   tokenizer?: Tokenizer;
+  /** From generation_config.json, when present. */
+  generation?: GenerationDefaults;
+}
+
+/** The sampling fields of generation_config.json (its token ids are read with the tokenizer). */
+function readGenerationConfig(path: string): GenerationDefaults {
+  const json = readJsonObject(path);
+  const number = (name: string, check: (n: number) => boolean, what: string): number | undefined => {
+    const value = json[name];
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'number' || !check(value)) throw new Error(`${path}: field "${name}" must be ${what}, got ${JSON.stringify(value)}`);
+    return value;
+  };
+  const defaults: GenerationDefaults = {
+    temperature: number('temperature', (n) => n >= 0, 'a number >= 0'),
+    topK: number('top_k', (n) => Number.isSafeInteger(n) && n >= 0, 'an integer >= 0'),
+    topP: number('top_p', (n) => n > 0 && n <= 1, 'a number in (0, 1]'),
+    maxNewTokens: number('max_new_tokens', (n) => Number.isSafeInteger(n) && n > 0, 'a positive integer'),
+  };
+  if (defaults.topK === 0) delete defaults.topK; // transformers: top_k 0 turns the filter off
+  if (json.do_sample === false) defaults.greedy = true;
+  return Object.fromEntries(Object.entries(defaults).filter(([, v]) => v !== undefined)) as GenerationDefaults;
 }
 
 /**
- * Loads a HF GPT-2 or Llama folder (e.g. distilgpt2, SmolLM-135M): config.json, model.safetensors (F32, F16 or
- * BF16, possibly sharded) and tokenizer.json if present. `maxSeqLen` caps the context (and the size of the
- * rotary/position tables); the value head starts fresh from `seed`.
+ * Loads a HF GPT-2, Llama/Mistral or Qwen2 folder (e.g. distilgpt2, SmolLM2-135M, Qwen2.5-0.5B): config.json,
+ * model.safetensors (F32, F16 or BF16, possibly sharded), and if present tokenizer.json (with
+ * tokenizer_config.json and the special-token ids of config.json / generation_config.json) and
+ * generation_config.json's sampling defaults. The value head starts fresh from `seed`.
  */
-export async function importHFCheckpoint(dir: string, options: { maxSeqLen?: number; seed?: number } = {}): Promise<ImportedCheckpoint> {
+export async function importHFCheckpoint(dir: string, options: LoadOptions = {}): Promise<ImportedCheckpoint> {
   const configPath = join(dir, 'config.json');
   const config = configFromHF(readJsonObject(configPath), configPath, options.maxSeqLen);
   const { tensors, source } = readHFTensors(dir);
@@ -299,10 +334,12 @@ export async function importHFCheckpoint(dir: string, options: { maxSeqLen?: num
     const positions = weights.get('pos_emb')!;
     if (positions.shape[0] > config.maxSeqLen) weights.set('pos_emb', { shape: [config.maxSeqLen, config.dModel], data: positions.data.slice(0, config.maxSeqLen * config.dModel) });
   }
-  const model = CausalLM.fromWeights(config, weights, source, { seed: options.seed });
   const tokenizer = existsSync(join(dir, 'tokenizer.json')) ? loadTokenizer(dir) : undefined;
   if (tokenizer) checkTokenizerFits(tokenizer, config, join(dir, 'tokenizer.json'));
-  return { model, tokenizer };
+  const generationPath = join(dir, 'generation_config.json');
+  const generation = existsSync(generationPath) ? readGenerationConfig(generationPath) : undefined;
+  const model = CausalLM.fromWeights(config, weights, source, { seed: options.seed });
+  return { model, tokenizer, generation };
 }
 
 /** Writes a HF-layout folder (config.json, model.safetensors, and the tokenizer's file(s) if given), atomically. */
@@ -313,19 +350,4 @@ export async function exportHFCheckpoint(dir: string, model: CausalLM, tokenizer
     writeSafetensors(join(temp, 'model.safetensors'), Object.fromEntries(tensors), { format: 'pt' });
     if (tokenizer) await tokenizer.save(temp);
   });
-}
-
-/**
- * Loads either kind of folder: a native checkpoint (config.json with `format` = rationale-rl/causal-lm) or a
- * HF GPT-2/Llama folder. A HF folder must hold a tokenizer.json.
- */
-export async function loadPretrained(dir: string, options: { maxSeqLen?: number; seed?: number } = {}): Promise<{ model: CausalLM; tokenizer: Tokenizer }> {
-  const configPath = join(dir, 'config.json');
-  if (readJsonObject(configPath).format === CHECKPOINT_FORMAT) return loadCheckpoint(dir);
-  const { model, tokenizer } = await importHFCheckpoint(dir, options);
-  if (!tokenizer) {
-    model.dispose();
-    throw new Error(`${join(dir, 'tokenizer.json')}: file is missing (a Hugging Face folder needs its tokenizer)`);
-  }
-  return { model, tokenizer };
 }

@@ -7,7 +7,6 @@ export {
   saveCheckpoint,
   loadCheckpoint,
   readCheckpointConfig,
-  checkTokenizerFits,
   CHECKPOINT_FORMAT,
   CHECKPOINT_VERSION,
   type CheckpointContents,
@@ -15,12 +14,15 @@ export {
   type OptimizerState,
   type HasOptimizerState,
 } from './checkpoint';
+export { checkTokenizerFits } from './folder';
 export * from './safetensors';
 export {
   importHFCheckpoint,
   exportHFCheckpoint,
-  loadPretrained,
   configFromHF,
+  SUPPORTED_MODEL_TYPES,
+  type LoadOptions,
+  type GenerationDefaults,
   weightsFromHF,
   weightsToHF,
   type ImportedCheckpoint,

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../../lib/backend';
 import { CausalLM } from '../../lib/model/causal-lm';
-import { exportHFCheckpoint, importHFCheckpoint, loadPretrained } from '../../lib/model/hf';
+import { loadCheckpoint } from '../../lib/model/checkpoint';
+import { exportHFCheckpoint, importHFCheckpoint } from '../../lib/model/hf';
 import { readSafetensors, writeSafetensors } from '../../lib/model/safetensors';
 import { CharTokenizer } from '../../lib/tokenizer/char';
 import { maxAbsDiff, tokenRows } from './tiny';
@@ -86,7 +87,7 @@ test('GPT-2: a hand-written HF folder (Conv1D weights [in, out], fused c_attn, t
   const written = readSafetensors(join(out, 'model.safetensors'));
   expect(written.get('transformer.h.1.attn.c_attn.weight')!.shape).toEqual([16, 48]);
   expect(Array.from(written.get('transformer.h.1.attn.c_attn.bias')!.data)).toEqual(Array.from(tensors['h.1.attn.c_attn.bias'].data));
-  const again = await loadPretrained(out);
+  const again = await loadCheckpoint(out);
   expect(sameLogits(native, again.model)).toBe(0);
   [native, model, again.model].forEach((m) => m.dispose());
 });

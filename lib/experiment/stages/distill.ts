@@ -27,7 +27,7 @@ async function createStudent(config: ExperimentConfig, train: Example[], records
   const student = config.student;
   if ('checkpoint' in student) {
     if (!existsSync(student.checkpoint)) throw new Error(`student.checkpoint: ${student.checkpoint} does not exist`);
-    const { model, tokenizer } = await loadCheckpoint(student.checkpoint);
+    const { model, tokenizer } = await loadCheckpoint(student.checkpoint, { maxSeqLen: student.maxSeqLen, seed: config.seed });
     return { model, tokenizer };
   }
   const texts = [FORMAT_CHARACTERS, ...train.map(questionText), ...train.flatMap((e) => e.answers), ...records.map((r) => r.rationale)];
