@@ -14,7 +14,7 @@ import { loadTokenizer } from '../tokenizer/load';
 import { asObject, readJsonFile } from '../tokenizer/json-file';
 import type { Tokenizer } from '../tokenizer/types';
 import type { WeightArrays } from './causal-lm';
-import { writeFolderAtomic } from './checkpoint';
+import { writeFolderAtomic } from './folder';
 import { readHFTensors, transpose } from './hf';
 import { writeSafetensors } from './safetensors';
 import { T5Model } from './t5';
