@@ -28,7 +28,7 @@ function readJsonObject(path: string): Record<string, unknown> {
 }
 
 /** [rows, cols] row-major -> [cols, rows]. */
-function transpose(t: Tensor): Tensor {
+export function transpose(t: Tensor): Tensor {
   const [rows, cols] = t.shape;
   const out = new Float32Array(rows * cols);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = t.data[r * cols + c];
@@ -258,7 +258,7 @@ export function weightsToHF(config: ResolvedModelConfig, weights: WeightArrays):
 // --- files -----------------------------------------------------------------------------------------------
 
 /** All tensors of a HF folder: model.safetensors, or the shards listed in model.safetensors.index.json. */
-function readHFTensors(dir: string): { tensors: Map<string, Tensor>; source: string } {
+export function readHFTensors(dir: string): { tensors: Map<string, Tensor>; source: string } {
   const single = join(dir, 'model.safetensors');
   const indexPath = join(dir, 'model.safetensors.index.json');
   let files: string[];
