@@ -18,6 +18,7 @@ import { LocalLLMClient } from '../lib/llm/local-client';
 import { startServer } from '../lib/llm/server';
 import { logger } from '../lib/log/logger';
 import { loadCheckpoint } from '../lib/model/checkpoint';
+import { exportHFCheckpoint } from '../lib/model/hf';
 import { accuracy, predictWithStudent } from '../lib/train/distill';
 import { listRewards, loadRewardFiles } from '../rewards/registry';
 
@@ -186,6 +187,15 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
         });
         await server.close();
         console.log(`served ${server.stats.requests} requests`);
+      }))
+    .command('export <checkpoint> <out>', 'write a checkpoint (either format) as a Hugging Face folder transformers and tokenizers load as is',
+      (y) => y.positional('checkpoint', { type: 'string', demandOption: true }).positional('out', { type: 'string', demandOption: true }),
+      (argv) => run(async () => {
+        await initBackend();
+        const { model, tokenizer } = await loadCheckpoint(String(argv.checkpoint));
+        await exportHFCheckpoint(String(argv.out), model, tokenizer);
+        model.dispose();
+        console.log(argv.out);
       }))
     .command('import-rationales <file>', 'convert recorded teacher rationales (e.g. the zero-shot-CoT JSONL files) to RationaleRecords',
       (y) => y.positional('file', { type: 'string', demandOption: true })
