@@ -2,7 +2,7 @@ import { generate, loadCheckpoint, type CausalLM } from '../model';
 import type { Tokenizer } from '../tokenizer/types';
 import { RequestBatcher } from './batcher';
 import { canonicalJson } from './cache';
-import { CHAT_STOPS, renderChat } from './chat-template';
+import { chatPrompt } from './chat-template';
 import type { ChatRequest, CompletionRequest, CompletionResult, Generation, LLMClient, SamplingRequest } from './types';
 
 /** Batching settings of {@link LocalLLMClient}. */
@@ -33,7 +33,8 @@ interface JobResult {
 /**
  * An {@link LLMClient} over a causal LM in this process. Concurrent requests with the same sampling settings that
  * arrive within a short window are decoded together in one batched `generate` call (one row per sample).
- * Chat requests are rendered with {@link renderChat}. With a `seed`, results are reproducible for the same batch.
+ * Chat requests are rendered with the tokenizer's chat template, or the plain format for models without one (see
+ * {@link chatPrompt}). With a `seed`, results are reproducible for the same batch.
  * Per-token log-probabilities are those of the sampled tokens (no alternatives).
  */
 export class LocalLLMClient implements LLMClient {
@@ -57,7 +58,8 @@ export class LocalLLMClient implements LLMClient {
   }
 
   chat(request: ChatRequest): Promise<CompletionResult> {
-    return this.run(renderChat(request.messages), request, [...CHAT_STOPS, ...(request.stop ?? [])]);
+    const { prompt, stops } = chatPrompt(request.messages, this.tokenizer);
+    return this.run(prompt, request, [...stops, ...(request.stop ?? [])]);
   }
 
   private async run(prompt: string, request: SamplingRequest, stop: string[]): Promise<CompletionResult> {
