@@ -16,11 +16,12 @@ import { judgeAnswers } from '../lib/experiment/stages/eval';
 import { writeFileAtomic } from '../lib/fs';
 import { LocalLLMClient } from '../lib/llm/local-client';
 import { startServer } from '../lib/llm/server';
-import { logger } from '../lib/log/logger';
+import { logger, redactSecrets } from '../lib/log/logger';
 import { loadCheckpoint } from '../lib/model/checkpoint';
 import { exportHFCheckpoint } from '../lib/model/hf';
 import { accuracy, predictWithStudent } from '../lib/train/distill';
 import { listRewards, loadRewardFiles } from '../rewards/registry';
+import { dataCommand } from './data-commands';
 
 /** Exit codes scripts can rely on. */
 export const EXIT = { ok: 0, failed: 1, badInput: 2, runState: 3, interrupted: 130 } as const;
@@ -28,20 +29,22 @@ export const EXIT = { ok: 0, failed: 1, badInput: 2, runState: 3, interrupted: 1
 /** Map an error to an exit code and print one clear line (a stack trace only with RRL_DEBUG=1). */
 function report(error: unknown): number {
   const err = error as Error;
-  if (process.env.RRL_DEBUG) console.error(err.stack);
+  // an error may quote a server's answer, which may quote the API key
+  const print = (text: string | undefined) => console.error(redactSecrets(text ?? String(error)));
+  if (process.env.RRL_DEBUG) print(err.stack);
   if (err instanceof ConfigError) {
-    console.error(err.message);
+    print(err.message);
     return EXIT.badInput;
   }
   if (err instanceof RunInterrupted) {
-    console.error(`interrupted: ${err.message}\nContinue with --resume.`);
+    print(`interrupted: ${err.message}\nContinue with --resume.`);
     return EXIT.interrupted;
   }
   if (err instanceof RunStateError) {
-    console.error(err.message);
+    print(err.message);
     return EXIT.runState;
   }
-  console.error(`error: ${err.message ?? String(error)}`);
+  print(`error: ${err.message ?? String(error)}`);
   return EXIT.failed;
 }
 
@@ -94,9 +97,10 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
       done(report(error));
     }
   };
-  return yargs(args)
+  const parser = yargs(args)
     .scriptName('rrl')
-    .usage('$0 <command> [options]\n\nDistil, refine with RL and evaluate chain-of-thought rationales of a small LM.')
+    .usage('$0 <command> [options]\n\nDistil, refine with RL and evaluate chain-of-thought rationales of a small LM.');
+  return dataCommand(parser, run)
     .command('run <experiment>', 'run an experiment: data -> teacher -> distill -> rl -> eval -> report',
       (y) => experimentArg(y)
         .option('stage', { type: 'string', array: true, choices: STAGES as unknown as string[], describe: 'run only these stages' })

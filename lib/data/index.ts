@@ -1,12 +1,15 @@
 export * from './types';
-export { readJsonl, readJsonlLines, readJson, writeJsonl, appendJsonl, writeJsonAtomic, writeFileAtomic } from './jsonl';
+export { readUtf8File, readJsonl, readJsonlLines, readJson, writeJsonl, appendJsonl, writeJsonAtomic, writeFileAtomic } from './jsonl';
 export type { ReadJsonlOptions, JsonlLine } from './jsonl';
 export { parseAnswer, scoreAnswer, scoreGeneration, exactMatch, f1, normalizeAnswer, canonicalNumber } from './answers';
 export type { ParseAnswerOptions } from './answers';
+export { resolveDataFile, dataFileExists, readDataFile, defaultDataDir, packageDataDir } from './files';
 export { loadDatasetFile, DATASET_FORMATS } from './sources';
 export type { DatasetFormat, DatasetFileOptions } from './sources';
-export { loadDataset, canonicalDatasetName, DATASET_NAMES } from './datasets';
-export type { LoadDatasetOptions } from './datasets';
+export { loadDataset, loadDatasetWithFiles, canonicalDatasetName, isDatasetName, datasetSource, recordedRationalesFile, DATASET_NAMES, RECORDED_RATIONALES_DIR } from './datasets';
+export type { LoadDatasetOptions, DatasetName } from './datasets';
+export { summarizeDataset, summarizeDatasets } from './catalog';
+export type { DatasetSummary, SummarizeOptions } from './catalog';
 export { loadJsonl, getPath } from './custom';
 export type { FieldMapping, LoadJsonlOptions } from './custom';
 export { splitExamples } from './split';

@@ -25,7 +25,7 @@ export interface ImportRationalesOptions {
   format?: 'zero-shot-cot' | 'jsonl';
   /** Examples the rationales belong to; default for `zero-shot-cot`: each record's dataset from `dataDir`. */
   examples?: readonly Example[];
-  /** Data folder for loading datasets when `examples` is not given (default `data`). */
+  /** Data folder for loading datasets when `examples` is not given (default: `defaultDataDir()`). */
   dataDir?: string;
   /** Field paths for the `jsonl` format. */
   mapping?: RationaleMapping;

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeJsonAtomic } from '../fs';
+import { redactSecrets } from '../log/logger';
 import type { ExperimentConfig } from './schema';
 
 /** The stages of an experiment, in the order data flows through them. */
@@ -115,6 +116,8 @@ export class RunFolder {
     const record: StageRecord = {
       status: 'running', configHash: stageConfigHash(this.config, stage), config: stageConfig(this.config, stage), startedAt: new Date().toISOString(),
       outputs: {}, summary: {}, ...previous, ...patch,
+      // an error may quote a server's answer, which may quote the API key
+      ...(patch.error !== undefined ? { error: redactSecrets(patch.error) } : {}),
     };
     manifest.stages[stage] = record;
     manifest.config = this.config;

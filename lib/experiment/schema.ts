@@ -31,8 +31,8 @@ const namedDatasetSchema = z.strictObject({
   kind: z.literal('dataset'),
   /** A dataset name known to `loadDataset` (e.g. `last_letters`, `coin_flip`, `multiarith`, `hotpotqa`). */
   name: z.string().min(1),
-  /** Folder holding the datasets (default `data`). */
-  dataDir: z.string().default('data'),
+  /** Folder holding the datasets (default: `RRL_DATA_DIR`, else the package's own `data/` folder). */
+  dataDir: z.string().optional(),
 });
 
 const fileDatasetSchema = z.strictObject({

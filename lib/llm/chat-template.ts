@@ -2,7 +2,9 @@ import { Template } from '@huggingface/jinja';
 import type { Tokenizer } from '../tokenizer/types';
 import type { ChatMessage } from './types';
 
-const ROLE_NAMES: Record<ChatMessage['role'], string> = { system: 'System', user: 'User', assistant: 'Assistant' };
+const ROLE_NAMES: Record<ChatMessage['role'], string> = {
+  system: 'System', developer: 'System', user: 'User', assistant: 'Assistant', tool: 'Tool',
+};
 
 /**
  * The plain chat format used for local base models (which were never trained on a chat format):
@@ -19,7 +21,7 @@ export function renderChat(messages: readonly ChatMessage[]): string {
 }
 
 /** Stop sequences that end the assistant's turn under {@link renderChat}: the start of the next message. */
-export const CHAT_STOPS = ['\n\nUser:', '\n\nSystem:', '\n\nAssistant:'];
+export const CHAT_STOPS = ['\n\nUser:', '\n\nSystem:', '\n\nAssistant:', '\n\nTool:'];
 
 /** A chat rendered for a model: the prompt text and the stop strings that end the reply. */
 export interface ChatPrompt {
@@ -36,7 +38,7 @@ const compiled = new Map<string, Template>();
  * strings; without a template, {@link renderChat} and {@link CHAT_STOPS}. A template that fails to render throws
  * naming the tokenizer's chat template.
  */
-export function chatPrompt(messages: readonly ChatMessage[], tokenizer: Tokenizer): ChatPrompt {
+export function chatPromptFor(messages: readonly ChatMessage[], tokenizer: Tokenizer): ChatPrompt {
   const source = tokenizer.chatTemplate;
   if (source === undefined) return { prompt: renderChat(messages), stops: CHAT_STOPS };
   let template = compiled.get(source);

@@ -34,10 +34,19 @@ export type WeightArrays = Map<string, { shape: number[]; data: Float32Array }>;
 
 let modelCount = 0;
 
-function makeVariables(shapes: Map<string, number[]>, data: Map<string, Float32Array>, trainable: boolean): Record<string, tf.Variable> {
+/**
+ * One variable per shape, each holding the only copy of its values: the tensor it is made from is disposed (a
+ * variable shares its buffer; left alive it would count the bytes twice in tf.memory() and pin the buffer), and
+ * each host array is read once, when its variable is made, so callers may stream them.
+ */
+function makeVariables(shapes: Map<string, number[]>, data: Iterable<[string, Float32Array]>, trainable: boolean): Record<string, tf.Variable> {
   const prefix = `causal_lm_${modelCount++}`;
   const out: Record<string, tf.Variable> = {};
-  for (const [name, shape] of shapes) out[name] = tf.variable(tf.tensor(data.get(name)!, shape), trainable, `${prefix}/${name}`);
+  for (const [name, values] of data) {
+    const initial = tf.tensor(values, shapes.get(name)!);
+    out[name] = tf.variable(initial, trainable, `${prefix}/${name}`);
+    initial.dispose();
+  }
   return out;
 }
 

@@ -27,3 +27,8 @@ export {
   weightsToHF,
   type ImportedCheckpoint,
 } from './hf';
+export { type T5Config, type ResolvedT5Config, type T5FeedForward, validateT5Config, t5WeightShapes } from './t5-config';
+export { T5Model, type T5Encoding, type T5DecodeOptions, type T5Output } from './t5';
+export { relativeBucket } from './t5-position';
+export { t5TargetLogProbs } from './t5-logprobs';
+export { t5Generate, type T5GenerateOptions } from './t5-generate';

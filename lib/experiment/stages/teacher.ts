@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { dataFileExists } from '../../data/files';
 import { importRationales, readRationales, writeRationales } from '../../data/rationales';
 import type { Example, RationaleRecord } from '../../data/types';
 import { startProgress } from '../../log/progress';
@@ -27,7 +27,7 @@ function strategyFor(teacher: LLMTeacher, seed: number): TeacherStrategy {
     case 'diverse': return diverse({ ...options, samples: Math.max(teacher.samplesPerQuestion, 2), temperature: teacher.temperature || 0.7 });
     case 'few-shot-cot':
       if (!teacher.demos) throw new Error('teacher.demos: few-shot-cot needs a demonstrations file');
-      if (!existsSync(teacher.demos)) throw new Error(`teacher.demos: ${teacher.demos} does not exist`);
+      if (!dataFileExists(teacher.demos)) throw new Error(`teacher.demos: ${teacher.demos} does not exist`);
       return fewShotCoT(loadCoTDemos(teacher.demos), options);
   }
 }
@@ -41,7 +41,7 @@ async function writeTeacherRationales(context: StageContext, examples: Example[]
     return {};
   }
   if (teacher.kind === 'recorded') {
-    if (!existsSync(teacher.path)) throw new Error(`teacher.path: ${teacher.path} does not exist`);
+    if (!dataFileExists(teacher.path)) throw new Error(`teacher.path: ${teacher.path} does not exist`);
     // Match against the whole source (the file holds every question), then keep this run's questions.
     const wanted = new Set(examples.map((e) => e.id));
     const records = importRationales(teacher.path, { format: teacher.format, examples: loadSourceExamples(config) })
