@@ -13,6 +13,7 @@ import { LocalLLMClient } from '../lib/llm/local-client';
 import { startServer } from '../lib/llm/server';
 import { logger, redactSecrets } from '../lib/log/logger';
 import { loadCheckpoint } from '../lib/model/checkpoint';
+import { exportHFCheckpoint } from '../lib/model/hf';
 import { accuracy, predictWithStudent } from '../lib/train/distill';
 import { listRewards, loadRewardFiles } from '../rewards/registry';
 import { dataCommand, importRationalesCommand } from './data-commands';
@@ -179,6 +180,15 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
         });
         await server.close();
         console.log(`served ${server.stats.requests} requests`);
+      }))
+    .command('export <checkpoint> <out>', 'write a checkpoint (either format) as a Hugging Face folder transformers and tokenizers load as is',
+      (y) => y.positional('checkpoint', { type: 'string', demandOption: true }).positional('out', { type: 'string', demandOption: true }),
+      (argv) => run(async () => {
+        await initBackend();
+        const { model, tokenizer } = await loadCheckpoint(String(argv.checkpoint));
+        await exportHFCheckpoint(String(argv.out), model, tokenizer);
+        model.dispose();
+        console.log(argv.out);
       }))
     .command('rewards', 'list the reward modules (built-in, and custom files given with --path)',
       (y) => y.option('path', { type: 'string', array: true, default: [] as string[], describe: 'custom reward files or folders' }),

@@ -5,7 +5,7 @@ import { t5Generate } from '../model/t5-generate';
 import type { Tokenizer } from '../tokenizer/types';
 import { RequestBatcher } from './batcher';
 import { canonicalJson } from './cache';
-import { CHAT_STOPS, renderChat } from './chat-template';
+import { chatPromptFor } from './chat-template';
 import { LLMError } from './errors';
 import type {
   ChatMessage, ChatRequest, CompletionRequest, CompletionResult, Generation, LLMClient, PromptTokenLogprob, SamplingRequest,
@@ -61,8 +61,8 @@ function quote(prompt: string | number[]): string {
 /**
  * An {@link LLMClient} over a causal LM in this process. Concurrent requests with the same sampling settings that
  * arrive within a short window are decoded together in one batched `generate` call (one row per sample); batches
- * run one at a time and yield to the event loop between decoding steps. Chat requests are rendered with
- * {@link renderChat}. With a `seed`, results are reproducible for the same batch. A prompt longer than the model's
+ * run one at a time and yield to the event loop between decoding steps. Chat requests are rendered with the
+ * tokenizer's chat template, or the plain format for models without one (see {@link chatPromptFor}). With a `seed`, results are reproducible for the same batch. A prompt longer than the model's
  * context is refused (an {@link LLMError} of kind `request`, status 400), never cut.
  */
 export class LocalLLMClient<M extends CausalLM | T5Model = CausalLM> implements LLMClient {
@@ -116,7 +116,7 @@ export class LocalLLMClient<M extends CausalLM | T5Model = CausalLM> implements 
 
   /** The prompt a chat request is rendered to. */
   chatPrompt(messages: readonly ChatMessage[]): string {
-    return renderChat(messages);
+    return chatPromptFor(messages, this.tokenizer).prompt;
   }
 
   complete(request: CompletionRequest): Promise<CompletionResult> {
@@ -124,7 +124,8 @@ export class LocalLLMClient<M extends CausalLM | T5Model = CausalLM> implements 
   }
 
   chat(request: ChatRequest): Promise<CompletionResult> {
-    return this.run('chat', this.chatPrompt(request.messages), request, [...CHAT_STOPS, ...(request.stop ?? [])], false);
+    const { prompt, stops } = chatPromptFor(request.messages, this.tokenizer);
+    return this.run('chat', prompt, request, [...stops, ...(request.stop ?? [])], false);
   }
 
   private async run(kind: string, prompt: string | number[], request: SamplingRequest, stop: string[], echo: boolean): Promise<CompletionResult> {
