@@ -1,3 +1,4 @@
+import { existsSync, statSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
 import { initBackend } from '../lib/backend';
 import { ConfigError } from '../lib/experiment/config';
@@ -6,7 +7,7 @@ import { RunFolder, STAGES, type StageName } from '../lib/experiment/run-folder'
 import { RunInterrupted, RunStateError, runExperiment } from '../lib/experiment/runner';
 import { STAGE_IMPLEMENTATIONS } from '../lib/experiment/stages';
 import { loadDataset } from '../lib/data/datasets';
-import { readJsonl } from '../lib/data/jsonl';
+import { readJsonlLines } from '../lib/data/jsonl';
 import { importRationales, writeRationales } from '../lib/data/rationales';
 import { splitExamples } from '../lib/data/split';
 import type { Example } from '../lib/data/types';
@@ -15,8 +16,9 @@ import { collectReport } from '../lib/experiment/stages';
 import { judgeAnswers } from '../lib/experiment/stages/eval';
 import { writeFileAtomic } from '../lib/fs';
 import { LocalLLMClient } from '../lib/llm/local-client';
-import { startServer } from '../lib/llm/server';
-import { logger, redactSecrets } from '../lib/log/logger';
+import { ServerConfigError, startServer } from '../lib/llm/server';
+import { InputError, readingInput } from '../lib/input-error';
+import { logger, redactSecrets, registerSecret } from '../lib/log/logger';
 import { loadCheckpoint } from '../lib/model/checkpoint';
 import { accuracy, predictWithStudent } from '../lib/train/distill';
 import { listRewards, loadRewardFiles } from '../rewards/registry';
@@ -32,6 +34,10 @@ function report(error: unknown): number {
   if (process.env.RRL_DEBUG) print(err.stack);
   if (err instanceof ConfigError) {
     print(err.message);
+    return EXIT.badInput;
+  }
+  if (err instanceof InputError || err instanceof ServerConfigError) {
+    print(`error: ${err.message}`);
     return EXIT.badInput;
   }
   if (err instanceof RunInterrupted) {
@@ -59,15 +65,51 @@ function interruptSignal(): AbortSignal {
   return controller.signal;
 }
 
+/** Examples of a JSONL questions file, each line checked for the fields the commands read. */
+function readQuestions(file: string): Example[] {
+  return readJsonlLines(file).map(({ line, value }) => {
+    const record = value as Partial<Example> | null;
+    const problem = typeof record !== 'object' || record === null || Array.isArray(record) ? 'expected an object (an Example)'
+      : typeof record.id !== 'string' ? 'field "id" must be a string'
+        : typeof record.question !== 'string' || !record.question.trim() ? 'field "question" must be a non-empty string'
+          : !Array.isArray(record.answers) || !record.answers.every((a) => typeof a === 'string') ? 'field "answers" must be a list of strings'
+            : undefined;
+    if (problem) throw new InputError(`${file}:${line}: ${problem}`);
+    return record as Example;
+  });
+}
+
+/** A count argument: a positive integer, or undefined when not given. */
+function positiveCount(name: string, value: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isSafeInteger(value) || value < 1) throw new InputError(`--${name}: must be a positive integer, got ${value}`);
+  return value;
+}
+
 /** Questions from a dataset name (its test split by default) or a JSONL file of Examples. */
-function questionsFrom(argv: { dataset?: string; questions?: string; dataDir: string; split: string; seed: number; limit?: number }): Example[] {
+async function questionsFrom(argv: { dataset?: string; questions?: string; dataDir: string; split: string; seed: number; limit?: number; maxNewTokens: number }): Promise<Example[]> {
+  const limit = positiveCount('limit', argv.limit);
+  positiveCount('max-new-tokens', argv.maxNewTokens);
   let examples: Example[];
-  if (argv.questions) examples = readJsonl(argv.questions) as Example[];
+  if (argv.questions) examples = await readingInput(() => readQuestions(argv.questions!));
   else if (argv.dataset) {
-    const all = loadDataset(argv.dataset, { dataDir: argv.dataDir });
+    const all = await readingInput(() => loadDataset(argv.dataset!, { dataDir: argv.dataDir }));
     examples = argv.split === 'all' ? all : splitExamples(all, { seed: argv.seed })[argv.split as 'train' | 'test'];
   } else throw new ConfigError('arguments', ['give --dataset <name> or --questions <file.jsonl>']);
-  return argv.limit ? examples.slice(0, argv.limit) : examples;
+  return limit ? examples.slice(0, limit) : examples;
+}
+
+/** An output file argument that must not be a folder (checked before any work). */
+function outputFile(path: string | undefined): string | undefined {
+  if (path && existsSync(path) && statSync(path).isDirectory()) throw new InputError(`--out: "${path}" is a folder; give a file path`);
+  return path;
+}
+
+/** A TCP port argument: an integer 0-65535 (0 picks a free one). */
+function portNumber(value: unknown): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InputError(`--port: ${JSON.stringify(value)} is not a port number (0-65535)`);
+  return port;
 }
 
 const questionArgs = (y: Argv) => y
@@ -109,9 +151,21 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
       (argv) => run(async () => {
         const config = loadExperiment(argv.experiment, argv.set);
         await initBackend();
+        // the data stage reads the dataset files the config names: its failures are bad input
+        const implementations = {
+          ...STAGE_IMPLEMENTATIONS,
+          data: async (context: Parameters<typeof STAGE_IMPLEMENTATIONS.data>[0]) => {
+            try {
+              return await STAGE_IMPLEMENTATIONS.data(context);
+            } catch (error) {
+              if (error instanceof RunInterrupted || error instanceof RunStateError) throw error;
+              throw new InputError((error as Error).message, { cause: error });
+            }
+          },
+        };
         const manifest = await runExperiment(config, {
           stages: argv.stage as StageName[] | undefined, resume: argv.resume, restart: argv.restart,
-          signal: interruptSignal(), implementations: STAGE_IMPLEMENTATIONS,
+          signal: interruptSignal(), implementations,
         });
         const report = manifest.stages.report?.outputs.html;
         if (report) console.log(`report: ${new RunFolder(config).path(report)}`);
@@ -147,13 +201,14 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
       (y) => questionArgs(y.positional('checkpoint', { type: 'string', demandOption: true, describe: 'checkpoint folder' }))
         .option('out', { type: 'string', describe: 'output file (default: standard output)' }),
       (argv) => run(async () => {
+        const out = outputFile(argv.out);
         await initBackend();
-        const examples = questionsFrom(argv);
-        const { model, tokenizer } = await loadCheckpoint(String(argv.checkpoint));
+        const examples = await questionsFrom(argv);
+        const { model, tokenizer } = await readingInput(() => loadCheckpoint(String(argv.checkpoint)));
         const predictions = await predictWithStudent(model, tokenizer, examples, { format: argv.format as 'fine-tune-cot', maxNewTokens: argv.maxNewTokens });
         model.dispose();
         const lines = predictions.map((p) => JSON.stringify(p)).join('\n') + '\n';
-        if (argv.out) writeFileAtomic(argv.out, lines);
+        if (out) writeFileAtomic(out, lines);
         else process.stdout.write(lines);
         logger.info(`${predictions.length} rationales, student accuracy ${(accuracy(predictions) * 100).toFixed(1)}%`);
       }))
@@ -163,25 +218,31 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
         .option('json', { type: 'boolean', default: false }),
       (argv) => run(async () => {
         await initBackend();
-        const examples = questionsFrom(argv);
-        const { model, tokenizer } = await loadCheckpoint(String(argv.checkpoint));
+        const examples = await questionsFrom(argv);
+        const { model, tokenizer } = await readingInput(() => loadCheckpoint(String(argv.checkpoint)));
         const predictions = await predictWithStudent(model, tokenizer, examples, { format: argv.format as 'fine-tune-cot', maxNewTokens: argv.maxNewTokens });
-        const judge = argv.judge ? await LocalLLMClient.fromCheckpoint(argv.judge) : new LocalLLMClient(model, tokenizer);
+        const judge = argv.judge ? await readingInput(() => LocalLLMClient.fromCheckpoint(argv.judge!)) : new LocalLLMClient(model, tokenizer);
         const judged = await judgeAnswers(judge, examples, new Map(predictions.map((p) => [p.exampleId, p.rationale])));
         const result = { questions: examples.length, studentAccuracy: accuracy(predictions), judgeAccuracy: judged.filter((a) => a.correct).length / Math.max(1, examples.length) };
         if (argv.judge) judge.lm.dispose();
         model.dispose();
         console.log(argv.json ? JSON.stringify(result) : `questions ${result.questions}  student accuracy ${(result.studentAccuracy * 100).toFixed(1)}%  judge accuracy ${(result.judgeAccuracy * 100).toFixed(1)}%`);
       }))
-    .command('serve <checkpoint>', 'serve a checkpoint over an OpenAI-compatible HTTP API (/v1/models, /v1/completions, /v1/chat/completions)',
+    .command('serve <checkpoint>', 'serve a checkpoint over an OpenAI-compatible HTTP API (/v1/models, /v1/completions, /v1/chat/completions, /health)',
       (y) => y.positional('checkpoint', { type: 'string', demandOption: true })
-        .option('host', { type: 'string', default: '127.0.0.1' })
-        .option('port', { type: 'number', default: 8000 })
-        .option('name', { type: 'string', describe: 'model name reported (default: the folder name)' }),
+        .option('host', { type: 'string', default: '127.0.0.1', describe: 'interface to bind; beyond loopback needs --api-key' })
+        .option('port', { type: 'string', default: '8000', describe: 'TCP port (0: any free one)' })
+        .option('name', { type: 'string', describe: 'model name reported (default: the folder name)' })
+        .option('api-key', { type: 'string', describe: 'key clients must send (Authorization: Bearer <key>) on every route but /health; default: env RRL_API_KEY' })
+        .option('allow-unauthenticated', { type: 'boolean', default: false, describe: 'serve beyond loopback without an API key' }),
       (argv) => run(async () => {
+        const port = portNumber(argv.port);
+        const apiKey = argv.apiKey ?? (process.env.RRL_API_KEY || undefined);
+        registerSecret(apiKey);
         await initBackend();
-        const server = await startServer({ checkpoint: argv.checkpoint, host: argv.host, port: argv.port, modelName: argv.name });
-        console.log(`serving ${argv.checkpoint} at ${server.url} (Ctrl-C to stop)`);
+        const client = await readingInput(() => LocalLLMClient.fromCheckpoint(String(argv.checkpoint)));
+        const server = await startServer({ client, host: argv.host, port, modelName: argv.name, apiKey, allowUnauthenticated: argv.allowUnauthenticated });
+        console.log(`serving ${argv.checkpoint} at ${server.url}${apiKey ? ' (API key required)' : ''} (Ctrl-C to stop)`);
         await new Promise<void>((resolve) => {
           process.once('SIGINT', resolve);
           process.once('SIGTERM', resolve);
