@@ -221,7 +221,8 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
         const examples = await questionsFrom(argv);
         const { model, tokenizer } = await readingInput(() => loadCheckpoint(String(argv.checkpoint)));
         const predictions = await predictWithStudent(model, tokenizer, examples, { format: argv.format as 'fine-tune-cot', maxNewTokens: argv.maxNewTokens });
-        const judge = argv.judge ? await readingInput(() => LocalLLMClient.fromCheckpoint(argv.judge!)) : new LocalLLMClient(model, tokenizer);
+        const judge = argv.judge ? await readingInput(() => LocalLLMClient.fromCheckpoint(argv.judge!, { longPrompts: 'keep-end' }))
+          : new LocalLLMClient(model, tokenizer, { longPrompts: 'keep-end' });
         const judged = await judgeAnswers(judge, examples, new Map(predictions.map((p) => [p.exampleId, p.rationale])));
         const result = { questions: examples.length, studentAccuracy: accuracy(predictions), judgeAccuracy: judged.filter((a) => a.correct).length / Math.max(1, examples.length) };
         if (argv.judge) judge.lm.dispose();

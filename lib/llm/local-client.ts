@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { logger } from '../log/logger';
 import { generate, loadCheckpoint, type CausalLM } from '../model';
 import type { Tokenizer } from '../tokenizer/types';
 import { RequestBatcher } from './batcher';
@@ -23,6 +24,11 @@ export interface LocalClientOptions {
    * are not). Token-id prompts are used as given.
    */
   addBos?: boolean;
+  /**
+   * A prompt longer than the context: `error` (default) refuses it; `keep-end` feeds its last tokens (BOS kept),
+   * counted in `stats.cutPrompts` and logged once, for a small in-process judge that reads long prompts.
+   */
+  longPrompts?: 'error' | 'keep-end';
 }
 
 /** Settings shared by every sequence of one batched `generate` call. */
@@ -66,7 +72,7 @@ function quote(prompt: string | number[]): string {
 export class LocalLLMClient implements LLMClient {
   readonly model: string;
   /** `generate` calls made and sequences decoded in them (batches < requests when batching works). */
-  readonly stats = { batches: 0, sequences: 0 };
+  readonly stats = { batches: 0, sequences: 0, cutPrompts: 0 };
   /** One batcher for every setting: its open batches are keyed by the settings and dropped when they run. */
   private readonly batcher: RequestBatcher<Job, JobResult>;
 
@@ -121,10 +127,18 @@ export class LocalLLMClient implements LLMClient {
   }
 
   private async run(kind: string, prompt: string | number[], request: SamplingRequest, stop: string[], echo: boolean): Promise<CompletionResult> {
-    const ids = this.promptIds(prompt);
+    let ids = this.promptIds(prompt);
     const maxTokens = request.maxTokens ?? 16;
     // Generating needs one free position after the prompt; scoring the prompt alone (max tokens 0) does not.
     const room = maxTokens > 0 ? this.contextLength - 1 : this.contextLength;
+    if (ids.length > room && this.options.longPrompts === 'keep-end') {
+      if (this.stats.cutPrompts++ === 0) {
+        logger.warn(`${this.model}: a ${kind} prompt of ${ids.length} tokens is over the context of ${this.contextLength}; `
+          + 'long prompts keep their last tokens (counted in stats.cutPrompts)');
+      }
+      const bos = ids[0] === this.tokenizer.bosId && typeof prompt === 'string' ? [ids[0]] : [];
+      ids = [...bos, ...ids.slice(ids.length - (room - bos.length))];
+    }
     if (ids.length > room) {
       throw new LLMError(
         `${kind} request with prompt ${quote(prompt)}: the prompt is ${ids.length} tokens but ${this.model}'s context is ${this.contextLength} tokens`
