@@ -1,3 +1,4 @@
+import { existsSync, statSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
 import { initBackend } from '../lib/backend';
 import { ConfigError } from '../lib/experiment/config';
@@ -10,8 +11,9 @@ import { collectReport } from '../lib/experiment/stages';
 import { judgeAnswers } from '../lib/experiment/stages/eval';
 import { writeFileAtomic } from '../lib/fs';
 import { LocalLLMClient } from '../lib/llm/local-client';
-import { startServer } from '../lib/llm/server';
-import { logger, redactSecrets } from '../lib/log/logger';
+import { ServerConfigError, startServer } from '../lib/llm/server';
+import { InputError, readingInput } from '../lib/input-error';
+import { logger, redactSecrets, registerSecret } from '../lib/log/logger';
 import { loadCheckpoint } from '../lib/model/checkpoint';
 import { exportHFCheckpoint } from '../lib/model/hf';
 import { accuracy, predictWithStudent } from '../lib/train/distill';
@@ -30,6 +32,10 @@ function report(error: unknown): number {
   if (process.env.RRL_DEBUG) print(err.stack);
   if (err instanceof ConfigError) {
     print(err.message);
+    return EXIT.badInput;
+  }
+  if (err instanceof InputError || err instanceof ServerConfigError) {
+    print(`error: ${err.message}`);
     return EXIT.badInput;
   }
   if (err instanceof RunInterrupted) {
@@ -55,6 +61,19 @@ function interruptSignal(): AbortSignal {
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   return controller.signal;
+}
+
+/** An output file argument that must not be a folder (checked before any work). */
+function outputFile(path: string | undefined): string | undefined {
+  if (path && existsSync(path) && statSync(path).isDirectory()) throw new InputError(`--out: "${path}" is a folder; give a file path`);
+  return path;
+}
+
+/** A TCP port argument: an integer 0-65535 (0 picks a free one). */
+function portNumber(value: unknown): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InputError(`--port: ${JSON.stringify(value)} is not a port number (0-65535)`);
+  return port;
 }
 
 const questionArgs = (y: Argv) => y
@@ -98,9 +117,21 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
       (argv) => run(async () => {
         const config = loadExperiment(argv.experiment, argv.set);
         await initBackend();
+        // the data stage reads the dataset files the config names: its failures are bad input
+        const implementations = {
+          ...STAGE_IMPLEMENTATIONS,
+          data: async (context: Parameters<typeof STAGE_IMPLEMENTATIONS.data>[0]) => {
+            try {
+              return await STAGE_IMPLEMENTATIONS.data(context);
+            } catch (error) {
+              if (error instanceof RunInterrupted || error instanceof RunStateError) throw error;
+              throw new InputError((error as Error).message, { cause: error });
+            }
+          },
+        };
         const manifest = await runExperiment(config, {
           stages: argv.stage as StageName[] | undefined, resume: argv.resume, restart: argv.restart,
-          signal: interruptSignal(), implementations: STAGE_IMPLEMENTATIONS,
+          signal: interruptSignal(), implementations,
         });
         const report = manifest.stages.report?.outputs.html;
         if (report) console.log(`report: ${new RunFolder(config).path(report)}`);
@@ -136,13 +167,14 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
       (y) => questionArgs(y.positional('checkpoint', { type: 'string', describe: 'checkpoint folder (default with --run: its student)' }))
         .option('out', { type: 'string', describe: 'output file (default: standard output)' }),
       (argv) => run(async () => {
+        const out = outputFile(argv.out);
         const settings = resolveEvalSettings(argv);
         await initBackend();
-        const { model, tokenizer } = await loadCheckpoint(settings.checkpoint);
+        const { model, tokenizer } = await readingInput(() => loadCheckpoint(settings.checkpoint));
         const predictions = await predictWithStudent(model, tokenizer, settings.examples, { format: settings.format, maxNewTokens: settings.maxNewTokens });
         model.dispose();
         const lines = predictions.map((p) => JSON.stringify(p)).join('\n') + '\n';
-        if (argv.out) writeFileAtomic(argv.out, lines);
+        if (out) writeFileAtomic(out, lines);
         else process.stdout.write(lines);
         logger.info(`${predictions.length} rationales, student accuracy ${(accuracy(predictions) * 100).toFixed(1)}%`);
       }))
@@ -156,24 +188,31 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
         const { examples } = settings;
         logger.info(`eval: ${settings.checkpoint} on ${examples.length} questions, format ${settings.format}, max new tokens ${settings.maxNewTokens} (${settings.from})`);
         await initBackend();
-        const { model, tokenizer } = await loadCheckpoint(settings.checkpoint);
+        const { model, tokenizer } = await readingInput(() => loadCheckpoint(settings.checkpoint));
         const predictions = await predictWithStudent(model, tokenizer, examples, { format: settings.format, maxNewTokens: settings.maxNewTokens });
-        const judge = settings.judge ? await LocalLLMClient.fromCheckpoint(settings.judge) : new LocalLLMClient(model, tokenizer);
+        const judge = settings.judge ? await readingInput(() => LocalLLMClient.fromCheckpoint(settings.judge!, { longPrompts: 'keep-end' }))
+          : new LocalLLMClient(model, tokenizer, { longPrompts: 'keep-end' });
         const judged = await judgeAnswers(judge, examples, new Map(predictions.map((p) => [p.exampleId, p.rationale])));
         const result = { questions: examples.length, studentAccuracy: accuracy(predictions), judgeAccuracy: judged.filter((a) => a.correct).length / Math.max(1, examples.length) };
         if (settings.judge) judge.lm.dispose();
         model.dispose();
         console.log(argv.json ? JSON.stringify(result) : `questions ${result.questions}  student accuracy ${(result.studentAccuracy * 100).toFixed(1)}%  judge accuracy ${(result.judgeAccuracy * 100).toFixed(1)}%`);
       }))
-    .command('serve <checkpoint>', 'serve a checkpoint over an OpenAI-compatible HTTP API (/v1/models, /v1/completions, /v1/chat/completions)',
+    .command('serve <checkpoint>', 'serve a checkpoint over an OpenAI-compatible HTTP API (/v1/models, /v1/completions, /v1/chat/completions, /health)',
       (y) => y.positional('checkpoint', { type: 'string', demandOption: true })
-        .option('host', { type: 'string', default: '127.0.0.1' })
-        .option('port', { type: 'number', default: 8000 })
-        .option('name', { type: 'string', describe: 'model name reported (default: the folder name)' }),
+        .option('host', { type: 'string', default: '127.0.0.1', describe: 'interface to bind; beyond loopback needs --api-key' })
+        .option('port', { type: 'string', default: '8000', describe: 'TCP port (0: any free one)' })
+        .option('name', { type: 'string', describe: 'model name reported (default: the folder name)' })
+        .option('api-key', { type: 'string', describe: 'key clients must send (Authorization: Bearer <key>) on every route but /health; default: env RRL_API_KEY' })
+        .option('allow-unauthenticated', { type: 'boolean', default: false, describe: 'serve beyond loopback without an API key' }),
       (argv) => run(async () => {
+        const port = portNumber(argv.port);
+        const apiKey = argv.apiKey ?? (process.env.RRL_API_KEY || undefined);
+        registerSecret(apiKey);
         await initBackend();
-        const server = await startServer({ checkpoint: argv.checkpoint, host: argv.host, port: argv.port, modelName: argv.name });
-        console.log(`serving ${argv.checkpoint} at ${server.url} (Ctrl-C to stop)`);
+        const client = await readingInput(() => LocalLLMClient.fromCheckpoint(String(argv.checkpoint)));
+        const server = await startServer({ client, host: argv.host, port, modelName: argv.name, apiKey, allowUnauthenticated: argv.allowUnauthenticated });
+        console.log(`serving ${argv.checkpoint} at ${server.url}${apiKey ? ' (API key required)' : ''} (Ctrl-C to stop)`);
         await new Promise<void>((resolve) => {
           process.once('SIGINT', resolve);
           process.once('SIGTERM', resolve);

@@ -2,13 +2,14 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadDataset } from '../lib/data/datasets';
 import { defaultDataDir } from '../lib/data/files';
-import { readJson, readJsonl } from '../lib/data/jsonl';
+import { readJson, readJsonl, readJsonlLines } from '../lib/data/jsonl';
 import { splitExamples } from '../lib/data/split';
 import type { Example } from '../lib/data/types';
 import { ConfigError, validateExperiment } from '../lib/experiment/config';
 import type { Manifest } from '../lib/experiment/run-folder';
 import { RunStateError } from '../lib/experiment/runner';
 import type { ExperimentConfig } from '../lib/experiment/schema';
+import { InputError } from '../lib/input-error';
 
 /** An experiment's defaults, from the schema (the one place they are defined). */
 export function experimentDefaults(): ExperimentConfig {
@@ -57,16 +58,48 @@ export function resolveEvalSettings(args: QuestionArgs): EvalSettings {
   const checkpoint = args.checkpoint ?? run?.student;
   if (!checkpoint) throw new ConfigError('arguments', ['give a checkpoint folder, or --run <run folder> to use its student']);
   const judge = args.judge ?? run?.judge;
+  const limit = positiveCount('limit', args.limit);
+  positiveCount('max-new-tokens', maxNewTokens);
   let examples: Example[];
-  if (args.questions) examples = readJsonl(args.questions) as Example[];
+  if (args.questions) examples = readQuestions(args.questions);
   else if (args.dataset) {
     const dataDir = args.dataDir ?? (config.data.source.kind === 'dataset' && run ? config.data.source.dataDir : undefined) ?? defaultDataDir();
-    const all = loadDataset(args.dataset, { dataDir });
+    const all = asInput(() => loadDataset(args.dataset!, { dataDir }));
     examples = args.split === 'all' ? all : splitExamples(all, { seed: args.seed })[args.split as 'train' | 'test'];
   } else if (run) examples = readJsonl(run.test) as Example[];
   else throw new ConfigError('arguments', ['give --dataset <name>, --questions <file.jsonl> or --run <run folder>']);
-  if (args.limit) examples = examples.slice(0, args.limit);
+  if (limit) examples = examples.slice(0, limit);
   return { checkpoint, examples, format, maxNewTokens, judge, from: run ? `run ${run.root}` : 'experiment defaults' };
+}
+
+/** `read()`, with any failure an {@link InputError} (exit code 2) carrying the same message. */
+function asInput<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    throw error instanceof InputError ? error : new InputError((error as Error).message, { cause: error });
+  }
+}
+
+/** Examples of a JSONL questions file, each line checked for the fields the commands read. */
+function readQuestions(file: string): Example[] {
+  return asInput(() => readJsonlLines(file)).map(({ line, value }) => {
+    const record = value as Partial<Example> | null;
+    const problem = typeof record !== 'object' || record === null || Array.isArray(record) ? 'expected an object (an Example)'
+      : typeof record.id !== 'string' ? 'field "id" must be a string'
+        : typeof record.question !== 'string' || !record.question.trim() ? 'field "question" must be a non-empty string'
+          : !Array.isArray(record.answers) || !record.answers.every((a) => typeof a === 'string') ? 'field "answers" must be a list of strings'
+            : undefined;
+    if (problem) throw new InputError(`${file}:${line}: ${problem}`);
+    return record as Example;
+  });
+}
+
+/** A count argument: a positive integer, or undefined when not given. */
+function positiveCount(name: string, value: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isSafeInteger(value) || value < 1) throw new InputError(`--${name}: must be a positive integer, got ${value}`);
+  return value;
 }
 
 function readRun(dir: string): { root: string; manifest: Manifest; student: string; judge?: string; test: string } {

@@ -1,6 +1,6 @@
 import { logger, setLogFile } from '../log/logger';
 import { MetricsSink } from '../log/metrics';
-import { changedFields, RunFolder, STAGES, stageConfig, stageConfigHash, type Manifest, type StageName } from './run-folder';
+import { changedFields, RunFolder, RunStateError, STAGES, stageConfig, stageConfigHash, type Manifest, type StageName } from './run-folder';
 import type { ExperimentConfig } from './schema';
 
 /** What a stage gets: the config, the run folder, a metrics sink and whether to continue from its checkpoint. */
@@ -38,10 +38,7 @@ export interface RunOptions {
   implementations: Partial<Record<StageName, StageFunction>>;
 }
 
-/** A run that cannot go on as asked (stale results, an interrupted stage, missing earlier stages). */
-export class RunStateError extends Error {
-  override name = 'RunStateError';
-}
+export { RunStateError };
 
 /** Raised by a stage that stopped because the run was aborted; its checkpoint is on disk. */
 export class RunInterrupted extends Error {

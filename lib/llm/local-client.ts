@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { logger } from '../log/logger';
 import { generate, loadCheckpoint, type CausalLM } from '../model';
 import { T5Model } from '../model/t5';
 import { t5Generate } from '../model/t5-generate';
@@ -25,6 +26,11 @@ export interface LocalClientOptions {
    * are not). Token-id prompts are used as given.
    */
   addBos?: boolean;
+  /**
+   * A prompt longer than the context: `error` (default) refuses it; `keep-end` feeds its last tokens (BOS kept),
+   * counted in `stats.cutPrompts` and logged once, for a small in-process judge that reads long prompts.
+   */
+  longPrompts?: 'error' | 'keep-end';
 }
 
 /** Settings shared by every sequence of one batched `generate` call. */
@@ -68,7 +74,7 @@ function quote(prompt: string | number[]): string {
 export class LocalLLMClient<M extends CausalLM | T5Model = CausalLM> implements LLMClient {
   readonly model: string;
   /** `generate` calls made and sequences decoded in them (batches < requests when batching works). */
-  readonly stats = { batches: 0, sequences: 0 };
+  readonly stats = { batches: 0, sequences: 0, cutPrompts: 0 };
   /** One batcher for every setting: its open batches are keyed by the settings and dropped when they run. */
   private readonly batcher: RequestBatcher<Job, JobResult>;
 
@@ -129,11 +135,19 @@ export class LocalLLMClient<M extends CausalLM | T5Model = CausalLM> implements 
   }
 
   private async run(kind: string, prompt: string | number[], request: SamplingRequest, stop: string[], echo: boolean): Promise<CompletionResult> {
-    const ids = this.promptIds(prompt);
+    let ids = this.promptIds(prompt);
     const maxTokens = request.maxTokens ?? 16;
     // Generating needs one free position after the prompt; scoring the prompt alone (max tokens 0) does not. A T5
     // source and its completion each have the whole context.
     const room = maxTokens > 0 && !(this.lm instanceof T5Model) ? this.contextLength - 1 : this.contextLength;
+    if (ids.length > room && this.options.longPrompts === 'keep-end') {
+      if (this.stats.cutPrompts++ === 0) {
+        logger.warn(`${this.model}: a ${kind} prompt of ${ids.length} tokens is over the context of ${this.contextLength}; `
+          + 'long prompts keep their last tokens (counted in stats.cutPrompts)');
+      }
+      const bos = ids[0] === this.tokenizer.bosId && typeof prompt === 'string' ? [ids[0]] : [];
+      ids = [...bos, ...ids.slice(ids.length - (room - bos.length))];
+    }
     if (ids.length > room) {
       throw new LLMError(
         `${kind} request with prompt ${quote(prompt)}: the prompt is ${ids.length} tokens but ${this.model}'s context is ${this.contextLength} tokens`

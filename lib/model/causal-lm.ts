@@ -149,6 +149,8 @@ export class CausalLM {
         if (found.shape.join(',') !== shape.join(',')) {
           throw new Error(`${where}: weight "${name}" has shape [${found.shape.join(', ')}] but the config needs [${shape.join(', ')}]`);
         }
+        const bad = found.data.findIndex((value) => !Number.isFinite(value));
+        if (bad >= 0) throw new Error(`${where}: weight "${name}" holds a non-finite value (${found.data[bad]} at index ${bad}); the checkpoint is corrupt`);
         data.set(name, found.data);
       }
       return data;
