@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeJsonAtomic } from '../fs';
+import { redactSecrets } from '../log/logger';
 import type { ExperimentConfig } from './schema';
 
 /** The stages of an experiment, in the order data flows through them. */
@@ -115,6 +116,8 @@ export class RunFolder {
     const record: StageRecord = {
       status: 'running', configHash: stageConfigHash(this.config, stage), config: stageConfig(this.config, stage), startedAt: new Date().toISOString(),
       outputs: {}, summary: {}, ...previous, ...patch,
+      // an error may quote a server's answer, which may quote the API key
+      ...(patch.error !== undefined ? { error: redactSecrets(patch.error) } : {}),
     };
     manifest.stages[stage] = record;
     manifest.config = this.config;
@@ -141,12 +144,17 @@ export class RunFolder {
     if (existsSync(file)) {
       const pid = Number(readFileSync(file, 'utf8').trim());
       if (pid && pid !== process.pid && isAlive(pid)) {
-        throw new Error(`${this.root} is being run by another process (pid ${pid}); wait for it or stop it first`);
+        throw new RunStateError(`${this.root} is being run by another process (pid ${pid}); wait for it or stop it first`);
       }
     }
     writeFileSync(file, String(process.pid));
     return () => rmSync(file, { force: true });
   }
+}
+
+/** A run that cannot go on as asked (locked by another process, stale results, an interrupted stage, missing earlier stages). */
+export class RunStateError extends Error {
+  override name = 'RunStateError';
 }
 
 function isAlive(pid: number): boolean {

@@ -18,6 +18,11 @@ export class RequestBatcher<J, R> {
     private readonly options: { windowMs: number; maxSize: number; size?: (job: J) => number },
   ) {}
 
+  /** Batches still gathering jobs (each is dropped from this count when it runs). */
+  get openBatches(): number {
+    return this.open.size;
+  }
+
   submit(key: string, job: J): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       let batch = this.open.get(key);

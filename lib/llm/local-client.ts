@@ -1,9 +1,16 @@
+import * as tf from '@tensorflow/tfjs';
+import { logger } from '../log/logger';
 import { generate, loadCheckpoint, type CausalLM } from '../model';
+import { T5Model } from '../model/t5';
+import { t5Generate } from '../model/t5-generate';
 import type { Tokenizer } from '../tokenizer/types';
 import { RequestBatcher } from './batcher';
 import { canonicalJson } from './cache';
-import { CHAT_STOPS, renderChat } from './chat-template';
-import type { ChatRequest, CompletionRequest, CompletionResult, Generation, LLMClient, SamplingRequest } from './types';
+import { chatPromptFor } from './chat-template';
+import { LLMError } from './errors';
+import type {
+  ChatMessage, ChatRequest, CompletionRequest, CompletionResult, Generation, LLMClient, PromptTokenLogprob, SamplingRequest,
+} from './types';
 
 /** Batching settings of {@link LocalLLMClient}. */
 export interface LocalClientOptions {
@@ -14,15 +21,33 @@ export interface LocalClientOptions {
   /** Most sequences (prompts x n) in one `generate` call (default 32). */
   maxBatchSize?: number;
   /**
-   * Prepend the BOS token to every prompt. Default: true for the project's own char/byte tokenizers (their models
-   * are trained with BOS, see lib/train/formats.ts), false for Hugging Face tokenizers (whose models mostly are not).
+   * Prepend the BOS token to every text prompt. Default: true for the project's own char/byte tokenizers (their
+   * models are trained with BOS, see lib/train/formats.ts), false for Hugging Face tokenizers (whose models mostly
+   * are not). Token-id prompts are used as given.
    */
   addBos?: boolean;
+  /**
+   * A prompt longer than the context: `error` (default) refuses it; `keep-end` feeds its last tokens (BOS kept),
+   * counted in `stats.cutPrompts` and logged once, for a small in-process judge that reads long prompts.
+   */
+  longPrompts?: 'error' | 'keep-end';
+}
+
+/** Settings shared by every sequence of one batched `generate` call. */
+interface DecodeSettings {
+  maxNewTokens: number;
+  temperature: number;
+  topP?: number;
+  stop: string[];
+  seed?: number;
+  /** undefined: no log-probabilities; else this many alternatives per token. */
+  logprobs?: number;
 }
 
 interface Job {
-  prompt: string;
+  ids: number[];
   n: number;
+  settings: DecodeSettings;
 }
 
 interface JobResult {
@@ -30,20 +55,37 @@ interface JobResult {
   completionTokens: number;
 }
 
+/** Lets the event loop run (timers, sockets) before the next decoding step. */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** A short quote of a prompt for error messages. */
+function quote(prompt: string | number[]): string {
+  if (typeof prompt !== 'string') return `a token-id prompt`;
+  return JSON.stringify(prompt.length > 40 ? `${prompt.slice(0, 40)}...` : prompt);
+}
+
 /**
  * An {@link LLMClient} over a causal LM in this process. Concurrent requests with the same sampling settings that
- * arrive within a short window are decoded together in one batched `generate` call (one row per sample).
- * Chat requests are rendered with {@link renderChat}. With a `seed`, results are reproducible for the same batch.
- * Per-token log-probabilities are those of the sampled tokens (no alternatives).
+ * arrive within a short window are decoded together in one batched `generate` call (one row per sample); batches
+ * run one at a time and yield to the event loop between decoding steps. Chat requests are rendered with the
+ * tokenizer's chat template, or the plain format for models without one (see {@link chatPromptFor}). With a `seed`, results are reproducible for the same batch. A prompt longer than the model's
+ * context is refused (an {@link LLMError} of kind `request`, status 400), never cut.
  */
-export class LocalLLMClient implements LLMClient {
+export class LocalLLMClient<M extends CausalLM | T5Model = CausalLM> implements LLMClient {
   readonly model: string;
   /** `generate` calls made and sequences decoded in them (batches < requests when batching works). */
-  readonly stats = { batches: 0, sequences: 0 };
-  private readonly batchers = new Map<string, RequestBatcher<Job, JobResult>>();
+  readonly stats = { batches: 0, sequences: 0, cutPrompts: 0 };
+  /** One batcher for every setting: its open batches are keyed by the settings and dropped when they run. */
+  private readonly batcher: RequestBatcher<Job, JobResult>;
 
-  constructor(readonly lm: CausalLM, readonly tokenizer: Tokenizer, private readonly options: LocalClientOptions = {}) {
+  /** `lm`: a causal LM, or a T5 model (the prompt is its source; the completion is what its decoder writes). */
+  constructor(readonly lm: M, readonly tokenizer: Tokenizer, private readonly options: LocalClientOptions = {}) {
     this.model = options.name ?? 'local';
+    this.batcher = new RequestBatcher<Job, JobResult>((jobs) => this.decode(jobs, jobs[0].settings), {
+      windowMs: options.batchWindowMs ?? 5,
+      maxSize: options.maxBatchSize ?? 32,
+      size: (job) => job.n,
+    });
   }
 
   /** Load a checkpoint folder written by `saveCheckpoint`; the model is named after the folder. */
@@ -52,60 +94,150 @@ export class LocalLLMClient implements LLMClient {
     return new LocalLLMClient(model, tokenizer, { name: dir.replace(/\/+$/, '').split('/').pop(), ...options });
   }
 
+  /** Batches gathering requests now: bounded by the settings in use at this moment, none when idle. */
+  get openBatches(): number {
+    return this.batcher.openBatches;
+  }
+
+  /** Most tokens the model sees at once: prompt plus completion (its maxSeqLen; for T5, each of source and completion). */
+  get contextLength(): number {
+    return this.lm.config.maxSeqLen;
+  }
+
+  /**
+   * The token ids the model is fed for a prompt: text encoded (with BOS when configured; a T5 source ends with EOS,
+   * as T5's tokenizer writes it), ids checked and kept.
+   */
+  promptIds(prompt: string | number[]): number[] {
+    if (typeof prompt === 'string') {
+      if (this.lm instanceof T5Model) return this.tokenizer.encode(prompt, { addEos: true });
+      return this.tokenizer.encode(prompt, { addBos: this.options.addBos ?? this.tokenizer.kind !== 'hf' });
+    }
+    const bad = prompt.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= this.tokenizer.vocabSize);
+    if (bad >= 0) {
+      throw new LLMError(`prompt token ${bad} is ${prompt[bad]}, not a token id of this model (0 to ${this.tokenizer.vocabSize - 1})`, 'request', { status: 400 });
+    }
+    return prompt;
+  }
+
+  /** The prompt a chat request is rendered to. */
+  chatPrompt(messages: readonly ChatMessage[]): string {
+    return chatPromptFor(messages, this.tokenizer).prompt;
+  }
+
   complete(request: CompletionRequest): Promise<CompletionResult> {
-    return this.run(request.prompt, request, request.stop ?? []);
+    return this.run('completion', request.prompt, request, request.stop ?? [], request.echo ?? false);
   }
 
   chat(request: ChatRequest): Promise<CompletionResult> {
-    return this.run(renderChat(request.messages), request, [...CHAT_STOPS, ...(request.stop ?? [])]);
+    const { prompt, stops } = chatPromptFor(request.messages, this.tokenizer);
+    return this.run('chat', prompt, request, [...stops, ...(request.stop ?? [])], false);
   }
 
-  private async run(prompt: string, request: SamplingRequest, stop: string[]): Promise<CompletionResult> {
-    const settings = {
-      maxNewTokens: request.maxTokens ?? 16,
+  private async run(kind: string, prompt: string | number[], request: SamplingRequest, stop: string[], echo: boolean): Promise<CompletionResult> {
+    let ids = this.promptIds(prompt);
+    const maxTokens = request.maxTokens ?? 16;
+    // Generating needs one free position after the prompt; scoring the prompt alone (max tokens 0) does not. A T5
+    // source and its completion each have the whole context.
+    const room = maxTokens > 0 && !(this.lm instanceof T5Model) ? this.contextLength - 1 : this.contextLength;
+    if (ids.length > room && this.options.longPrompts === 'keep-end') {
+      if (this.stats.cutPrompts++ === 0) {
+        logger.warn(`${this.model}: a ${kind} prompt of ${ids.length} tokens is over the context of ${this.contextLength}; `
+          + 'long prompts keep their last tokens (counted in stats.cutPrompts)');
+      }
+      const bos = ids[0] === this.tokenizer.bosId && typeof prompt === 'string' ? [ids[0]] : [];
+      ids = [...bos, ...ids.slice(ids.length - (room - bos.length))];
+    }
+    if (ids.length > room) {
+      throw new LLMError(
+        `${kind} request with prompt ${quote(prompt)}: the prompt is ${ids.length} tokens but ${this.model}'s context is ${this.contextLength} tokens`
+        + (maxTokens > 0 ? ` (at most ${room} prompt tokens leave room for one new token)` : ''),
+        'request', { status: 400 },
+      );
+    }
+    const n = request.n ?? 1;
+    const promptText = typeof prompt === 'string' ? prompt : this.tokenizer.decode(ids, { skipSpecial: true });
+    const echoed = echo ? { text: promptText, tokens: this.scorePrompt(ids, request.logprobs) } : undefined;
+    const usage = (completionTokens: number) => ({ promptTokens: ids.length, completionTokens });
+    if (maxTokens === 0) {
+      const empty: Generation = { text: '', finishReason: 'length', ...(request.logprobs !== undefined ? { logprobs: [] } : {}) };
+      return { model: this.model, choices: Array.from({ length: n }, () => ({ ...empty })), usage: usage(0), ...(echoed ? { echo: echoed } : {}) };
+    }
+    const settings: DecodeSettings = {
+      maxNewTokens: maxTokens,
       temperature: request.temperature ?? 1,
       topP: request.topP,
       stop,
       seed: request.seed,
-      logprobs: request.logprobs !== undefined,
+      logprobs: request.logprobs,
     };
-    const key = canonicalJson(settings);
-    let batcher = this.batchers.get(key);
-    if (!batcher) {
-      batcher = new RequestBatcher<Job, JobResult>((jobs) => this.decode(jobs, settings), {
-        windowMs: this.options.batchWindowMs ?? 5,
-        maxSize: this.options.maxBatchSize ?? 32,
-        size: (job) => job.n,
-      });
-      this.batchers.set(key, batcher);
+    const { choices, completionTokens } = await this.batcher.submit(canonicalJson(settings), { ids, n, settings });
+    return { model: this.model, choices, usage: usage(completionTokens), ...(echoed ? { echo: echoed } : {}) };
+  }
+
+  /**
+   * Each prompt token's log-probability given the tokens before it (one full forward), with the `top` most likely
+   * alternatives at each position; the first token has none. Without `top` (logprobs not asked) only the tokens.
+   */
+  private scorePrompt(ids: number[], top: number | undefined): PromptTokenLogprob[] {
+    const tokens = ids.map((id) => this.tokenizer.decode([id]));
+    if (top === undefined || ids.length < 2) return tokens.map((token) => ({ token, logprob: null }));
+    const lm: CausalLM | T5Model = this.lm;
+    if (lm instanceof T5Model) {
+      throw new LLMError(`${this.model} is an encoder-decoder model: its prompt (the encoder's input) has no log-probabilities to echo`, 'request', { status: 400 });
     }
-    const { choices, completionTokens } = await batcher.submit(key, { prompt, n: request.n ?? 1 });
-    return { model: this.model, choices, usage: { promptTokens: this.tokenizer.encode(prompt).length, completionTokens } };
+    const vocab = this.tokenizer.vocabSize;
+    const k = Math.max(1, top);
+    const [picked, topValues, topIds] = tf.tidy(() => {
+      const { logits } = lm.forward(tf.tensor2d([ids], [1, ids.length], 'int32')); // [1, T, V]
+      // log_softmax over the tokenizer's ids only (padded embedding rows are never sampled), at positions 0..T-2
+      const rows = tf.slice(tf.reshape(logits, [ids.length, -1]), [0, 0], [ids.length - 1, vocab]); // [T-1, V]
+      const logProbs = tf.logSoftmax(rows);
+      const next = tf.oneHot(tf.tensor1d(ids.slice(1), 'int32'), vocab); // [T-1, V]
+      const best = tf.topk(logProbs, Math.min(k, vocab));
+      return [tf.sum(tf.mul(logProbs, next), 1), best.values, best.indices];
+    });
+    const [pickedValues, bestValues, bestIds] = [picked.dataSync(), topValues.dataSync(), topIds.dataSync()];
+    tf.dispose([picked, topValues, topIds]);
+    const width = Math.min(k, vocab);
+    return tokens.map((token, t) => {
+      if (t === 0) return { token, logprob: null };
+      const row = t - 1;
+      const alternatives = top === 0 ? [] : Array.from({ length: width }, (_, j) => ({
+        token: this.tokenizer.decode([bestIds[row * width + j]]), logprob: bestValues[row * width + j],
+      }));
+      return { token, logprob: pickedValues[row], top: alternatives };
+    });
   }
 
   /** One batched generate over every sample of every job; returns each job's samples. */
-  private async decode(
-    jobs: Job[],
-    settings: { maxNewTokens: number; temperature: number; topP?: number; stop: string[]; seed?: number; logprobs: boolean },
-  ): Promise<JobResult[]> {
-    const rows = jobs.flatMap((job) => Array.from({ length: job.n }, () => job.prompt));
+  private async decode(jobs: Job[], settings: DecodeSettings): Promise<JobResult[]> {
+    const rows = jobs.flatMap((job) => Array.from({ length: job.n }, () => job.ids));
     this.stats.batches++;
     this.stats.sequences += rows.length;
-    const outputs = await generate(this.lm, this.tokenizer, rows, {
+    const withLogprobs = settings.logprobs !== undefined;
+    const lm: CausalLM | T5Model = this.lm;
+    const options = {
       maxNewTokens: settings.maxNewTokens,
       temperature: settings.temperature,
       topP: settings.topP,
       stop: settings.stop,
       seed: settings.seed,
       greedy: settings.temperature === 0,
-      returnLogprobs: settings.logprobs,
-      addBos: this.options.addBos ?? this.tokenizer.kind !== 'hf',
-    });
+      returnLogprobs: withLogprobs,
+      topLogprobs: settings.logprobs,
+      betweenSteps: yieldToEventLoop,
+    };
+    const outputs = lm instanceof T5Model ? await t5Generate(lm, this.tokenizer, rows, options) : await generate(lm, this.tokenizer, rows, options);
     const generations = outputs.map((out): Generation => ({
       text: out.text,
       finishReason: out.finishReason === 'length' ? 'length' : 'stop',
-      logprobs: settings.logprobs && out.logprobs
-        ? out.tokenIds.map((id, i) => ({ token: this.tokenizer.decode([id]), logprob: out.logprobs![i] }))
+      logprobs: withLogprobs && out.logprobs
+        ? out.tokenIds.map((id, i) => ({
+          token: this.tokenizer.decode([id]),
+          logprob: out.logprobs![i],
+          top: out.topLogprobs?.[i].map((alt) => ({ token: this.tokenizer.decode([alt.id]), logprob: alt.logprob })) ?? [],
+        }))
         : undefined,
     }));
     let next = 0;

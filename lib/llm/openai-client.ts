@@ -1,6 +1,6 @@
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
 import { z } from 'zod';
-import { registerSecret } from '../log/logger';
+import { redactSecrets, registerSecret } from '../log/logger';
 import type { PriceTable } from './accounting';
 import { kindOfStatus, LLMError } from './errors';
 import { ReliableLLMClient, type CallLayerOptions } from './reliable';
@@ -167,11 +167,12 @@ export class OpenAICompatibleClient implements LLMClient {
       if (error instanceof APIConnectionError) throw new LLMError(`${where}: cannot connect (${rootCause(error)})`, 'connection');
       if (error instanceof APIError && error.status !== undefined) {
         const retryAfterMs = parseRetryAfter(error.headers?.get('retry-after'));
-        throw new LLMError(`${where}: HTTP ${error.status} ${error.message.replace(/^\d+\s*/, '')}`,
+        // a server may quote the key back (OpenAI's 401: "Incorrect API key provided: sk-...")
+        throw new LLMError(`${where}: HTTP ${error.status} ${redactSecrets(error.message.replace(/^\d+\s*/, ''))}`,
           kindOfStatus(error.status), { status: error.status, retryAfterMs });
       }
       // The body was cut or was not JSON.
-      throw new LLMError(`${where}: unreadable response (${(error as Error).message})`, 'bad-response');
+      throw new LLMError(`${where}: unreadable response (${redactSecrets((error as Error).message)})`, 'bad-response');
     } finally {
       clearTimeout(timeout);
     }

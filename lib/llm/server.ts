@@ -1,9 +1,38 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { z } from 'zod';
 import { LLMError } from './errors';
 import { LocalLLMClient } from './local-client';
-import type { CompletionResult, Generation, LLMClient, SamplingRequest } from './types';
+import { chat, completions, type ApiContext, type RequestLimits, type ServerStats } from './server-api';
+import { HttpError, readJson, sendError, sendJson } from './server-http';
+import type { LLMClient } from './types';
+
+export type { ServerStats, RequestLimits } from './server-api';
+
+/** Everything the server bounds; each refusal is a 4xx naming the limit. */
+export interface ServerLimits extends RequestLimits {
+  /** Largest request body in bytes (default 4 MiB); larger gets 413. */
+  maxBodyBytes: number;
+  /** Completion/chat requests being answered or waiting at once (default 64); one more gets 429 with Retry-After. */
+  maxPending: number;
+  /** Time allowed to send the request headers (default 10 s). */
+  headersTimeoutMs: number;
+  /** Time allowed to send the whole request, body included (default 30 s); Node answers 408 past it. */
+  bodyTimeoutMs: number;
+  /** Open connections at once (default 256); more are closed as they arrive. */
+  maxConnections: number;
+}
+
+export const DEFAULT_SERVER_LIMITS: ServerLimits = {
+  maxBodyBytes: 4 * 1024 * 1024,
+  maxSequences: 256,
+  maxStops: 16,
+  maxStopLength: 256,
+  maxPending: 64,
+  headersTimeoutMs: 10_000,
+  bodyTimeoutMs: 30_000,
+  maxConnections: 256,
+};
 
 /** What {@link startServer} serves: a backing client, or a checkpoint folder to load in process. */
 export interface ServerOptions {
@@ -19,17 +48,11 @@ export interface ServerOptions {
   batchWindowMs?: number;
   /** For a checkpoint: most prompts in one batch (default 32). */
   maxBatchSize?: number;
-}
-
-/** Counts of what the server has answered. */
-export interface ServerStats {
-  /** Completion and chat requests answered (successfully or not); /v1/models is not counted. */
-  requests: number;
-  completions: number;
-  chats: number;
-  errors: number;
-  promptTokens: number;
-  completionTokens: number;
+  /** Required as `Authorization: Bearer <key>` on every route but /health. */
+  apiKey?: string;
+  /** Allow binding beyond loopback without an API key (refused otherwise). */
+  allowUnauthenticated?: boolean;
+  limits?: Partial<ServerLimits>;
 }
 
 /** A running server. */
@@ -40,146 +63,40 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-const sampling = {
-  model: z.string().optional(),
-  max_tokens: z.number().int().min(0).nullable().optional(),
-  /** The newer name of max_tokens in chat requests. */
-  max_completion_tokens: z.number().int().min(0).nullable().optional(),
-  temperature: z.number().min(0).nullable().optional(),
-  top_p: z.number().gt(0).max(1).nullable().optional(),
-  n: z.number().int().min(1).max(128).nullable().optional(),
-  stop: z.union([z.string(), z.array(z.string())]).nullable().optional(),
-  seed: z.number().int().nullable().optional(),
-  stream: z.literal(false, { error: 'streaming is not supported' }).nullable().optional(),
-};
-
-const completionBody = z.object({
-  ...sampling,
-  prompt: z.union([z.string(), z.array(z.string()).min(1)]),
-  logprobs: z.number().int().min(0).max(20).nullable().optional(),
-});
-
-const chatBody = z.object({
-  ...sampling,
-  messages: z.array(z.object({ role: z.enum(['system', 'user', 'assistant']), content: z.string() })).min(1),
-  logprobs: z.boolean().nullable().optional(),
-  top_logprobs: z.number().int().min(0).max(20).nullable().optional(),
-});
-
-type Sampling = z.infer<z.ZodObject<typeof sampling>>;
-
-function toSampling(body: Sampling, logprobs: number | undefined): SamplingRequest {
-  return {
-    maxTokens: body.max_completion_tokens ?? body.max_tokens ?? 16,
-    temperature: body.temperature ?? 1,
-    topP: body.top_p ?? undefined,
-    n: body.n ?? 1,
-    stop: typeof body.stop === 'string' ? [body.stop] : body.stop ?? undefined,
-    seed: body.seed ?? undefined,
-    logprobs,
-  };
-}
-
-class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+/** Thrown by {@link startServer} for options that cannot work (a bind without a key, a port in use). */
+export class ServerConfigError extends Error {
+  constructor(message: string) {
     super(message);
+    this.name = 'ServerConfigError';
   }
 }
 
-const MAX_BODY_BYTES = 16 * 1024 * 1024;
-
-function readJson(request: IncomingMessage): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk); // past the limit the rest is read and dropped
-    });
-    request.on('error', reject);
-    request.on('end', () => {
-      if (size > MAX_BODY_BYTES) return reject(new HttpError(413, `request body over ${MAX_BODY_BYTES} bytes`));
-      try {
-        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-      } catch (error) {
-        reject(new HttpError(400, `request body is not JSON: ${(error as Error).message}`));
-      }
-    });
-  });
-}
-
-function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
-  const parsed = schema.safeParse(body);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  throw new HttpError(400, `${issue.path.join('.') || 'body'}: ${issue.message}`);
-}
-
-function send(response: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  response.end(text);
-}
-
-let nextId = 0;
-const envelope = (object: string, model: string) =>
-  ({ id: `${object === 'chat.completion' ? 'chatcmpl' : 'cmpl'}-${++nextId}`, object, created: Math.floor(Date.now() / 1000), model });
-
-function usageOf(results: CompletionResult[], stats: ServerStats) {
-  const prompt = results.reduce((s, r) => s + r.usage.promptTokens, 0);
-  const completion = results.reduce((s, r) => s + r.usage.completionTokens, 0);
-  stats.promptTokens += prompt;
-  stats.completionTokens += completion;
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
-}
-
-function completionLogprobs(g: Generation) {
-  if (!g.logprobs) return null;
-  let offset = 0;
-  return {
-    tokens: g.logprobs.map((t) => t.token),
-    token_logprobs: g.logprobs.map((t) => t.logprob),
-    top_logprobs: g.logprobs.map((t) => Object.fromEntries((t.top ?? []).map((a) => [a.token, a.logprob]))),
-    text_offset: g.logprobs.map((t) => (offset += t.token.length) - t.token.length),
-  };
-}
+const isLoopbackHost = (host: string) => /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/i.test(host);
 
 /** A backing client's failure as an HTTP status, so a client of this server retries what is worth retrying. */
 function statusOf(error: LLMError): number {
-  if (error.kind === 'request') return error.status ?? 400;
+  if (error.kind === 'request') return error.status !== undefined && error.status >= 400 && error.status < 500 ? error.status : 400;
   if (error.kind === 'config') return 500;
   if (error.kind === 'rate-limit') return 429;
   return error.kind === 'timeout' ? 504 : 502;
 }
 
-/** Answer one /v1/completions body; a list of prompts gives n choices per prompt, in order. */
-async function completions(client: LLMClient, body: unknown, model: string, stats: ServerStats) {
-  const request = parseBody(completionBody, body);
-  const prompts = typeof request.prompt === 'string' ? [request.prompt] : request.prompt;
-  const options = toSampling(request, request.logprobs ?? undefined);
-  const results = await Promise.all(prompts.map((prompt) => client.complete({ ...options, prompt })));
-  const choices = results.flatMap((r) => r.choices).map((g, index) => ({
-    index, text: g.text, finish_reason: g.finishReason, logprobs: completionLogprobs(g),
-  }));
-  return { ...envelope('text_completion', model), choices, usage: usageOf(results, stats) };
+function asHttpError(error: unknown): HttpError {
+  if (error instanceof HttpError) return error;
+  if (error instanceof LLMError) return new HttpError(statusOf(error), error.message);
+  return new HttpError(500, `internal error: ${(error as Error).message ?? String(error)}`);
 }
 
-async function chat(client: LLMClient, body: unknown, model: string, stats: ServerStats) {
-  const request = parseBody(chatBody, body);
-  const top = request.logprobs ? request.top_logprobs ?? 0 : undefined;
-  const result = await client.chat({ ...toSampling(request, top), messages: request.messages });
-  const choices = result.choices.map((g, index) => ({
-    index,
-    message: { role: 'assistant', content: g.text },
-    finish_reason: g.finishReason,
-    logprobs: g.logprobs ? { content: g.logprobs.map((t) => ({ token: t.token, logprob: t.logprob, bytes: null, top_logprobs: t.top ?? [] })) } : null,
-  }));
-  return { ...envelope('chat.completion', model), choices, usage: usageOf([result], stats) };
+/** Compares the presented key with the expected one in constant time (digests of equal length). */
+function keyMatches(header: string | undefined, key: string): boolean {
+  const presented = /^Bearer\s+(.+)$/i.exec(header ?? '')?.[1] ?? '';
+  const digest = (text: string) => createHash('sha256').update(text).digest();
+  return timingSafeEqual(digest(presented), digest(key));
 }
 
 async function backingClient(options: ServerOptions): Promise<LLMClient> {
   if (options.client) return options.client;
-  if (!options.checkpoint) throw new Error('startServer: give `client` or `checkpoint`');
+  if (!options.checkpoint) throw new ServerConfigError('startServer: give `client` or `checkpoint`');
   return LocalLLMClient.fromCheckpoint(options.checkpoint, {
     batchWindowMs: options.batchWindowMs, maxBatchSize: options.maxBatchSize,
   });
@@ -187,48 +104,84 @@ async function backingClient(options: ServerOptions): Promise<LLMClient> {
 
 /**
  * Serve an {@link LLMClient} (or a checkpoint folder, loaded in process) over the OpenAI HTTP API:
- * `GET /v1/models`, `POST /v1/completions` and `POST /v1/chat/completions`, with n, temperature, top_p, stop,
- * max_tokens, seed and logprobs. Binds 127.0.0.1 unless told otherwise. A checkpoint's client gathers concurrent
- * requests into batched `generate` calls.
+ * `GET /health`, `GET /v1/models`, `GET /v1/models/{id}`, `POST /v1/completions` and `POST /v1/chat/completions`,
+ * with n, temperature, top_p, stop, max_tokens, seed, logprobs (with top alternatives), echo, token-id prompts and
+ * `stream` (server-sent events). Binds 127.0.0.1 unless told otherwise; beyond loopback it needs `apiKey` (or
+ * `allowUnauthenticated`). Every limit in {@link ServerLimits} is answered with a 4xx naming it.
  */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const host = options.host ?? '127.0.0.1';
+  if (!isLoopbackHost(host) && !options.apiKey && !options.allowUnauthenticated) {
+    throw new ServerConfigError(`refusing to serve on ${host} (beyond this machine) without an API key: give --api-key (or RRL_API_KEY), or --allow-unauthenticated`);
+  }
+  const limits: ServerLimits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
   const client = await backingClient(options);
   const model = options.modelName ?? client.model;
   const stats: ServerStats = { requests: 0, completions: 0, chats: 0, errors: 0, promptTokens: 0, completionTokens: 0 };
+  const context: ApiContext = { client, model, stats, limits };
+  const modelCard = { id: model, object: 'model', created: 0, owned_by: 'rationale-rl' };
+  let pending = 0;
 
-  const handle = async (request: IncomingMessage, response: ServerResponse) => {
-    const path = (request.url ?? '').split('?')[0].replace(/\/+$/, '');
-    if (request.method === 'GET' && path === '/v1/models') {
-      send(response, 200, { object: 'list', data: [{ id: model, object: 'model', created: 0, owned_by: 'rationale-rl' }] });
-      return;
+  const route = async (request: IncomingMessage, response: ServerResponse, path: string) => {
+    if (path === '/health') {
+      if (request.method !== 'GET' && request.method !== 'HEAD') throw new HttpError(405, `${request.method} ${path}: use GET`);
+      return sendJson(response, 200, { status: 'ok' });
     }
-    const endpoint = request.method === 'POST' && path === '/v1/completions' ? completions
-      : request.method === 'POST' && path === '/v1/chat/completions' ? chat : undefined;
-    if (!endpoint) {
-      send(response, 404, { error: { message: `no route ${request.method} ${path}`, type: 'invalid_request_error' } });
-      return;
+    if (options.apiKey && !keyMatches(request.headers.authorization, options.apiKey)) {
+      throw new HttpError(401, 'missing or incorrect API key: send it as "Authorization: Bearer <key>"', { code: 'invalid_api_key' });
     }
+    if (path === '/v1/models' || path.startsWith('/v1/models/')) {
+      if (request.method !== 'GET') throw new HttpError(405, `${request.method} ${path}: use GET`);
+      if (path === '/v1/models') return sendJson(response, 200, { object: 'list', data: [modelCard] });
+      const id = decodeURIComponent(path.slice('/v1/models/'.length));
+      if (id !== model) throw new HttpError(404, `model "${id}" does not exist; this server serves "${model}"`, { code: 'model_not_found', param: 'model' });
+      return sendJson(response, 200, modelCard);
+    }
+    const endpoint = path === '/v1/completions' ? completions : path === '/v1/chat/completions' ? chat : undefined;
+    if (!endpoint) throw new HttpError(404, `no route ${request.method} ${path}`);
+    if (request.method !== 'POST') throw new HttpError(405, `${request.method} ${path}: use POST`);
     stats.requests++;
     if (endpoint === completions) stats.completions++;
     else stats.chats++;
+    if (pending >= limits.maxPending) {
+      throw new HttpError(429, `server busy: ${pending} requests in progress (limit maxPending ${limits.maxPending}); retry after 1 s`, { code: 'queue_full', headers: { 'retry-after': '1' } });
+    }
+    pending++;
     try {
-      send(response, 200, await endpoint(client, await readJson(request), model, stats));
-    } catch (error) {
-      stats.errors++;
-      const status = error instanceof HttpError ? error.status : error instanceof LLMError ? statusOf(error) : 500;
-      send(response, status, { error: { message: (error as Error).message, type: status < 500 && status !== 429 ? 'invalid_request_error' : 'server_error' } });
+      await endpoint(context, await readJson(request, limits.maxBodyBytes), response);
+    } finally {
+      pending--;
     }
   };
 
-  const server = createServer((request, response) => void handle(request, response));
+  const handle = async (request: IncomingMessage, response: ServerResponse) => {
+    const path = (request.url ?? '').split('?')[0].replace(/\/+$/, '');
+    try {
+      await route(request, response, path);
+    } catch (error) {
+      const httpError = asHttpError(error);
+      if (path === '/v1/completions' || path === '/v1/chat/completions') stats.errors++;
+      sendError(response, httpError);
+      if (httpError.status === 413) response.on('finish', () => request.destroy());
+    }
+  };
+
+  const server = createServer({
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.bodyTimeoutMs,
+    connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+  }, (request, response) => void handle(request, response));
+  server.maxConnections = limits.maxConnections;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve);
+    server.once('error', (error: NodeJS.ErrnoException) => reject(error.code === 'EADDRINUSE'
+      ? new ServerConfigError(`port ${options.port} on ${host} is already in use`)
+      : error.code === 'EACCES' ? new ServerConfigError(`no permission to listen on ${host}:${options.port}`) : error));
+    server.listen(options.port ?? 0, host, resolve);
   });
   const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
-    url: `http://${host}:${address.port}/v1`,
+    url: `http://${shown}:${address.port}/v1`,
     stats,
     close: () => new Promise<void>((resolve, reject) => {
       server.close((error) => (error ? reject(error) : resolve()));

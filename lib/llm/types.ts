@@ -12,11 +12,14 @@ export interface SamplingRequest {
 }
 
 export interface CompletionRequest extends SamplingRequest {
-  prompt: string;
+  /** Text, or token ids of the model's own tokenizer (used as given: no BOS is added). */
+  prompt: string | number[];
+  /** Also return the prompt's tokens (and, with `logprobs`, their log-probabilities) in `promptLogprobs`. */
+  echo?: boolean;
 }
 
 export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
+  role: 'system' | 'developer' | 'user' | 'assistant' | 'tool';
   content: string;
 }
 
@@ -31,6 +34,13 @@ export interface TokenLogprob {
   top?: { token: string; logprob: number }[];
 }
 
+/** One prompt token when echoed: the first has no log-probability (nothing precedes it). */
+export interface PromptTokenLogprob {
+  token: string;
+  logprob: number | null;
+  top?: { token: string; logprob: number }[];
+}
+
 export interface Generation {
   text: string;
   /** `stop` (stop sequence or end of text) or `length` (hit maxTokens). */
@@ -42,6 +52,8 @@ export interface CompletionResult {
   model: string;
   choices: Generation[];
   usage: { promptTokens: number; completionTokens: number };
+  /** With `echo`: the prompt's text and tokens, each scored by the model when `logprobs` was asked. */
+  echo?: { text: string; tokens: PromptTokenLogprob[] };
   /** True when served from the disk cache without a call. */
   cached?: boolean;
 }

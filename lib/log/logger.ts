@@ -1,3 +1,6 @@
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Writable } from 'node:stream';
 import * as winston from 'winston';
 
 /** Values that must never reach a log line (API keys). Registered by whoever reads them. */
@@ -41,12 +44,28 @@ export const logger: winston.Logger = winston.createLogger({
   transports: [new winston.transports.Console({ format: consoleFormat, stderrLevels: Object.keys(winston.config.npm.levels) })],
 });
 
+/**
+ * A transport that appends each formatted line to a file synchronously: a line is on disk once logged, so a run
+ * killed while compute holds the event loop keeps its log (winston's File transport writes through an fs stream
+ * that only drains when the loop is free).
+ */
+function appendFileTransport(filename: string): winston.transport {
+  mkdirSync(dirname(filename), { recursive: true });
+  const stream = new Writable({
+    write(line: Buffer, _encoding, done) {
+      appendFileSync(filename, line);
+      done();
+    },
+  });
+  return new winston.transports.Stream({ stream, format: fileFormat });
+}
+
 let fileTransport: winston.transport | undefined;
 
-/** Also write every log line (JSON, with timestamps) to `path`; replaces an earlier log file. */
+/** Also write every log line (JSON, with timestamps) to `path`, appended as it is logged; replaces an earlier log file. */
 export function setLogFile(path: string | undefined): void {
   if (fileTransport) logger.remove(fileTransport);
-  fileTransport = path ? new winston.transports.File({ filename: path, format: fileFormat }) : undefined;
+  fileTransport = path ? appendFileTransport(path) : undefined;
   if (fileTransport) logger.add(fileTransport);
 }
 

@@ -37,7 +37,8 @@ describe('OpenAI-compatible server over a local checkpoint', () => {
     const logprobs = response.choices[0].logprobs!;
     expect(logprobs.tokens).toEqual(expected.tokenIds.map((id) => tokenizer.decode([id])));
     logprobs.token_logprobs!.forEach((lp, i) => expect(lp).toBeCloseTo(expected.logprobs![i], 5));
-    expect(response.usage).toEqual({ prompt_tokens: tokenizer.encode(prompt).length, completion_tokens: 12, total_tokens: tokenizer.encode(prompt).length + 12 });
+    const promptTokens = tokenizer.encode(prompt, { addBos: true }).length; // the model sees BOS first
+    expect(response.usage).toEqual({ prompt_tokens: promptTokens, completion_tokens: 12, total_tokens: promptTokens + 12 });
   });
 
   it('cuts at a stop string, sampling with a seed', async () => {

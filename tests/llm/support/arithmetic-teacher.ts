@@ -13,13 +13,15 @@ export class ArithmeticTeacher implements LLMClient {
   readonly prompts: string[] = [];
 
   async complete(request: CompletionRequest): Promise<CompletionResult> {
-    this.prompts.push(request.prompt);
+    const { prompt } = request;
+    if (typeof prompt !== 'string') throw new Error('arithmetic teacher: text prompts only');
+    this.prompts.push(prompt);
     const n = request.n ?? 1;
-    const choices = Array.from({ length: n }, (_, k) => ({ text: this.reply(request.prompt, k), finishReason: 'stop' }));
+    const choices = Array.from({ length: n }, (_, k) => ({ text: this.reply(prompt, k), finishReason: 'stop' }));
     return {
       model: this.model,
       choices,
-      usage: { promptTokens: Math.ceil(request.prompt.length / 4), completionTokens: choices.reduce((s, c) => s + Math.ceil(c.text.length / 4), 0) },
+      usage: { promptTokens: Math.ceil(prompt.length / 4), completionTokens: choices.reduce((s, c) => s + Math.ceil(c.text.length / 4), 0) },
     };
   }
 
