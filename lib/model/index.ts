@@ -1,4 +1,5 @@
-export { type Architecture, type ModelConfig, type ResolvedModelConfig, validateModelConfig } from './config';
+export { type Architecture, type Layout, LAYOUTS, type ModelConfig, type ResolvedModelConfig, validateModelConfig } from './config';
+export { type FastOps, FUSED_OPS, REFERENCE_OPS } from './ops';
 export { CausalLM, type ForwardOptions, type ForwardResult, type ProjectionAdapter, type WeightArrays } from './causal-lm';
 export {
   LoraAdapter, type LoraConfig, defaultTargetModules, adapterParameterCount, trainableWeights, mergedArrays, withAdapterTraining,

@@ -3,33 +3,35 @@
  * Matrices are stored [in, out] so every linear map is `x @ W`.
  */
 import { Random } from '../random';
-import { hasQKVBias, type ResolvedModelConfig } from './config';
+import { LAYOUTS, type ResolvedModelConfig } from './config';
 
 /** Native parameter name -> shape, in a fixed order (embeddings, then layer by layer, then the head). */
 export function weightShapes(config: ResolvedModelConfig): Map<string, number[]> {
   const { arch, vocabSize: V, dModel: d, nLayers, nHeads, nKvHeads, dFF, maxSeqLen, tieEmbeddings } = config;
+  const layout = LAYOUTS[arch];
   const kvWidth = (d / nHeads) * nKvHeads;
   const shapes = new Map<string, number[]>();
   shapes.set('tok_emb', [V, d]);
-  if (arch === 'gpt2') shapes.set('pos_emb', [maxSeqLen, d]);
+  if (layout.positions === 'learned') shapes.set('pos_emb', [maxSeqLen, d]);
+  const shifted = layout.norm === 'layer';
+  const qkvBias = layout.biases !== 'none';
   for (let i = 0; i < nLayers; i++) {
     const p = `layers.${i}.`;
-    const withBias = arch === 'gpt2';
     const norm = (name: string) => {
       shapes.set(`${p}${name}.g`, [d]);
-      if (withBias) shapes.set(`${p}${name}.b`, [d]);
+      if (shifted) shapes.set(`${p}${name}.b`, [d]);
     };
-    const dense = (name: string, bias: string, shape: [number, number], biased = withBias) => {
+    const dense = (name: string, bias: string, shape: [number, number], biased = layout.biases === 'all') => {
       shapes.set(`${p}${name}`, shape);
       if (biased) shapes.set(`${p}${bias}`, [shape[1]]);
     };
     norm('ln1');
-    dense('attn.wq', 'attn.bq', [d, d], hasQKVBias(arch));
-    dense('attn.wk', 'attn.bk', [d, kvWidth], hasQKVBias(arch));
-    dense('attn.wv', 'attn.bv', [d, kvWidth], hasQKVBias(arch));
+    dense('attn.wq', 'attn.bq', [d, d], qkvBias);
+    dense('attn.wk', 'attn.bk', [d, kvWidth], qkvBias);
+    dense('attn.wv', 'attn.bv', [d, kvWidth], qkvBias);
     dense('attn.wo', 'attn.bo', [d, d]);
     norm('ln2');
-    if (arch === 'gpt2') {
+    if (layout.mlp === 'gelu') {
       dense('mlp.w_in', 'mlp.b_in', [d, dFF]);
     } else {
       shapes.set(`${p}mlp.w_gate`, [d, dFF]);
@@ -38,7 +40,7 @@ export function weightShapes(config: ResolvedModelConfig): Map<string, number[]>
     dense('mlp.w_out', 'mlp.b_out', [dFF, d]);
   }
   shapes.set('ln_f.g', [d]);
-  if (arch === 'gpt2') shapes.set('ln_f.b', [d]);
+  if (shifted) shapes.set('ln_f.b', [d]);
   if (!tieEmbeddings) shapes.set('lm_head', [d, V]);
   return shapes;
 }
