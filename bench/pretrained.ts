@@ -8,9 +8,9 @@
  * default targets), it measures
  * - peak memory: the most bytes of tensor buffers held at once (counted at the wasm allocator) and the
  *   estimate of lib/model/memory.ts for the same plan;
- * - distillation train tokens/s: one row of 256 tokens per micro-batch, AdamW on the adapters (median of 2 steps
- *   after one warm-up step);
- * - KV-cache sampling tokens/s: batch 8, 64 new tokens (after one warm-up generation);
+ * - distillation train tokens/s: one row of 256 tokens per micro-batch, AdamW on the adapters (one step after a
+ *   warm-up step: the machine is shared, so steps are few);
+ * - KV-cache sampling tokens/s: batch 8, 64 new tokens (after a warm-up generation of 8);
  * - the wall time of one GRPO iteration: 4 prompts x 4 samples x 64 new tokens, reference log-probs from the
  *   base (adapters off), one update;
  * and full fine-tuning's train tokens/s and peak where the estimate says it fits in the 4 GiB heap.
@@ -86,11 +86,6 @@ async function writeRandomFolder(shape: ModelConfig, dir: string): Promise<void>
   writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(wordsTokenizer(shape.vocabSize)));
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
-
 function randomRows(rows: number, length: number, vocab: number, seed: number): number[][] {
   let s = seed;
   return Array.from({ length: rows }, () => Array.from({ length }, () => {
@@ -99,19 +94,16 @@ function randomRows(rows: number, length: number, vocab: number, seed: number): 
   }));
 }
 
-/** Train tokens/s: one warm-up step, then the median of two, each one row of TRAIN_TOKENS. */
+/** Train tokens/s of one step (one row of TRAIN_TOKENS) after a warm-up step. */
 async function trainRate(model: CausalLM): Promise<number> {
   const trainer = new Trainer(model, { schedule: { peakLr: 1e-4, warmupSteps: 0, totalSteps: 10 }, microBatchSize: 1 });
   const batch = { ids: randomRows(1, TRAIN_TOKENS, model.config.vocabSize, 5), targetMask: [Array(TRAIN_TOKENS).fill(1)] };
   await trainer.step(batch);
-  const times: number[] = [];
-  for (let i = 0; i < 2; i++) {
-    const start = performance.now();
-    await trainer.step(batch);
-    times.push((performance.now() - start) / 1000);
-  }
+  const start = performance.now();
+  await trainer.step(batch);
+  const seconds = (performance.now() - start) / 1000;
   trainer.dispose();
-  return TRAIN_TOKENS / median(times);
+  return TRAIN_TOKENS / seconds;
 }
 
 /** One model's figures, in this process (the child). */
@@ -129,7 +121,7 @@ async function measure(name: string, dir: string): Promise<ModelFigures> {
   const trainTokPerS = await trainRate(model);
 
   const prompts = randomRows(SAMPLE_BATCH, 8, shape.vocabSize, 9);
-  await generate(model, tokenizer, prompts, { maxNewTokens: NEW_TOKENS, temperature: 1, seed: 1, stop: [] });
+  await generate(model, tokenizer, prompts, { maxNewTokens: 8, temperature: 1, seed: 1, stop: [] }); // warm-up
   let start = performance.now();
   const generations = await generate(model, tokenizer, prompts, { maxNewTokens: NEW_TOKENS, temperature: 1, seed: 2, stop: [] });
   const sampleTokPerS = generations.reduce((n, g) => n + g.tokenIds.length, 0) / ((performance.now() - start) / 1000);
@@ -204,6 +196,7 @@ async function main(): Promise<void> {
       const figures = JSON.parse(last) as ModelFigures;
       if (!args.includes('--no-torch') && existsSync(join(dir, 'model.safetensors'))) figures.torch = torchFigures(dir);
       results[name] = figures;
+      console.log(`# ${name}: ${JSON.stringify(figures)}`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
