@@ -8,7 +8,8 @@
  * default targets), it measures
  * - peak memory: the most bytes of tensor buffers held at once (counted at the wasm allocator) and the
  *   estimate of lib/model/memory.ts for the same plan;
- * - distillation train tokens/s: one row of 256 tokens per micro-batch, AdamW on the adapters (one step after a
+ * - distillation train tokens/s: one row of 256 tokens per micro-batch (halved until the estimate fits the heap:
+ *   activations are not recomputed, so Qwen2.5-0.5B trains on rows of 128), AdamW on the adapters (one step after a
  *   warm-up step: the machine is shared, so steps are few);
  * - KV-cache sampling tokens/s: batch 8, 64 new tokens (after a warm-up generation of 8);
  * - the wall time of one GRPO iteration: 4 prompts x 4 samples x 64 new tokens, reference log-probs from the
@@ -52,6 +53,8 @@ const MiB = 1024 * 1024;
 interface ModelFigures {
   fits: boolean;
   mode: 'lora';
+  /** Tokens per training micro-batch: 256, or fewer where 256 does not fit the heap (no activation recomputation). */
+  trainTokens: number;
   peakMiB: number;
   estimateMiB: number;
   trainTokPerS: number;
@@ -94,16 +97,16 @@ function randomRows(rows: number, length: number, vocab: number, seed: number): 
   }));
 }
 
-/** Train tokens/s of one step (one row of TRAIN_TOKENS) after a warm-up step. */
-async function trainRate(model: CausalLM): Promise<number> {
+/** Train tokens/s of one step (one row of `tokens`) after a warm-up step. */
+async function trainRate(model: CausalLM, tokens: number): Promise<number> {
   const trainer = new Trainer(model, { schedule: { peakLr: 1e-4, warmupSteps: 0, totalSteps: 10 }, microBatchSize: 1 });
-  const batch = { ids: randomRows(1, TRAIN_TOKENS, model.config.vocabSize, 5), targetMask: [Array(TRAIN_TOKENS).fill(1)] };
+  const batch = { ids: randomRows(1, tokens, model.config.vocabSize, 5), targetMask: [Array(tokens).fill(1)] };
   await trainer.step(batch);
   const start = performance.now();
   await trainer.step(batch);
   const seconds = (performance.now() - start) / 1000;
   trainer.dispose();
-  return TRAIN_TOKENS / seconds;
+  return tokens / seconds;
 }
 
 /** One model's figures, in this process (the child). */
@@ -115,10 +118,13 @@ async function measure(name: string, dir: string): Promise<ModelFigures> {
   const { model, tokenizer } = await loadCheckpoint(dir, { maxSeqLen: shape.maxSeqLen });
   const config = validateModelConfig(shape);
   const lora = { rank: RANK, alpha: 2 * RANK, dropout: 0, targetModules: defaultTargetModules(config) };
-  const loraPlan = { config, mode: { kind: 'lora' as const, rank: RANK, parameters: adapterParameterCount(config, lora) }, microBatch: 1, seqLen: TRAIN_TOKENS, sampleBatch: GRPO.prompts * GRPO.samples, sampleLen: NEW_TOKENS + 8 };
+  const plan = (seqLen: number) => ({ config, mode: { kind: 'lora' as const, rank: RANK, parameters: adapterParameterCount(config, lora) }, microBatch: 1, seqLen, sampleBatch: GRPO.prompts * GRPO.samples, sampleLen: NEW_TOKENS + 8 });
+  let trainTokens = TRAIN_TOKENS;
+  while (trainTokens > 32 && estimateMemory(plan(trainTokens)).total > WASM_HEAP_BYTES) trainTokens /= 2;
+  const loraPlan = plan(trainTokens);
   const estimate = checkMemory(loraPlan, WASM_HEAP_BYTES, name);
   LoraAdapter.attach(model, lora, { seed: 2 });
-  const trainTokPerS = await trainRate(model);
+  const trainTokPerS = await trainRate(model, trainTokens);
 
   const prompts = randomRows(SAMPLE_BATCH, 8, shape.vocabSize, 9);
   await generate(model, tokenizer, prompts, { maxNewTokens: 8, temperature: 1, seed: 1, stop: [] }); // warm-up
@@ -146,23 +152,23 @@ async function measure(name: string, dir: string): Promise<ModelFigures> {
     model.adapter!.dispose();
     model.adapter = undefined;
     tracker.resetPeak();
-    const rate = await trainRate(model);
+    const rate = await trainRate(model, trainTokens);
     full = { ...full, trainTokPerS: rate, peakMiB: Math.round(tracker.peak / MiB) };
   }
   tracker.stop();
   model.dispose();
   return {
-    fits: true, mode: 'lora', peakMiB: Math.round(loraPeak / MiB), estimateMiB: Math.round(estimate.total / MiB),
+    fits: true, mode: 'lora', trainTokens, peakMiB: Math.round(loraPeak / MiB), estimateMiB: Math.round(estimate.total / MiB),
     trainTokPerS, sampleTokPerS, grpoIterationS, full,
   };
 }
 
 /** The PyTorch peer's figures for the folder, or why there are none. */
-function torchFigures(dir: string): Record<string, number | string> {
+function torchFigures(dir: string, trainTokens: number): Record<string, number | string> {
   const python = '/usr/bin/python3';
   const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
   if (probe.status !== 0) return { skipped: 'python3-torch is not installed' };
-  const out = spawnSync(python, [join(__dirname, 'torch', 'pretrained_peer.py'), dir, '--rank', String(RANK), '--train-tokens', String(TRAIN_TOKENS),
+  const out = spawnSync(python, [join(__dirname, 'torch', 'pretrained_peer.py'), dir, '--rank', String(RANK), '--train-tokens', String(trainTokens),
     '--sample-batch', String(SAMPLE_BATCH), '--new-tokens', String(NEW_TOKENS), '--grpo-prompts', String(GRPO.prompts), '--grpo-samples', String(GRPO.samples)], { encoding: 'utf8', maxBuffer: 1 << 24 });
   if (out.status !== 0) return { failed: (out.stderr || out.stdout).trim().split('\n').slice(-1)[0] ?? `exit ${out.status}` };
   return JSON.parse(out.stdout.trim().split('\n').pop()!) as Record<string, number | string>;
@@ -194,7 +200,7 @@ async function main(): Promise<void> {
         continue;
       }
       const figures = JSON.parse(last) as ModelFigures;
-      if (!args.includes('--no-torch') && existsSync(join(dir, 'model.safetensors'))) figures.torch = torchFigures(dir);
+      if (!args.includes('--no-torch') && existsSync(join(dir, 'model.safetensors'))) figures.torch = torchFigures(dir, figures.trainTokens);
       results[name] = figures;
       console.log(`# ${name}: ${JSON.stringify(figures)}`);
     } finally {
@@ -207,7 +213,7 @@ async function main(): Promise<void> {
   console.log('|---|---|---|---|---|---|---|---|');
   for (const [name, f] of Object.entries(results)) {
     const t = f.torch ?? {};
-    console.log(`| ${name} | LoRA r=${RANK} | ${f.peakMiB} (${f.estimateMiB}) | ${num(f.trainTokPerS)} | ${num(f.sampleTokPerS)} | ${num(f.grpoIterationS)} | `
+    console.log(`| ${name} | LoRA r=${RANK}, ${f.trainTokens} tokens | ${f.peakMiB} (${f.estimateMiB}) | ${num(f.trainTokPerS)} | ${num(f.sampleTokPerS)} | ${num(f.grpoIterationS)} | `
       + `${t.skipped ?? t.failed ?? `${num(t.trainTokPerS)} / ${num(t.sampleTokPerS)}, ${num(t.grpoIterationS)}, ${num(t.peakRssMiB, 0)}`} | ${ratio(f.trainTokPerS, t.trainTokPerS)}, ${ratio(f.sampleTokPerS, t.sampleTokPerS)} |`);
     if (f.full) console.log(`| ${name} | full | ${f.full.fits ? `${f.full.peakMiB} (${f.full.estimateMiB})` : `does not fit (estimate ${f.full.estimateMiB})`} | ${num(f.full.trainTokPerS)} | | | | |`);
   }
