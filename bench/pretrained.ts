@@ -20,7 +20,8 @@
  * Prints a table, then (last line) one JSON object:
  * `{"gpt2-124m": {"fits": true, "mode": "lora", "peakMiB", "trainTokPerS", "sampleTokPerS", "grpoIterationS", "torch": {...}}, ...}`.
  *
- * Options: `--models gpt2-124m,smollm2-135m,qwen2.5-0.5b` (default all three), `--no-torch`.
+ * Options: `--models gpt2-124m,smollm2-135m,qwen2.5-0.5b` (default all three), `--no-torch`, `--estimate-only` (the
+ * memory estimates of the plans alone, in seconds: nothing is allocated).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,7 +31,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import {
   CausalLM, checkMemory, estimateMemory, exportHFCheckpoint, generate, LoraAdapter, loadCheckpoint, trackTensorBytes,
-  validateModelConfig, WASM_HEAP_BYTES, defaultTargetModules, adapterParameterCount, type ModelConfig,
+  validateModelConfig, WASM_HEAP_BYTES, defaultTargetModules, adapterParameterCount, parameterCount, type ModelConfig, type MemoryPlan,
 } from '../lib/model';
 import { PPOTrainer } from '../lib/rl';
 import { Trainer } from '../lib/train';
@@ -109,6 +110,36 @@ async function trainRate(model: CausalLM, tokens: number): Promise<number> {
   return tokens / seconds;
 }
 
+/**
+ * The LoRA plan of a shape (one row per micro-batch, halved from TRAIN_TOKENS until the estimate fits the heap;
+ * the GRPO sampling batch) and the rows' length.
+ */
+function plans(shape: ModelConfig): { loraPlan: MemoryPlan; trainTokens: number } {
+  const config = validateModelConfig(shape);
+  const lora = { rank: RANK, alpha: 2 * RANK, dropout: 0, targetModules: defaultTargetModules(config) };
+  const plan = (seqLen: number): MemoryPlan => ({ config, mode: { kind: 'lora', rank: RANK, parameters: adapterParameterCount(config, lora) }, microBatch: 1, seqLen, sampleBatch: GRPO.prompts * GRPO.samples, sampleLen: NEW_TOKENS + 8 });
+  let trainTokens = TRAIN_TOKENS;
+  while (trainTokens > 32 && estimateMemory(plan(trainTokens)).total > WASM_HEAP_BYTES) trainTokens /= 2;
+  return { loraPlan: plan(trainTokens), trainTokens };
+}
+
+/** The estimates alone: the LoRA plan at 256 tokens and at the length that fits, full fine-tuning at that length. */
+function printEstimates(names: string[]): void {
+  const out: Record<string, object> = {};
+  console.log('| model | parameters | LoRA r=16, 1 x 256 tokens | rows that fit | LoRA at that length | full fine-tuning at that length |');
+  console.log('|---|---|---|---|---|---|');
+  for (const name of names) {
+    const { loraPlan, trainTokens } = plans(SHAPES[name]);
+    const at256 = estimateMemory({ ...loraPlan, seqLen: TRAIN_TOKENS }).total;
+    const lora = estimateMemory(loraPlan).total;
+    const full = estimateMemory({ ...loraPlan, mode: { kind: 'full' }, sampleBatch: 0 }).total;
+    const mib = (b: number) => `${Math.round(b / MiB).toLocaleString('en-US')} MiB`;
+    console.log(`| ${name} | ${parameterCount(loraPlan.config).toLocaleString('en-US')} | ${mib(at256)} | ${trainTokens} | ${mib(lora)} | ${mib(full)}${full > WASM_HEAP_BYTES ? ' (does not fit)' : ''} |`);
+    out[name] = { parameters: parameterCount(loraPlan.config), lora256MiB: Math.round(at256 / MiB), trainTokens, loraMiB: Math.round(lora / MiB), fullMiB: Math.round(full / MiB), fullFits: full <= WASM_HEAP_BYTES };
+  }
+  console.log(JSON.stringify(out));
+}
+
 /** One model's figures, in this process (the child). */
 async function measure(name: string, dir: string): Promise<ModelFigures> {
   await initBackend('wasm');
@@ -116,12 +147,8 @@ async function measure(name: string, dir: string): Promise<ModelFigures> {
   await writeRandomFolder(shape, dir);
   const tracker = trackTensorBytes(tf.backend());
   const { model, tokenizer } = await loadCheckpoint(dir, { maxSeqLen: shape.maxSeqLen });
-  const config = validateModelConfig(shape);
-  const lora = { rank: RANK, alpha: 2 * RANK, dropout: 0, targetModules: defaultTargetModules(config) };
-  const plan = (seqLen: number) => ({ config, mode: { kind: 'lora' as const, rank: RANK, parameters: adapterParameterCount(config, lora) }, microBatch: 1, seqLen, sampleBatch: GRPO.prompts * GRPO.samples, sampleLen: NEW_TOKENS + 8 });
-  let trainTokens = TRAIN_TOKENS;
-  while (trainTokens > 32 && estimateMemory(plan(trainTokens)).total > WASM_HEAP_BYTES) trainTokens /= 2;
-  const loraPlan = plan(trainTokens);
+  const lora = { rank: RANK, alpha: 2 * RANK, dropout: 0, targetModules: defaultTargetModules(validateModelConfig(shape)) };
+  const { loraPlan, trainTokens } = plans(shape);
   const estimate = checkMemory(loraPlan, WASM_HEAP_BYTES, name);
   LoraAdapter.attach(model, lora, { seed: 2 });
   const trainTokPerS = await trainRate(model, trainTokens);
@@ -186,6 +213,10 @@ async function main(): Promise<void> {
   if (unknown) {
     process.stderr.write(`bench:pretrained: unknown model "${unknown}" (known: ${Object.keys(SHAPES).join(', ')})\n`);
     process.exit(2);
+  }
+  if (args.includes('--estimate-only')) {
+    printEstimates(selected);
+    return;
   }
   const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
   console.log(`bench:pretrained on commit ${commit}, tfjs wasm (1 thread) vs PyTorch ${args.includes('--no-torch') ? '(skipped: --no-torch)' : ''}`);
