@@ -18,6 +18,8 @@ import { LocalLLMClient } from '../lib/llm/local-client';
 import { startServer } from '../lib/llm/server';
 import { logger, redactSecrets } from '../lib/log/logger';
 import { loadCheckpoint } from '../lib/model/checkpoint';
+import type { CausalLM } from '../lib/model/causal-lm';
+import type { T5Model } from '../lib/model/t5';
 import { accuracy, predictWithStudent } from '../lib/train/distill';
 import { listRewards, loadRewardFiles } from '../rewards/registry';
 import { dataCommand } from './data-commands';
@@ -168,7 +170,7 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
         const examples = questionsFrom(argv);
         const { model, tokenizer } = await loadCheckpoint(String(argv.checkpoint));
         const predictions = await predictWithStudent(model, tokenizer, examples, { format: argv.format as 'fine-tune-cot', maxNewTokens: argv.maxNewTokens });
-        const judge = argv.judge ? await LocalLLMClient.fromCheckpoint(argv.judge) : new LocalLLMClient(model, tokenizer);
+        const judge = argv.judge ? await LocalLLMClient.fromFolder(argv.judge) : new LocalLLMClient<CausalLM | T5Model>(model, tokenizer);
         const judged = await judgeAnswers(judge, examples, new Map(predictions.map((p) => [p.exampleId, p.rationale])));
         const result = { questions: examples.length, studentAccuracy: accuracy(predictions), judgeAccuracy: judged.filter((a) => a.correct).length / Math.max(1, examples.length) };
         if (argv.judge) judge.lm.dispose();
