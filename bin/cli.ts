@@ -16,6 +16,8 @@ import { InputError, readingInput } from '../lib/input-error';
 import { logger, redactSecrets, registerSecret } from '../lib/log/logger';
 import { loadCheckpoint } from '../lib/model/checkpoint';
 import { exportHFCheckpoint } from '../lib/model/hf';
+import type { CausalLM } from '../lib/model/causal-lm';
+import type { T5Model } from '../lib/model/t5';
 import { accuracy, predictWithStudent } from '../lib/train/distill';
 import { listRewards, loadRewardFiles } from '../rewards/registry';
 import { dataCommand, importRationalesCommand } from './data-commands';
@@ -190,8 +192,8 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
         await initBackend();
         const { model, tokenizer } = await readingInput(() => loadCheckpoint(settings.checkpoint));
         const predictions = await predictWithStudent(model, tokenizer, examples, { format: settings.format, maxNewTokens: settings.maxNewTokens });
-        const judge = settings.judge ? await readingInput(() => LocalLLMClient.fromCheckpoint(settings.judge!, { longPrompts: 'keep-end' }))
-          : new LocalLLMClient(model, tokenizer, { longPrompts: 'keep-end' });
+        const judge = settings.judge ? await readingInput(() => LocalLLMClient.fromFolder(settings.judge!, { longPrompts: 'keep-end' }))
+          : new LocalLLMClient<CausalLM | T5Model>(model, tokenizer, { longPrompts: 'keep-end' });
         const judged = await judgeAnswers(judge, examples, new Map(predictions.map((p) => [p.exampleId, p.rationale])));
         const result = { questions: examples.length, studentAccuracy: accuracy(predictions), judgeAccuracy: judged.filter((a) => a.correct).length / Math.max(1, examples.length) };
         if (settings.judge) judge.lm.dispose();

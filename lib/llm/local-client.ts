@@ -3,6 +3,7 @@ import { logger } from '../log/logger';
 import { generate, loadCheckpoint, type CausalLM } from '../model';
 import { T5Model } from '../model/t5';
 import { t5Generate } from '../model/t5-generate';
+import { importT5Checkpoint, isT5Folder } from '../model/t5-hf';
 import type { Tokenizer } from '../tokenizer/types';
 import { RequestBatcher } from './batcher';
 import { canonicalJson } from './cache';
@@ -92,6 +93,20 @@ export class LocalLLMClient<M extends CausalLM | T5Model = CausalLM> implements 
   static async fromCheckpoint(dir: string, options: LocalClientOptions = {}): Promise<LocalLLMClient> {
     const { model, tokenizer } = await loadCheckpoint(dir);
     return new LocalLLMClient(model, tokenizer, { name: dir.replace(/\/+$/, '').split('/').pop(), ...options });
+  }
+
+  /**
+   * Load any model folder a client can serve: a Hugging Face T5 folder as a {@link T5Model}, anything else as
+   * {@link LocalLLMClient.fromCheckpoint} does. The folder must hold its tokenizer.
+   */
+  static async fromFolder(dir: string, options: LocalClientOptions = {}): Promise<LocalLLMClient<CausalLM | T5Model>> {
+    if (!isT5Folder(dir)) return LocalLLMClient.fromCheckpoint(dir, options);
+    const { model, tokenizer } = await importT5Checkpoint(dir);
+    if (!tokenizer) {
+      model.dispose();
+      throw new Error(`${dir}/tokenizer.json: file is missing (a Hugging Face folder needs its tokenizer)`);
+    }
+    return new LocalLLMClient<CausalLM | T5Model>(model, tokenizer, { name: dir.replace(/\/+$/, '').split('/').pop(), ...options });
   }
 
   /** Batches gathering requests now: bounded by the settings in use at this moment, none when idle. */

@@ -138,6 +138,12 @@ export function t5WeightsToHF(config: ResolvedT5Config, weights: WeightArrays): 
   return new Map(t5Mappings(config).map(({ hf, native, transpose: flip }) => [hf, flip ? transpose(weights.get(native)!) : weights.get(native)!]));
 }
 
+/** Whether `dir`'s config.json describes a Hugging Face T5 model (`model_type` t5). */
+export function isT5Folder(dir: string): boolean {
+  const path = join(dir, 'config.json');
+  return existsSync(path) && asObject(readJsonFile(path), path).model_type === 't5';
+}
+
 /**
  * Loads a HF T5 folder: config.json, model.safetensors (F32, F16 or BF16, possibly sharded) and tokenizer.json if
  * present. `maxSeqLen` bounds sources and targets (default 512); the value head starts fresh from `seed`.

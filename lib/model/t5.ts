@@ -176,7 +176,7 @@ export class T5Model {
 
   /**
    * Runs the encoder on source ids [B, S] (right padding marked by `mask`, default all ones). Returns the
-   * encoding (not tidied: call inside tf.tidy or dispose it).
+   * encoding, whose `mask` is the given one (not tidied: call inside tf.tidy or dispose the hidden state).
    */
   encode(ids: tf.Tensor2D, mask?: tf.Tensor2D): T5Encoding {
     const { config, weights: w } = this;

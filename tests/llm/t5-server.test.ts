@@ -57,3 +57,20 @@ test('echoing prompt log-probs of an encoder-decoder model is a 400, not a 5xx',
   expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(400);
   expect((error as Error).message).toContain('encoder-decoder');
 });
+
+test('startServer({ checkpoint }) and LocalLLMClient.fromFolder load a HF T5 folder as a T5 model', async () => {
+  const folder = join(__dirname, '..', 'fixtures', 'hf', 't5-tiny');
+  const client = await LocalLLMClient.fromFolder(folder);
+  expect(client.lm.constructor.name).toBe('T5Model');
+  client.lm.dispose();
+  const own = await startServer({ checkpoint: folder });
+  try {
+    const ownApi = new OpenAI({ baseURL: own.url, apiKey: 'local', maxRetries: 0 });
+    expect((await ownApi.models.list()).data.map((m) => m.id)).toEqual(['t5-tiny']);
+    const response = await ownApi.completions.create({ model: 't5-tiny', prompt: 'the cat', max_tokens: 4, temperature: 0 });
+    const [expected] = await t5Generate(model, tokenizer, ['the cat'], { maxNewTokens: 4, greedy: true });
+    expect(response.choices[0].text).toBe(expected.text);
+  } finally {
+    await own.close();
+  }
+});

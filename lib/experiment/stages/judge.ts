@@ -23,11 +23,11 @@ export async function openJudge(context: StageContext, distilled?: { model: Caus
   const judge = context.config.judge;
   if (judge.kind === 'llm') return { client: endpointClient(judge.endpoint, context.run.path('llm-cache'), 'judge.endpoint'), dispose() {} };
   if (judge.kind === 'student-copy' && distilled) {
-    return { client: new LocalLLMClient(distilled.model, distilled.tokenizer, { name: 'judge (frozen distilled student)' }), dispose() {} };
+    return { client: new LocalLLMClient(distilled.model, distilled.tokenizer, { name: 'judge (frozen distilled student)', longPrompts: 'keep-end' }), dispose() {} };
   }
   const dir = judge.kind === 'student-copy' ? context.outputsOf('distill').best : judge.path;
   if (!existsSync(dir)) throw new Error(judge.kind === 'checkpoint' ? `judge.path: ${dir} does not exist` : `the distilled student ${dir} is missing`);
-  const client = await LocalLLMClient.fromCheckpoint(dir, {
+  const client = await LocalLLMClient.fromFolder(dir, {
     name: judge.kind === 'student-copy' ? 'judge (frozen distilled student)' : undefined,
     longPrompts: 'keep-end', // a small judge reads rationales longer than its context by their end (logged)
   });
