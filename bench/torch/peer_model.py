@@ -35,7 +35,7 @@ CONFIGS = {
 }
 SAMPLE_BATCH = 8
 SAMPLE_NEW_TOKENS = 64
-PROMPT_LENGTH = 25  # the bench's prompts ("Question i: what is i + i?") are 25 characters, one token each
+PROMPT_LENGTH = 25  # the bench's prompts ("Question i: what is i + i?") are 26 one-token characters: one fewer here
 
 
 class Block(nn.Module):
