@@ -19,7 +19,8 @@ import { startServer } from '../lib/llm/server';
 import { logger } from '../lib/log/logger';
 import { loadCheckpoint } from '../lib/model/checkpoint';
 import { accuracy, predictWithStudent } from '../lib/train/distill';
-import { listRewards, loadRewardFiles } from '../rewards/registry';
+import { listRewards, loadRewardFiles } from '../lib/reward/registry';
+import '../rewards';
 
 /** Exit codes scripts can rely on. */
 export const EXIT = { ok: 0, failed: 1, badInput: 2, runState: 3, interrupted: 130 } as const;

@@ -8,7 +8,7 @@
 import { scoreGeneration } from '../lib/data/answers';
 import type { Example } from '../lib/data/types';
 import { answerPrompt, questionText } from '../lib/train/formats';
-import { defineReward } from './define';
+import { defineReward } from '../lib/reward/define';
 
 /** The prompt the judge answers: `template` filled in, or the Fine-tune-CoT reader prompt when it is empty. */
 export function judgePrompt(example: Example, rationale: string, template: string): string {

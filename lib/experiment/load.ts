@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { requireUserModule } from '../user-module';
 import { applyOverrides, ConfigError, validateExperiment } from './config';
 import { preflight } from './preflight';
 import type { ExperimentConfig, ExperimentInput } from './schema';
@@ -14,8 +15,7 @@ export function loadExperiment(file: string, overrides: string[] = [], options: 
   if (!existsSync(path)) throw new ConfigError(file, ['file not found']);
   let exported: unknown;
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const module = require(path) as { default?: unknown };
+    const module = requireUserModule(path) as { default?: unknown };
     exported = module.default ?? module;
   } catch (error) {
     throw new ConfigError(file, [`the file threw while loading: ${(error as Error).message.split('\n')[0]}`]);

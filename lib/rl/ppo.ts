@@ -31,7 +31,7 @@ import { explainedVariance, gae, grpoAdvantages, rlooAdvantages, whiten } from '
 import { AdaptiveKLController, FixedKLController, perTokenKL, shapedRewards, type KLController, type KLEstimator } from './kl';
 import { clippedPolicyLoss, clippedValueLoss, entropyFromLogits, klPenalty, maskedMean } from './losses';
 import { RunningMoments, scaleAndClipScores, type RewardScaling } from './reward-scaling';
-import type { RewardContext, RewardInput, RewardModule } from './reward-types';
+import type { RewardContext, RewardInput, RewardModule } from '../reward/types';
 import { checkFinite, collectRollout, type Rollout } from './rollout';
 
 /** Scores of a batch with each component; what a composite reward returns (see rewards/composite.ts). */

@@ -1,6 +1,6 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Example } from '../../lib/data/types';
 import { CompositeReward, createReward, defineReward, listRewards, loadRewardFiles, registerReward } from '../../rewards';
 
@@ -37,8 +37,7 @@ describe('registry', () => {
 
 describe('custom reward files', () => {
   const dir = mkdtempSync(join(tmpdir(), 'rrl-rewards-'));
-  const define = resolve(__dirname, '../../rewards/define');
-  writeFileSync(join(dir, 'vowels.ts'), `import { defineReward } from ${JSON.stringify(define)};
+  writeFileSync(join(dir, 'vowels.ts'), `import { defineReward } from 'rationale-rl/rewards';
 export default defineReward({
   name: 'vowel-share',
   defaults: { vowels: 'aeiou' },

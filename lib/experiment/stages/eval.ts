@@ -11,7 +11,7 @@ import { startProgress } from '../../log/progress';
 import { loadCheckpoint } from '../../model/checkpoint';
 import { predictWithStudent } from '../../train/distill';
 import { judgePrompt } from '../../../rewards/answer-correctness';
-import type { CompositeReward } from '../../../rewards/composite';
+import type { CompositeReward } from '../../reward/composite';
 import type { StageContext, StageResult } from '../runner';
 import { readSplit } from './data';
 import { buildReward, openJudge } from './judge';

@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import { LocalLLMClient } from '../../llm/local-client';
 import type { LLMClient } from '../../llm/types';
-import { CompositeReward } from '../../../rewards/composite';
-import { loadRewardFiles } from '../../../rewards/registry';
+import { CompositeReward } from '../../reward/composite';
+import { loadRewardFiles } from '../../reward/registry';
+import '../../../rewards'; // the built-in modules, registered by name: experiments name them
 import type { StageContext } from '../runner';
 import { endpointClient } from './endpoint';
 

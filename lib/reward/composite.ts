@@ -4,7 +4,7 @@
  */
 import * as mathjs from 'mathjs';
 import { parse, type EvalFunction, type MathNode } from 'mathjs';
-import type { RewardContext, RewardInput, RewardModule } from '../lib/rl/reward-types';
+import type { RewardContext, RewardInput, RewardModule } from './types';
 import type { RewardOptions } from './define';
 import { createReward, hasReward } from './registry';
 
