@@ -143,7 +143,11 @@ const judgeSchema = z.discriminatedUnion('kind', [
 const rewardsSchema = z.strictObject({
   /** Reward module names with their weights in the composite. */
   weights: z.record(z.string(), z.number()).refine((w) => Object.keys(w).length > 0, 'name at least one reward'),
-  /** Instead of a weighted sum: a mathjs expression over the module names, e.g. `answer * (1 + 0.2 * coherence)`. */
+  /**
+   * Instead of the weighted sum: a mathjs expression over the module names (`-` written `_`), each name standing
+   * for weight · score (weight 1 when unweighted), e.g. `answer_correctness * (1 + coherence)`. Every weighted
+   * module must appear in it.
+   */
   expression: z.string().optional(),
   /** Files or folders with custom reward modules (`export default defineReward({...})`). */
   paths: z.array(z.string()).default([]),

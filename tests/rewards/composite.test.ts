@@ -87,6 +87,16 @@ describe('composite', () => {
     expect(withConstant.total[0]).toBeCloseTo(2 * Math.PI, 10);
   });
 
+  test('in an expression each name stands for its weighted score, and a weight the expression leaves out is refused', async () => {
+    // words = [2, 10, 2], length = [9, 48, 10]: total = (0.5 · words) · (1 + 0.1 · length)
+    const composite = new CompositeReward({ weights: { 'test-words': 0.5, 'test-length': 0.1 }, expression: 'test_words * (1 + test_length)' });
+    const scores = await composite.scoreAll(batch);
+    [1 * 1.9, 5 * 5.8, 1 * 2].forEach((t, i) => expect(scores.total[i]).toBeCloseTo(t, 10));
+    expect(scores.components['test-words']).toEqual([2, 10, 2]); // components are logged unweighted
+    expect(() => new CompositeReward({ weights: { 'test-words': 1, 'test-length': 0.5 }, expression: '2 * test_words' }))
+      .toThrow('weights.test-length: "2 * test_words" does not name test_length, so its weight would be ignored');
+  });
+
   const throwing = defineReward({ name: 'test-throws', score: async () => { throw new Error('judge unreachable'); } });
   const nan = defineReward({ name: 'test-nan', score: async (b) => b.map((_, i) => (i === 1 ? Number.NaN : 1)) });
   const slow = defineReward({ name: 'test-slow', score: (b, { signal }) => new Promise((done, fail) => {
