@@ -12,7 +12,7 @@ import { splitExamples } from '../lib/data/split';
 import type { Example } from '../lib/data/types';
 import { renderHtmlReport, renderMarkdownReport } from '../lib/eval/report';
 import { collectReport } from '../lib/experiment/stages';
-import { judgeAnswers } from '../lib/experiment/stages/eval';
+import { Judge } from '../lib/eval/judge';
 import { writeFileAtomic } from '../lib/fs';
 import { LocalLLMClient } from '../lib/llm/local-client';
 import { startServer } from '../lib/llm/server';
@@ -159,16 +159,19 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
     .command('eval <checkpoint>', 'accuracy of a student checkpoint on questions: its own answers, and a judge\'s from its rationales',
       (y) => questionArgs(y.positional('checkpoint', { type: 'string', demandOption: true, describe: 'student checkpoint folder' }))
         .option('judge', { type: 'string', describe: 'judge checkpoint folder (default: the student itself, frozen)' })
+        .option('judge-template', { type: 'string', describe: 'judge prompt with {question} and {rationale} (an experiment\'s judge.template; default: the Fine-tune-CoT reader prompt)' })
+        .option('judge-max-tokens', { type: 'number', describe: 'most tokens of the judge\'s answer (an experiment\'s judge.maxTokens)' })
         .option('json', { type: 'boolean', default: false }),
       (argv) => run(async () => {
         await initBackend();
         const examples = questionsFrom(argv);
         const { model, tokenizer } = await loadCheckpoint(String(argv.checkpoint));
         const predictions = await predictWithStudent(model, tokenizer, examples, { format: argv.format as 'fine-tune-cot', maxNewTokens: argv.maxNewTokens });
-        const judge = argv.judge ? await LocalLLMClient.fromCheckpoint(argv.judge) : new LocalLLMClient(model, tokenizer);
-        const judged = await judgeAnswers(judge, examples, new Map(predictions.map((p) => [p.exampleId, p.rationale])));
+        const client = argv.judge ? await LocalLLMClient.fromCheckpoint(argv.judge) : new LocalLLMClient(model, tokenizer);
+        const judge = new Judge(client, { template: argv.judgeTemplate, maxTokens: argv.judgeMaxTokens });
+        const judged = await judge.answerAll(examples, new Map(predictions.map((p) => [p.exampleId, p.rationale])));
         const result = { questions: examples.length, studentAccuracy: accuracy(predictions), judgeAccuracy: judged.filter((a) => a.correct).length / Math.max(1, examples.length) };
-        if (argv.judge) judge.lm.dispose();
+        if (argv.judge) client.lm.dispose();
         model.dispose();
         console.log(argv.json ? JSON.stringify(result) : `questions ${result.questions}  student accuracy ${(result.studentAccuracy * 100).toFixed(1)}%  judge accuracy ${(result.judgeAccuracy * 100).toFixed(1)}%`);
       }))

@@ -19,6 +19,5 @@ for (const builtin of BUILTIN_REWARDS) registerReward(builtin.name, builtin);
 export * from '../lib/reward';
 export { checkSteps, type StepCheck } from './steps';
 export { ASPECTS, aspectPrompt, ratingFromReply } from './aspects';
-export { judgePrompt } from './answer-correctness';
 export { repeatedNgramShare, repeatedSentenceShare, adjacentFlow } from './coherence';
 export { contextSupport } from './factuality';

@@ -9,7 +9,6 @@ export { runExperiment, RunStateError, RunInterrupted } from './runner';
 export type { StageContext, StageResult, StageFunction, RunOptions } from './runner';
 export { STAGE_IMPLEMENTATIONS, collectReport, readMetrics } from './stages';
 export type { EvalResults } from './stages';
-export { judgeAnswers } from './stages/eval';
 export { openJudge, buildReward } from './stages/judge';
-export type { Judge } from './stages/judge';
+export type { OpenedJudge } from './stages/judge';
 export { loadSourceExamples } from './stages/data';

@@ -133,11 +133,22 @@ const distillSchema = z.strictObject({
   maxNewTokens: positiveInt.default(96),
 });
 
+/** How the judge is asked, the same in RL (answer-correctness), evaluation and `rrl eval`. */
+export const judgeSettingsSchema = z.strictObject({
+  /**
+   * The judge's prompt with `{question}` and `{rationale}`; empty: the Fine-tune-CoT reader prompt
+   * (`question ### rationale -->`), which a distilled student (or a frozen copy of it) answers directly.
+   */
+  template: z.string().default(''),
+  /** Most tokens of the judge's answer (generation also stops at a newline). */
+  maxTokens: positiveInt.default(24),
+});
+
 const judgeSchema = z.discriminatedUnion('kind', [
   /** A frozen copy of the distilled student reads question + rationale and writes the answer. */
-  z.strictObject({ kind: z.literal('student-copy') }),
-  z.strictObject({ kind: z.literal('checkpoint'), path: z.string().min(1) }),
-  z.strictObject({ kind: z.literal('llm'), endpoint: endpointSchema }),
+  z.strictObject({ kind: z.literal('student-copy'), ...judgeSettingsSchema.shape }),
+  z.strictObject({ kind: z.literal('checkpoint'), path: z.string().min(1), ...judgeSettingsSchema.shape }),
+  z.strictObject({ kind: z.literal('llm'), endpoint: endpointSchema, ...judgeSettingsSchema.shape }),
 ]);
 
 const rewardsSchema = z.strictObject({
@@ -239,3 +250,5 @@ export type ExperimentInput = z.input<typeof experimentSchema>;
 /** An experiment after validation, with every default filled in. */
 export type ExperimentConfig = z.output<typeof experimentSchema>;
 export type EndpointConfig = z.output<typeof endpointSchema>;
+/** How the judge is asked: prompt template and answer length. */
+export type JudgeSettings = z.output<typeof judgeSettingsSchema>;

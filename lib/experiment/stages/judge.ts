@@ -1,29 +1,33 @@
 import { existsSync } from 'node:fs';
 import { LocalLLMClient } from '../../llm/local-client';
-import type { LLMClient } from '../../llm/types';
+import { Judge } from '../../eval/judge';
 import { CompositeReward } from '../../reward/composite';
 import { loadRewardFiles } from '../../reward/registry';
 import '../../../rewards'; // the built-in modules, registered by name: experiments name them
 import type { StageContext } from '../runner';
 import { endpointClient } from './endpoint';
 
-/** A judge and a way to free what it holds. */
-export interface Judge {
-  client: LLMClient;
+/** The experiment's judge and a way to free what it holds. */
+export interface OpenedJudge {
+  judge: Judge;
   dispose(): void;
 }
 
 /**
- * The frozen judge the config names: a copy of the distilled student (`student-copy`), another local checkpoint,
- * or an OpenAI-compatible endpoint (cached in the run folder).
+ * The frozen judge the config names, asked with its settings (`judge.template`, `judge.maxTokens`): a copy of the
+ * distilled student (`student-copy`), another local checkpoint, or an OpenAI-compatible endpoint (cached in the run
+ * folder).
  */
-export async function openJudge(context: StageContext): Promise<Judge> {
-  const judge = context.config.judge;
-  if (judge.kind === 'llm') return { client: endpointClient(judge.endpoint, context.run.path('llm-cache'), 'judge.endpoint'), dispose() {} };
-  const dir = judge.kind === 'student-copy' ? context.outputsOf('distill').best : judge.path;
-  if (!existsSync(dir)) throw new Error(judge.kind === 'checkpoint' ? `judge.path: ${dir} does not exist` : `the distilled student ${dir} is missing`);
-  const client = await LocalLLMClient.fromCheckpoint(dir, { name: judge.kind === 'student-copy' ? 'judge (frozen distilled student)' : undefined });
-  return { client, dispose: () => client.lm.dispose() };
+export async function openJudge(context: StageContext): Promise<OpenedJudge> {
+  const { kind, template, maxTokens } = context.config.judge;
+  const config = context.config.judge;
+  if (config.kind === 'llm') {
+    return { judge: new Judge(endpointClient(config.endpoint, context.run.path('llm-cache'), 'judge.endpoint'), { template, maxTokens }), dispose() {} };
+  }
+  const dir = config.kind === 'student-copy' ? context.outputsOf('distill').best : config.path;
+  if (!existsSync(dir)) throw new Error(config.kind === 'checkpoint' ? `judge.path: ${dir} does not exist` : `the distilled student ${dir} is missing`);
+  const client = await LocalLLMClient.fromCheckpoint(dir, { name: kind === 'student-copy' ? 'judge (frozen distilled student)' : undefined });
+  return { judge: new Judge(client, { template, maxTokens }), dispose: () => client.lm.dispose() };
 }
 
 /** The composite reward of the config's `rewards` section, with custom reward files loaded first. */

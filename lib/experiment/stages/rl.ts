@@ -69,7 +69,7 @@ export async function rlStage(context: StageContext): Promise<StageResult> {
   }
   const judge = await openJudge(context);
   const trainer = new PPOTrainer({
-    policy, reference, tokenizer, reward: buildReward(context), judge: judge.client, seed: config.seed,
+    policy, reference, tokenizer, reward: buildReward(context), judge: judge.judge, seed: config.seed,
     promptOf: (example) => rationalePrompt(example, config.distill.format),
     config: {
       algorithm: rl.algorithm, samplesPerPrompt: rl.samplesPerPrompt, ppoEpochs: rl.ppoEpochs, minibatchSize: rl.minibatchSize,
