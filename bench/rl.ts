@@ -28,9 +28,10 @@ import { hideBin } from 'yargs/helpers';
 import { initBackend } from '../lib/backend';
 import type { ConditionResult } from '../lib/eval/report';
 import {
-  readMetrics, RunFolder, runExperiment, STAGE_IMPLEMENTATIONS, stageConfigHash, validateExperiment,
+  RunFolder, runExperiment, STAGE_IMPLEMENTATIONS, stageConfigHash, validateExperiment,
   type EvalResults, type ExperimentConfig, type ExperimentInput, type StageFunction, type StageName,
 } from '../lib/experiment';
+import { readMetrics } from '../lib/log/metrics';
 import { readJsonl, writeJsonl } from '../lib/data/jsonl';
 import type { Example } from '../lib/data/types';
 import { writeJsonAtomic } from '../lib/fs';

@@ -10,15 +10,14 @@ import { readJsonl } from '../lib/data/jsonl';
 import { importRationales, writeRationales } from '../lib/data/rationales';
 import { splitExamples } from '../lib/data/split';
 import type { Example } from '../lib/data/types';
-import { renderHtmlReport, renderMarkdownReport } from '../lib/eval/report';
-import { collectReport } from '../lib/experiment/stages';
+import { writeReport } from '../lib/experiment/stages';
 import { Judge } from '../lib/eval/judge';
 import { writeFileAtomic } from '../lib/fs';
 import { LocalLLMClient } from '../lib/llm/local-client';
 import { startServer } from '../lib/llm/server';
 import { logger } from '../lib/log/logger';
 import { loadCheckpoint } from '../lib/model/checkpoint';
-import { accuracy, predictWithStudent } from '../lib/train/distill';
+import { accuracy, predictWithStudent } from '../lib/eval/predict';
 import { listRewards, loadRewardFiles } from '../lib/reward/registry';
 import '../rewards';
 
@@ -137,9 +136,7 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
       (argv) => run(async () => {
         const folder = new RunFolder(loadExperiment(argv.experiment, argv.set, { preflight: false }));
         if (!folder.exists()) throw new RunStateError(`${folder.root}: no run yet`);
-        const data = collectReport(folder);
-        writeFileAtomic(folder.path('report', 'report.html'), renderHtmlReport(data));
-        writeFileAtomic(folder.path('report', 'report.md'), renderMarkdownReport(data));
+        writeReport(folder);
         console.log(folder.path('report', 'report.html'));
       }))
     .command('generate <checkpoint>', 'write a student checkpoint\'s rationales (and answers) for questions, as JSONL',

@@ -8,7 +8,7 @@ import type { Judge } from '../../eval/judge';
 import { logger } from '../../log/logger';
 import { startProgress } from '../../log/progress';
 import { loadCheckpoint } from '../../model/checkpoint';
-import { predictWithStudent } from '../../train/distill';
+import { predictWithStudent } from '../../eval/predict';
 import type { CompositeReward } from '../../reward/composite';
 import type { StageContext, StageResult } from '../runner';
 import { readSplit } from './data';

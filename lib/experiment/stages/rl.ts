@@ -10,8 +10,9 @@ import { PPOTrainer, type IterationStats, type PPOTrainerState } from '../../rl/
 import { Random } from '../../random';
 import { rationalePrompt } from '../../train/formats';
 import { RunInterrupted, type StageContext, type StageResult } from '../runner';
-import { loadRLPrompts, readSplit } from './data';
-import { readMetrics } from './report';
+import { loadRLPrompts } from '../../data/experiment-data';
+import { readMetrics } from '../../log/metrics';
+import { readSplit } from './data';
 import { buildReward, openJudge } from './judge';
 
 /**
