@@ -7,10 +7,14 @@
 import Module from 'node:module';
 import { join } from 'node:path';
 
+/** The library's areas, each a subpath of the package (`rationale-rl/model` ...), as package.json `exports` lists them. */
+export const PACKAGE_AREAS = ['tokenizer', 'model', 'data', 'llm', 'teacher', 'train', 'rl', 'eval', 'experiment', 'log', 'reward', 'kernels'] as const;
+
 /** The package's import names and the modules they name, relative to the running copy's root (`lib/..`). */
 export const PACKAGE_ENTRIES: Record<string, string> = {
   'rationale-rl': 'lib/index',
   'rationale-rl/rewards': 'rewards/index',
+  ...Object.fromEntries(PACKAGE_AREAS.map((area) => [`rationale-rl/${area}`, `lib/${area}/index`])),
 };
 
 /** Root of the running copy: the repository (sources through tsx) or `dist/` (compiled). */
