@@ -6,12 +6,11 @@ import { readJsonl } from '../../lib/data/jsonl';
 import { loadDataset } from '../../lib/data/datasets';
 import { importRationales, questionWithChoices, readRationales, writeRationales } from '../../lib/data/rationales';
 import type { Example, RationaleRecord } from '../../lib/data/types';
+import { requireData } from '../support/require-data';
 
 const DATA_DIR = join(__dirname, '..', '..', 'data');
 const TEACHER_DIR = join(DATA_DIR, 'zero-shot-cot', 'teacher-rationales');
-const haveData = existsSync(TEACHER_DIR);
-if (!haveData) console.warn(`tests/data/rationales: real-file tests skipped, ${TEACHER_DIR} is absent (link it: ln -s ../shared/data data)`);
-const withData = haveData ? describe : describe.skip;
+requireData(TEACHER_DIR);
 
 let dir: string;
 beforeAll(() => {
@@ -19,7 +18,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-withData('recorded zero-shot-CoT teacher rationales', () => {
+describe('recorded zero-shot-CoT teacher rationales', () => {
   // Teacher accuracy as DESIGN.md gives it (the files' own verdicts), and under this project's scorer, which also
   // accepts float round-off (0.6666666666666667 = 0.6666666666666666) and "n-a-e-y" for "naey" (SQuAD normalisation).
   const expected: Record<string, { size: number; recorded: number; rescored: number }> = {
