@@ -4,7 +4,8 @@
 //   manifest <runRoot> <count>  RunFolder.updateStage, one manifest write per step, step kept in the summary; each
 //                               step waits for a line on stdin and prints "step <n>" after its write, so the killer
 //                               (not the machine's speed) decides at which step the SIGKILL lands
-//   checkpoint <dir> <count>    saveCheckpoint of a tiny model, the step kept in trainer_state.json
+//   checkpoint <dir> <count>    saveCheckpoint of a tiny model, the step kept in trainer_state.json; steps on
+//                               go-ahead lines like manifest
 import { basename, dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { existsSync } from 'node:fs';
@@ -86,12 +87,16 @@ async function checkpoint(dir: string, count: number, ready: () => void) {
   } else {
     model = CausalLM.create({ arch: 'gpt2', vocabSize: tokenizer.vocabSize, dModel: 64, nLayers: 2, nHeads: 2, maxSeqLen: 64 }, { seed: 1 });
   }
+  const goAhead = stdinLines();
   ready();
   for (let step = start + 1; step <= count; step++) {
+    await goAhead();
     // The weights follow the step, so a reader can tell a checkpoint's weights belong to its trainer state.
     tf.tidy(() => Object.values(model.weights).forEach((w) => w.assign(tf.fill(w.shape, step))));
     await saveCheckpoint(dir, { model, tokenizer, extra: { step } });
+    process.stdout.write(`step ${step}\n`);
   }
+  process.stdin.destroy();
   model.dispose();
   return { start };
 }
