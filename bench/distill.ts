@@ -24,7 +24,8 @@ import { defaultDataDir, importRationales, loadDataset, splitExamples, writeJson
 import { CausalLM, type Architecture, type ModelConfig } from '../lib/model';
 import { CharTokenizer } from '../lib/tokenizer';
 import type { Tokenizer } from '../lib/tokenizer/types';
-import { accuracy, distill, encodeDistillSet, predictWithStudent, selectRecords, type StudentPrediction } from '../lib/train/distill';
+import { accuracy, predictWithStudent, type StudentPrediction } from '../lib/eval/predict';
+import { distill, encodeDistillSet, selectRecords } from '../lib/train/distill';
 import { questionText } from '../lib/train/formats';
 import { Trainer } from '../lib/train/trainer';
 import { recombineCoinFlips } from './coin-steps';

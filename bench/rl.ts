@@ -28,10 +28,11 @@ import { hideBin } from 'yargs/helpers';
 import { initBackend } from '../lib/backend';
 import type { ConditionResult } from '../lib/eval/report';
 import {
-  readMetrics, RunFolder, runExperiment, STAGE_IMPLEMENTATIONS, stageConfigHash, validateExperiment,
+  RunFolder, runExperiment, STAGE_IMPLEMENTATIONS, stageConfigHash, validateExperiment,
   type EvalResults, type ExperimentConfig, type ExperimentInput, type StageFunction, type StageName,
 } from '../lib/experiment';
 import { defaultDataDir } from '../lib/data/files';
+import { readMetrics } from '../lib/log/metrics';
 import { readJsonl, writeJsonl } from '../lib/data/jsonl';
 import type { Example } from '../lib/data/types';
 import { writeJsonAtomic } from '../lib/fs';
@@ -90,7 +91,8 @@ interface RLSettings {
 
 /** The built-in rewards; quality counts only with a right answer, so a short or empty rationale cannot win alone. */
 const REWARD_WEIGHTS = { 'answer-correctness': 1, factuality: 0.5, relevance: 0.3, coherence: 0.2, 'length-guard': 0.2 };
-const REWARD_EXPRESSION = 'answer_correctness * (1 + 0.5 * factuality + 0.3 * relevance + 0.2 * coherence) + 0.2 * length_guard';
+/** Each name stands for weight x score: answer_correctness * (1 + 0.5 f + 0.3 r + 0.2 c) + 0.2 length_guard. */
+const REWARD_EXPRESSION = 'answer_correctness * (1 + factuality + relevance + coherence) + length_guard';
 
 /** Where a dataset's recombined RL questions are written (as `{question, answer}` lines). */
 const promptsFile = (out: string, name: DatasetName) => join(out, `${name}-rl-prompts.jsonl`);
@@ -284,7 +286,7 @@ async function main(): Promise<void> {
   writeJsonAtomic(curvesFile, curves);
   console.log(`\n${rl.algorithm.toUpperCase()} rationale refinement from the distilled student (backend ${backend.name}${argv.quick ? ', --quick slice' : ''}); `
     + `${rl.iterations ?? (argv.quick ? 2 : JSON.stringify(RL_ITERATIONS))} iterations x ${rl.batchSize} ${rl.prompts} prompts x ${rl.samplesPerPrompt} samples, lr ${rl.learningRate}, KL ${rl.klCoef}, `
-    + `temperature ${rl.temperature}; reward ${REWARD_EXPRESSION}; curves in ${curvesFile}`);
+    + `temperature ${rl.temperature}; reward ${REWARD_EXPRESSION} (weights ${JSON.stringify(REWARD_WEIGHTS)}); curves in ${curvesFile}`);
   for (const [name, results] of Object.entries(all)) printCurves(name as DatasetName, results);
   printTable(all);
   console.log(JSON.stringify(Object.fromEntries(Object.entries(all).map(([name, results]) => [name, summary(results)]))));

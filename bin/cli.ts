@@ -6,9 +6,8 @@ import { loadExperiment } from '../lib/experiment/load';
 import { RunFolder, STAGES, type StageName } from '../lib/experiment/run-folder';
 import { RunInterrupted, RunStateError, runExperiment } from '../lib/experiment/runner';
 import { STAGE_IMPLEMENTATIONS } from '../lib/experiment/stages';
-import { renderHtmlReport, renderMarkdownReport } from '../lib/eval/report';
-import { collectReport } from '../lib/experiment/stages';
-import { judgeAnswers } from '../lib/experiment/stages/eval';
+import { writeReport } from '../lib/experiment/stages';
+import { Judge } from '../lib/eval/judge';
 import { writeFileAtomic } from '../lib/fs';
 import { LocalLLMClient } from '../lib/llm/local-client';
 import { ServerConfigError, startServer } from '../lib/llm/server';
@@ -18,8 +17,9 @@ import { loadCheckpoint } from '../lib/model/checkpoint';
 import { exportHFCheckpoint } from '../lib/model/hf';
 import type { CausalLM } from '../lib/model/causal-lm';
 import type { T5Model } from '../lib/model/t5';
-import { accuracy, predictWithStudent } from '../lib/train/distill';
-import { listRewards, loadRewardFiles } from '../rewards/registry';
+import { accuracy, predictWithStudent } from '../lib/eval/predict';
+import { listRewards, loadRewardFiles } from '../lib/reward/registry';
+import '../rewards';
 import { dataCommand, importRationalesCommand } from './data-commands';
 import { resolveEvalSettings } from './eval-settings';
 
@@ -160,9 +160,7 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
       (argv) => run(async () => {
         const folder = new RunFolder(loadExperiment(argv.experiment, argv.set, { preflight: false }));
         if (!folder.exists()) throw new RunStateError(`${folder.root}: no run yet`);
-        const data = collectReport(folder);
-        writeFileAtomic(folder.path('report', 'report.html'), renderHtmlReport(data));
-        writeFileAtomic(folder.path('report', 'report.md'), renderMarkdownReport(data));
+        writeReport(folder);
         console.log(folder.path('report', 'report.html'));
       }))
     .command('generate [checkpoint]', 'write a student checkpoint\'s rationales (and answers) for questions, as JSONL',
@@ -183,6 +181,8 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
     .command('eval [checkpoint]', 'accuracy of a student checkpoint on questions: its own answers, and a judge\'s from its rationales',
       (y) => questionArgs(y.positional('checkpoint', { type: 'string', describe: 'student checkpoint folder (default with --run: its RL student, else its distilled one)' }))
         .option('judge', { type: 'string', describe: 'judge checkpoint folder (default: the run\'s judge with --run, else the student itself, frozen)' })
+        .option('judge-template', { type: 'string', describe: 'judge prompt with {question} and {rationale} (default: the run\'s judge.template with --run, else the Fine-tune-CoT reader prompt)' })
+        .option('judge-max-tokens', { type: 'number', describe: 'most tokens of the judge\'s answer (default: the run\'s judge.maxTokens with --run, else the schema\'s)' })
         .option('json', { type: 'boolean', default: false })
         .example('$0 eval --run checkpoints/replicate-last-letters', 'the run\'s student on its test split, with its settings'),
       (argv) => run(async () => {
@@ -192,11 +192,12 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
         await initBackend();
         const { model, tokenizer } = await readingInput(() => loadCheckpoint(settings.checkpoint));
         const predictions = await predictWithStudent(model, tokenizer, examples, { format: settings.format, maxNewTokens: settings.maxNewTokens });
-        const judge = settings.judge ? await readingInput(() => LocalLLMClient.fromFolder(settings.judge!, { longPrompts: 'keep-end' }))
+        const client = settings.judge ? await readingInput(() => LocalLLMClient.fromFolder(settings.judge!, { longPrompts: 'keep-end' }))
           : new LocalLLMClient<CausalLM | T5Model>(model, tokenizer, { longPrompts: 'keep-end' });
-        const judged = await judgeAnswers(judge, examples, new Map(predictions.map((p) => [p.exampleId, p.rationale])));
+        const judge = new Judge(client, settings.judgeSettings);
+        const judged = await judge.answerAll(examples, new Map(predictions.map((p) => [p.exampleId, p.rationale])));
         const result = { questions: examples.length, studentAccuracy: accuracy(predictions), judgeAccuracy: judged.filter((a) => a.correct).length / Math.max(1, examples.length) };
-        if (settings.judge) judge.lm.dispose();
+        if (settings.judge) client.lm.dispose();
         model.dispose();
         console.log(argv.json ? JSON.stringify(result) : `questions ${result.questions}  student accuracy ${(result.studentAccuracy * 100).toFixed(1)}%  judge accuracy ${(result.judgeAccuracy * 100).toFixed(1)}%`);
       }))

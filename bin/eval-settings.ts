@@ -29,6 +29,8 @@ export interface QuestionArgs {
   format?: string;
   maxNewTokens?: number;
   judge?: string;
+  judgeTemplate?: string;
+  judgeMaxTokens?: number;
 }
 
 /** Settings of one student evaluation, after defaults. */
@@ -39,6 +41,8 @@ export interface EvalSettings {
   maxNewTokens: number;
   /** The judge checkpoint; undefined: the student itself, frozen. */
   judge?: string;
+  /** How the judge is asked: the experiment's `judge.template` and `judge.maxTokens`. */
+  judgeSettings: { template?: string; maxTokens: number };
   /** Where each setting came from, for the log. */
   from: string;
 }
@@ -69,7 +73,8 @@ export function resolveEvalSettings(args: QuestionArgs): EvalSettings {
   } else if (run) examples = readJsonl(run.test) as Example[];
   else throw new ConfigError('arguments', ['give --dataset <name>, --questions <file.jsonl> or --run <run folder>']);
   if (limit) examples = examples.slice(0, limit);
-  return { checkpoint, examples, format, maxNewTokens, judge, from: run ? `run ${run.root}` : 'experiment defaults' };
+  const judgeSettings = { template: args.judgeTemplate ?? config.judge.template, maxTokens: positiveCount('judge-max-tokens', args.judgeMaxTokens) ?? config.judge.maxTokens };
+  return { checkpoint, examples, format, maxNewTokens, judge, judgeSettings, from: run ? `run ${run.root}` : 'experiment defaults' };
 }
 
 /** `read()`, with any failure an {@link InputError} (exit code 2) carrying the same message. */

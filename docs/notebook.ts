@@ -5,7 +5,7 @@
  */
 import {
   CausalLM, CharTokenizer, CompositeReward, LocalLLMClient, PPOTrainer, Trainer, accuracy, defineReward, distill,
-  encodeDistillSet, generateSyntheticTask, initBackend, judgeAnswers, offlineTeacher, predictWithStudent,
+  encodeDistillSet, generateSyntheticTask, initBackend, Judge, offlineTeacher, predictWithStudent,
   questionText, registerReward, selectRecords, splitExamples,
 } from 'rationale-rl';
 
@@ -42,7 +42,8 @@ async function main() {
     score: async (batch) => batch.map(({ rationale }) => (rationale.includes('coin') ? 1 : 0)),
   }));
   const reward = new CompositeReward({ weights: { 'answer-correctness': 1, coherence: 0.2, 'mentions-coin': 0.1 } });
-  const judge = new LocalLLMClient(student.clone(), tokenizer, { name: 'frozen judge' });
+  const judgeModel = new LocalLLMClient(student.clone(), tokenizer, { name: 'frozen judge' });
+  const judge = new Judge(judgeModel, { maxTokens: 24 }); // the judge's prompt and answer length, as an experiment's judge settings
   const scores = await reward.scoreAll(predictions.map((p, i) => ({ example: test[i], rationale: p.rationale })), { judge });
   console.log('reward components:', scores.components, 'total:', scores.total);
 
@@ -54,12 +55,12 @@ async function main() {
   console.log('PPO iteration:', { rewards: iteration.rewards, kl: iteration.kl, clipFraction: iteration.clipFraction, timings: iteration.timings });
 
   // 8. Evaluate: the frozen judge answers held-out questions from the student's rationales.
-  const judged = await judgeAnswers(judge, test.slice(0, 8), new Map(predictions.map((p) => [p.exampleId, p.rationale])));
+  const judged = await judge.answerAll(test.slice(0, 8), new Map(predictions.map((p) => [p.exampleId, p.rationale])));
   console.log('judge answers:', judged);
 
   ppo.dispose();
   trainer.dispose();
-  judge.lm.dispose();
+  judgeModel.lm.dispose();
   student.dispose();
 }
 

@@ -19,7 +19,7 @@ export default defineExperiment({
   rewards: {
     weights: { 'answer-correctness': 1, factuality: 0.5, relevance: 0.3, coherence: 0.2, 'length-guard': 0.2 },
     // Quality counts only with a right answer, so a short or empty rationale cannot win reward on its own.
-    expression: 'answer_correctness * (1 + 0.5 * factuality + 0.3 * relevance + 0.2 * coherence) + 0.2 * length_guard',
+    expression: 'answer_correctness * (1 + factuality + relevance + coherence) + length_guard', // each name: weight x score
   },
   rl: {
     algorithm: 'grpo', iterations: 60, batchSize: 8, samplesPerPrompt: 8, ppoEpochs: 2, minibatchSize: 32, learningRate: 2e-4,

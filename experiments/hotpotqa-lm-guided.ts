@@ -28,11 +28,12 @@ export default defineExperiment({
   },
   student: { arch: 'llama', dModel: 128, nLayers: 4, nHeads: 4, maxSeqLen: 768, tokenizer: 'byte' },
   distill: { epochs: 6, batchSize: 8, learningRate: 1e-3, maxNewTokens: 160 },
-  judge: { kind: 'llm', endpoint: { baseURL: env('JUDGE_BASE_URL', 'https://api.openai.com/v1'), model: env('JUDGE_MODEL', 'gpt-4o-mini'), api: 'completions' } },
-  rewards: {
-    weights: { 'answer-correctness': 1, relevance: 0.2, factuality: 0.3, coherence: 0.2, 'length-guard': 0.2 },
-    options: { 'answer-correctness': { template: 'Answer the question using the reasoning.\n{question}\nReasoning: {rationale}\nAnswer:', maxTokens: 24 } },
+  // The judge is asked this way in RL (answer-correctness) and in evaluation alike.
+  judge: {
+    kind: 'llm', endpoint: { baseURL: env('JUDGE_BASE_URL', 'https://api.openai.com/v1'), model: env('JUDGE_MODEL', 'gpt-4o-mini'), api: 'completions' },
+    template: 'Answer the question using the reasoning.\n{question}\nReasoning: {rationale}\nAnswer:', maxTokens: 24,
   },
+  rewards: { weights: { 'answer-correctness': 1, relevance: 0.2, factuality: 0.3, coherence: 0.2, 'length-guard': 0.2 } },
   rl: { iterations: 30, batchSize: 8, minibatchSize: 8, learningRate: 2e-5, maxNewTokens: 160 },
   eval: { limit: 100 },
 });

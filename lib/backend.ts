@@ -110,8 +110,31 @@ async function tryWasm(): Promise<string | undefined> {
     // tfjs 4.22 cannot start wasm worker threads in Node; make the single-threaded choice explicit.
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
     registerWasmKernels();
-    return (await tf.setBackend('wasm')) ? undefined : 'failed to initialise';
+    const started = await withoutNewProcessHandlers(() => tf.setBackend('wasm'));
+    return started ? undefined : 'failed to initialise';
   } catch (err) {
     return `failed to load: ${(err as Error).message.split('\n')[0]}`;
+  }
+}
+
+const PROCESS_EVENTS = ['uncaughtException', 'unhandledRejection'] as const;
+
+/**
+ * Run `start`, then remove the `uncaughtException` / `unhandledRejection` listeners it added. The wasm backend's
+ * emscripten module installs listeners that rethrow every error from inside the listener, so Node reports the throw
+ * site, one ~39 KB line of minified source, instead of the error; without them Node prints the error and its stack
+ * as usual (its exit-status handling matters only for `exit()` from compiled code, which tfjs never calls).
+ */
+async function withoutNewProcessHandlers<T>(start: () => Promise<T>): Promise<T> {
+  const emitter: NodeJS.EventEmitter = process;
+  const before = new Map(PROCESS_EVENTS.map((event) => [event, new Set(emitter.listeners(event))]));
+  try {
+    return await start();
+  } finally {
+    for (const event of PROCESS_EVENTS) {
+      for (const listener of emitter.listeners(event)) {
+        if (!before.get(event)!.has(listener)) emitter.removeListener(event, listener as (...args: unknown[]) => void);
+      }
+    }
   }
 }

@@ -1,18 +1,67 @@
 /**
  * rationale-rl: distil chain-of-thought rationales into a small LM, refine them with PPO against pluggable
- * rewards, and use them to guide a frozen large LLM. Everything a notebook user imports comes from here.
+ * rewards, and use them to guide a frozen large LLM. This entry holds what the README documents, section by
+ * section; everything else of an area is in its subpath (`rationale-rl/model`, `rationale-rl/rl`, ...).
+ * @packageDocumentation
  */
-export * from './backend';
-export * from './tokenizer';
-export * from './model';
-export * from './data';
-export * from './llm';
-export * from './teacher';
-export * from './train';
-export * from './rl';
-export * from './eval';
-export * from './experiment';
-export * from './log';
-export { Random } from './random';
+
+// Backend
+export { initBackend, type BackendInfo, type BackendPreference } from './backend';
+export { registerWasmKernels, setFastWasmKernels } from './kernels';
+
+// Tokenizers
+export { CharTokenizer, ByteTokenizer, WordCharTokenizer, HFTokenizer, loadTokenizer, saveAsHFTokenizer, type Tokenizer } from './tokenizer';
+
+// Models and checkpoints
+export {
+  CausalLM, KVCache, generate, sampleToken, tokenLogProbs, sequenceLogProbs, validateModelConfig, type ModelConfig,
+  saveCheckpoint, loadCheckpoint, importHFCheckpoint, exportHFCheckpoint,
+  readSafetensors, readSafetensorsHeader, writeSafetensors,
+  LoraAdapter, type LoraConfig, trainableWeights, mergedArrays, estimateMemory, checkMemory, MemoryLimitError,
+  T5Model, t5Generate, t5TargetLogProbs, importT5Checkpoint, exportT5Checkpoint,
+} from './model';
+
+// Data
+export {
+  type Example, type RationaleRecord, loadDataset, loadDatasetFile, loadJsonl, splitExamples, generateSyntheticTask,
+  importRationales, importRecordedRationales, readRationales, writeRationales, readJson, readJsonl, readJsonlLines, writeJsonl, appendJsonl,
+  writeJsonAtomic, parseAnswer, scoreAnswer, scoreGeneration, f1,
+} from './data';
+
+// LLM clients and the server
+export { type LLMClient, LocalLLMClient, createOpenAIClient, ReliableLLMClient, LLMError, renderChat, chatPromptFor, startServer } from './llm';
 export { InputError } from './input-error';
-export * from '../rewards';
+
+// Teacher
+export { zeroShotCoT, fewShotCoT, rationalization, cote, crop, diverse, loadCoTDemos, offlineTeacher, generateRationales } from './teacher';
+
+// Distillation
+export {
+  Trainer, AdamW, warmupCosine, clipByGlobalNorm, maskedCrossEntropy, distill, selectRecords, encodeDistillSet,
+  questionText, trainingTexts, encodeTrainingText, Seq2SeqTrainer, encodeSeq2SeqText, seq2seqBatch,
+} from './train';
+
+// RL
+export {
+  PPOTrainer, DEFAULT_PPO_CONFIG, type PPOTrainerState, type Rollout, gae, grpoAdvantages, rlooAdvantages, whiten,
+  maskedMoments, explainedVariance, perTokenKL, shapedRewards, AdaptiveKLController, FixedKLController,
+  clippedPolicyLoss, clippedValueLoss, entropyFromLogits, maskedMean, RunningMoments, scaleAndClipScores,
+} from './rl';
+
+// Judge and evaluation
+export { Judge, type JudgedAnswer, predictWithStudent, accuracy, sentences } from './eval';
+
+// Experiments
+export {
+  defineExperiment, validateExperiment, loadExperiment, ConfigError, runExperiment, RunInterrupted, RunStateError,
+  STAGE_IMPLEMENTATIONS, RunFolder, type ExperimentConfig, type ExperimentInput,
+} from './experiment';
+
+// Logging
+export { logger, type Progress } from './log';
+
+// Rewards: the registry and composite (lib/reward) and the built-in modules (rewards/)
+export {
+  type RewardModule, type RewardInput, type RewardContext, defineReward, registerReward, createReward, listRewards,
+  loadRewardFiles, CompositeReward, type CompositeScores, checkSteps,
+} from '../rewards';

@@ -7,7 +7,7 @@
  */
 import type { CompletionResult } from '../lib/llm/types';
 import { questionText } from '../lib/train/formats';
-import { defineReward } from './define';
+import { defineReward } from '../lib/reward/define';
 
 /** The aspects and what the judge is asked to look for. */
 export const ASPECTS: Record<string, string> = {

@@ -6,7 +6,7 @@
  * The default n (6) is long enough that templated steps ("The last letter of "Jen" is "n".") do not count as
  * repeats while loops ("so the coin is so the coin is ...") do.
  */
-import { defineReward } from './define';
+import { defineReward } from '../lib/reward/define';
 import { bagOf, contentWords, cosine, sentences, words } from './text';
 
 /** Share of the text's word n-grams that repeat an earlier one (0 for texts shorter than n). */

@@ -6,7 +6,7 @@
  *   share of checked steps that hold.
  * score = support when no step is checkable, else (1 − stepWeight) · support + stepWeight · stepAccuracy. In [0, 1].
  */
-import { defineReward } from './define';
+import { defineReward } from '../lib/reward/define';
 import { checkSteps } from './steps';
 import { contentWords, mean, sentences, sourceText } from './text';
 

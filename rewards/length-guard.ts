@@ -5,7 +5,7 @@
  * Meant as a multiplier in a composite expression (`answer_correctness * length_guard`) or a small weight.
  */
 import { isRepetitive } from '../lib/eval/quality';
-import { defineReward } from './define';
+import { defineReward } from '../lib/reward/define';
 import { words } from './text';
 
 export default defineReward({

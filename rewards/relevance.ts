@@ -4,7 +4,7 @@
  * sources of the whole batch (natural's TfIdf), so words every question shares weigh less than the ones that
  * make a question distinct. In [0, 1].
  */
-import { defineReward } from './define';
+import { defineReward } from '../lib/reward/define';
 import { TfIdf, bagOf, contentWords, cosine, sourceText } from './text';
 
 export default defineReward({

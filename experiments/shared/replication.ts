@@ -37,7 +37,7 @@ export function replicationExperiment(settings: ReplicationSettings): Experiment
     rewards: {
       weights: { 'answer-correctness': 1, factuality: 0.5, coherence: 0.2, 'length-guard': 0.2 },
       // Quality counts only with a right answer, so a short or empty rationale cannot win reward on its own.
-      expression: 'answer_correctness * (1 + 0.5 * factuality + 0.2 * coherence) + 0.2 * length_guard',
+      expression: 'answer_correctness * (1 + factuality + coherence) + length_guard', // each name: weight x score
     },
     rl: { algorithm: 'grpo', iterations: 60, batchSize: 8, samplesPerPrompt: 4, minibatchSize: 16, learningRate: 1e-4, maxNewTokens, kl: { coef: 0.05 } },
   });

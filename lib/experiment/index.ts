@@ -7,9 +7,7 @@ export { RunFolder, STAGES, STAGE_CONFIG, stageConfigHash, changedFields } from 
 export type { StageName, StageRecord, Manifest } from './run-folder';
 export { runExperiment, RunStateError, RunInterrupted } from './runner';
 export type { StageContext, StageResult, StageFunction, RunOptions } from './runner';
-export { STAGE_IMPLEMENTATIONS, collectReport, readMetrics } from './stages';
+export { STAGE_IMPLEMENTATIONS, collectReport, writeReport } from './stages';
 export type { EvalResults } from './stages';
-export { judgeAnswers } from './stages/eval';
 export { openJudge, buildReward } from './stages/judge';
-export type { Judge } from './stages/judge';
-export { loadSourceExamples } from './stages/data';
+export type { OpenedJudge } from './stages/judge';

@@ -1,5 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { requireUserModule } from '../user-module';
 import { applyOverrides, ConfigError, validateExperiment } from './config';
 import { preflight } from './preflight';
 import type { ExperimentConfig, ExperimentInput } from './schema';
@@ -42,8 +43,7 @@ export function loadExperiment(file: string, overrides: string[] = [], options: 
   if (!existsSync(path)) throw new ConfigError(file, ['file not found']);
   let exported: unknown;
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const module = require(path) as { default?: unknown };
+    const module = requireUserModule(path) as { default?: unknown };
     exported = module.default ?? module;
   } catch (error) {
     throw new ConfigError(file, [loadFailure(error as Error)]);

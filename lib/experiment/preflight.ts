@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
-import { hasReward, listRewards, loadRewardFiles } from '../../rewards/registry';
-import { CompositeReward } from '../../rewards/composite';
+import { hasReward, listRewards, loadRewardFiles } from '../reward/registry';
+import { CompositeReward } from '../reward/composite';
+import '../../rewards'; // the built-in modules, registered by name: experiments name them
 import { canonicalDatasetName } from '../data/datasets';
 import { dataFileExists } from '../data/files';
 import { ConfigError } from './config';

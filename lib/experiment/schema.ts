@@ -170,17 +170,32 @@ const distillSchema = z.strictObject({
   maxNewTokens: positiveInt.default(96),
 });
 
+/** How the judge is asked, the same in RL (answer-correctness), evaluation and `rrl eval`. */
+export const judgeSettingsSchema = z.strictObject({
+  /**
+   * The judge's prompt with `{question}` and `{rationale}`; empty: the Fine-tune-CoT reader prompt
+   * (`question ### rationale -->`), which a distilled student (or a frozen copy of it) answers directly.
+   */
+  template: z.string().default(''),
+  /** Most tokens of the judge's answer (generation also stops at a newline). */
+  maxTokens: positiveInt.default(24),
+});
+
 const judgeSchema = z.discriminatedUnion('kind', [
   /** A frozen copy of the distilled student reads question + rationale and writes the answer. */
-  z.strictObject({ kind: z.literal('student-copy') }),
-  z.strictObject({ kind: z.literal('checkpoint'), path: z.string().min(1) }),
-  z.strictObject({ kind: z.literal('llm'), endpoint: endpointSchema }),
+  z.strictObject({ kind: z.literal('student-copy'), ...judgeSettingsSchema.shape }),
+  z.strictObject({ kind: z.literal('checkpoint'), path: z.string().min(1), ...judgeSettingsSchema.shape }),
+  z.strictObject({ kind: z.literal('llm'), endpoint: endpointSchema, ...judgeSettingsSchema.shape }),
 ]);
 
 const rewardsSchema = z.strictObject({
   /** Reward module names with their weights in the composite. */
   weights: z.record(z.string(), z.number()).refine((w) => Object.keys(w).length > 0, 'name at least one reward'),
-  /** Instead of a weighted sum: a mathjs expression over the module names, e.g. `answer * (1 + 0.2 * coherence)`. */
+  /**
+   * Instead of the weighted sum: a mathjs expression over the module names (`-` written `_`), each name standing
+   * for weight · score (weight 1 when unweighted), e.g. `answer_correctness * (1 + coherence)`. Every weighted
+   * module must appear in it.
+   */
   expression: z.string().optional(),
   /** Files or folders with custom reward modules (`export default defineReward({...})`). */
   paths: z.array(z.string()).default([]),
@@ -272,3 +287,5 @@ export type ExperimentInput = z.input<typeof experimentSchema>;
 /** An experiment after validation, with every default filled in. */
 export type ExperimentConfig = z.output<typeof experimentSchema>;
 export type EndpointConfig = z.output<typeof endpointSchema>;
+/** How the judge is asked: prompt template and answer length. */
+export type JudgeSettings = z.output<typeof judgeSettingsSchema>;

@@ -1,5 +1,5 @@
 export { logger, setLogFile, setConsoleLevel, registerSecret, redactSecrets } from './logger';
 export { startProgress } from './progress';
 export type { Progress, ProgressMode } from './progress';
-export { MetricsSink } from './metrics';
+export { MetricsSink, readMetrics } from './metrics';
 export type { MetricsRecord } from './metrics';

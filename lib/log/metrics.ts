@@ -1,5 +1,6 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { readJsonl } from '../data/jsonl';
 import { writeFileAtomic } from '../fs';
 
 /** One metrics line: which stage and step it belongs to, plus named numbers. */
@@ -65,4 +66,12 @@ export class MetricsSink {
     const kept = readRecords(this.path).filter(({ record }) => record.stage !== stage && !record.stage.startsWith(`${stage}-`));
     writeFileAtomic(this.path, kept.map(({ line }) => `${line}\n`).join(''));
   }
+}
+
+/** Metric lines of a run; a step logged twice (work redone after a resume) keeps its last value. */
+export function readMetrics(path: string): MetricsRecord[] {
+  if (!existsSync(path)) return [];
+  const byKey = new Map<string, MetricsRecord>();
+  for (const record of readJsonl(path, { allowTornLastLine: true }) as MetricsRecord[]) byKey.set(`${record.stage}\u0000${record.step}`, record);
+  return [...byKey.values()].sort((a, b) => (a.stage === b.stage ? a.step - b.step : a.stage.localeCompare(b.stage)));
 }

@@ -1,4 +1,3 @@
-export * from './reward-types';
 export * from './advantages';
 export * from './kl';
 export * from './losses';

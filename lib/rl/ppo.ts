@@ -18,6 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Example } from '../data/types';
+import { asJudge, type Judge } from '../eval/judge';
 import type { LLMClient } from '../llm/types';
 import type { CausalLM } from '../model/causal-lm';
 import type { OptimizerState } from '../model/checkpoint';
@@ -32,7 +33,7 @@ import { explainedVariance, gae, grpoAdvantages, rlooAdvantages, whiten } from '
 import { AdaptiveKLController, FixedKLController, perTokenKL, shapedRewards, type KLController, type KLEstimator } from './kl';
 import { clippedPolicyLoss, clippedValueLoss, entropyFromLogits, klPenalty, maskedMean } from './losses';
 import { RunningMoments, scaleAndClipScores, type RewardScaling } from './reward-scaling';
-import type { RewardContext, RewardInput, RewardModule } from './reward-types';
+import type { RewardContext, RewardInput, RewardModule } from '../reward/types';
 import { checkFinite, collectRollout, type Rollout } from './rollout';
 
 /** Scores of a batch with each component; what a composite reward returns (see rewards/composite.ts). */
@@ -90,6 +91,8 @@ export interface ScoredRollout extends Rollout {
   components: Record<string, number[]>;
   valid: boolean[];
   failures: { module: string; message: string; samples: number[] }[];
+  /** Share of the judge's answers while scoring that were correct; undefined when no reward asked it. */
+  judgeAccuracy?: number;
   scoringMs: number;
 }
 
@@ -98,7 +101,7 @@ export interface IterationStats {
   iteration: number;
   /** Mean and std of each reward component and of the total, over valid samples. */
   rewards: Record<string, { mean: number; std: number }>;
-  /** Mean of the `answer-correctness` component when present: the frozen judge's accuracy from the rationales. */
+  /** Share of the judge's answers in this step's scoring that were correct (when a reward asked the judge). */
   judgeAccuracy?: number;
   /** Mean per-sequence KL(π_old‖π_ref) of the rollout (k1 summed over tokens), and β used. */
   kl: number;
@@ -153,7 +156,7 @@ export interface PPOTrainerOptions {
   reference?: CausalLM;
   tokenizer: Tokenizer;
   reward: TrainerReward;
-  /** The frozen judge LLM handed to reward modules. */
+  /** The frozen judge handed to reward modules (a plain LLMClient is asked with the default judge settings). */
   judge?: LLMClient;
   config?: Partial<PPOConfig>;
   seed?: number;
@@ -195,7 +198,7 @@ export class PPOTrainer {
   readonly klController: KLController;
   iteration = 0;
   private readonly reward: TrainerReward;
-  private readonly judge?: LLMClient;
+  private readonly judge?: Judge;
   private readonly promptOf: (example: Example) => string;
   private readonly rewardMoments = new RunningMoments();
   private readonly ownsReference: boolean;
@@ -211,7 +214,7 @@ export class PPOTrainer {
     this.reference = options.reference ?? (options.policy.adapter ? options.policy.withoutAdapter() : options.policy.clone());
     this.tokenizer = options.tokenizer;
     this.reward = options.reward;
-    this.judge = options.judge;
+    this.judge = options.judge && asJudge(options.judge);
     this.promptOf = options.promptOf ?? ((example) => rationalePrompt(example, 'fine-tune-cot'));
     this.random = new Random(options.seed ?? 0);
     const { kl } = this.config;
@@ -238,6 +241,7 @@ export class PPOTrainer {
     const started = performance.now();
     const batch = rollout.examples.map((example, i) => ({ example, rationale: rollout.rationales[i] }));
     const context: RewardContext = { judge: this.judge };
+    const before = this.judge && { ...this.judge.tally };
     let result: RewardScores;
     if (this.reward.scoreAll) {
       result = await this.reward.scoreAll(batch, context);
@@ -248,7 +252,9 @@ export class PPOTrainer {
       if (bad >= 0) throw new Error(`reward "${this.reward.name}" gave ${total[bad]} for sample ${bad}`);
       result = { total, components: { [this.reward.name]: total }, valid: total.map(() => true) };
     }
-    return { ...rollout, scores: result.total, components: result.components, valid: result.valid, failures: result.failures ?? [], scoringMs: performance.now() - started };
+    const answered = this.judge && before ? this.judge.tally.answered - before.answered : 0;
+    const judgeAccuracy = answered > 0 ? (this.judge!.tally.correct - before!.correct) / answered : undefined;
+    return { ...rollout, scores: result.total, components: result.components, valid: result.valid, failures: result.failures ?? [], judgeAccuracy, scoringMs: performance.now() - started };
   }
 
   /** Advantages, then `ppoEpochs` epochs of minibatch updates; moves β; returns the iteration's statistics. */
@@ -314,7 +320,7 @@ export class PPOTrainer {
     const stats: IterationStats = {
       iteration: this.iteration,
       rewards: rewardStats,
-      ...(scored.components['answer-correctness'] ? { judgeAccuracy: rewardStats['answer-correctness'].mean } : {}),
+      ...(scored.judgeAccuracy === undefined ? {} : { judgeAccuracy: scored.judgeAccuracy }),
       kl: meanStd(validRows.map((b) => sequenceKL[b])).mean,
       klCoef: beta,
       entropy: average(totals.entropy),

@@ -178,8 +178,8 @@ export function strategyByName(name: StrategyName, options: GenerationOptions & 
       return cote(cot());
     case 'crop':
       return crop(cot(), rationalization(generation));
-    case 'diverse':
-      return diverse({ ...generation, samples: generation.samples ?? 4 });
+    case 'diverse': // needs at least two samples, and a temperature above 0 to make them differ
+      return diverse({ ...generation, samples: Math.max(generation.samples ?? 4, 2), temperature: generation.temperature || 0.7 });
     default:
       throw new Error(`unknown teacher strategy "${name as string}"; one of zero-shot-cot, few-shot-cot, rationalization, cote, crop, diverse`);
   }

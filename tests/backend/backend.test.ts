@@ -68,3 +68,21 @@ describe('initBackend', () => {
     }
   });
 });
+
+test('an uncaught error after initBackend prints the error and its stack, not the wasm module\'s source', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rrl-uncaught-'));
+  const script = path.join(dir, 'throws.ts');
+  fs.writeFileSync(script, [
+    `import { initBackend } from ${JSON.stringify(path.join(repo, 'lib/backend'))};`,
+    "initBackend('wasm').then(() => setTimeout(() => { throw new Error('thrown after init'); }, 1));",
+  ].join('\n'));
+  const tsx = path.join(repo, 'node_modules/tsx/dist/cli.mjs');
+  const { code, err } = await new Promise<{ code: number | null; err: string }>((resolve) => {
+    execFile(process.execPath, [tsx, script], { cwd: dir, timeout: 60_000 }, (error, _out, stderr) => resolve({ code: error ? (error.code as number | null) ?? null : 0, err: stderr }));
+  });
+  expect(code).toBe(1);
+  expect(err).toContain('Error: thrown after init');
+  expect(err).toContain('throws.ts');
+  expect(err).not.toContain('WasmBackendModule');
+  expect(err.length).toBeLessThan(3000); // was ~39 KB: a line of minified source
+});

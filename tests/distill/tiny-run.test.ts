@@ -4,7 +4,8 @@ import type { Example, RationaleRecord } from '../../lib/data/types';
 import { CausalLM } from '../../lib/model/causal-lm';
 import { Random } from '../../lib/random';
 import { CharTokenizer } from '../../lib/tokenizer/char';
-import { accuracy, distill, encodeDistillSet, predictWithStudent, selectRecords } from '../../lib/train/distill';
+import { accuracy, predictWithStudent } from '../../lib/eval/predict';
+import { distill, encodeDistillSet, selectRecords } from '../../lib/train/distill';
 import { Trainer } from '../../lib/train/trainer';
 
 /** A small generated task: is a digit even? The teacher's rationale states the digit's parity. */

@@ -43,7 +43,7 @@ test('the HotpotQA LM-guided experiment runs end to end with teacher and judge b
       'student={"arch":"llama","dModel":32,"nLayers":1,"nHeads":2,"maxSeqLen":600,"tokenizer":"byte"}',
       'distill.epochs=1', 'distill.filter=all', 'distill.maxNewTokens=12', 'distill.batchSize=4',
       'rl.iterations=1', 'rl.batchSize=2', 'rl.minibatchSize=2', 'rl.maxNewTokens=12', 'eval.limit=2', 'eval.samples=1',
-      'rewards.options={"answer-correctness":{"maxTokens":8}}',
+      'judge.maxTokens=8',
     ]);
     const manifest = await runExperiment(config, { implementations: STAGE_IMPLEMENTATIONS });
     expect(Object.values(manifest.stages).map((s) => s.status)).toEqual(Array(6).fill('done'));

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateExperiment } from '../../lib/experiment/config';
-import { loadRLPrompts, loadSourceExamples } from '../../lib/experiment/stages/data';
+import { loadRLPrompts, loadSourceExamples } from '../../lib/data/experiment-data';
 import { splitExamples } from '../../lib/data/split';
 
 const base = { name: 'p', seed: 3, data: { source: { kind: 'synthetic', task: 'last_letters', size: 200, steps: 2 } } };

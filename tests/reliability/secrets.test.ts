@@ -54,8 +54,8 @@ test('the API key appears in no file of the run folder; teacher retries are in t
     teacher: { kind: 'llm', endpoint: endpoint(proxy.url), strategy: 'zero-shot-cot', maxTokens: 8 },
     student: { arch: 'gpt2', dModel: 16, nLayers: 1, nHeads: 2, maxSeqLen: 128, tokenizer: 'char' },
     distill: { epochs: 1, batchSize: 4, filter: 'all', maxNewTokens: 8 },
-    judge: { kind: 'llm', endpoint: endpoint(server.url) },
-    rewards: { weights: { 'answer-correctness': 1, coherence: 0.2 }, options: { 'answer-correctness': { maxTokens: 4 } } },
+    judge: { kind: 'llm', endpoint: endpoint(server.url), maxTokens: 4 },
+    rewards: { weights: { 'answer-correctness': 1, coherence: 0.2 } },
     rl: { iterations: 1, batchSize: 2, minibatchSize: 2, samplesPerPrompt: 1, maxNewTokens: 8 },
     eval: { samples: 1, limit: 2 },
   }, 'secrets test');

@@ -1,6 +1,6 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Example } from '../../lib/data/types';
 import { CompositeReward, createReward, defineReward, listRewards, loadRewardFiles, registerReward } from '../../rewards';
 
@@ -37,8 +37,7 @@ describe('registry', () => {
 
 describe('custom reward files', () => {
   const dir = mkdtempSync(join(tmpdir(), 'rrl-rewards-'));
-  const define = resolve(__dirname, '../../rewards/define');
-  writeFileSync(join(dir, 'vowels.ts'), `import { defineReward } from ${JSON.stringify(define)};
+  writeFileSync(join(dir, 'vowels.ts'), `import { defineReward } from 'rationale-rl/rewards';
 export default defineReward({
   name: 'vowel-share',
   defaults: { vowels: 'aeiou' },
@@ -86,6 +85,16 @@ describe('composite', () => {
     expect(() => new CompositeReward({ weights: { 'test-words': 1 }, expression: 'test_words + bogus' })).toThrow('unknown name "bogus"');
     const withConstant = await new CompositeReward({ weights: { 'test-words': 1 }, expression: 'pi * test_words' }).scoreAll(batch);
     expect(withConstant.total[0]).toBeCloseTo(2 * Math.PI, 10);
+  });
+
+  test('in an expression each name stands for its weighted score, and a weight the expression leaves out is refused', async () => {
+    // words = [2, 10, 2], length = [9, 48, 10]: total = (0.5 · words) · (1 + 0.1 · length)
+    const composite = new CompositeReward({ weights: { 'test-words': 0.5, 'test-length': 0.1 }, expression: 'test_words * (1 + test_length)' });
+    const scores = await composite.scoreAll(batch);
+    [1 * 1.9, 5 * 5.8, 1 * 2].forEach((t, i) => expect(scores.total[i]).toBeCloseTo(t, 10));
+    expect(scores.components['test-words']).toEqual([2, 10, 2]); // components are logged unweighted
+    expect(() => new CompositeReward({ weights: { 'test-words': 1, 'test-length': 0.5 }, expression: '2 * test_words' }))
+      .toThrow('weights.test-length: "2 * test_words" does not name test_length, so its weight would be ignored');
   });
 
   const throwing = defineReward({ name: 'test-throws', score: async () => { throw new Error('judge unreachable'); } });

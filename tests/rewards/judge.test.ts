@@ -8,7 +8,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Example } from '../../lib/data/types';
 import { OpenAICompatibleClient } from '../../lib/llm/openai-client';
-import { CompositeReward, createReward, judgePrompt } from '../../rewards';
+import { Judge } from '../../lib/eval/judge';
+import { CompositeReward, createReward } from '../../rewards';
 
 const example: Example = {
   id: 'last_letters/0', question: 'Take the last letters of each words in "Jeff Jen" and concatenate them.',
@@ -66,16 +67,19 @@ test('answer-correctness: the dataset score of the judge answer read from the ra
   ].map((rationale) => ({ example, rationale }));
   requests.length = 0;
   expect(await createReward('answer-correctness').score(batch, { judge: judge() })).toEqual([1, 0, 0]);
-  expect(requests[0].prompt).toBe(judgePrompt(example, batch[0].rationale, ''));
+  expect(requests[0].prompt).toBe(new Judge(judge()).prompt(example, batch[0].rationale));
   expect(requests[0].prompt).toBe(`${example.question} ### ${batch[0].rationale} -->`);
-  expect(requests[0].max_tokens).toBe(16);
+  expect(requests[0].max_tokens).toBe(24); // the default judge.maxTokens
 });
 
 test('answer-correctness with a custom template', async () => {
   requests.length = 0;
-  const module = createReward({ name: 'answer-correctness', options: { template: 'Q: {question} ### "{rationale}" -->' } });
-  expect(await module.score([{ example, rationale: 'fn' }], { judge: judge() })).toEqual([1]);
+  const asked = new Judge(judge(), { template: 'Q: {question} ### "{rationale}" -->', maxTokens: 7 });
+  expect(await createReward('answer-correctness').score([{ example, rationale: 'fn' }], { judge: asked })).toEqual([1]);
   expect(requests[0].prompt).toBe(`Q: ${example.question} ### "fn" -->`);
+  expect(requests[0].max_tokens).toBe(7);
+  expect(asked.tally).toEqual({ answered: 1, correct: 1 });
+  expect(() => createReward({ name: 'answer-correctness', options: { template: 'x' } })).toThrow('reward "answer-correctness": unknown option(s) template');
 });
 
 test('aspects: expected rating from the rating token log-probabilities', async () => {

@@ -14,7 +14,8 @@ import { CausalLM } from '../../lib/model/causal-lm';
 import { saveCheckpoint } from '../../lib/model/checkpoint';
 import { generate } from '../../lib/model/sampling';
 import { CharTokenizer } from '../../lib/tokenizer/char';
-import { createReward, judgePrompt } from '../../rewards';
+import { Judge } from '../../lib/eval/judge';
+import { createReward } from '../../rewards';
 
 let root: string;
 beforeAll(async () => {
@@ -32,8 +33,8 @@ test('the reward is the dataset score of the local judge\'s answer', async () =>
 
   const base: Example = { id: 'q/0', question: 'take the last letters of "ann bob"', answers: ['?'], answerType: 'text' };
   const rationales = ['the last letter of "ann" is "n".', 'the last letter of "bob" is "b".'];
-  const prompts = rationales.map((r) => judgePrompt(base, r, ''));
-  const greedy = await generate(model, tokenizer, prompts, { maxNewTokens: 16, greedy: true, stop: ['\n'], addBos: true });
+  const prompts = rationales.map((r) => new Judge(judge).prompt(base, r));
+  const greedy = await generate(model, tokenizer, prompts, { maxNewTokens: new Judge(judge).settings.maxTokens, greedy: true, stop: ['\n'], addBos: true });
   const answers = greedy.map((g) => parseAnswer(g.text, 'text'));
   expect(answers[0]).not.toBe('');
   const examples = [{ ...base, answers: [answers[0]] }, { ...base, id: 'q/1', answers: [`${answers[1]}zz`] }];

@@ -1,17 +1,15 @@
 import { existsSync } from 'node:fs';
-import { parseAnswer, scoreAnswer } from '../../data/answers';
 import { readRationales } from '../../data/rationales';
 import type { Example } from '../../data/types';
 import { writeJsonAtomic } from '../../fs';
 import { rationaleQuality } from '../../eval/quality';
 import type { ConditionResult, SampleRow } from '../../eval/report';
-import type { LLMClient } from '../../llm/types';
+import type { Judge } from '../../eval/judge';
 import { logger } from '../../log/logger';
 import { startProgress } from '../../log/progress';
 import { loadCheckpoint } from '../../model/checkpoint';
-import { predictWithStudent } from '../../train/distill';
-import { judgePrompt } from '../../../rewards/answer-correctness';
-import type { CompositeReward } from '../../../rewards/composite';
+import { predictWithStudent } from '../../eval/predict';
+import type { CompositeReward } from '../../reward/composite';
 import type { StageContext, StageResult } from '../runner';
 import { readSplit } from './data';
 import { buildReward, openJudge } from './judge';
@@ -25,17 +23,8 @@ export interface EvalResults {
 /** A condition's rationale for each example ('' when it has none). */
 type Rationales = Map<string, string>;
 
-/** The judge's answer to each example from the given rationales, parsed and scored (batched, concurrent). */
-export async function judgeAnswers(judge: LLMClient, examples: Example[], rationales: Rationales): Promise<{ answer: string; correct: boolean }[]> {
-  return Promise.all(examples.map(async (example) => {
-    const result = await judge.complete({ prompt: judgePrompt(example, rationales.get(example.id) ?? '', ''), maxTokens: 24, temperature: 0, stop: ['\n'] });
-    const answer = parseAnswer(result.choices[0]?.text ?? '', example.answerType, { choices: example.choices });
-    return { answer, correct: scoreAnswer(answer, example) === 1 };
-  }));
-}
-
 /** Mean of each reward component and of the total over a condition's rationales. */
-async function meanRewards(reward: CompositeReward, judge: LLMClient, examples: Example[], rationales: Rationales): Promise<Record<string, number>> {
+async function meanRewards(reward: CompositeReward, judge: Judge, examples: Example[], rationales: Rationales): Promise<Record<string, number>> {
   const scores = await reward.scoreAll(examples.map((example) => ({ example, rationale: rationales.get(example.id) ?? '' })), { judge });
   const mean = (values: number[]) => {
     const finite = values.filter(Number.isFinite);
@@ -91,12 +80,12 @@ export async function evalStage(context: StageContext): Promise<StageResult> {
         logger.warn(`condition "${condition}" skipped: no ${condition} student in this run`, { stage: 'eval' });
         continue;
       }
-      const answers = await judgeAnswers(judge.client, test, rationales);
+      const answers = await judge.judge.answerAll(test, rationales);
       const written = test.map((e) => rationales.get(e.id) ?? '');
       conditions.push({
         condition, n: test.length,
         accuracy: answers.filter((a) => a.correct).length / Math.max(test.length, 1),
-        rewards: condition === 'no-rationale' ? undefined : await meanRewards(reward, judge.client, test, rationales),
+        rewards: condition === 'no-rationale' ? undefined : await meanRewards(reward, judge.judge, test, rationales),
         ...(condition === 'no-rationale' ? {} : rationaleQuality(written)),
       });
       samples.forEach((row, i) => { row.byCondition[condition] = { rationale: written[i], ...answers[i] }; });

@@ -17,5 +17,5 @@ export const STAGE_IMPLEMENTATIONS: Record<StageName, StageFunction> = {
   report: reportStage,
 };
 
-export { collectReport, readMetrics } from './report';
+export { collectReport, writeReport } from './report';
 export type { EvalResults } from './eval';

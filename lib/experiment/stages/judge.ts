@@ -1,37 +1,41 @@
 import { existsSync } from 'node:fs';
 import { LocalLLMClient } from '../../llm/local-client';
-import type { LLMClient } from '../../llm/types';
 import type { CausalLM } from '../../model/causal-lm';
 import type { Tokenizer } from '../../tokenizer/types';
-import { CompositeReward } from '../../../rewards/composite';
-import { loadRewardFiles } from '../../../rewards/registry';
+import { Judge } from '../../eval/judge';
+import { CompositeReward } from '../../reward/composite';
+import { loadRewardFiles } from '../../reward/registry';
+import '../../../rewards'; // the built-in modules, registered by name: experiments name them
 import type { StageContext } from '../runner';
 import { endpointClient } from './endpoint';
 
-/** A judge and a way to free what it holds. */
-export interface Judge {
-  client: LLMClient;
+/** The experiment's judge and a way to free what it holds. */
+export interface OpenedJudge {
+  judge: Judge;
   dispose(): void;
 }
 
 /**
- * The frozen judge the config names: a copy of the distilled student (`student-copy`), another local checkpoint,
- * or an OpenAI-compatible endpoint (cached in the run folder). `distilled`, when the caller holds the frozen
- * distilled student already (RL's reference), is that copy: no second one is loaded.
+ * The frozen judge the config names, asked with its settings (`judge.template`, `judge.maxTokens`): a copy of the
+ * distilled student (`student-copy`), another local checkpoint, or an OpenAI-compatible endpoint (cached in the run
+ * folder). `distilled`, when the caller holds the frozen distilled student already (RL's reference), is that copy:
+ * no second one is loaded.
  */
-export async function openJudge(context: StageContext, distilled?: { model: CausalLM; tokenizer: Tokenizer }): Promise<Judge> {
-  const judge = context.config.judge;
-  if (judge.kind === 'llm') return { client: endpointClient(judge.endpoint, context.run.path('llm-cache'), 'judge.endpoint'), dispose() {} };
-  if (judge.kind === 'student-copy' && distilled) {
-    return { client: new LocalLLMClient(distilled.model, distilled.tokenizer, { name: 'judge (frozen distilled student)', longPrompts: 'keep-end' }), dispose() {} };
+export async function openJudge(context: StageContext, distilled?: { model: CausalLM; tokenizer: Tokenizer }): Promise<OpenedJudge> {
+  const config = context.config.judge;
+  const settings = { template: config.template, maxTokens: config.maxTokens };
+  if (config.kind === 'llm') {
+    return { judge: new Judge(endpointClient(config.endpoint, context.run.path('llm-cache'), 'judge.endpoint'), settings), dispose() {} };
   }
-  const dir = judge.kind === 'student-copy' ? context.outputsOf('distill').best : judge.path;
-  if (!existsSync(dir)) throw new Error(judge.kind === 'checkpoint' ? `judge.path: ${dir} does not exist` : `the distilled student ${dir} is missing`);
-  const client = await LocalLLMClient.fromFolder(dir, {
-    name: judge.kind === 'student-copy' ? 'judge (frozen distilled student)' : undefined,
-    longPrompts: 'keep-end', // a small judge reads rationales longer than its context by their end (logged)
-  });
-  return { client, dispose: () => client.lm.dispose() };
+  // a small judge reads rationales longer than its context by their end (logged)
+  const options = { name: config.kind === 'student-copy' ? 'judge (frozen distilled student)' : undefined, longPrompts: 'keep-end' as const };
+  if (config.kind === 'student-copy' && distilled) {
+    return { judge: new Judge(new LocalLLMClient(distilled.model, distilled.tokenizer, options), settings), dispose() {} };
+  }
+  const dir = config.kind === 'student-copy' ? context.outputsOf('distill').best : config.path;
+  if (!existsSync(dir)) throw new Error(config.kind === 'checkpoint' ? `judge.path: ${dir} does not exist` : `the distilled student ${dir} is missing`);
+  const client = await LocalLLMClient.fromFolder(dir, options);
+  return { judge: new Judge(client, settings), dispose: () => client.lm.dispose() };
 }
 
 /** The composite reward of the config's `rewards` section, with custom reward files loaded first. */

@@ -1,19 +1,10 @@
-import { existsSync } from 'node:fs';
-import { readJson, readJsonl } from '../../data/jsonl';
+import { readJson } from '../../data/jsonl';
 import { writeFileAtomic } from '../../fs';
 import { renderHtmlReport, renderMarkdownReport, type ReportData, type Series } from '../../eval/report';
-import type { MetricsRecord } from '../../log/metrics';
+import { readMetrics, type MetricsRecord } from '../../log/metrics';
 import type { RunFolder } from '../run-folder';
 import type { StageContext, StageResult } from '../runner';
 import type { EvalResults } from './eval';
-
-/** Metric lines of a run; a step logged twice (work redone after a resume) keeps its last value. */
-export function readMetrics(path: string): MetricsRecord[] {
-  if (!existsSync(path)) return [];
-  const byKey = new Map<string, MetricsRecord>();
-  for (const record of readJsonl(path, { allowTornLastLine: true }) as MetricsRecord[]) byKey.set(`${record.stage}\u0000${record.step}`, record);
-  return [...byKey.values()].sort((a, b) => (a.stage === b.stage ? a.step - b.step : a.stage.localeCompare(b.stage)));
-}
 
 /** `reward/answer-correctness/mean` -> `answer-correctness`. */
 const seriesName = (field: string) => field.replace(/^reward\//, '').replace(/\/mean$/, '');
@@ -55,10 +46,16 @@ export function collectReport(run: RunFolder): ReportData {
   };
 }
 
-/** The report stage: `report/report.html` (self-contained) and `report/report.md`. */
-export async function reportStage({ run, dir }: StageContext): Promise<StageResult> {
+/** Write (again) a run's report: `report/report.html` (self-contained) and `report/report.md`; returns what it showed. */
+export function writeReport(run: RunFolder): ReportData {
   const data = collectReport(run);
-  writeFileAtomic(`${dir}/report.html`, renderHtmlReport(data));
-  writeFileAtomic(`${dir}/report.md`, renderMarkdownReport(data));
+  writeFileAtomic(run.path('report', 'report.html'), renderHtmlReport(data));
+  writeFileAtomic(run.path('report', 'report.md'), renderMarkdownReport(data));
+  return data;
+}
+
+/** The report stage: {@link writeReport}. */
+export async function reportStage({ run }: StageContext): Promise<StageResult> {
+  const data = writeReport(run);
   return { outputs: { html: 'report/report.html', markdown: 'report/report.md' }, summary: { conditions: data.conditions.length } };
 }

@@ -11,8 +11,9 @@ import { PPOTrainer, type IterationStats, type PPOTrainerState } from '../../rl/
 import { Random } from '../../random';
 import { rationalePrompt } from '../../train/formats';
 import { RunInterrupted, type StageContext, type StageResult } from '../runner';
-import { loadRLPrompts, readSplit } from './data';
-import { readMetrics } from './report';
+import { loadRLPrompts } from '../../data/experiment-data';
+import { readMetrics } from '../../log/metrics';
+import { readSplit } from './data';
 import { buildReward, openJudge } from './judge';
 import { attachStudentLora, checkStudentMemory, studentLora } from './student';
 
@@ -81,7 +82,7 @@ export async function rlStage(context: StageContext): Promise<StageResult> {
   const reference = frozenCopy ?? policy.withoutAdapter();
   const judge = await openJudge(context, { model: reference, tokenizer });
   const trainer = new PPOTrainer({
-    policy, reference, tokenizer, reward: buildReward(context), judge: judge.client, seed: config.seed,
+    policy, reference, tokenizer, reward: buildReward(context), judge: judge.judge, seed: config.seed,
     promptOf: (example) => rationalePrompt(example, config.distill.format),
     config: {
       algorithm: rl.algorithm, samplesPerPrompt: rl.samplesPerPrompt, ppoEpochs: rl.ppoEpochs, minibatchSize: rl.minibatchSize,

@@ -7,31 +7,24 @@ import { startProgress } from '../../log/progress';
 import { loadCoTDemos } from '../../teacher/demos';
 import { offlineTeacher } from '../../teacher/offline';
 import { generateRationales } from '../../teacher/run';
-import { cote, crop, diverse, fewShotCoT, rationalization, zeroShotCoT, type TeacherStrategy } from '../../teacher/strategies';
+import { strategyByName, type TeacherStrategy } from '../../teacher/strategies';
 import type { StageContext, StageResult } from '../runner';
 import type { ExperimentConfig } from '../schema';
-import { loadSourceExamples, readSplit } from './data';
+import { loadSourceExamples } from '../../data/experiment-data';
+import { readSplit } from './data';
 import { endpointClient } from './endpoint';
 
 type LLMTeacher = Extract<ExperimentConfig['teacher'], { kind: 'llm' }>;
 
-/** The generation strategy an `llm` teacher config names. */
+/** The generation strategy an `llm` teacher config names, with its demonstrations file loaded when given. */
 function strategyFor(teacher: LLMTeacher, seed: number): TeacherStrategy {
-  const options = {
-    api: teacher.endpoint.api === 'chat' ? 'chat' as const : 'completion' as const,
+  if (teacher.strategy === 'few-shot-cot' && !teacher.demos) throw new Error('teacher.demos: few-shot-cot needs a demonstrations file');
+  if (teacher.demos && !dataFileExists(teacher.demos)) throw new Error(`teacher.demos: ${teacher.demos} does not exist`);
+  return strategyByName(teacher.strategy, {
+    api: teacher.endpoint.api === 'chat' ? 'chat' : 'completion',
     maxTokens: teacher.maxTokens, temperature: teacher.temperature, samples: teacher.samplesPerQuestion, seed,
-  };
-  switch (teacher.strategy) {
-    case 'zero-shot-cot': return zeroShotCoT(options);
-    case 'rationalization': return rationalization(options);
-    case 'cote': return cote(zeroShotCoT(options));
-    case 'crop': return crop(zeroShotCoT(options), rationalization(options));
-    case 'diverse': return diverse({ ...options, samples: Math.max(teacher.samplesPerQuestion, 2), temperature: teacher.temperature || 0.7 });
-    case 'few-shot-cot':
-      if (!teacher.demos) throw new Error('teacher.demos: few-shot-cot needs a demonstrations file');
-      if (!dataFileExists(teacher.demos)) throw new Error(`teacher.demos: ${teacher.demos} does not exist`);
-      return fewShotCoT(loadCoTDemos(teacher.demos), options);
-  }
+    demos: teacher.demos ? loadCoTDemos(teacher.demos) : undefined,
+  });
 }
 
 /** Rationales for `examples` from the configured teacher, written to `file` (resumable for an LLM teacher). */

@@ -1,9 +1,13 @@
 // The work a SIGKILL test interrupts, run as a child process: it prints "ready" once set up, then writes, and
 // prints "finished <json>" if it is not killed first. Each mode continues from what the files already hold.
 //   teacher <outFile> <count>   generateRationales over <count> sums (records + the .done list)
-//   manifest <runRoot> <count>  RunFolder.updateStage, one manifest write per step, step kept in the summary
-//   checkpoint <dir> <count>    saveCheckpoint of a tiny model, the step kept in trainer_state.json
+//   manifest <runRoot> <count>  RunFolder.updateStage, one manifest write per step, step kept in the summary; each
+//                               step waits for a line on stdin and prints "step <n>" after its write, so the killer
+//                               (not the machine's speed) decides at which step the SIGKILL lands
+//   checkpoint <dir> <count>    saveCheckpoint of a tiny model, the step kept in trainer_state.json; steps on
+//                               go-ahead lines like manifest
 import { basename, dirname } from 'node:path';
+import { createInterface } from 'node:readline';
 import { existsSync } from 'node:fs';
 import { RunFolder } from '../../../lib/experiment/run-folder';
 import { validateExperiment } from '../../../lib/experiment/config';
@@ -37,14 +41,34 @@ async function teacher(outFile: string, count: number, ready: () => void) {
   return { written: result.written, skipped: result.skipped };
 }
 
+/** Resolves once per line read from stdin (the killer's go-ahead for one step). */
+function stdinLines(): () => Promise<void> {
+  const waiting: (() => void)[] = [];
+  let available = 0;
+  createInterface({ input: process.stdin }).on('line', () => {
+    const next = waiting.shift();
+    if (next) next();
+    else available++;
+  });
+  return () => new Promise<void>((resolve) => {
+    if (available > 0) {
+      available--;
+      resolve();
+    } else waiting.push(resolve);
+  });
+}
+
 async function manifest(root: string, count: number, ready: () => void) {
   const run = new RunFolder(manifestConfig(root));
   const start = Number(run.manifest().stages.teacher?.summary.step ?? 0);
+  const goAhead = stdinLines();
   ready();
   for (let step = start + 1; step <= count; step++) {
+    await goAhead();
     run.updateStage('teacher', { summary: { step, note: 'x'.repeat(2000) } });
-    await new Promise((r) => setImmediate(r));
+    process.stdout.write(`step ${step}\n`);
   }
+  process.stdin.destroy();
   return { start };
 }
 
@@ -63,12 +87,16 @@ async function checkpoint(dir: string, count: number, ready: () => void) {
   } else {
     model = CausalLM.create({ arch: 'gpt2', vocabSize: tokenizer.vocabSize, dModel: 64, nLayers: 2, nHeads: 2, maxSeqLen: 64 }, { seed: 1 });
   }
+  const goAhead = stdinLines();
   ready();
   for (let step = start + 1; step <= count; step++) {
+    await goAhead();
     // The weights follow the step, so a reader can tell a checkpoint's weights belong to its trainer state.
     tf.tidy(() => Object.values(model.weights).forEach((w) => w.assign(tf.fill(w.shape, step))));
     await saveCheckpoint(dir, { model, tokenizer, extra: { step } });
+    process.stdout.write(`step ${step}\n`);
   }
+  process.stdin.destroy();
   model.dispose();
   return { start };
 }

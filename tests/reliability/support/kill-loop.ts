@@ -27,6 +27,43 @@ export interface ChildRun {
   finished?: Record<string, number>;
 }
 
+/**
+ * Run a writer that waits for a line on stdin before each step and prints "step <n>" after it (manifest mode):
+ * give it `killAtStep` go-aheads, then one more followed `killDelayMs` later by SIGKILL, so the kill lands before,
+ * during or after that one step's write, however fast the machine (it cannot go further without the next go-ahead).
+ * `Infinity` lets it finish.
+ */
+export function runAndKillAtStep(writer: string, args: string[], killAtStep: number, killDelayMs = 0): Promise<ChildRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [writer, ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NODE_PATH: join(ROOT, 'node_modules') },
+    });
+    let out = '';
+    let err = '';
+    let acked = 0;
+    const goAhead = () => {
+      child.stdin.write('go\n');
+      if (acked++ === killAtStep) setTimeout(() => child.kill('SIGKILL'), killDelayMs);
+    };
+    child.stdin.on('error', () => {}); // the child may be gone when the last go-ahead is written
+    child.stdout.on('data', (chunk: Buffer) => {
+      const before = out;
+      out += chunk.toString();
+      if (!before.includes('ready\n') && out.includes('ready\n')) goAhead();
+      const steps = (chunk.toString().match(/^step \d+$/gm) ?? []).length;
+      for (let i = 0; i < steps && acked <= killAtStep; i++) goAhead();
+    });
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      const line = /finished (.*)\n/.exec(out);
+      if (signal === 'SIGKILL') resolve({ killed: !line, finished: line ? JSON.parse(line[1]) : undefined });
+      else if (code === 0 && line) resolve({ killed: false, finished: JSON.parse(line[1]) });
+      else reject(new Error(`crash writer ${args.join(' ')} exited with ${code}: ${err.slice(-500)}`));
+    });
+  });
+}
+
 /** Run `writer <args>` and SIGKILL it `killAfterMs` after it prints "ready" (it may finish first). */
 export function runAndKill(writer: string, args: string[], killAfterMs: number): Promise<ChildRun> {
   return new Promise((resolve, reject) => {

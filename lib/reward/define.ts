@@ -1,7 +1,7 @@
 /**
  * `defineReward`: the one shape every reward module has, built-in or a user's own file.
  */
-import type { RewardContext, RewardInput, RewardModule } from '../lib/rl/reward-types';
+import type { RewardContext, RewardInput, RewardModule } from './types';
 
 /** Module options: plain JSON-like values, given per module in an experiment's `rewards.options`. */
 export type RewardOptions = Record<string, unknown>;

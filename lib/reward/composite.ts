@@ -1,20 +1,22 @@
 /**
- * The composite reward: runs named modules on a batch, checks their outputs, and combines them by weights or by a
- * mathjs expression over their names. Every component is returned per sample, so each can be logged.
+ * The composite reward: runs named modules on a batch, checks their outputs, and combines their weighted scores by
+ * a sum or by a mathjs expression over their names. Every component is returned per sample (unweighted), so each
+ * can be logged.
  */
 import * as mathjs from 'mathjs';
 import { parse, type EvalFunction, type MathNode } from 'mathjs';
-import type { RewardContext, RewardInput, RewardModule } from '../lib/rl/reward-types';
+import type { RewardContext, RewardInput, RewardModule } from './types';
 import type { RewardOptions } from './define';
 import { createReward, hasReward } from './registry';
 
 /** How to build a composite; the fields mirror an experiment's `rewards` section. */
 export interface CompositeConfig {
-  /** Module names with their weights: total = Σ weight · component (unless `expression` is given). */
+  /** Module names with their weights: total = Σ weight · component, or the `expression` over weighted components. */
   weights: Record<string, number>;
   /**
-   * Instead of the weighted sum, a mathjs expression over module names, with `-` written `_`
-   * (e.g. `answer_correctness * length_guard + 0.1 * coherence`). Modules it names are run even without a weight.
+   * Instead of the sum, a mathjs expression over module names, with `-` written `_`, where each name stands for
+   * weight · component (weight 1 for a module named only here): `answer_correctness * (1 + coherence)` with
+   * weights `{ answer-correctness: 1, coherence: 0.2 }` is c_ac · (1 + 0.2 · c_coh). Every weighted module must appear.
    */
   expression?: string;
   /** Options per module name. */
@@ -82,12 +84,18 @@ export class CompositeReward implements RewardModule {
     if (config.expression !== undefined) {
       const tree = parse(config.expression);
       const byExpressionName = new Map([...names].map((n) => [expressionName(n), n]));
+      const used = new Set<string>();
       for (const symbol of symbolsOf(tree)) {
         if (!byExpressionName.has(symbol) && typeof (mathjs as Record<string, unknown>)[symbol] === 'number') continue; // pi, e, ...
         const candidates = [symbol, symbol.replace(/_/g, '-')];
         const known = byExpressionName.get(symbol) ?? candidates.find(hasReward);
         if (!known) throw new Error(`reward expression "${config.expression}": unknown name "${symbol}" (use module names with - written _)`);
         names.add(known);
+        used.add(known);
+      }
+      const unused = Object.keys(config.weights).filter((name) => !used.has(name));
+      if (unused.length) {
+        throw new Error(`weights.${unused[0]}: "${config.expression}" does not name ${expressionName(unused[0])}, so its weight would be ignored (name it in the expression or remove the weight)`);
       }
       this.expression = tree.compile();
     }
@@ -145,11 +153,10 @@ export class CompositeReward implements RewardModule {
     return (await this.scoreAll(batch, context)).total;
   }
 
+  /** Sample i's total: Σ w·c, or the expression with each module's name bound to w·c. */
   private combine(components: Record<string, number[]>, i: number): number {
-    if (this.expression) {
-      const scope = Object.fromEntries(Object.entries(components).map(([name, scores]) => [expressionName(name), scores[i]]));
-      return Number(this.expression.evaluate(scope));
-    }
-    return Object.entries(this.config.weights).reduce((sum, [name, weight]) => sum + weight * components[name][i], 0);
+    const weighted = Object.entries(components).map(([name, scores]) => [name, (this.config.weights[name] ?? 1) * scores[i]] as const);
+    if (this.expression) return Number(this.expression.evaluate(Object.fromEntries(weighted.map(([name, value]) => [expressionName(name), value]))));
+    return weighted.reduce((sum, [, value]) => sum + value, 0);
   }
 }

@@ -1,16 +1,12 @@
 /**
- * The reward registry: names to factories, the built-ins registered on import, custom files loaded by path.
+ * The reward registry: names to factories. One per process: the built-ins (`rewards/`) register themselves when the
+ * package entry loads them, custom files are loaded by path, and a user's `registerReward` adds to the same map.
  */
 import { readdirSync, statSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
-import type { RewardModule } from '../lib/rl/reward-types';
+import { requireUserModule } from '../user-module';
+import type { RewardModule } from './types';
 import type { RewardDefinition, RewardOptions } from './define';
-import answerCorrectness from './answer-correctness';
-import aspects from './aspects';
-import coherence from './coherence';
-import factuality from './factuality';
-import lengthGuard from './length-guard';
-import relevance from './relevance';
 
 /** Makes a configured module from its options. */
 export type RewardFactory = (options: RewardOptions) => RewardModule;
@@ -84,7 +80,7 @@ function rewardFilesIn(path: string): string[] {
 export function loadRewardFiles(paths: string[], baseDir = process.cwd()): string[] {
   const names: string[] = [];
   for (const file of paths.flatMap((p) => rewardFilesIn(resolve(baseDir, p)))) {
-    const loaded: unknown = require(file);
+    const loaded = requireUserModule(file);
     const value = (loaded as { default?: unknown }).default ?? loaded;
     const module = value as Partial<RewardModule>;
     if (typeof module?.name !== 'string' || typeof module.score !== 'function') {
@@ -104,5 +100,3 @@ export function loadRewardFiles(paths: string[], baseDir = process.cwd()): strin
   }
   return names;
 }
-
-for (const builtin of [relevance, coherence, factuality, answerCorrectness, aspects, lengthGuard]) registerReward(builtin.name, builtin);
