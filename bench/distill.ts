@@ -20,7 +20,7 @@ import * as tf from '@tensorflow/tfjs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { initBackend } from '../lib/backend';
-import { importRationales, loadDataset, splitExamples, writeJsonl } from '../lib/data';
+import { defaultDataDir, importRationales, loadDataset, splitExamples, writeJsonl } from '../lib/data';
 import { CausalLM, type Architecture, type ModelConfig } from '../lib/model';
 import { CharTokenizer } from '../lib/tokenizer';
 import type { Tokenizer } from '../lib/tokenizer/types';
@@ -199,7 +199,7 @@ async function main(): Promise<void> {
     .option('tokenizer', { choices: ['word-char', 'char'] as const, default: 'word-char' as const, describe: 'student tokenizer' })
     .option('augment', { type: 'boolean', default: true, describe: 'recombined teacher steps (last_letters, coin_flip)' })
     .option('augment-factor', { type: 'number', describe: 'recombined rows as a multiple of the kept records' })
-    .option('data-dir', { type: 'string', default: 'data' })
+    .option('data-dir', { type: 'string', default: defaultDataDir(), describe: 'data folder (default: RRL_DATA_DIR, else the repository data/)' })
     .option('out', { type: 'string', default: join('checkpoints', 'bench-distill') })
     .option('seed', { type: 'number', default: 0 })
     .option('epochs', { type: 'number' })

@@ -10,7 +10,7 @@
  * Prints a table, then (last line) one JSON object with the figures.
  */
 import { initBackend } from '../lib/backend';
-import { loadDataset } from '../lib/data';
+import { defaultDataDir, loadDataset } from '../lib/data';
 import { LocalLLMClient } from '../lib/llm';
 import { CausalLM } from '../lib/model';
 import { PPOTrainer, type IterationStats } from '../lib/rl';
@@ -22,7 +22,7 @@ const PROMPTS = 8;
 
 async function main(): Promise<void> {
   const backend = await initBackend();
-  const examples = loadDataset('last_letters', { dataDir: process.env.RRL_DATA_DIR ?? 'data' }).slice(0, PROMPTS * (ITERATIONS + 1));
+  const examples = loadDataset('last_letters', { dataDir: defaultDataDir() }).slice(0, PROMPTS * (ITERATIONS + 1));
   const tokenizer = CharTokenizer.fromTexts([...examples.map((e) => e.question), 'abcdefghijklmnopqrstuvwxyz ###-->".']);
   const policy = CausalLM.create({ arch: 'gpt2', vocabSize: tokenizer.vocabSize, dModel: 128, nLayers: 4, nHeads: 4, maxSeqLen: 192 }, { seed: 0 });
   const judgeModel = policy.clone();

@@ -31,6 +31,7 @@ import {
   readMetrics, RunFolder, runExperiment, STAGE_IMPLEMENTATIONS, stageConfigHash, validateExperiment,
   type EvalResults, type ExperimentConfig, type ExperimentInput, type StageFunction, type StageName,
 } from '../lib/experiment';
+import { defaultDataDir } from '../lib/data/files';
 import { readJsonl, writeJsonl } from '../lib/data/jsonl';
 import type { Example } from '../lib/data/types';
 import { writeJsonAtomic } from '../lib/fs';
@@ -244,7 +245,7 @@ async function main(): Promise<void> {
     .option('dataset', { type: 'string', array: true, describe: `datasets (${DATASETS.join(', ')}); default both` })
     .option('quick', { type: 'boolean', default: false, describe: 'tiny slice, tiny student, 2 RL iterations' })
     .option('seeds', { type: 'string', default: SEEDS.join(','), describe: 'RL seeds, comma-separated' })
-    .option('data-dir', { type: 'string', default: 'data' })
+    .option('data-dir', { type: 'string', default: defaultDataDir(), describe: 'data folder (default: RRL_DATA_DIR, else the repository data/)' })
     .option('out', { type: 'string', describe: 'folder of the run folders (default checkpoints/bench-rl, -quick with --quick)' })
     .option('distill-epochs', { type: 'number', describe: 'distillation epochs of the shared student (default per dataset)' })
     .option('iterations', { type: 'number', describe: `RL iterations (default ${Object.entries(RL_ITERATIONS).map(([n, i]) => `${i} ${n}`).join(', ')}; 2 with --quick)` })
@@ -263,7 +264,7 @@ async function main(): Promise<void> {
   if (unknown) throw new Error(`--dataset: unknown dataset "${unknown}" (known: ${DATASETS.join(', ')})`);
   const seeds = argv.seeds.split(',').map((s) => Number(s.trim()));
   if (seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new Error(`--seeds: "${argv.seeds}" is not a list of non-negative integers`);
-  if (!existsSync(argv['data-dir'])) throw new Error(`--data-dir: ${argv['data-dir']} does not exist (link it: ln -s ../shared/data data)`);
+  if (!existsSync(argv['data-dir'])) throw new Error(`--data-dir: ${argv['data-dir']} does not exist`);
   const out = argv.out ?? join('checkpoints', argv.quick ? 'bench-rl-quick' : 'bench-rl');
   const rl: RLSettings = {
     distillEpochs: argv['distill-epochs'],

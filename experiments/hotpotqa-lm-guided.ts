@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { defaultDataDir } from '../lib/data/files';
 import { defineExperiment } from '../lib/experiment/config';
 
 /**
@@ -16,12 +18,12 @@ export default defineExperiment({
   name: 'hotpotqa-lm-guided',
   description: 'LM-guided CoT on HotpotQA: few-shot CoT teacher, distilled + PPO student, frozen LLM judge.',
   seed: 0,
-  data: { source: { kind: 'dataset', name: 'hotpotqa', dataDir: env('RRL_DATA_DIR', 'data') }, context: 'supporting', limit: 200 },
+  data: { source: { kind: 'dataset', name: 'hotpotqa', dataDir: defaultDataDir() }, context: 'supporting', limit: 200 },
   teacher: {
     kind: 'llm',
     endpoint: { baseURL: env('TEACHER_BASE_URL', 'https://api.openai.com/v1'), model: env('TEACHER_MODEL', 'gpt-4o-mini'), maxConcurrency: 8 },
     strategy: 'few-shot-cot',
-    demos: `${env('RRL_DATA_DIR', 'data')}/hotpotqa/ircot_cot_demos.txt`,
+    demos: join(defaultDataDir(), 'hotpotqa', 'ircot_cot_demos.txt'),
     maxTokens: 160,
   },
   student: { arch: 'llama', dModel: 128, nLayers: 4, nHeads: 4, maxSeqLen: 768, tokenizer: 'byte' },

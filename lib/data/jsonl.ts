@@ -1,7 +1,8 @@
-import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { logger } from '../log/logger';
 import { writeFileAtomic, writeJsonAtomic } from '../fs';
+import { readDataFile } from './files';
 import { jsonErrorOffset } from './json-error';
 
 export { writeFileAtomic, writeJsonAtomic };
@@ -18,12 +19,13 @@ export interface ReadJsonlOptions {
 }
 
 /**
- * Read a text file as UTF-8. Bytes that are not valid UTF-8 are an Error naming `path:line` and the byte offset,
+ * Read a text file as UTF-8, from `path` or, when that is absent, its compressed `path.gz` / `path.br` (see
+ * `readDataFile`). Bytes that are not valid UTF-8 are an Error naming `path:line` and the byte offset,
  * rather than text silently holding U+FFFD replacement characters. An incomplete character at the very end (a write
  * cut short by a crash) is left off, so the torn last line is handled like any other.
  */
 export function readUtf8File(path: string): string {
-  const bytes = readFileSync(path);
+  const bytes = readDataFile(path);
   const decoder = new TextDecoder('utf-8', { fatal: true });
   try {
     return decoder.decode(bytes, { stream: true });

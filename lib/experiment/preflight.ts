@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { hasReward, listRewards, loadRewardFiles } from '../../rewards/registry';
 import { CompositeReward } from '../../rewards/composite';
 import { canonicalDatasetName } from '../data/datasets';
+import { dataFileExists } from '../data/files';
 import { ConfigError } from './config';
 import type { ExperimentConfig } from './schema';
 
@@ -13,7 +14,7 @@ import type { ExperimentConfig } from './schema';
 export function preflight(config: ExperimentConfig, source: string): void {
   const problems: string[] = [];
   const mustExist = (field: string, path: string | undefined) => {
-    if (path !== undefined && !existsSync(path)) problems.push(`${field}: ${path} does not exist`);
+    if (path !== undefined && !dataFileExists(path)) problems.push(`${field}: ${path} does not exist`);
   };
   const data = config.data.source;
   if (data.kind === 'file') mustExist('data.source.path', data.path);

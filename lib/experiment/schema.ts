@@ -31,8 +31,8 @@ const namedDatasetSchema = z.strictObject({
   kind: z.literal('dataset'),
   /** A dataset name known to `loadDataset` (e.g. `last_letters`, `coin_flip`, `multiarith`, `hotpotqa`). */
   name: z.string().min(1),
-  /** Folder holding the datasets (default `data`). */
-  dataDir: z.string().default('data'),
+  /** Folder holding the datasets (default: `RRL_DATA_DIR`, else the package's own `data/` folder). */
+  dataDir: z.string().optional(),
 });
 
 const fileDatasetSchema = z.strictObject({
@@ -77,9 +77,10 @@ const teacherSchema = z.discriminatedUnion('kind', [
   }),
   z.strictObject({
     kind: z.literal('recorded'),
-    /** JSONL of recorded rationales (the zero-shot-CoT teacher files, or the project's RationaleRecord form). */
+    /** Recorded rationales: zero-shot-CoT JSONL or .log, Fine-tune-CoT completions, or JSONL (see `importRationales`). */
     path: z.string().min(1),
-    format: z.enum(['zero-shot-cot', 'jsonl']).default('zero-shot-cot'),
+    /** Record style; `auto` tells them apart by content. */
+    format: z.enum(['auto', 'zero-shot-cot', 'zero-shot-cot-log', 'fine-tune-cot', 'jsonl']).default('auto'),
   }),
   z.strictObject({
     kind: z.literal('llm'),
@@ -93,11 +94,28 @@ const teacherSchema = z.discriminatedUnion('kind', [
   }),
 ]);
 
+/**
+ * LoRA instead of full fine-tuning: only low-rank adapters on the chosen projections train (distillation and RL);
+ * the base stays frozen and is RL's reference policy. Adapters are saved in PEFT's layout beside the weights.
+ */
+const loraSchema = z.strictObject({
+  rank: positiveInt.default(16),
+  /** The update is scaled by alpha / rank. */
+  alpha: z.number().positive().default(32),
+  dropout: z.number().min(0).lt(1).default(0.05),
+  /**
+   * Hugging Face module names, matched like PEFT's target_modules (GPT-2: c_attn, c_proj, c_fc; Llama/Qwen2:
+   * q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj). Default PEFT's: c_attn for GPT-2, q_proj and
+   * v_proj for Llama and Qwen2.
+   */
+  targetModules: z.array(z.string().min(1)).min(1).optional(),
+});
+
 /** Longest student sequence accepted (a 4 GB wasm heap holds 4 heads of 16k x 16k float32 scores, not 32k). */
 const MAX_SEQ_LEN = 16_384;
 
 const modelShapeSchema = z.strictObject({
-  arch: z.enum(['gpt2', 'llama']).default('gpt2'),
+  arch: z.enum(['gpt2', 'llama', 'qwen2']).default('gpt2'),
   dModel: positiveInt.default(128),
   nLayers: positiveInt.default(4),
   nHeads: positiveInt.default(4),
@@ -109,6 +127,7 @@ const modelShapeSchema = z.strictObject({
    * the rest (names, numbers) one per character, so rows are 1.6-2.6x shorter on templated rationales; `byte`.
    */
   tokenizer: z.enum(['char', 'word-char', 'byte']).default('char'),
+  lora: loraSchema.optional(),
 }).superRefine((shape, context) => {
   // checked here so a bad shape fails before any work, not in the distill stage
   const problem = (path: string, message: string) => context.addIssue({ code: 'custom', path: [path], message });
@@ -123,7 +142,11 @@ const modelShapeSchema = z.strictObject({
 });
 
 const studentSchema = z.union([
-  z.strictObject({ checkpoint: z.string().min(1) }),
+  /**
+   * A checkpoint folder: this library's own or a Hugging Face one (config.json + safetensors + tokenizer.json);
+   * `maxSeqLen` caps a Hugging Face model's context (default its config's).
+   */
+  z.strictObject({ checkpoint: z.string().min(1), maxSeqLen: positiveInt.optional(), lora: loraSchema.optional() }),
   modelShapeSchema,
 ]);
 

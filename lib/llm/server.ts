@@ -97,7 +97,7 @@ function keyMatches(header: string | undefined, key: string): boolean {
 async function backingClient(options: ServerOptions): Promise<LLMClient> {
   if (options.client) return options.client;
   if (!options.checkpoint) throw new ServerConfigError('startServer: give `client` or `checkpoint`');
-  return LocalLLMClient.fromCheckpoint(options.checkpoint, {
+  return LocalLLMClient.fromFolder(options.checkpoint, {
     batchWindowMs: options.batchWindowMs, maxBatchSize: options.maxBatchSize,
   });
 }

@@ -4,20 +4,29 @@
  * step in the metadata) + `trainer_state.json` (anything else: schedule, RNG state). The folder is written under
  * a temporary name beside the target and renamed into place, so a reader never sees half a checkpoint.
  */
-import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { writeJsonAtomic } from '../fs';
 import { loadTokenizer } from '../tokenizer/load';
 import type { Tokenizer } from '../tokenizer/types';
 import { CausalLM, type WeightArrays } from './causal-lm';
 import { type ResolvedModelConfig, validateModelConfig } from './config';
 import { readSafetensors, readSafetensorsHeader, writeSafetensors } from './safetensors';
-import { readJsonFile } from '../tokenizer/json-file';
+import { asObject, readJsonFile } from '../tokenizer/json-file';
+import { checkTokenizerFits, recoverInterruptedWrite, writeFolderAtomic } from './folder';
+import { importHFCheckpoint, type GenerationDefaults, type LoadOptions } from './hf';
+import { LoraAdapter } from './lora';
 
 /** Value of `format` in a checkpoint's config.json. */
 export const CHECKPOINT_FORMAT = 'rationale-rl/causal-lm';
 /** Version of the checkpoint layout written by this code. */
 export const CHECKPOINT_VERSION = 1;
+
+/**
+ * Subfolder of a checkpoint holding the model's LoRA adapter in PEFT's layout (adapter_config.json +
+ * adapter_model.safetensors); model.safetensors then holds the frozen base weights, and loading re-attaches it.
+ */
+export const ADAPTER_FOLDER = 'adapter';
 
 /** An optimizer's resumable state: its step count and named slot tensors (e.g. AdamW's `m.<name>`, `v.<name>`). */
 export interface OptimizerState {
@@ -45,55 +54,10 @@ export interface LoadedCheckpoint {
   tokenizer: Tokenizer;
   optimizerState?: OptimizerState;
   extra?: Record<string, unknown>;
+  /** Sampling defaults of a Hugging Face folder's generation_config.json. */
+  generation?: GenerationDefaults;
 }
 
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * Clears what a writer killed in the middle of {@link writeFolderAtomic} left beside `target` (names end in
- * `-<pid>-<time>`): a kill between the swap's two renames leaves no `target` but its previous version as `.old-`,
- * which is put back; temporary folders of writers no longer running are removed.
- */
-function recoverInterruptedWrite(target: string): void {
-  const parent = dirname(target);
-  const prefixes = [`.${basename(target)}.tmp-`, `.${basename(target)}.old-`];
-  if (!existsSync(parent)) return;
-  for (const name of readdirSync(parent).filter((n) => prefixes.some((p) => n.startsWith(p)))) {
-    const pid = Number(/-(\d+)-\d+$/.exec(name)?.[1]);
-    if (!pid || pid === process.pid || isRunning(pid)) continue;
-    if (name.startsWith(prefixes[1]) && !existsSync(target)) renameSync(join(parent, name), target);
-    else rmSync(join(parent, name), { recursive: true, force: true });
-  }
-}
-
-/** Writes `write(temp)` into a fresh sibling folder, then swaps it in for `dir`. */
-export async function writeFolderAtomic(dir: string, write: (temp: string) => Promise<void>): Promise<void> {
-  const target = resolve(dir);
-  recoverInterruptedWrite(target);
-  const stamp = `${process.pid}-${Date.now()}`;
-  const temp = join(dirname(target), `.${basename(target)}.tmp-${stamp}`);
-  try {
-    await write(temp);
-    if (existsSync(target)) {
-      const old = join(dirname(target), `.${basename(target)}.old-${stamp}`);
-      renameSync(target, old);
-      renameSync(temp, target);
-      rmSync(old, { recursive: true, force: true });
-    } else {
-      renameSync(temp, target);
-    }
-  } finally {
-    rmSync(temp, { recursive: true, force: true });
-  }
-}
 
 function toRecord(arrays: WeightArrays): Record<string, { shape: number[]; data: Float32Array }> {
   return Object.fromEntries(arrays);
@@ -106,6 +70,7 @@ export async function saveCheckpoint(dir: string, contents: CheckpointContents):
     throw new Error(`saveCheckpoint ${dir}: tokenizer vocabSize ${tokenizer.vocabSize} exceeds the model's vocabSize ${model.config.vocabSize}`);
   }
   const weights = await model.toArrays();
+  const adapter = model.adapter instanceof LoraAdapter ? model.adapter : undefined;
   const optimizerState = optimizer && (await optimizer.getState());
   await writeFolderAtomic(dir, async (temp) => {
     writeJsonAtomic(join(temp, 'config.json'), { format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, model: model.config });
@@ -113,6 +78,7 @@ export async function saveCheckpoint(dir: string, contents: CheckpointContents):
     await tokenizer.save(temp);
     if (optimizerState) writeSafetensors(join(temp, 'optimizer.safetensors'), toRecord(optimizerState.slots), { step: String(optimizerState.step) });
     if (extra) writeJsonAtomic(join(temp, 'trainer_state.json'), extra);
+    if (adapter) await adapter.save(join(temp, ADAPTER_FOLDER));
   });
 }
 
@@ -121,7 +87,7 @@ export function readCheckpointConfig(dir: string): ResolvedModelConfig {
   const path = join(dir, 'config.json');
   const json = readJsonFile(path) as Record<string, unknown> | null;
   if (typeof json !== 'object' || json === null || json.format !== CHECKPOINT_FORMAT) {
-    throw new Error(`${path}: field "format" must be "${CHECKPOINT_FORMAT}" (for a Hugging Face folder use importHFCheckpoint)`);
+    throw new Error(`${path}: field "format" must be "${CHECKPOINT_FORMAT}" (a Hugging Face config.json has "model_type" instead)`);
   }
   if (json.version !== CHECKPOINT_VERSION) throw new Error(`${path}: field "version" is ${JSON.stringify(json.version)}; this code reads version ${CHECKPOINT_VERSION}`);
   return validateModelConfig(json.model, `${path} (field "model")`);
@@ -137,21 +103,37 @@ function readWeights(path: string): WeightArrays {
   return out;
 }
 
-/** Checks that every id the tokenizer can produce has a row in the model's embedding. */
-export function checkTokenizerFits(tokenizer: Tokenizer, config: ResolvedModelConfig, where: string): void {
-  if (tokenizer.vocabSize > config.vocabSize) {
-    throw new Error(`${where}: tokenizer vocabSize ${tokenizer.vocabSize} is larger than the model config's vocabSize ${config.vocabSize}`);
-  }
-}
-
-/** Loads a folder written by {@link saveCheckpoint}; weights come back bit-exact. */
-export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
+/**
+ * Loads a checkpoint folder of either format: this library's own (written by {@link saveCheckpoint}; weights come
+ * back bit-exact, with optimizer and trainer state when saved) or a Hugging Face one (config.json with
+ * `model_type`, see {@link importHFCheckpoint}; it must hold its tokenizer). `options` apply to Hugging Face folders:
+ * `maxSeqLen` caps the context, `seed` draws the fresh value head.
+ */
+export async function loadCheckpoint(dir: string, options: LoadOptions = {}): Promise<LoadedCheckpoint> {
   recoverInterruptedWrite(resolve(dir));
+  const configPath = join(dir, 'config.json');
+  const json = asObject(readJsonFile(configPath), configPath);
+  if (json.format === undefined && json.model_type !== undefined) {
+    const { model, tokenizer, generation } = await importHFCheckpoint(dir, options);
+    if (!tokenizer) {
+      model.dispose();
+      throw new Error(`${join(dir, 'tokenizer.json')}: file is missing (a Hugging Face folder needs its tokenizer)`);
+    }
+    return { model, tokenizer, generation };
+  }
   const config = readCheckpointConfig(dir);
   const tokenizer = loadTokenizer(dir);
   checkTokenizerFits(tokenizer, config, join(dir, 'tokenizer.json'));
   const weightsPath = join(dir, 'model.safetensors');
   const model = CausalLM.fromWeights(config, readWeights(weightsPath), weightsPath);
+  if (existsSync(join(dir, ADAPTER_FOLDER, 'adapter_config.json'))) {
+    try {
+      LoraAdapter.load(join(dir, ADAPTER_FOLDER), model);
+    } catch (err) {
+      model.dispose();
+      throw err;
+    }
+  }
   const optimizerPath = join(dir, 'optimizer.safetensors');
   let optimizerState: OptimizerState | undefined;
   if (existsSync(optimizerPath)) {

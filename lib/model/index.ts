@@ -1,5 +1,13 @@
-export { type Architecture, type ModelConfig, type ResolvedModelConfig, validateModelConfig } from './config';
-export { CausalLM, type ForwardOptions, type ForwardResult, type WeightArrays } from './causal-lm';
+export { type Architecture, type Layout, LAYOUTS, type ModelConfig, type ResolvedModelConfig, validateModelConfig } from './config';
+export { type FastOps, FUSED_OPS, REFERENCE_OPS } from './ops';
+export { CausalLM, type ForwardOptions, type ForwardResult, type ProjectionAdapter, type WeightArrays } from './causal-lm';
+export {
+  LoraAdapter, type LoraConfig, defaultTargetModules, adapterParameterCount, trainableWeights, mergedArrays, withAdapterTraining,
+} from './lora';
+export {
+  estimateMemory, checkMemory, describeEstimate, parameterCount, trackTensorBytes, MemoryLimitError, WASM_HEAP_BYTES,
+  type MemoryPlan, type MemoryEstimate, type TrainingMode, type TensorBytesTracker,
+} from './memory';
 export { KVCache } from './kv-cache';
 export { sequenceLogProbs, tokenLogProbs } from './logprobs';
 export { generate, sampleToken, type GenerateOptions, type Generation, type SamplingOptions } from './sampling';
@@ -7,21 +15,30 @@ export {
   saveCheckpoint,
   loadCheckpoint,
   readCheckpointConfig,
-  checkTokenizerFits,
   CHECKPOINT_FORMAT,
   CHECKPOINT_VERSION,
+  ADAPTER_FOLDER,
   type CheckpointContents,
   type LoadedCheckpoint,
   type OptimizerState,
   type HasOptimizerState,
 } from './checkpoint';
+export { checkTokenizerFits } from './folder';
 export * from './safetensors';
 export {
   importHFCheckpoint,
   exportHFCheckpoint,
-  loadPretrained,
   configFromHF,
+  SUPPORTED_MODEL_TYPES,
+  type LoadOptions,
+  type GenerationDefaults,
   weightsFromHF,
   weightsToHF,
   type ImportedCheckpoint,
 } from './hf';
+export { type T5Config, type ResolvedT5Config, type T5FeedForward, validateT5Config, t5WeightShapes } from './t5-config';
+export { T5Model, type T5Encoding, type T5DecodeOptions, type T5Output } from './t5';
+export { relativeBucket } from './t5-position';
+export { t5TargetLogProbs } from './t5-logprobs';
+export { t5Generate, type T5GenerateOptions } from './t5-generate';
+export { t5ConfigFromHF, t5ConfigToHF, t5WeightsFromHF, t5WeightsToHF, importT5Checkpoint, exportT5Checkpoint, isT5Folder } from './t5-hf';

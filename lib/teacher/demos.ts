@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readUtf8File } from '../data/jsonl';
 import type { Paragraph } from '../data/types';
 import { formatParagraphs } from './prompts';
 
@@ -42,9 +42,9 @@ export function parseCoTDemos(text: string, file = 'demos'): CoTDemo[] {
   });
 }
 
-/** {@link parseCoTDemos} of a file. */
+/** {@link parseCoTDemos} of a file (plain or compressed, see `readDataFile`). */
 export function loadCoTDemos(path: string): CoTDemo[] {
-  return parseCoTDemos(readFileSync(path, 'utf8'), path);
+  return parseCoTDemos(readUtf8File(path), path);
 }
 
 /** A demonstration as prompt text: paragraphs, question, answer. */

@@ -10,47 +10,59 @@ import type { BatchEncodeOptions, BatchEncoding, EncodeOptions, Tokenizer } from
 /** Model types of tokenizer.json that @huggingface/tokenizers implements. */
 const SUPPORTED_MODELS = ['BPE', 'Unigram', 'WordPiece'];
 
-/** Special-token names tried, in order, when tokenizer_config.json does not name one. */
-const FALLBACK_NAMES = {
-  eos: ['</s>', '<|endoftext|>', '<|end_of_text|>', '<eos>'],
-  bos: ['<s>', '<|begin_of_text|>', '<bos>', '<|endoftext|>'],
-  pad: ['<pad>', '<|pad|>', '[PAD]'],
-};
+/**
+ * Special-token ids a model folder declares outside the tokenizer's files: config.json / generation_config.json
+ * `bos_token_id`, `eos_token_id` (one id or a list: every one ends a generation), `pad_token_id`.
+ */
+export interface DeclaredSpecialIds {
+  bos?: number;
+  eos?: number[];
+  pad?: number;
+  /** The file(s) the ids came from, named in errors. */
+  source: string;
+}
 
-/** A `*_token` field of tokenizer_config.json: a string, `{ content }`, or absent/null. */
-function configTokenName(config: Record<string, unknown>, field: string, source: string): string | undefined {
+/** A `*_token` field of tokenizer_config.json: a string, `{ content }`, null (declared absent) or undefined. */
+function configTokenName(config: Record<string, unknown>, field: string, source: string): string | null | undefined {
   const value = config[field];
-  if (value === undefined || value === null) return undefined;
+  if (value === undefined || value === null) return value;
   if (typeof value === 'string') return value;
   if (typeof value === 'object' && typeof (value as { content?: unknown }).content === 'string') return (value as { content: string }).content;
   throw new Error(`${source}: "${field}" must be a token string or { "content": string }`);
 }
 
 /**
- * A Hugging Face `tokenizer.json` (BPE as in GPT-2 and Llama-family checkpoints; also Unigram and WordPiece) run by
- * `@huggingface/tokenizers`. BOS/EOS/PAD come from tokenizer_config.json (`bos_token`, `eos_token`, `pad_token`)
- * when given, else from well-known names among the tokens; a missing BOS or PAD falls back to EOS (GPT-2 has one
- * token, `<|endoftext|>`, for all three). `encode` never adds specials by itself: only `addBos`/`addEos` do, so
- * every tokenizer family behaves alike. Decoding does not "clean up" spaces, so it inverts encoding exactly.
+ * A Hugging Face `tokenizer.json` (BPE as in GPT-2, Llama and Qwen checkpoints; also Unigram and WordPiece) run by
+ * `@huggingface/tokenizers`. Special tokens come only from what the folder declares, never from vocabulary
+ * entries that look special: tokenizer_config.json `bos_token` / `eos_token` / `pad_token` first (`null` declares
+ * none), then config.json / generation_config.json ids, then, for a tokenizer.json with exactly one special added
+ * token (GPT-2's `<|endoftext|>`), that token for all three. No declared EOS is an error; no declared BOS means
+ * `addBos` adds nothing; PAD defaults to EOS (padding is masked). `encode` never adds specials by itself: only
+ * `addBos`/`addEos` do, so every tokenizer family behaves alike. Decoding does not "clean up" spaces, so it
+ * inverts encoding exactly. The chat template of tokenizer_config.json, if any, is {@link HFTokenizer.chatTemplate}.
  */
 export class HFTokenizer implements Tokenizer {
   readonly kind = 'hf';
   readonly vocabSize: number;
-  readonly bosId: number;
+  readonly bosId: number | undefined;
   readonly eosId: number;
   readonly padId: number;
-  /** Names of the BOS/EOS/PAD tokens. */
-  readonly specialTokens: { bos: string; eos: string; pad: string };
+  readonly stopIds: readonly number[];
+  /** Names of the BOS/EOS/PAD tokens (bos undefined when there is none). */
+  readonly specialTokens: { bos?: string; eos: string; pad: string };
+  /** The Jinja chat template of tokenizer_config.json (`chat_template`), if it has one. */
+  readonly chatTemplate?: string;
   private readonly core: HFCore;
 
   /**
    * `tokenizerJson`: the parsed tokenizer.json; `config`: the parsed tokenizer_config.json (or `{}`); `source`:
-   * the file named in errors.
+   * the file named in errors; `declared`: ids from the model's config.json / generation_config.json.
    */
   constructor(
     private readonly tokenizerJson: Record<string, unknown>,
     private readonly config: Record<string, unknown>,
     source = 'tokenizer.json',
+    declared: DeclaredSpecialIds = { source: 'config.json' },
   ) {
     const model = tokenizerJson.model as { type?: unknown } | undefined;
     if (typeof model !== 'object' || model === null) throw new Error(`${source}: no "model" object: not a Hugging Face tokenizer.json`);
@@ -69,31 +81,53 @@ export class HFTokenizer implements Tokenizer {
     for (const id of vocab.values()) largestId = Math.max(largestId, id);
     this.vocabSize = largestId + 1;
 
-    const find = (role: keyof typeof FALLBACK_NAMES): string | undefined => {
-      const named = configTokenName(config, `${role}_token`, `${source} (tokenizer_config.json)`);
-      if (named !== undefined && !vocab.has(named)) {
-        throw new Error(`${source}: tokenizer_config.json ${role}_token ${JSON.stringify(named)} is not in the vocabulary`);
+    const configSource = `${source} (tokenizer_config.json)`;
+    const named = (role: 'bos' | 'eos' | 'pad'): string | null | undefined => {
+      const name = configTokenName(config, `${role}_token`, configSource);
+      if (typeof name === 'string' && !vocab.has(name)) {
+        throw new Error(`${source}: tokenizer_config.json ${role}_token ${JSON.stringify(name)} is not in the vocabulary`);
       }
-      return named ?? FALLBACK_NAMES[role].find((name) => vocab.has(name));
+      return name;
     };
-    const eos = find('eos');
-    if (eos === undefined) throw new Error(`${source}: no EOS token found; name one as "eos_token" in tokenizer_config.json`);
-    const bos = find('bos') ?? eos;
-    const pad = find('pad') ?? eos;
+    const tokenOf = (id: number | undefined, field: string): string | undefined => {
+      if (id === undefined) return undefined;
+      const token = this.core.id_to_token(id);
+      if (token === undefined) throw new Error(`${declared.source}: ${field} ${id} is outside the tokenizer's vocabulary`);
+      return token;
+    };
+    const addedSpecials = (Array.isArray(tokenizerJson.added_tokens) ? tokenizerJson.added_tokens : [])
+      .filter((t: { special?: unknown; content?: unknown }) => t.special === true && typeof t.content === 'string')
+      .map((t: { content: string }) => t.content);
+    const onlySpecial = addedSpecials.length === 1 ? addedSpecials[0] : undefined;
+
+    const eosNamed = named('eos');
+    const eos = eosNamed ?? tokenOf(declared.eos?.[0], 'eos_token_id') ?? onlySpecial;
+    if (eos === undefined) {
+      throw new Error(`${source}: no EOS token declared; name one as "eos_token" in tokenizer_config.json or "eos_token_id" in config.json`);
+    }
+    const bosNamed = named('bos');
+    const bos = bosNamed === null ? undefined : (bosNamed ?? tokenOf(declared.bos, 'bos_token_id') ?? onlySpecial);
+    const pad = named('pad') ?? tokenOf(declared.pad, 'pad_token_id') ?? eos;
     this.specialTokens = { bos, eos, pad };
-    this.bosId = vocab.get(bos)!;
+    this.bosId = bos === undefined ? undefined : vocab.get(bos)!;
     this.eosId = vocab.get(eos)!;
     this.padId = vocab.get(pad)!;
+    for (const [i, id] of (declared.eos ?? []).entries()) tokenOf(id, `eos_token_id[${i}]`);
+    this.stopIds = [...new Set([this.eosId, ...(declared.eos ?? [])])];
+    if (typeof config.chat_template === 'string') this.chatTemplate = config.chat_template;
+    else if (config.chat_template !== undefined && config.chat_template !== null) {
+      throw new Error(`${configSource}: "chat_template" must be a string (named template lists are not supported)`);
+    }
   }
 
   /**
    * Loads `tokenizer.json` at `path`, with the `tokenizer_config.json` beside it when present (or at
    * `configPath`).
    */
-  static fromFile(path: string, configPath = join(dirname(path), 'tokenizer_config.json')): HFTokenizer {
+  static fromFile(path: string, configPath = join(dirname(path), 'tokenizer_config.json'), declared?: DeclaredSpecialIds): HFTokenizer {
     const json = asObject(readJsonFile(path), path);
     const config = existsSync(configPath) ? asObject(readJsonFile(configPath), configPath) : {};
-    return new HFTokenizer(json, config, path);
+    return new HFTokenizer(json, config, path, declared);
   }
 
   encode(text: string, options?: EncodeOptions): number[] {
@@ -128,6 +162,6 @@ export class HFTokenizer implements Tokenizer {
   async save(dir: string): Promise<void> {
     writeFileAtomic(join(dir, 'tokenizer.json'), JSON.stringify(this.tokenizerJson));
     const { bos, eos, pad } = this.specialTokens;
-    writeJsonAtomic(join(dir, 'tokenizer_config.json'), { ...this.config, bos_token: bos, eos_token: eos, pad_token: pad });
+    writeJsonAtomic(join(dir, 'tokenizer_config.json'), { ...this.config, bos_token: bos ?? null, eos_token: eos, pad_token: pad });
   }
 }

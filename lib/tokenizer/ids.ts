@@ -1,8 +1,8 @@
 import type { EncodeOptions, Tokenizer } from './types';
 
-/** Prepends BOS and appends EOS to `ids` (in place) as `options` ask; returns `ids`. */
+/** Prepends BOS (when the tokenizer has one) and appends EOS to `ids` (in place) as `options` ask; returns `ids`. */
 export function withSpecials(ids: number[], tokenizer: Pick<Tokenizer, 'bosId' | 'eosId'>, options: EncodeOptions = {}): number[] {
-  if (options.addBos) ids.unshift(tokenizer.bosId);
+  if (options.addBos && tokenizer.bosId !== undefined) ids.unshift(tokenizer.bosId);
   if (options.addEos) ids.push(tokenizer.eosId);
   return ids;
 }

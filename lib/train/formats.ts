@@ -78,20 +78,21 @@ export interface EncodedText {
 }
 
 /**
- * Tokenize `BOS prompt target EOS` so that the loss covers exactly the target tokens and the EOS. A sequence longer
+ * Tokenize `BOS prompt target EOS` (no BOS when the tokenizer has none) so that the loss covers exactly the target tokens and the EOS. A sequence longer
  * than `maxLength` loses the start of its prompt (BOS kept); a target that alone does not fit loses its end.
  */
 export function encodeTrainingText(tokenizer: Tokenizer, text: TrainingText, maxLength: number): EncodedText {
   let prompt = tokenizer.encode(text.prompt);
   let target = [...tokenizer.encode(text.target), tokenizer.eosId];
-  const room = maxLength - 1;
+  const bos = tokenizer.bosId === undefined ? [] : [tokenizer.bosId]; // Qwen-style tokenizers have none
+  const room = maxLength - bos.length;
   const truncated = prompt.length + target.length > room;
   if (truncated) {
     target = target.slice(0, room);
     prompt = prompt.slice(prompt.length - (room - target.length));
   }
-  const ids = [tokenizer.bosId, ...prompt, ...target];
-  const promptLength = 1 + prompt.length;
+  const ids = [...bos, ...prompt, ...target];
+  const promptLength = bos.length + prompt.length;
   const targetMask = ids.map((_, t) => (t >= promptLength ? text.weight : 0));
   return { ids, targetMask, truncated };
 }

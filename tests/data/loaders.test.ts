@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseAnswer, scoreAnswer } from '../../lib/data/answers';
@@ -7,9 +7,6 @@ import { loadDatasetFile } from '../../lib/data/sources';
 import { splitExamples } from '../../lib/data/split';
 
 const DATA_DIR = join(__dirname, '..', '..', 'data');
-const haveData = existsSync(join(DATA_DIR, 'zero-shot-cot', 'datasets'));
-if (!haveData) console.warn(`tests/data/loaders: real-file tests skipped, ${DATA_DIR} is absent (link it: ln -s ../shared/data data)`);
-const withData = haveData ? describe : describe.skip;
 
 let dir: string;
 beforeAll(() => {
@@ -25,7 +22,7 @@ function write(relative: string, content: unknown, jsonl = false): string {
   return path;
 }
 
-withData('real files in data/', () => {
+describe('real files in data/', () => {
   it('loads every Fine-tune-CoT set present, with counts, 70/30 splits and answer types', () => {
     const expected: Record<string, [number, number, number, string]> = {
       singleeq: [508, 356, 152, 'number'],

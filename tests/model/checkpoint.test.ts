@@ -77,7 +77,7 @@ describe('bad checkpoints give one clear error naming the file or field', () => 
     const json = JSON.parse(readFileSync(path, 'utf8'));
     json.model.arch = 'mamba';
     writeFileSync(path, JSON.stringify(json));
-    await expect(loadCheckpoint(dir)).rejects.toThrow(/config\.json \(field "model"\): field "arch" is "mamba"; known architectures: gpt2, llama/);
+    await expect(loadCheckpoint(dir)).rejects.toThrow(/config\.json \(field "model"\): field "arch" is "mamba"; known architectures: gpt2, llama, qwen2/);
   });
 
   test('shapes that do not fit the config', async () => {

@@ -8,7 +8,7 @@ test('defaults are filled in per architecture', () => {
 });
 
 test.each([
-  [{ ...base, arch: 'rwkv' }, 'cfg.json: field "arch" is "rwkv"; known architectures: gpt2, llama'],
+  [{ ...base, arch: 'rwkv' }, 'cfg.json: field "arch" is "rwkv"; known architectures: gpt2, llama, qwen2'],
   [{ ...base, dModel: 30 }, 'cfg.json: field "nHeads" (4) must divide field "dModel" (30)'],
   [{ ...base, nKvHeads: 3 }, 'cfg.json: field "nKvHeads" (3) must divide field "nHeads" (4)'],
   [{ ...base, arch: 'gpt2', nKvHeads: 2 }, 'cfg.json: field "nKvHeads" (2) must equal "nHeads" (4) for arch gpt2'],

@@ -19,9 +19,10 @@ function expectNear(what: string, finiteDifference: number, analytic: number, to
  * difference quotient) well below the gradients checked, and extrapolation removes most truncation error.
  * A transposed or mis-indexed gradient moves the largest entries to other places, which these checks catch.
  */
-describe.each(['gpt2', 'llama'] as const)('%s: analytic gradients match finite differences', (arch) => {
+describe.each(['gpt2', 'llama', 'qwen2'] as const)('%s: analytic gradients match finite differences', (arch) => {
   test('every weight tensor, directional and largest entries', () => {
-    const model = CausalLM.create({ ...TINY[arch], nLayers: 1 }, { seed: 5 });
+    const config = arch === 'qwen2' ? { ...TINY.llama, arch } : TINY[arch]; // qwen2: llama + q/k/v biases, tied head
+    const model = CausalLM.create({ ...config, nLayers: 1 }, { seed: 5 });
     // larger weights than the init so every path carries gradient
     for (const v of Object.values(model.weights)) if (v.rank === 2) tf.tidy(() => v.assign(tf.mul(v, 6)));
     const ids = tf.tensor2d(tokenRows(2, 7, 23, 3), undefined, 'int32');

@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../../lib/backend';
 import { CausalLM } from '../../lib/model/causal-lm';
-import { exportHFCheckpoint, importHFCheckpoint, loadPretrained } from '../../lib/model/hf';
+import { loadCheckpoint } from '../../lib/model/checkpoint';
+import { exportHFCheckpoint, importHFCheckpoint } from '../../lib/model/hf';
 import { readSafetensors, writeSafetensors } from '../../lib/model/safetensors';
 import { CharTokenizer } from '../../lib/tokenizer/char';
 import { maxAbsDiff, tokenRows } from './tiny';
@@ -86,7 +87,7 @@ test('GPT-2: a hand-written HF folder (Conv1D weights [in, out], fused c_attn, t
   const written = readSafetensors(join(out, 'model.safetensors'));
   expect(written.get('transformer.h.1.attn.c_attn.weight')!.shape).toEqual([16, 48]);
   expect(Array.from(written.get('transformer.h.1.attn.c_attn.bias')!.data)).toEqual(Array.from(tensors['h.1.attn.c_attn.bias'].data));
-  const again = await loadPretrained(out);
+  const again = await loadCheckpoint(out);
   expect(sameLogits(native, again.model)).toBe(0);
   [native, model, again.model].forEach((m) => m.dispose());
 });
@@ -163,7 +164,16 @@ describe('bad HF folders give one clear error', () => {
 
   test('unknown model_type', async () => {
     const dir = folder('mamba', { ...gpt2, model_type: 'mamba' });
-    await expect(importHFCheckpoint(dir)).rejects.toThrow(`${join(dir, 'config.json')}: field "model_type" is "mamba"; supported: gpt2, llama`);
+    await expect(importHFCheckpoint(dir)).rejects.toThrow(`${join(dir, 'config.json')}: field "model_type" is "mamba"; supported: gpt2, llama, mistral, qwen2`);
+  });
+  test('a sliding window shorter than the context (Mistral, Qwen2 with use_sliding_window)', async () => {
+    const llama = { vocab_size: 30, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 24, max_position_embeddings: 64 };
+    const mistral = folder('mistral', { ...llama, model_type: 'mistral', sliding_window: 32 });
+    await expect(importHFCheckpoint(mistral)).rejects.toThrow(`${join(mistral, 'config.json')}: field "sliding_window" (32) is shorter than the context (64)`);
+    const qwen = folder('qwen-window', { ...llama, model_type: 'qwen2', use_sliding_window: true, sliding_window: 16 });
+    await expect(importHFCheckpoint(qwen)).rejects.toThrow(`${join(qwen, 'config.json')}: field "sliding_window" (16) is shorter than the context (64)`);
+    // capped at the window, the same Mistral folder reads (and then fails on its missing weights, not its config)
+    await expect(importHFCheckpoint(mistral, { maxSeqLen: 32 })).rejects.toThrow(`${mistral}: no weights file`);
   });
   test('shapes that do not fit', async () => {
     const dir = folder('heads', { ...gpt2, n_head: 3 });
@@ -176,5 +186,37 @@ describe('bad HF folders give one clear error', () => {
   test('a missing tensor is named', async () => {
     const dir = folder('partial', gpt2, { 'wte.weight': { shape: [30, 16], data: new Float32Array(480) } });
     await expect(importHFCheckpoint(dir)).rejects.toThrow(`${join(dir, 'model.safetensors')}: tensor "wpe.weight" is missing`);
+  });
+});
+
+describe('export: a folder Hugging Face tools load as is', () => {
+  test('an untied GPT-2 keeps its head as lm_head.weight ([vocab, d], outside transformer.) and re-imports to the same logits', async () => {
+    const native = CausalLM.create({ arch: 'gpt2', vocabSize: 30, dModel: 16, nLayers: 1, nHeads: 2, maxSeqLen: 16, tieEmbeddings: false }, { seed: 9 });
+    const out = join(root, 'gpt2-untied');
+    const tokenizer = CharTokenizer.fromTexts(['abc def']);
+    await exportHFCheckpoint(out, native, tokenizer);
+    const written = readSafetensors(join(out, 'model.safetensors'));
+    expect(written.get('lm_head.weight')!.shape).toEqual([30, 16]);
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+    expect(config).toMatchObject({ model_type: 'gpt2', tie_word_embeddings: false, bos_token_id: tokenizer.bosId, eos_token_id: tokenizer.eosId, pad_token_id: tokenizer.padId });
+    const again = await loadCheckpoint(out);
+    expect(again.model.config.tieEmbeddings).toBe(false);
+    expect(sameLogits(native, again.model)).toBe(0);
+    expect(again.tokenizer.encode('abc d', { addBos: true })).toEqual(tokenizer.encode('abc d', { addBos: true }));
+    [native, again.model].forEach((m) => m.dispose());
+  });
+
+  test('the Qwen2 fixture exports with its q/k/v biases, its declared specials (no BOS, two stop ids) and the same logits', async () => {
+    const fixture = join(__dirname, '..', 'fixtures', 'hf', 'qwen2-f16');
+    const first = await loadCheckpoint(fixture);
+    const out = join(root, 'qwen2-export');
+    await exportHFCheckpoint(out, first.model, first.tokenizer);
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+    expect(config).toMatchObject({ model_type: 'qwen2', tie_word_embeddings: true, bos_token_id: null, eos_token_id: [95, 93], pad_token_id: 93 });
+    expect(readSafetensors(join(out, 'model.safetensors')).get('model.layers.1.self_attn.k_proj.bias')!.shape).toEqual([8]);
+    const again = await loadCheckpoint(out);
+    expect([again.tokenizer.bosId, again.tokenizer.eosId, again.tokenizer.stopIds]).toEqual([undefined, 95, [95, 93]]);
+    expect(sameLogits(first.model, again.model)).toBe(0);
+    [first.model, again.model].forEach((m) => m.dispose());
   });
 });

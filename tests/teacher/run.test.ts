@@ -16,7 +16,7 @@ import { ArithmeticTeacher, sumExamples } from '../llm/support/arithmetic-teache
 import { startFaultProxy, type Fault } from '../llm/support/fault-proxy';
 import { writeTinyCheckpoint } from '../llm/support/tiny-checkpoint';
 
-const DATA = join(__dirname, '..', '..', '..', 'shared', 'data');
+const DATA = join(__dirname, '..', '..', 'data');
 const tempDir = () => mkdtempSync(join(tmpdir(), 'rrl-run-'));
 const records = (file: string) => readJsonl(file) as RationaleRecord[];
 

@@ -9,7 +9,7 @@ import { answerTrigger, formatQuestion } from '../../lib/teacher/prompts';
 import { cote, crop, diverse, fewShotCoT, rationalization, strategyByName, zeroShotCoT } from '../../lib/teacher/strategies';
 import { ArithmeticTeacher } from '../llm/support/arithmetic-teacher';
 
-const DATA = join(__dirname, '..', '..', '..', 'shared', 'data');
+const DATA = join(__dirname, '..', '..', 'data');
 const plain: Example = { id: 's/0', question: 'What is 3 + 4?', answers: ['7'], answerType: 'number' };
 const tricky: Example = { id: 's/1', question: 'What is 5 + 5? (tricky)', answers: ['10'], answerType: 'number' };
 

@@ -176,7 +176,7 @@ describe('errors', () => {
     const noEos = llamaStyleTokenizer('metaspace');
     (noEos.added_tokens as unknown[]).splice(2, 1);
     delete (noEos.model as { vocab: Record<string, number> }).vocab['</s>'];
-    expect(() => loadTokenizer(folderWith('noeos', noEos))).toThrow(/noeos\/tokenizer\.json: no EOS token found/);
+    expect(() => loadTokenizer(folderWith('noeos', noEos))).toThrow(/noeos\/tokenizer\.json: no EOS token declared; name one as "eos_token" in tokenizer_config.json or "eos_token_id" in config.json/);
     expect(() => loadTokenizer(folderWith('unknowneos', gpt2StyleTokenizer(), { eos_token: '</s>' }))).toThrow(
       /unknowneos\/tokenizer\.json: tokenizer_config\.json eos_token "<\/s>" is not in the vocabulary/,
     );

@@ -1,6 +1,6 @@
-import { existsSync } from 'node:fs';
 import { loadDataset } from '../../data/datasets';
 import { loadJsonl } from '../../data/custom';
+import { dataFileExists } from '../../data/files';
 import { readJsonl, writeJsonl } from '../../data/jsonl';
 import { splitExamples } from '../../data/split';
 import { generateSyntheticTask } from '../../data/synthetic';
@@ -18,7 +18,7 @@ export function loadSourceExamples(config: ExperimentConfig): Example[] {
     case 'dataset':
       return loadDataset(source.name, { dataDir: source.dataDir });
     case 'file':
-      if (!existsSync(source.path)) throw new Error(`data.source.path: ${source.path} does not exist`);
+      if (!dataFileExists(source.path)) throw new Error(`data.source.path: ${source.path} does not exist`);
       return loadJsonl(source.path, source.mapping, { answerType: source.answerType });
   }
 }
@@ -57,7 +57,7 @@ export function loadRLPrompts(config: ExperimentConfig, split: { train: Example[
     candidates = generateSyntheticTask(source.task, { size: prompts.size, steps: source.steps, seed: config.seed + RL_PROMPT_SEED_OFFSET });
     for (const e of split.train) seen.add(e.question);
   } else {
-    if (!existsSync(prompts.path)) throw new Error(`rl.prompts.path: ${prompts.path} does not exist`);
+    if (!dataFileExists(prompts.path)) throw new Error(`rl.prompts.path: ${prompts.path} does not exist`);
     candidates = loadJsonl(prompts.path, prompts.mapping, { answerType: prompts.answerType });
   }
   const kept = candidates.filter((e) => !seen.has(e.question)).map((e) => ({ ...e, id: `rl-${e.id}` }));

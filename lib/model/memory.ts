@@ -1,0 +1,196 @@
+/**
+ * Peak memory of training or sampling a {@link CausalLM}, estimated from its config before any tensor is made,
+ * and the check that refuses a run whose estimate exceeds the backend's memory (wasm: a 4 GiB heap), naming the
+ * numbers and the settings that would fit.
+ */
+import type { Architecture, ResolvedModelConfig } from './config';
+import { weightShapes } from './weights';
+
+/** Bytes of one float32 value. */
+const FLOAT = 4;
+
+/** The wasm backend's heap: 4 GiB exactly, never shrinking (see the README's backend section). */
+export const WASM_HEAP_BYTES = 4 * 1024 ** 3;
+
+/**
+ * Floats alive at a training step's peak, per token and layer: a term in the model width (norm inputs and
+ * outputs, q/k/v, attention output, residual sums, their gradients), one in the MLP width (SwiGLU keeps more
+ * than GELU) and one in heads x sequence length (scores, probabilities); then per token the logits' copies
+ * (logits, log-softmax, their gradients) and, per trainable parameter, the gradient copies (the micro-batch's
+ * and the clipped ones). Fitted to the wasm heap's tensor bytes at the peak ({@link trackTensorBytes}) on eleven
+ * small GPT-2 and Llama shapes (-6% to +9%); tests/model/memory.test.ts holds it to 15%.
+ */
+const ACTIVATION_PER_D = 39;
+const ACTIVATION_PER_FF: Record<Architecture, number> = { gpt2: 5, llama: 13, qwen2: 13 };
+const ACTIVATION_PER_SCORE = 6;
+const LOGIT_COPIES = 6;
+const GRADIENT_COPIES = 2;
+
+/** What is trained: every weight, or low-rank adapters on some projections. */
+export type TrainingMode = { kind: 'full' } | { kind: 'lora'; rank: number; parameters: number };
+
+/** The run whose peak is estimated. */
+export interface MemoryPlan {
+  config: ResolvedModelConfig;
+  mode: TrainingMode;
+  /** Rows per forward/backward pass (0: sampling only, no training). */
+  microBatch: number;
+  /** Tokens per training row. */
+  seqLen: number;
+  /** Rows sampled at once with a KV cache (0: no sampling). */
+  sampleBatch?: number;
+  /** Prompt + new tokens per sampled row. */
+  sampleLen?: number;
+  /** A second, frozen copy of the weights is held (RL's reference policy under full fine-tuning). */
+  referenceCopy?: boolean;
+}
+
+/** Estimated bytes by part; `total` is their sum. */
+export interface MemoryEstimate {
+  weights: number;
+  gradients: number;
+  optimizer: number;
+  activations: number;
+  kvCache: number;
+  total: number;
+}
+
+/** LM parameter count of a config (the value head excluded). */
+export function parameterCount(config: ResolvedModelConfig): number {
+  let n = 0;
+  for (const shape of weightShapes(config).values()) n += shape.reduce((a, b) => a * b, 1);
+  return n;
+}
+
+/**
+ * Peak bytes of a plan: weights (plus a reference copy), gradient copies of the trainable parameters, AdamW's
+ * two moments, the activations one micro-batch keeps for its backward pass, and the KV cache of a sampling batch (keys and values of every layer, twice while
+ * a step's concatenation copies it).
+ */
+export function estimateMemory(plan: MemoryPlan): MemoryEstimate {
+  const { config, mode, microBatch, seqLen } = plan;
+  const params = parameterCount(config);
+  const trainable = microBatch === 0 ? 0 : mode.kind === 'full' ? params : mode.parameters;
+  const weights = FLOAT * params * (plan.referenceCopy && mode.kind === 'full' ? 2 : 1);
+  const gradients = FLOAT * trainable * GRADIENT_COPIES;
+  const optimizer = FLOAT * trainable * 2;
+  const tokens = microBatch * seqLen;
+  const perLayer = ACTIVATION_PER_D * config.dModel + ACTIVATION_PER_FF[config.arch] * config.dFF + ACTIVATION_PER_SCORE * config.nHeads * seqLen;
+  const activations = FLOAT * tokens * (config.nLayers * perLayer + LOGIT_COPIES * config.vocabSize);
+  const kvWidth = (config.dModel / config.nHeads) * config.nKvHeads;
+  const sampleRows = plan.sampleBatch ?? 0;
+  const kvCache = FLOAT * 2 * 2 * config.nLayers * sampleRows * (plan.sampleLen ?? 0) * kvWidth
+    + FLOAT * sampleRows * config.vocabSize * 2;
+  return { weights, gradients, optimizer, activations, kvCache, total: weights + gradients + optimizer + activations + kvCache };
+}
+
+const MiB = 1024 * 1024;
+const mib = (bytes: number) => `${Math.round(bytes / MiB).toLocaleString('en-US')} MiB`;
+
+/** One line naming each part of an estimate. */
+export function describeEstimate(e: MemoryEstimate): string {
+  return `${mib(e.total)} (weights ${mib(e.weights)}, gradients ${mib(e.gradients)}, optimizer moments ${mib(e.optimizer)}, `
+    + `activations ${mib(e.activations)}, KV cache ${mib(e.kvCache)})`;
+}
+
+/** Thrown by {@link checkMemory}: the run would not fit. */
+export class MemoryLimitError extends Error {
+  constructor(message: string, readonly estimate: MemoryEstimate, readonly limit: number) {
+    super(message);
+    this.name = 'MemoryLimitError';
+  }
+}
+
+/**
+ * Settings near the plan that fit under `limit`: LoRA (rank 16 on four d x d projections) instead of full fine-tuning,
+ * smaller micro-batches, shorter rows, alone or combined; fewest changes first, then the largest that fits; at
+ * most three.
+ */
+function settingsThatFit(plan: MemoryPlan, limit: number): string[] {
+  const found: { text: string; changes: number; total: number }[] = [];
+  const modes: (TrainingMode | undefined)[] = plan.mode.kind === 'full' && plan.microBatch > 0 ? [undefined, { kind: 'lora', rank: 16, parameters: plan.config.nLayers * 16 * 8 * plan.config.dModel }] : [undefined];
+  const microBatches = [plan.microBatch];
+  for (let m = Math.floor(plan.microBatch / 2); m >= 1; m = Math.floor(m / 2)) microBatches.push(m);
+  const lengths = [plan.seqLen];
+  for (let t = Math.floor(plan.seqLen / 2); t >= 32; t = Math.floor(t / 2)) lengths.push(t);
+  for (const mode of modes) {
+    for (const microBatch of microBatches) {
+      for (const seqLen of lengths) {
+        const changes = [mode ? 'LoRA (rank 16)' : '', microBatch !== plan.microBatch ? `micro-batch ${microBatch}` : '', seqLen !== plan.seqLen ? `sequence length ${seqLen}` : ''].filter(Boolean);
+        if (changes.length === 0) continue;
+        const total = estimateMemory({ ...plan, mode: mode ?? plan.mode, microBatch, seqLen }).total;
+        if (total <= limit) found.push({ text: `${changes.join(', ')}: ${mib(total)}`, changes: changes.length, total });
+      }
+    }
+  }
+  found.sort((a, b) => a.changes - b.changes || b.total - a.total);
+  return found.slice(0, 3).map((f) => f.text);
+}
+
+/**
+ * Refuses a plan whose estimated peak exceeds `limit` bytes, with a {@link MemoryLimitError} that names the
+ * estimate by part, the limit, and settings that would fit (or says none near it does). Returns the estimate.
+ * `what` names the run in the message (e.g. `distill: student`).
+ */
+export function checkMemory(plan: MemoryPlan, limit: number, what: string): MemoryEstimate {
+  const estimate = estimateMemory(plan);
+  if (estimate.total <= limit) return estimate;
+  const fits = settingsThatFit(plan, limit);
+  const advice = fits.length > 0 ? `settings that fit: ${fits.join('; ')}` : 'no smaller micro-batch, sequence length or LoRA setting fits: use a smaller model';
+  throw new MemoryLimitError(
+    `${what}: estimated peak memory ${describeEstimate(estimate)} exceeds the backend's ${mib(limit)} `
+    + `(${parameterCount(plan.config).toLocaleString('en-US')} parameters, ${plan.mode.kind === 'full' ? 'full fine-tuning' : `LoRA rank ${plan.mode.rank}`}, `
+    + `micro-batch ${plan.microBatch} x ${plan.seqLen} tokens); ${advice}`,
+    estimate, limit,
+  );
+}
+
+/** A running count of the bytes the wasm backend holds for tensors; see {@link trackTensorBytes}. */
+export interface TensorBytesTracker {
+  /** Bytes held now. */
+  readonly current: number;
+  /** Most bytes held at once since tracking started (or since {@link resetPeak}). */
+  readonly peak: number;
+  resetPeak(): void;
+  /** Stops counting (restores the backend's allocator calls). */
+  stop(): void;
+}
+
+interface WasmAllocator {
+  _malloc(bytes: number): number;
+  _free(offset: number): void;
+}
+
+/**
+ * Counts the wasm backend's tensor buffers as they are allocated and freed (each buffer once, however many
+ * tensors view it: tf.memory() counts a reshaped view again), to measure a real peak. `backend` is
+ * `tf.backend()` on wasm; throws on another backend.
+ */
+export function trackTensorBytes(backend: unknown): TensorBytesTracker {
+  const wasm = (backend as { wasm?: WasmAllocator }).wasm;
+  if (!wasm || typeof wasm._malloc !== 'function') throw new Error('trackTensorBytes: needs the wasm backend');
+  const { _malloc: malloc, _free: free } = wasm;
+  const sizes = new Map<number, number>();
+  const state = { current: 0, peak: 0 };
+  wasm._malloc = (bytes: number) => {
+    const offset = malloc.call(wasm, bytes);
+    sizes.set(offset >>> 0, bytes);
+    state.current += bytes;
+    state.peak = Math.max(state.peak, state.current);
+    return offset;
+  };
+  wasm._free = (offset: number) => {
+    state.current -= sizes.get(offset >>> 0) ?? 0;
+    sizes.delete(offset >>> 0);
+    free.call(wasm, offset);
+  };
+  return {
+    get current() { return state.current; },
+    get peak() { return state.peak; },
+    resetPeak: () => { state.peak = state.current; },
+    stop: () => {
+      wasm._malloc = malloc;
+      wasm._free = free;
+    },
+  };
+}

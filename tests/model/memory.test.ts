@@ -1,0 +1,77 @@
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../lib/backend';
+import { CausalLM } from '../../lib/model/causal-lm';
+import { validateModelConfig, type ModelConfig } from '../../lib/model/config';
+import { checkMemory, estimateMemory, MemoryLimitError, parameterCount, trackTensorBytes, WASM_HEAP_BYTES } from '../../lib/model/memory';
+import { Trainer } from '../../lib/train/trainer';
+import { tokenRows } from './tiny';
+
+beforeAll(async () => {
+  await initBackend('wasm');
+});
+
+describe('memory', () => {
+  test('a created model holds one float32 copy of its weights', () => {
+    const before = tf.memory();
+    const config: ModelConfig = { arch: 'gpt2', vocabSize: 1000, dModel: 64, nLayers: 3, nHeads: 4, maxSeqLen: 128 };
+    const model = CausalLM.create(config);
+    const after = tf.memory();
+    const tensors = Object.keys(model.weights).length + Object.keys(model.valueHeadWeights).length;
+    // value head: d + 1 parameters
+    expect(after.numBytes - before.numBytes).toBe(4 * (model.numParams() + 64 + 1));
+    expect(after.numTensors - before.numTensors).toBe(tensors);
+    expect(parameterCount(model.config)).toBe(model.numParams());
+    model.dispose();
+    expect(tf.memory().numTensors).toBe(before.numTensors);
+  });
+
+  test.each([
+    ['gpt2', { arch: 'gpt2', vocabSize: 64, dModel: 64, nLayers: 2, nHeads: 4, maxSeqLen: 64 }, 4, 64],
+    ['gpt2 wide vocabulary', { arch: 'gpt2', vocabSize: 2000, dModel: 64, nLayers: 2, nHeads: 2, maxSeqLen: 32 }, 8, 32],
+    ['llama GQA', { arch: 'llama', vocabSize: 300, dModel: 96, nLayers: 3, nHeads: 6, nKvHeads: 2, maxSeqLen: 64 }, 4, 64],
+  ] as [string, ModelConfig, number, number][])('estimate within 15%% of the measured training-step peak: %s', async (_name, config, rows, length) => {
+    const model = CausalLM.create(config);
+    const trainer = new Trainer(model, { schedule: { peakLr: 1e-3, warmupSteps: 1, totalSteps: 10 } });
+    const batch = { ids: tokenRows(rows, length, config.vocabSize, 7, 0), targetMask: Array.from({ length: rows }, () => Array(length).fill(1)) };
+    const start = tf.memory().numBytes;
+    const tracker = trackTensorBytes(tf.backend());
+    await trainer.step(batch);
+    tracker.stop();
+    const estimate = estimateMemory({ config: model.config, mode: { kind: 'full' }, microBatch: rows, seqLen: length });
+    // Held before the step: weights, value head and AdamW's moments (allocated by the Trainer).
+    const valueHead = 4 * (config.dModel + 1);
+    expect(start).toBeGreaterThanOrEqual(estimate.weights + estimate.optimizer + valueHead);
+    const measured = tracker.peak + estimate.weights + estimate.optimizer + valueHead;
+    expect(estimate.total / measured).toBeGreaterThan(0.85);
+    expect(estimate.total / measured).toBeLessThan(1.15);
+    trainer.dispose();
+    model.dispose();
+  });
+
+  test('refuses full fine-tuning of a GPT-2-124M shape on the wasm heap, naming the numbers and what fits', () => {
+    const config = validateModelConfig({ arch: 'gpt2', vocabSize: 50257, dModel: 768, nLayers: 12, nHeads: 12, maxSeqLen: 1024 });
+    const plan = { config, mode: { kind: 'full' } as const, microBatch: 4, seqLen: 256 };
+    const estimate = estimateMemory(plan);
+    // weights: 124,439,808 parameters x 4 bytes; moments twice that
+    expect(estimate.weights).toBe(124_439_808 * 4);
+    expect(estimate.optimizer).toBe(124_439_808 * 8);
+    let error: unknown;
+    try {
+      checkMemory(plan, WASM_HEAP_BYTES, 'distill: student');
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(MemoryLimitError);
+    const message = (error as Error).message;
+    const mib = (bytes: number) => `${Math.round(bytes / 1024 / 1024).toLocaleString('en-US')} MiB`;
+    expect(message).toContain(`distill: student: estimated peak memory ${mib(estimate.total)}`);
+    expect(message).toContain(`weights ${mib(estimate.weights)}`);
+    expect(message).toContain(`exceeds the backend's 4,096 MiB`);
+    expect(message).toContain('124,439,808 parameters, full fine-tuning, micro-batch 4 x 256 tokens');
+    expect(message).toMatch(/settings that fit: micro-batch 1: [\d,]+ MiB; sequence length 64: [\d,]+ MiB/);
+    // One row of 256 tokens with LoRA passes: the activations alone of 4 x 256 tokens exceed 4 GiB.
+    const lora = { ...plan, mode: { kind: 'lora', rank: 16, parameters: 16 * 12 * 2 * (768 + 3 * 768) } as const };
+    expect(estimateMemory(lora).activations).toBeGreaterThan(WASM_HEAP_BYTES);
+    expect(checkMemory({ ...lora, microBatch: 1 }, WASM_HEAP_BYTES, 'x').total).toBeLessThan(WASM_HEAP_BYTES);
+  });
+});
