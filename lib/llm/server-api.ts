@@ -160,9 +160,9 @@ function usageOf(results: CompletionResult[], stats: ServerStats) {
 }
 
 /** Completion logprobs in the legacy format: echoed prompt tokens (first without a value) then generated ones. */
-function completionLogprobs(g: Generation, echoed: PromptTokenLogprob[], startOffset: number) {
+function completionLogprobs(g: Generation, echoed: PromptTokenLogprob[]) {
   const entries: PromptTokenLogprob[] = [...echoed, ...(g.logprobs ?? [])];
-  let offset = startOffset;
+  let offset = 0;
   return {
     tokens: entries.map((t) => t.token),
     token_logprobs: entries.map((t) => t.logprob),
@@ -195,7 +195,7 @@ export async function completions(context: ApiContext, body: unknown, response: 
       index,
       text: prefix + g.text,
       finish_reason: g.finishReason,
-      logprobs: logprobs === undefined ? null : completionLogprobs(g, echoed?.tokens ?? [], 0),
+      logprobs: logprobs === undefined ? null : completionLogprobs(g, echoed?.tokens ?? []),
     };
   });
   const usage = usageOf(results, stats);
