@@ -51,6 +51,20 @@ interface Pass {
   bias?: tf.Tensor3D;
 }
 
+/**
+ * A change to the model's projections (LoRA: lib/model/lora.ts). The forward pass calls `apply` with each
+ * projection's output y [N, out] and its input x [N, in]: `layers.<i>.attn.qkv` (q, k and v in one), then
+ * `layers.<i>.attn.wo`, `.mlp.w_in` (GPT-2), `.mlp.w_gate`, `.mlp.w_up` (Llama), `.mlp.w_out`.
+ */
+export interface ProjectionAdapter {
+  /** The adapter's own trainable parameters. */
+  readonly weights: Record<string, tf.Variable>;
+  /** Training-only behaviour (dropout) on. */
+  training: boolean;
+  apply(projection: string, x: tf.Tensor2D, y: tf.Tensor2D): tf.Tensor2D;
+  dispose(): void;
+}
+
 /** Host-side weights by name, as read from or written to a safetensors file. */
 export type WeightArrays = Map<string, { shape: number[]; data: Float32Array }>;
 
@@ -87,7 +101,14 @@ export class CausalLM {
   readonly valueHeadWeights: Record<string, tf.Variable>;
   /** The fast kernels the forward pass takes where the backend has them (see {@link FastOps}). */
   ops: FastOps = FUSED_OPS;
+  /**
+   * Runs in every forward pass when set (see {@link ProjectionAdapter}); the weights above stay as they are.
+   * Disposed with the model.
+   */
+  adapter?: ProjectionAdapter;
   private readonly rotary?: { cos: tf.Tensor2D; sin: tf.Tensor2D; rotateHalf: tf.Tensor2D };
+  /** A view made by {@link withoutAdapter}: its weights are another model's, not its own to dispose. */
+  private view = false;
 
   private constructor(config: ResolvedModelConfig, weights: Record<string, tf.Variable>, valueHeadWeights: Record<string, tf.Variable>) {
     this.config = config;
@@ -128,6 +149,8 @@ export class CausalLM {
         if (found.shape.join(',') !== shape.join(',')) {
           throw new Error(`${where}: weight "${name}" has shape [${found.shape.join(', ')}] but the config needs [${shape.join(', ')}]`);
         }
+        const bad = found.data.findIndex((value) => !Number.isFinite(value));
+        if (bad >= 0) throw new Error(`${where}: weight "${name}" holds a non-finite value (${found.data[bad]} at index ${bad}); the checkpoint is corrupt`);
         data.set(name, found.data);
       }
       return data;
@@ -262,7 +285,7 @@ export class CausalLM {
     if (!name.endsWith('.qkv')) {
       const biasName = /\.w\w*$/.test(name) ? name.replace(/\.w(\w*)$/, '.b$1') : undefined;
       const bias = biasName === undefined ? undefined : (w[biasName] as tf.Tensor1D | undefined);
-      return [linear(x, w[name] as tf.Tensor2D, bias)];
+      return [this.adapt(name, x, linear(x, w[name] as tf.Tensor2D, bias))];
     }
     const { config } = this;
     const p = name.slice(0, -'qkv'.length);
@@ -270,7 +293,12 @@ export class CausalLM {
     const weight = derived(`${p}wqkv`, () => tf.concat([w[`${p}wq`], w[`${p}wk`], w[`${p}wv`]], 1) as tf.Tensor2D);
     const bias = hasQKVBias(config.arch) ? derived(`${p}bqkv`, () => tf.concat([w[`${p}bq`], w[`${p}bk`], w[`${p}bv`]]) as tf.Tensor1D) : undefined;
     const headSize = config.dModel / config.nHeads;
-    return tf.split(linear(x, weight, bias), [config.nHeads * headSize, config.nKvHeads * headSize, config.nKvHeads * headSize], 1);
+    return tf.split(this.adapt(name, x, linear(x, weight, bias)), [config.nHeads * headSize, config.nKvHeads * headSize, config.nKvHeads * headSize], 1);
+  }
+
+  /** y [N, out] of projection `name` on x [N, in], changed by the adapter when there is one. */
+  private adapt(name: string, x: tf.Tensor2D, y: tf.Tensor2D): tf.Tensor2D {
+    return this.adapter ? this.adapter.apply(name, x, y) : y;
   }
 
   /** Scalar value per position from the last hidden states [B, T, d] -> [B, T] (the PPO critic). */
@@ -308,8 +336,19 @@ export class CausalLM {
     return out;
   }
 
+  /**
+   * The same model without its adapter, sharing every weight (no copy): with LoRA, the base model, e.g. RL's
+   * frozen reference. Disposing the view frees nothing of the original's.
+   */
+  withoutAdapter(): CausalLM {
+    const base = new CausalLM(this.config, this.weights, this.valueHeadWeights);
+    base.view = true;
+    return base;
+  }
+
   dispose(): void {
-    for (const v of [...Object.values(this.weights), ...Object.values(this.valueHeadWeights)]) v.dispose();
+    if (!this.view) for (const v of [...Object.values(this.weights), ...Object.values(this.valueHeadWeights)]) v.dispose();
+    this.adapter?.dispose();
     if (this.rotary) for (const t of Object.values(this.rotary)) t.dispose();
   }
 }

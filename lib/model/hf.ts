@@ -19,6 +19,7 @@ import type { SamplingOptions } from './sampling';
 import { hasQKVBias, type ResolvedModelConfig, validateModelConfig } from './config';
 import { readSafetensors, writeSafetensors } from './safetensors';
 import { asObject, readJsonFile } from '../tokenizer/json-file';
+import { mergedArrays } from './lora';
 
 type Tensor = { shape: number[]; data: Float32Array };
 
@@ -28,7 +29,7 @@ function readJsonObject(path: string): Record<string, unknown> {
 }
 
 /** [rows, cols] row-major -> [cols, rows]. */
-function transpose(t: Tensor): Tensor {
+export function transpose(t: Tensor): Tensor {
   const [rows, cols] = t.shape;
   const out = new Float32Array(rows * cols);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = t.data[r * cols + c];
@@ -262,7 +263,7 @@ export function weightsToHF(config: ResolvedModelConfig, weights: WeightArrays):
 // --- files -----------------------------------------------------------------------------------------------
 
 /** All tensors of a HF folder: model.safetensors, or the shards listed in model.safetensors.index.json. */
-function readHFTensors(dir: string): { tensors: Map<string, Tensor>; source: string } {
+export function readHFTensors(dir: string): { tensors: Map<string, Tensor>; source: string } {
   const single = join(dir, 'model.safetensors');
   const indexPath = join(dir, 'model.safetensors.index.json');
   let files: string[];
@@ -357,10 +358,11 @@ function specialIds(tokenizer: Tokenizer): Record<string, unknown> {
  * Writes a folder Hugging Face transformers and tokenizers load as is, atomically: config.json (with the
  * tokenizer's bos/eos/pad ids), model.safetensors (F32; `lm_head.weight` when the head is untied), and the
  * tokenizer as tokenizer.json + tokenizer_config.json (see saveAsHFTokenizer: this library's char, byte and
- * word-char tokenizers become BPE files giving the same ids) with generation_config.json's special ids.
+ * word-char tokenizers become BPE files giving the same ids) with generation_config.json's special ids. A LoRA
+ * adapter on the model is merged into the weights written.
  */
 export async function exportHFCheckpoint(dir: string, model: CausalLM, tokenizer?: Tokenizer): Promise<void> {
-  const tensors = weightsToHF(model.config, await model.toArrays());
+  const tensors = weightsToHF(model.config, await mergedArrays(model));
   await writeFolderAtomic(dir, async (temp) => {
     const ids = tokenizer ? specialIds(tokenizer) : {};
     writeJsonAtomic(join(temp, 'config.json'), { ...configToHF(model.config), ...ids, torch_dtype: 'float32' });

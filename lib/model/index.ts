@@ -1,6 +1,13 @@
 export { type Architecture, type Layout, LAYOUTS, type ModelConfig, type ResolvedModelConfig, validateModelConfig } from './config';
 export { type FastOps, FUSED_OPS, REFERENCE_OPS } from './ops';
-export { CausalLM, type ForwardOptions, type ForwardResult, type WeightArrays } from './causal-lm';
+export { CausalLM, type ForwardOptions, type ForwardResult, type ProjectionAdapter, type WeightArrays } from './causal-lm';
+export {
+  LoraAdapter, type LoraConfig, defaultTargetModules, adapterParameterCount, trainableWeights, mergedArrays, withAdapterTraining,
+} from './lora';
+export {
+  estimateMemory, checkMemory, describeEstimate, parameterCount, trackTensorBytes, MemoryLimitError, WASM_HEAP_BYTES,
+  type MemoryPlan, type MemoryEstimate, type TrainingMode, type TensorBytesTracker,
+} from './memory';
 export { KVCache } from './kv-cache';
 export { sequenceLogProbs, tokenLogProbs } from './logprobs';
 export { generate, sampleToken, type GenerateOptions, type Generation, type SamplingOptions } from './sampling';
@@ -10,6 +17,7 @@ export {
   readCheckpointConfig,
   CHECKPOINT_FORMAT,
   CHECKPOINT_VERSION,
+  ADAPTER_FOLDER,
   type CheckpointContents,
   type LoadedCheckpoint,
   type OptimizerState,
@@ -33,3 +41,4 @@ export { T5Model, type T5Encoding, type T5DecodeOptions, type T5Output } from '.
 export { relativeBucket } from './t5-position';
 export { t5TargetLogProbs } from './t5-logprobs';
 export { t5Generate, type T5GenerateOptions } from './t5-generate';
+export { t5ConfigFromHF, t5ConfigToHF, t5WeightsFromHF, t5WeightsToHF, importT5Checkpoint, exportT5Checkpoint } from './t5-hf';
