@@ -8,9 +8,10 @@
  * default targets), it measures
  * - peak memory: the most bytes of tensor buffers held at once (counted at the wasm allocator) and the
  *   estimate of lib/model/memory.ts for the same plan;
- * - distillation train tokens/s: one row of 256 tokens per micro-batch, AdamW on the adapters (median of 2 steps
- *   after one warm-up step);
- * - KV-cache sampling tokens/s: batch 8, 64 new tokens (after one warm-up generation);
+ * - distillation train tokens/s: one row of 256 tokens per micro-batch (halved until the estimate fits the heap:
+ *   activations are not recomputed, so Qwen2.5-0.5B trains on rows of 128), AdamW on the adapters (one step after a
+ *   warm-up step: the machine is shared, so steps are few);
+ * - KV-cache sampling tokens/s: batch 8, 64 new tokens (after a warm-up generation of 8);
  * - the wall time of one GRPO iteration: 4 prompts x 4 samples x 64 new tokens, reference log-probs from the
  *   base (adapters off), one update;
  * and full fine-tuning's train tokens/s and peak where the estimate says it fits in the 4 GiB heap.
@@ -19,7 +20,8 @@
  * Prints a table, then (last line) one JSON object:
  * `{"gpt2-124m": {"fits": true, "mode": "lora", "peakMiB", "trainTokPerS", "sampleTokPerS", "grpoIterationS", "torch": {...}}, ...}`.
  *
- * Options: `--models gpt2-124m,smollm2-135m,qwen2.5-0.5b` (default all three), `--no-torch`.
+ * Options: `--models gpt2-124m,smollm2-135m,qwen2.5-0.5b` (default all three), `--no-torch`, `--estimate-only` (the
+ * memory estimates of the plans alone, in seconds: nothing is allocated).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,7 +31,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import {
   CausalLM, checkMemory, estimateMemory, exportHFCheckpoint, generate, LoraAdapter, loadCheckpoint, trackTensorBytes,
-  validateModelConfig, WASM_HEAP_BYTES, defaultTargetModules, adapterParameterCount, type ModelConfig,
+  validateModelConfig, WASM_HEAP_BYTES, defaultTargetModules, adapterParameterCount, parameterCount, type ModelConfig, type MemoryPlan,
 } from '../lib/model';
 import { PPOTrainer } from '../lib/rl';
 import { Trainer } from '../lib/train';
@@ -52,6 +54,8 @@ const MiB = 1024 * 1024;
 interface ModelFigures {
   fits: boolean;
   mode: 'lora';
+  /** Tokens per training micro-batch: 256, or fewer where 256 does not fit the heap (no activation recomputation). */
+  trainTokens: number;
   peakMiB: number;
   estimateMiB: number;
   trainTokPerS: number;
@@ -86,11 +90,6 @@ async function writeRandomFolder(shape: ModelConfig, dir: string): Promise<void>
   writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(wordsTokenizer(shape.vocabSize)));
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
-
 function randomRows(rows: number, length: number, vocab: number, seed: number): number[][] {
   let s = seed;
   return Array.from({ length: rows }, () => Array.from({ length }, () => {
@@ -99,19 +98,46 @@ function randomRows(rows: number, length: number, vocab: number, seed: number): 
   }));
 }
 
-/** Train tokens/s: one warm-up step, then the median of two, each one row of TRAIN_TOKENS. */
-async function trainRate(model: CausalLM): Promise<number> {
+/** Train tokens/s of one step (one row of `tokens`) after a warm-up step. */
+async function trainRate(model: CausalLM, tokens: number): Promise<number> {
   const trainer = new Trainer(model, { schedule: { peakLr: 1e-4, warmupSteps: 0, totalSteps: 10 }, microBatchSize: 1 });
-  const batch = { ids: randomRows(1, TRAIN_TOKENS, model.config.vocabSize, 5), targetMask: [Array(TRAIN_TOKENS).fill(1)] };
+  const batch = { ids: randomRows(1, tokens, model.config.vocabSize, 5), targetMask: [Array(tokens).fill(1)] };
   await trainer.step(batch);
-  const times: number[] = [];
-  for (let i = 0; i < 2; i++) {
-    const start = performance.now();
-    await trainer.step(batch);
-    times.push((performance.now() - start) / 1000);
-  }
+  const start = performance.now();
+  await trainer.step(batch);
+  const seconds = (performance.now() - start) / 1000;
   trainer.dispose();
-  return TRAIN_TOKENS / median(times);
+  return tokens / seconds;
+}
+
+/**
+ * The LoRA plan of a shape (one row per micro-batch, halved from TRAIN_TOKENS until the estimate fits the heap;
+ * the GRPO sampling batch) and the rows' length.
+ */
+function plans(shape: ModelConfig): { loraPlan: MemoryPlan; trainTokens: number } {
+  const config = validateModelConfig(shape);
+  const lora = { rank: RANK, alpha: 2 * RANK, dropout: 0, targetModules: defaultTargetModules(config) };
+  const plan = (seqLen: number): MemoryPlan => ({ config, mode: { kind: 'lora', rank: RANK, parameters: adapterParameterCount(config, lora) }, microBatch: 1, seqLen, sampleBatch: GRPO.prompts * GRPO.samples, sampleLen: NEW_TOKENS + 8 });
+  let trainTokens = TRAIN_TOKENS;
+  while (trainTokens > 32 && estimateMemory(plan(trainTokens)).total > WASM_HEAP_BYTES) trainTokens /= 2;
+  return { loraPlan: plan(trainTokens), trainTokens };
+}
+
+/** The estimates alone: the LoRA plan at 256 tokens and at the length that fits, full fine-tuning at that length. */
+function printEstimates(names: string[]): void {
+  const out: Record<string, object> = {};
+  console.log('| model | parameters | LoRA r=16, 1 x 256 tokens | rows that fit | LoRA at that length | full fine-tuning at that length |');
+  console.log('|---|---|---|---|---|---|');
+  for (const name of names) {
+    const { loraPlan, trainTokens } = plans(SHAPES[name]);
+    const at256 = estimateMemory({ ...loraPlan, seqLen: TRAIN_TOKENS }).total;
+    const lora = estimateMemory(loraPlan).total;
+    const full = estimateMemory({ ...loraPlan, mode: { kind: 'full' }, sampleBatch: 0 }).total;
+    const mib = (b: number) => `${Math.round(b / MiB).toLocaleString('en-US')} MiB`;
+    console.log(`| ${name} | ${parameterCount(loraPlan.config).toLocaleString('en-US')} | ${mib(at256)} | ${trainTokens} | ${mib(lora)} | ${mib(full)}${full > WASM_HEAP_BYTES ? ' (does not fit)' : ''} |`);
+    out[name] = { parameters: parameterCount(loraPlan.config), lora256MiB: Math.round(at256 / MiB), trainTokens, loraMiB: Math.round(lora / MiB), fullMiB: Math.round(full / MiB), fullFits: full <= WASM_HEAP_BYTES };
+  }
+  console.log(JSON.stringify(out));
 }
 
 /** One model's figures, in this process (the child). */
@@ -121,15 +147,14 @@ async function measure(name: string, dir: string): Promise<ModelFigures> {
   await writeRandomFolder(shape, dir);
   const tracker = trackTensorBytes(tf.backend());
   const { model, tokenizer } = await loadCheckpoint(dir, { maxSeqLen: shape.maxSeqLen });
-  const config = validateModelConfig(shape);
-  const lora = { rank: RANK, alpha: 2 * RANK, dropout: 0, targetModules: defaultTargetModules(config) };
-  const loraPlan = { config, mode: { kind: 'lora' as const, rank: RANK, parameters: adapterParameterCount(config, lora) }, microBatch: 1, seqLen: TRAIN_TOKENS, sampleBatch: GRPO.prompts * GRPO.samples, sampleLen: NEW_TOKENS + 8 };
+  const lora = { rank: RANK, alpha: 2 * RANK, dropout: 0, targetModules: defaultTargetModules(validateModelConfig(shape)) };
+  const { loraPlan, trainTokens } = plans(shape);
   const estimate = checkMemory(loraPlan, WASM_HEAP_BYTES, name);
   LoraAdapter.attach(model, lora, { seed: 2 });
-  const trainTokPerS = await trainRate(model);
+  const trainTokPerS = await trainRate(model, trainTokens);
 
   const prompts = randomRows(SAMPLE_BATCH, 8, shape.vocabSize, 9);
-  await generate(model, tokenizer, prompts, { maxNewTokens: NEW_TOKENS, temperature: 1, seed: 1, stop: [] });
+  await generate(model, tokenizer, prompts, { maxNewTokens: 8, temperature: 1, seed: 1, stop: [] }); // warm-up
   let start = performance.now();
   const generations = await generate(model, tokenizer, prompts, { maxNewTokens: NEW_TOKENS, temperature: 1, seed: 2, stop: [] });
   const sampleTokPerS = generations.reduce((n, g) => n + g.tokenIds.length, 0) / ((performance.now() - start) / 1000);
@@ -154,23 +179,23 @@ async function measure(name: string, dir: string): Promise<ModelFigures> {
     model.adapter!.dispose();
     model.adapter = undefined;
     tracker.resetPeak();
-    const rate = await trainRate(model);
+    const rate = await trainRate(model, trainTokens);
     full = { ...full, trainTokPerS: rate, peakMiB: Math.round(tracker.peak / MiB) };
   }
   tracker.stop();
   model.dispose();
   return {
-    fits: true, mode: 'lora', peakMiB: Math.round(loraPeak / MiB), estimateMiB: Math.round(estimate.total / MiB),
+    fits: true, mode: 'lora', trainTokens, peakMiB: Math.round(loraPeak / MiB), estimateMiB: Math.round(estimate.total / MiB),
     trainTokPerS, sampleTokPerS, grpoIterationS, full,
   };
 }
 
 /** The PyTorch peer's figures for the folder, or why there are none. */
-function torchFigures(dir: string): Record<string, number | string> {
+function torchFigures(dir: string, trainTokens: number): Record<string, number | string> {
   const python = '/usr/bin/python3';
   const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
   if (probe.status !== 0) return { skipped: 'python3-torch is not installed' };
-  const out = spawnSync(python, [join(__dirname, 'torch', 'pretrained_peer.py'), dir, '--rank', String(RANK), '--train-tokens', String(TRAIN_TOKENS),
+  const out = spawnSync(python, [join(__dirname, 'torch', 'pretrained_peer.py'), dir, '--rank', String(RANK), '--train-tokens', String(trainTokens),
     '--sample-batch', String(SAMPLE_BATCH), '--new-tokens', String(NEW_TOKENS), '--grpo-prompts', String(GRPO.prompts), '--grpo-samples', String(GRPO.samples)], { encoding: 'utf8', maxBuffer: 1 << 24 });
   if (out.status !== 0) return { failed: (out.stderr || out.stdout).trim().split('\n').slice(-1)[0] ?? `exit ${out.status}` };
   return JSON.parse(out.stdout.trim().split('\n').pop()!) as Record<string, number | string>;
@@ -189,6 +214,10 @@ async function main(): Promise<void> {
     process.stderr.write(`bench:pretrained: unknown model "${unknown}" (known: ${Object.keys(SHAPES).join(', ')})\n`);
     process.exit(2);
   }
+  if (args.includes('--estimate-only')) {
+    printEstimates(selected);
+    return;
+  }
   const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
   console.log(`bench:pretrained on commit ${commit}, tfjs wasm (1 thread) vs PyTorch ${args.includes('--no-torch') ? '(skipped: --no-torch)' : ''}`);
   const results: Record<string, ModelFigures> = {};
@@ -202,8 +231,9 @@ async function main(): Promise<void> {
         continue;
       }
       const figures = JSON.parse(last) as ModelFigures;
-      if (!args.includes('--no-torch') && existsSync(join(dir, 'model.safetensors'))) figures.torch = torchFigures(dir);
+      if (!args.includes('--no-torch') && existsSync(join(dir, 'model.safetensors'))) figures.torch = torchFigures(dir, figures.trainTokens);
       results[name] = figures;
+      console.log(`# ${name}: ${JSON.stringify(figures)}`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -214,7 +244,7 @@ async function main(): Promise<void> {
   console.log('|---|---|---|---|---|---|---|---|');
   for (const [name, f] of Object.entries(results)) {
     const t = f.torch ?? {};
-    console.log(`| ${name} | LoRA r=${RANK} | ${f.peakMiB} (${f.estimateMiB}) | ${num(f.trainTokPerS)} | ${num(f.sampleTokPerS)} | ${num(f.grpoIterationS)} | `
+    console.log(`| ${name} | LoRA r=${RANK}, ${f.trainTokens} tokens | ${f.peakMiB} (${f.estimateMiB}) | ${num(f.trainTokPerS)} | ${num(f.sampleTokPerS)} | ${num(f.grpoIterationS)} | `
       + `${t.skipped ?? t.failed ?? `${num(t.trainTokPerS)} / ${num(t.sampleTokPerS)}, ${num(t.grpoIterationS)}, ${num(t.peakRssMiB, 0)}`} | ${ratio(f.trainTokPerS, t.trainTokPerS)}, ${ratio(f.sampleTokPerS, t.sampleTokPerS)} |`);
     if (f.full) console.log(`| ${name} | full | ${f.full.fits ? `${f.full.peakMiB} (${f.full.estimateMiB})` : `does not fit (estimate ${f.full.estimateMiB})`} | ${num(f.full.trainTokPerS)} | | | | |`);
   }

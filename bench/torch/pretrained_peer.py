@@ -7,8 +7,8 @@
 DIR holds config.json (model_type gpt2, llama or qwen2) and an F32 model.safetensors. The forwards follow the
 transformers definitions (as bench/torch/hf_reference.py, here in float32 with a KV cache) with LoRA adapters
 (PEFT's default targets: c_attn for GPT-2, q_proj and v_proj otherwise; alpha = 2 rank) on the frozen weights.
-Measures: distillation train tokens/s (one row of --train-tokens, AdamW on the adapters, median of 2 steps after a
-warm-up), KV-cache sampling tokens/s (--sample-batch rows, 8-token prompts, --new-tokens new, after a warm-up
+Measures: distillation train tokens/s (one row of --train-tokens, AdamW on the adapters, one step after a warm-up
+step), KV-cache sampling tokens/s (--sample-batch rows, 8-token prompts, --new-tokens new, after a warm-up
 generation), the wall time of one GRPO iteration (prompts x samples rows sampled, reference log-probs with the
 adapters off, one update), and peak RSS. Prints one JSON object as its last line. Needs Debian's python3 with
 python3-torch; nothing else.
@@ -19,7 +19,6 @@ import math
 import mmap
 import os
 import resource
-import statistics
 import struct
 import time
 
@@ -185,17 +184,14 @@ def main():
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
 
     row = torch.randint(0, vocab - 1, (1, args.train_tokens), generator=generator)
-    times = []
-    for step in range(3):
+    for step in range(2):
         start = time.perf_counter()
         logits, _ = model.forward(row)
         loss = torch.nn.functional.cross_entropy(logits[0, :-1], row[0, 1:])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        if step > 0:
-            times.append(time.perf_counter() - start)
-    train = args.train_tokens / statistics.median(times)
+    train = args.train_tokens / (time.perf_counter() - start)
 
     prompts = torch.randint(0, vocab - 1, (args.sample_batch, 8), generator=generator)
     model.sample(prompts, args.new_tokens, generator)

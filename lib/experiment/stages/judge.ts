@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { LocalLLMClient } from '../../llm/local-client';
 import type { LLMClient } from '../../llm/types';
+import type { CausalLM } from '../../model/causal-lm';
+import type { Tokenizer } from '../../tokenizer/types';
 import { CompositeReward } from '../../../rewards/composite';
 import { loadRewardFiles } from '../../../rewards/registry';
 import type { StageContext } from '../runner';
@@ -14,11 +16,15 @@ export interface Judge {
 
 /**
  * The frozen judge the config names: a copy of the distilled student (`student-copy`), another local checkpoint,
- * or an OpenAI-compatible endpoint (cached in the run folder).
+ * or an OpenAI-compatible endpoint (cached in the run folder). `distilled`, when the caller holds the frozen
+ * distilled student already (RL's reference), is that copy: no second one is loaded.
  */
-export async function openJudge(context: StageContext): Promise<Judge> {
+export async function openJudge(context: StageContext, distilled?: { model: CausalLM; tokenizer: Tokenizer }): Promise<Judge> {
   const judge = context.config.judge;
   if (judge.kind === 'llm') return { client: endpointClient(judge.endpoint, context.run.path('llm-cache'), 'judge.endpoint'), dispose() {} };
+  if (judge.kind === 'student-copy' && distilled) {
+    return { client: new LocalLLMClient(distilled.model, distilled.tokenizer, { name: 'judge (frozen distilled student)' }), dispose() {} };
+  }
   const dir = judge.kind === 'student-copy' ? context.outputsOf('distill').best : judge.path;
   if (!existsSync(dir)) throw new Error(judge.kind === 'checkpoint' ? `judge.path: ${dir} does not exist` : `the distilled student ${dir} is missing`);
   const client = await LocalLLMClient.fromCheckpoint(dir, {

@@ -62,8 +62,8 @@ export async function rlStage(context: StageContext): Promise<StageResult> {
   let policy: CausalLM = distilled.model;
   if (policy.adapter instanceof LoraAdapter) policy.adapter.mergeIntoModel(policy); // the distilled student, one set of weights
   const lora = studentLora(config, policy) !== undefined;
-  // Full fine-tuning keeps a frozen copy; under LoRA the policy without its adapter is the reference.
-  const reference = lora ? undefined : policy.clone();
+  // Full fine-tuning keeps a frozen copy; under LoRA the policy without its adapter is the reference (made below).
+  const frozenCopy = lora ? undefined : policy.clone();
   let state: PPOTrainerState | undefined;
   let optimizerState: OptimizerState | undefined;
   if (context.resume && existsSync(lastDir)) {
@@ -77,7 +77,9 @@ export async function rlStage(context: StageContext): Promise<StageResult> {
   checkStudentMemory('rl', config, policy, {
     microBatch: rl.minibatchSize, seqLen: policy.config.maxSeqLen, sampleBatch: rl.minibatchSize, sampleLen: policy.config.maxSeqLen, referenceCopy: !lora,
   });
-  const judge = await openJudge(context);
+  // The distilled student, frozen: RL's reference and, for a `student-copy` judge, the judge.
+  const reference = frozenCopy ?? policy.withoutAdapter();
+  const judge = await openJudge(context, { model: reference, tokenizer });
   const trainer = new PPOTrainer({
     policy, reference, tokenizer, reward: buildReward(context), judge: judge.client, seed: config.seed,
     promptOf: (example) => rationalePrompt(example, config.distill.format),
@@ -127,7 +129,7 @@ export async function rlStage(context: StageContext): Promise<StageResult> {
   } finally {
     trainer.dispose();
     policy.dispose();
-    reference?.dispose();
+    frozenCopy?.dispose();
     judge.dispose();
   }
 }

@@ -1,0 +1,49 @@
+/** PPO (value head included) and GRPO with a LoRA policy: adapters train, the base is the reference and stays as it is. */
+import * as tf from '@tensorflow/tfjs';
+import type { Example } from '../../lib/data/types';
+import { initBackend } from '../../lib/backend';
+import { CausalLM } from '../../lib/model/causal-lm';
+import { LoraAdapter } from '../../lib/model/lora';
+import { PPOTrainer } from '../../lib/rl';
+import { CharTokenizer } from '../../lib/tokenizer/char';
+
+const tokenizer = CharTokenizer.fromTexts(['abcdefgh xyz?#']);
+const shareOfA = { name: 'share-of-a', score: async (batch: { rationale: string }[]) => batch.map(({ rationale }) => [...rationale].filter((c) => c === 'a').length / Math.max(1, rationale.length)) };
+const examples: Example[] = ['xyz', 'zyx'].map((q, i) => ({ id: `toy/${i}`, question: q, answers: [''], answerType: 'text' }));
+
+beforeAll(async () => {
+  await initBackend('wasm');
+});
+
+test.each(['ppo', 'grpo'] as const)('%s with LoRA: only the adapter (and value head) change, the base view is the reference, no leak', async (algorithm) => {
+  const policy = CausalLM.create({ arch: 'llama', vocabSize: tokenizer.vocabSize, dModel: 32, nLayers: 2, nHeads: 4, nKvHeads: 2, maxSeqLen: 24 }, { seed: 3 });
+  const base = await policy.toArrays();
+  const adapter = LoraAdapter.attach(policy, { rank: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'v_proj', 'down_proj'] }, { seed: 1 });
+  const trainer = new PPOTrainer({
+    policy, tokenizer, reward: shareOfA, seed: 1, promptOf: (e) => `${e.question}?`,
+    config: { algorithm, maxNewTokens: 8, samplesPerPrompt: 4, minibatchSize: 8, ppoEpochs: 1, learningRate: 5e-3, stop: [], kl: { coef: 0.05, horizon: 10000 } },
+  });
+  expect(trainer.reference.weights).toBe(policy.weights); // a view: no second copy
+  expect(trainer.reference.adapter).toBeUndefined();
+  const adapterBefore = Object.fromEntries(Object.entries(adapter.weights).map(([n, v]) => [n, v.dataSync().slice()]));
+  let tensors = 0;
+  for (let i = 0; i < 4; i++) {
+    const { stats } = await trainer.step(examples);
+    if (i === 0) expect(stats.kl).toBeCloseTo(0, 6); // B = 0: the policy starts as the reference
+    if (i === 1) tensors = tf.memory().numTensors;
+    if (i > 1) expect(tf.memory().numTensors).toBe(tensors);
+  }
+  const after = await policy.toArrays();
+  for (const [name, { data }] of base) {
+    if (name.startsWith('value_head')) continue;
+    expect(after.get(name)!.data).toEqual(data);
+  }
+  const moved = Object.entries(adapter.weights).filter(([n, v]) => n.endsWith('lora_b') && v.dataSync().some((x, i) => x !== adapterBefore[n][i]));
+  expect(moved.length).toBeGreaterThan(0);
+  const valueHeadMoved = after.get('value_head.w')!.data.some((x, i) => x !== base.get('value_head.w')!.data[i]);
+  expect(valueHeadMoved).toBe(algorithm === 'ppo');
+  const slots = [...(await trainer.optimizer.getState()).slots.keys()];
+  expect(slots.every((k) => /lora_[ab]$/.test(k) || (algorithm === 'ppo' && k.includes('value_head')))).toBe(true);
+  trainer.dispose();
+  policy.dispose();
+});
