@@ -146,9 +146,14 @@ function readZeroShotCotLog(path: string, options: ImportRationalesOptions): Rec
   const items: RecordedItem[] = [];
   // Each question: "Q: <question>\nA: <trigger> <rationale><answer trigger> <answer>\npred_before : ...\nGT : <gold>".
   const block = /(?:^|\n)Q: ([\s\S]*?)\nA: ([\s\S]*?)\npred_before :[\s\S]*?\npred_after :[ \t]*(.*)\n(?:[\s\S]*?\npred_mode :[ \t]*(.*)\n)?[\s\S]*?GT :[ \t]*(.*)/g;
+  let line = 1;
+  let counted = 0;
   for (const match of content.matchAll(block)) {
     const [, question, completion, after, mode, gold] = match;
-    const where = `${path}:${content.slice(0, match.index + (match[0].startsWith('\n') ? 1 : 0)).split('\n').length}`;
+    const start = match.index + (match[0].startsWith('\n') ? 1 : 0);
+    for (let i = counted; i < start; i++) if (content.charCodeAt(i) === 10) line++; // lines counted once, not per record
+    counted = start;
+    const where = `${path}:${line}`;
     let body = completion.startsWith(cotTrigger) ? completion.slice(cotTrigger.length) : completion;
     const cut = answerTrigger ? body.lastIndexOf(answerTrigger) : -1;
     const at = cut >= 0 ? cut : body.lastIndexOf('\nTherefore');
