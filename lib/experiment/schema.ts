@@ -77,9 +77,10 @@ const teacherSchema = z.discriminatedUnion('kind', [
   }),
   z.strictObject({
     kind: z.literal('recorded'),
-    /** JSONL of recorded rationales (the zero-shot-CoT teacher files, or the project's RationaleRecord form). */
+    /** Recorded rationales: zero-shot-CoT JSONL or .log, Fine-tune-CoT completions, or JSONL (see `importRationales`). */
     path: z.string().min(1),
-    format: z.enum(['zero-shot-cot', 'jsonl']).default('zero-shot-cot'),
+    /** Record style; `auto` tells them apart by content. */
+    format: z.enum(['auto', 'zero-shot-cot', 'zero-shot-cot-log', 'fine-tune-cot', 'jsonl']).default('auto'),
   }),
   z.strictObject({
     kind: z.literal('llm'),
@@ -92,6 +93,26 @@ const teacherSchema = z.discriminatedUnion('kind', [
     maxTokens: positiveInt.default(256),
   }),
 ]);
+
+/**
+ * LoRA instead of full fine-tuning: only low-rank adapters on the chosen projections train (distillation and RL);
+ * the base stays frozen and is RL's reference policy. Adapters are saved in PEFT's layout beside the weights.
+ */
+const loraSchema = z.strictObject({
+  rank: positiveInt.default(16),
+  /** The update is scaled by alpha / rank. */
+  alpha: z.number().positive().default(32),
+  dropout: z.number().min(0).lt(1).default(0.05),
+  /**
+   * Hugging Face module names, matched like PEFT's target_modules (GPT-2: c_attn, c_proj, c_fc; Llama/Qwen2:
+   * q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj). Default PEFT's: c_attn for GPT-2, q_proj and
+   * v_proj for Llama and Qwen2.
+   */
+  targetModules: z.array(z.string().min(1)).min(1).optional(),
+});
+
+/** Longest student sequence accepted (a 4 GB wasm heap holds 4 heads of 16k x 16k float32 scores, not 32k). */
+const MAX_SEQ_LEN = 16_384;
 
 const modelShapeSchema = z.strictObject({
   arch: z.enum(['gpt2', 'llama', 'qwen2']).default('gpt2'),
@@ -106,6 +127,18 @@ const modelShapeSchema = z.strictObject({
    * the rest (names, numbers) one per character, so rows are 1.6-2.6x shorter on templated rationales; `byte`.
    */
   tokenizer: z.enum(['char', 'word-char', 'byte']).default('char'),
+  lora: loraSchema.optional(),
+}).superRefine((shape, context) => {
+  // checked here so a bad shape fails before any work, not in the distill stage
+  const problem = (path: string, message: string) => context.addIssue({ code: 'custom', path: [path], message });
+  if (shape.dModel % shape.nHeads !== 0) problem('nHeads', `nHeads ${shape.nHeads} must divide dModel ${shape.dModel}`);
+  if (shape.nKvHeads !== undefined && shape.nHeads % shape.nKvHeads !== 0) problem('nKvHeads', `nKvHeads ${shape.nKvHeads} must divide nHeads ${shape.nHeads}`);
+  if (shape.maxSeqLen < 2) problem('maxSeqLen', `maxSeqLen ${shape.maxSeqLen} leaves no room for a prompt and a token: at least 2`);
+  if (shape.maxSeqLen > MAX_SEQ_LEN) {
+    // one [T, T] float32 attention-score matrix per head is the first thing that stops fitting the wasm heap
+    const gigabytes = (shape.maxSeqLen ** 2 * 4 * shape.nHeads) / 2 ** 30;
+    problem('maxSeqLen', `maxSeqLen ${shape.maxSeqLen} is over ${MAX_SEQ_LEN}: one row's attention scores alone would need ${gigabytes.toPrecision(3)} GB`);
+  }
 });
 
 const studentSchema = z.union([
@@ -113,7 +146,7 @@ const studentSchema = z.union([
    * A checkpoint folder: this library's own or a Hugging Face one (config.json + safetensors + tokenizer.json);
    * `maxSeqLen` caps a Hugging Face model's context (default its config's).
    */
-  z.strictObject({ checkpoint: z.string().min(1), maxSeqLen: positiveInt.optional() }),
+  z.strictObject({ checkpoint: z.string().min(1), maxSeqLen: positiveInt.optional(), lora: loraSchema.optional() }),
   modelShapeSchema,
 ]);
 

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { logger } from '../log/logger';
 import { generate, loadCheckpoint, type CausalLM } from '../model';
 import { T5Model } from '../model/t5';
 import { t5Generate } from '../model/t5-generate';
@@ -6,7 +7,7 @@ import { importT5Checkpoint, isT5Folder } from '../model/t5-hf';
 import type { Tokenizer } from '../tokenizer/types';
 import { RequestBatcher } from './batcher';
 import { canonicalJson } from './cache';
-import { CHAT_STOPS, renderChat } from './chat-template';
+import { chatPromptFor } from './chat-template';
 import { LLMError } from './errors';
 import type {
   ChatMessage, ChatRequest, CompletionRequest, CompletionResult, Generation, LLMClient, PromptTokenLogprob, SamplingRequest,
@@ -26,6 +27,11 @@ export interface LocalClientOptions {
    * are not). Token-id prompts are used as given.
    */
   addBos?: boolean;
+  /**
+   * A prompt longer than the context: `error` (default) refuses it; `keep-end` feeds its last tokens (BOS kept),
+   * counted in `stats.cutPrompts` and logged once, for a small in-process judge that reads long prompts.
+   */
+  longPrompts?: 'error' | 'keep-end';
 }
 
 /** Settings shared by every sequence of one batched `generate` call. */
@@ -62,14 +68,14 @@ function quote(prompt: string | number[]): string {
 /**
  * An {@link LLMClient} over a causal LM in this process. Concurrent requests with the same sampling settings that
  * arrive within a short window are decoded together in one batched `generate` call (one row per sample); batches
- * run one at a time and yield to the event loop between decoding steps. Chat requests are rendered with
- * {@link renderChat}. With a `seed`, results are reproducible for the same batch. A prompt longer than the model's
+ * run one at a time and yield to the event loop between decoding steps. Chat requests are rendered with the
+ * tokenizer's chat template, or the plain format for models without one (see {@link chatPromptFor}). With a `seed`, results are reproducible for the same batch. A prompt longer than the model's
  * context is refused (an {@link LLMError} of kind `request`, status 400), never cut.
  */
 export class LocalLLMClient<M extends CausalLM | T5Model = CausalLM> implements LLMClient {
   readonly model: string;
   /** `generate` calls made and sequences decoded in them (batches < requests when batching works). */
-  readonly stats = { batches: 0, sequences: 0 };
+  readonly stats = { batches: 0, sequences: 0, cutPrompts: 0 };
   /** One batcher for every setting: its open batches are keyed by the settings and dropped when they run. */
   private readonly batcher: RequestBatcher<Job, JobResult>;
 
@@ -131,7 +137,7 @@ export class LocalLLMClient<M extends CausalLM | T5Model = CausalLM> implements 
 
   /** The prompt a chat request is rendered to. */
   chatPrompt(messages: readonly ChatMessage[]): string {
-    return renderChat(messages);
+    return chatPromptFor(messages, this.tokenizer).prompt;
   }
 
   complete(request: CompletionRequest): Promise<CompletionResult> {
@@ -139,15 +145,24 @@ export class LocalLLMClient<M extends CausalLM | T5Model = CausalLM> implements 
   }
 
   chat(request: ChatRequest): Promise<CompletionResult> {
-    return this.run('chat', this.chatPrompt(request.messages), request, [...CHAT_STOPS, ...(request.stop ?? [])], false);
+    const { prompt, stops } = chatPromptFor(request.messages, this.tokenizer);
+    return this.run('chat', prompt, request, [...stops, ...(request.stop ?? [])], false);
   }
 
   private async run(kind: string, prompt: string | number[], request: SamplingRequest, stop: string[], echo: boolean): Promise<CompletionResult> {
-    const ids = this.promptIds(prompt);
+    let ids = this.promptIds(prompt);
     const maxTokens = request.maxTokens ?? 16;
     // Generating needs one free position after the prompt; scoring the prompt alone (max tokens 0) does not. A T5
     // source and its completion each have the whole context.
     const room = maxTokens > 0 && !(this.lm instanceof T5Model) ? this.contextLength - 1 : this.contextLength;
+    if (ids.length > room && this.options.longPrompts === 'keep-end') {
+      if (this.stats.cutPrompts++ === 0) {
+        logger.warn(`${this.model}: a ${kind} prompt of ${ids.length} tokens is over the context of ${this.contextLength}; `
+          + 'long prompts keep their last tokens (counted in stats.cutPrompts)');
+      }
+      const bos = ids[0] === this.tokenizer.bosId && typeof prompt === 'string' ? [ids[0]] : [];
+      ids = [...bos, ...ids.slice(ids.length - (room - bos.length))];
+    }
     if (ids.length > room) {
       throw new LLMError(
         `${kind} request with prompt ${quote(prompt)}: the prompt is ${ids.length} tokens but ${this.model}'s context is ${this.contextLength} tokens`

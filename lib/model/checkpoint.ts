@@ -15,11 +15,18 @@ import { readSafetensors, readSafetensorsHeader, writeSafetensors } from './safe
 import { asObject, readJsonFile } from '../tokenizer/json-file';
 import { checkTokenizerFits, recoverInterruptedWrite, writeFolderAtomic } from './folder';
 import { importHFCheckpoint, type GenerationDefaults, type LoadOptions } from './hf';
+import { LoraAdapter } from './lora';
 
 /** Value of `format` in a checkpoint's config.json. */
 export const CHECKPOINT_FORMAT = 'rationale-rl/causal-lm';
 /** Version of the checkpoint layout written by this code. */
 export const CHECKPOINT_VERSION = 1;
+
+/**
+ * Subfolder of a checkpoint holding the model's LoRA adapter in PEFT's layout (adapter_config.json +
+ * adapter_model.safetensors); model.safetensors then holds the frozen base weights, and loading re-attaches it.
+ */
+export const ADAPTER_FOLDER = 'adapter';
 
 /** An optimizer's resumable state: its step count and named slot tensors (e.g. AdamW's `m.<name>`, `v.<name>`). */
 export interface OptimizerState {
@@ -63,6 +70,7 @@ export async function saveCheckpoint(dir: string, contents: CheckpointContents):
     throw new Error(`saveCheckpoint ${dir}: tokenizer vocabSize ${tokenizer.vocabSize} exceeds the model's vocabSize ${model.config.vocabSize}`);
   }
   const weights = await model.toArrays();
+  const adapter = model.adapter instanceof LoraAdapter ? model.adapter : undefined;
   const optimizerState = optimizer && (await optimizer.getState());
   await writeFolderAtomic(dir, async (temp) => {
     writeJsonAtomic(join(temp, 'config.json'), { format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, model: model.config });
@@ -70,6 +78,7 @@ export async function saveCheckpoint(dir: string, contents: CheckpointContents):
     await tokenizer.save(temp);
     if (optimizerState) writeSafetensors(join(temp, 'optimizer.safetensors'), toRecord(optimizerState.slots), { step: String(optimizerState.step) });
     if (extra) writeJsonAtomic(join(temp, 'trainer_state.json'), extra);
+    if (adapter) await adapter.save(join(temp, ADAPTER_FOLDER));
   });
 }
 
@@ -117,6 +126,14 @@ export async function loadCheckpoint(dir: string, options: LoadOptions = {}): Pr
   checkTokenizerFits(tokenizer, config, join(dir, 'tokenizer.json'));
   const weightsPath = join(dir, 'model.safetensors');
   const model = CausalLM.fromWeights(config, readWeights(weightsPath), weightsPath);
+  if (existsSync(join(dir, ADAPTER_FOLDER, 'adapter_config.json'))) {
+    try {
+      LoraAdapter.load(join(dir, ADAPTER_FOLDER), model);
+    } catch (err) {
+      model.dispose();
+      throw err;
+    }
+  }
   const optimizerPath = join(dir, 'optimizer.safetensors');
   let optimizerState: OptimizerState | undefined;
   if (existsSync(optimizerPath)) {

@@ -1,5 +1,12 @@
 export { type Architecture, type ModelConfig, type ResolvedModelConfig, validateModelConfig } from './config';
-export { CausalLM, type ForwardOptions, type ForwardResult, type WeightArrays } from './causal-lm';
+export { CausalLM, type ForwardOptions, type ForwardResult, type ProjectionAdapter, type WeightArrays } from './causal-lm';
+export {
+  LoraAdapter, type LoraConfig, defaultTargetModules, adapterParameterCount, trainableWeights, mergedArrays, withAdapterTraining,
+} from './lora';
+export {
+  estimateMemory, checkMemory, describeEstimate, parameterCount, trackTensorBytes, MemoryLimitError, WASM_HEAP_BYTES,
+  type MemoryPlan, type MemoryEstimate, type TrainingMode, type TensorBytesTracker,
+} from './memory';
 export { KVCache } from './kv-cache';
 export { sequenceLogProbs, tokenLogProbs } from './logprobs';
 export { generate, sampleToken, type GenerateOptions, type Generation, type SamplingOptions } from './sampling';
@@ -9,6 +16,7 @@ export {
   readCheckpointConfig,
   CHECKPOINT_FORMAT,
   CHECKPOINT_VERSION,
+  ADAPTER_FOLDER,
   type CheckpointContents,
   type LoadedCheckpoint,
   type OptimizerState,

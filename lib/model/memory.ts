@@ -27,7 +27,7 @@ const LOGIT_COPIES = 6;
 const GRADIENT_COPIES = 2;
 
 /** What is trained: every weight, or low-rank adapters on some projections. */
-export type TrainingMode = { kind: 'full' } | { kind: 'lora'; rank: number; targets: number; targetWidths?: number };
+export type TrainingMode = { kind: 'full' } | { kind: 'lora'; rank: number; parameters: number };
 
 /** The run whose peak is estimated. */
 export interface MemoryPlan {
@@ -63,15 +63,6 @@ export function parameterCount(config: ResolvedModelConfig): number {
 }
 
 /**
- * Trainable parameter count under LoRA: per adapted projection [in, out], rank * (in + out). `targetWidths` is
- * the sum of in + out over the adapted projections of one layer; without it every projection is assumed d + d.
- */
-function adapterParameters(config: ResolvedModelConfig, mode: Extract<TrainingMode, { kind: 'lora' }>): number {
-  const perLayer = mode.targetWidths ?? mode.targets * 2 * config.dModel;
-  return config.nLayers * mode.rank * perLayer;
-}
-
-/**
  * Peak bytes of a plan: weights (plus a reference copy), gradient copies of the trainable parameters, AdamW's
  * two moments, the activations one micro-batch keeps for its backward pass, and the KV cache of a sampling batch (keys and values of every layer, twice while
  * a step's concatenation copies it).
@@ -79,7 +70,7 @@ function adapterParameters(config: ResolvedModelConfig, mode: Extract<TrainingMo
 export function estimateMemory(plan: MemoryPlan): MemoryEstimate {
   const { config, mode, microBatch, seqLen } = plan;
   const params = parameterCount(config);
-  const trainable = microBatch === 0 ? 0 : mode.kind === 'full' ? params : adapterParameters(config, mode);
+  const trainable = microBatch === 0 ? 0 : mode.kind === 'full' ? params : mode.parameters;
   const weights = FLOAT * params * (plan.referenceCopy && mode.kind === 'full' ? 2 : 1);
   const gradients = FLOAT * trainable * GRADIENT_COPIES;
   const optimizer = FLOAT * trainable * 2;
@@ -111,13 +102,13 @@ export class MemoryLimitError extends Error {
 }
 
 /**
- * Settings near the plan that fit under `limit`: LoRA (rank 16 on four projections) instead of full fine-tuning,
+ * Settings near the plan that fit under `limit`: LoRA (rank 16 on four d x d projections) instead of full fine-tuning,
  * smaller micro-batches, shorter rows, alone or combined; fewest changes first, then the largest that fits; at
  * most three.
  */
 function settingsThatFit(plan: MemoryPlan, limit: number): string[] {
   const found: { text: string; changes: number; total: number }[] = [];
-  const modes: (TrainingMode | undefined)[] = plan.mode.kind === 'full' && plan.microBatch > 0 ? [undefined, { kind: 'lora', rank: 16, targets: 4 }] : [undefined];
+  const modes: (TrainingMode | undefined)[] = plan.mode.kind === 'full' && plan.microBatch > 0 ? [undefined, { kind: 'lora', rank: 16, parameters: plan.config.nLayers * 16 * 8 * plan.config.dModel }] : [undefined];
   const microBatches = [plan.microBatch];
   for (let m = Math.floor(plan.microBatch / 2); m >= 1; m = Math.floor(m / 2)) microBatches.push(m);
   const lengths = [plan.seqLen];

@@ -22,6 +22,7 @@ import type { LLMClient } from '../llm/types';
 import type { CausalLM } from '../model/causal-lm';
 import type { OptimizerState } from '../model/checkpoint';
 import { tokenLogProbs } from '../model/logprobs';
+import { trainableWeights, withAdapterTraining } from '../model/lora';
 import { Random } from '../random';
 import type { Tokenizer } from '../tokenizer/types';
 import { AdamW } from '../train/adamw';
@@ -144,7 +145,11 @@ export interface PPOTrainerState {
 export interface PPOTrainerOptions {
   /** The policy being trained (its value head is the critic). */
   policy: CausalLM;
-  /** The frozen reference; default a frozen copy of the policy as given. Pass the starting checkpoint when resuming. */
+  /**
+   * The frozen reference; default a frozen copy of the policy as given, or, when the policy has a LoRA adapter,
+   * the policy without it (its base weights: no second copy). Pass the starting checkpoint when resuming a policy
+   * trained without an adapter.
+   */
   reference?: CausalLM;
   tokenizer: Tokenizer;
   reward: TrainerReward;
@@ -203,7 +208,7 @@ export class PPOTrainer {
     validateConfig(this.config);
     this.policy = options.policy;
     this.ownsReference = options.reference === undefined;
-    this.reference = options.reference ?? options.policy.clone();
+    this.reference = options.reference ?? (options.policy.adapter ? options.policy.withoutAdapter() : options.policy.clone());
     this.tokenizer = options.tokenizer;
     this.reward = options.reward;
     this.judge = options.judge;
@@ -211,8 +216,10 @@ export class PPOTrainer {
     this.random = new Random(options.seed ?? 0);
     const { kl } = this.config;
     this.klController = kl.target === undefined ? new FixedKLController(kl.coef) : new AdaptiveKLController(kl.coef, kl.target, kl.horizon);
-    // The critic's head trains only under PPO; RLOO and GRPO have no value loss.
-    this.trainable = this.config.algorithm === 'ppo' ? { ...this.policy.weights, ...this.policy.valueHeadWeights } : { ...this.policy.weights };
+    // The critic's head trains only under PPO; RLOO and GRPO have no value loss. With LoRA, the adapter's weights
+    // (and the value head) train and the base stays frozen.
+    const lm = trainableWeights(this.policy);
+    this.trainable = this.config.algorithm === 'ppo' ? { ...lm, ...this.policy.valueHeadWeights } : { ...lm };
     this.nameOfVariable = new Map(Object.entries(this.trainable).map(([name, v]) => [v.name, name]));
     this.optimizer = new AdamW(this.trainable, { weightDecay: this.config.weightDecay ?? 0 });
   }
@@ -349,7 +356,7 @@ export class PPOTrainer {
       const target = tf.tensor2d(cut(take(returns), width - 1));
       const oldValues = tf.tensor2d(cut(take(scored.values), width - 1));
       const parts: Record<string, tf.Scalar> = {};
-      const result = tf.variableGrads(() => {
+      const result = withAdapterTraining(this.policy, () => tf.variableGrads(() => {
         const [batch, length] = ids.shape;
         const { logits, hidden } = this.policy.forward(ids, { attentionMask });
         const predicting = tf.div(tf.slice(logits, [0, 0, 0], [batch, length - 1, -1]), c.temperature) as tf.Tensor3D;
@@ -373,7 +380,7 @@ export class PPOTrainer {
           parts.valueClipFraction = tf.keep(value.clipFraction);
         }
         return total as tf.Scalar;
-      }, Object.values(this.trainable));
+      }, Object.values(this.trainable)));
       return { ...result, parts };
     });
     const numbers = Object.fromEntries(Object.entries(parts).map(([k, t]) => [k, t.dataSync()[0]]));

@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { CausalLM } from '../model/causal-lm';
 import type { OptimizerState } from '../model/checkpoint';
+import { trainableWeights, withAdapterTraining } from '../model/lora';
 import { AdamW, type AdamWOptions } from './adamw';
 import { clipByGlobalNorm } from './clip';
 import { maskedCrossEntropy } from './loss';
@@ -58,13 +59,19 @@ function targetCount(targetMask: number[][]): number {
   return targetMask.reduce((n, row) => n + row.slice(1).reduce((a, b) => a + b, 0), 0);
 }
 
+/**
+ * Trains a model's weights, or only its adapter's when one is attached (LoRA: the base weights get no
+ * gradient and no optimizer state).
+ */
 export class Trainer {
   readonly optimizer: AdamW;
+  private readonly trainable: Record<string, tf.Variable>;
   private readonly variableNames: Map<string, string>;
 
   constructor(readonly model: CausalLM, readonly options: TrainerOptions) {
-    this.optimizer = new AdamW(model.weights, options);
-    this.variableNames = new Map(Object.entries(model.weights).map(([name, v]) => [v.name, name]));
+    this.trainable = trainableWeights(model);
+    this.optimizer = new AdamW(this.trainable, options);
+    this.variableNames = new Map(Object.entries(this.trainable).map(([name, v]) => [v.name, name]));
   }
 
   /** Updates done so far (the schedule's position). */
@@ -88,18 +95,18 @@ export class Trainer {
     const total = targetCount(batch.targetMask);
     if (total <= 0) throw new Error('Trainer.step: batch "targetMask" selects no target token');
     const size = this.options.microBatchSize ?? batch.ids.length;
-    const variables = Object.values(this.model.weights);
+    const variables = Object.values(this.trainable);
     let accumulated: Record<string, tf.Tensor> = {};
     let loss = 0;
     for (let start = 0; start < batch.ids.length; start += size) {
       const rows = (m: number[][]) => m.slice(start, start + size);
       const share = targetCount(rows(batch.targetMask)) / total;
       if (share === 0) continue;
-      const { value, grads } = tf.variableGrads(() => {
+      const { value, grads } = withAdapterTraining(this.model, () => tf.variableGrads(() => {
         const ids = tf.tensor2d(rows(batch.ids), undefined, 'int32');
         const attentionMask = batch.attentionMask && tf.tensor2d(rows(batch.attentionMask), undefined, 'int32');
         return tf.mul(this.loss(ids, tf.tensor2d(rows(batch.targetMask)), attentionMask), share) as tf.Scalar;
-      }, variables);
+      }, variables));
       loss += (await value.data())[0];
       const previous = accumulated;
       accumulated = tf.tidy(() =>

@@ -70,7 +70,7 @@ describe('memory', () => {
     expect(message).toContain('124,439,808 parameters, full fine-tuning, micro-batch 4 x 256 tokens');
     expect(message).toMatch(/settings that fit: micro-batch 1: [\d,]+ MiB; sequence length 64: [\d,]+ MiB/);
     // One row of 256 tokens with LoRA passes: the activations alone of 4 x 256 tokens exceed 4 GiB.
-    const lora = { ...plan, mode: { kind: 'lora', rank: 16, targets: 4 } as const };
+    const lora = { ...plan, mode: { kind: 'lora', rank: 16, parameters: 16 * 12 * 2 * (768 + 3 * 768) } as const };
     expect(estimateMemory(lora).activations).toBeGreaterThan(WASM_HEAP_BYTES);
     expect(checkMemory({ ...lora, microBatch: 1 }, WASM_HEAP_BYTES, 'x').total).toBeLessThan(WASM_HEAP_BYTES);
   });

@@ -18,6 +18,7 @@ import { Trainer } from '../../train/trainer';
 import { RunInterrupted, type StageContext, type StageResult } from '../runner';
 import type { ExperimentConfig } from '../schema';
 import { readSplit } from './data';
+import { attachStudentLora, checkStudentMemory } from './student';
 
 /** Characters every format writes besides the data: separators, task prefixes, answer marker. */
 const FORMAT_CHARACTERS = ' ###-->[answer][explain]\n';
@@ -67,10 +68,13 @@ export async function distillStage(context: StageContext): Promise<StageResult> 
   const { rows, truncated } = encodeDistillSet(records, train, tokenizer,
     { format: options.format, alpha: options.alpha, maxLength: model.config.maxSeqLen });
   if (truncated > 0) logger.warn(`${truncated} of ${rows.length} training rows were longer than ${model.config.maxSeqLen} tokens: the start of their question was cut`, { stage: 'distill' });
+  const microBatch = Math.ceil(options.batchSize / options.gradAccumulation);
+  checkStudentMemory('distill', config, model, { microBatch, seqLen: model.config.maxSeqLen, sampleBatch: options.batchSize, sampleLen: model.config.maxSeqLen });
+  attachStudentLora(config, model);
   const stepsPerEpoch = Math.ceil(rows.length / options.batchSize);
   const trainer = new Trainer(model, {
     weightDecay: options.weightDecay, maxGradNorm: options.gradClip,
-    microBatchSize: Math.ceil(options.batchSize / options.gradAccumulation),
+    microBatchSize: microBatch,
     schedule: { peakLr: options.learningRate, warmupSteps: options.warmupSteps, totalSteps: stepsPerEpoch * options.epochs, minLr: options.learningRate / 10 },
   });
   if (optimizerState) trainer.restore(optimizerState, lastDir);

@@ -21,7 +21,10 @@ export async function openJudge(context: StageContext): Promise<Judge> {
   if (judge.kind === 'llm') return { client: endpointClient(judge.endpoint, context.run.path('llm-cache'), 'judge.endpoint'), dispose() {} };
   const dir = judge.kind === 'student-copy' ? context.outputsOf('distill').best : judge.path;
   if (!existsSync(dir)) throw new Error(judge.kind === 'checkpoint' ? `judge.path: ${dir} does not exist` : `the distilled student ${dir} is missing`);
-  const client = await LocalLLMClient.fromFolder(dir, { name: judge.kind === 'student-copy' ? 'judge (frozen distilled student)' : undefined });
+  const client = await LocalLLMClient.fromFolder(dir, {
+    name: judge.kind === 'student-copy' ? 'judge (frozen distilled student)' : undefined,
+    longPrompts: 'keep-end', // a small judge reads rationales longer than its context by their end (logged)
+  });
   return { client, dispose: () => client.lm.dispose() };
 }
 

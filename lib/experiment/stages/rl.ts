@@ -6,6 +6,7 @@ import type { MetricsRecord } from '../../log/metrics';
 import { startProgress } from '../../log/progress';
 import type { CausalLM } from '../../model/causal-lm';
 import { loadCheckpoint, saveCheckpoint, type OptimizerState } from '../../model/checkpoint';
+import { LoraAdapter } from '../../model/lora';
 import { PPOTrainer, type IterationStats, type PPOTrainerState } from '../../rl/ppo';
 import { Random } from '../../random';
 import { rationalePrompt } from '../../train/formats';
@@ -13,6 +14,7 @@ import { RunInterrupted, type StageContext, type StageResult } from '../runner';
 import { loadRLPrompts, readSplit } from './data';
 import { readMetrics } from './report';
 import { buildReward, openJudge } from './judge';
+import { attachStudentLora, checkStudentMemory, studentLora } from './student';
 
 /**
  * The prompts of iteration `iteration`: consecutive slices of a seeded shuffle of the RL questions, reshuffled on
@@ -42,7 +44,8 @@ export function iterationMetrics(stats: IterationStats): MetricsRecord {
 /**
  * The RL stage: refine the distilled student with PPO (or RLOO/GRPO) against the composite reward and the frozen
  * judge. The reference is the distilled student; `rl/last` is the resume point (every `checkpointEvery`
- * iterations), `rl/final` the refined student.
+ * iterations), `rl/final` the refined student. With `student.lora`, a distilled adapter is merged into the
+ * weights first, fresh adapters train on top, and the weights without them are the reference (one copy).
  */
 export async function rlStage(context: StageContext): Promise<StageResult> {
   const { config, dir, metrics, signal } = context;
@@ -56,8 +59,11 @@ export async function rlStage(context: StageContext): Promise<StageResult> {
   const lastDir = `${dir}/last`;
   const distilled = await loadCheckpoint(start);
   const tokenizer = distilled.tokenizer;
-  const reference = distilled.model.clone(); // frozen
   let policy: CausalLM = distilled.model;
+  if (policy.adapter instanceof LoraAdapter) policy.adapter.mergeIntoModel(policy); // the distilled student, one set of weights
+  const lora = studentLora(config, policy) !== undefined;
+  // Full fine-tuning keeps a frozen copy; under LoRA the policy without its adapter is the reference.
+  const reference = lora ? undefined : policy.clone();
   let state: PPOTrainerState | undefined;
   let optimizerState: OptimizerState | undefined;
   if (context.resume && existsSync(lastDir)) {
@@ -67,6 +73,10 @@ export async function rlStage(context: StageContext): Promise<StageResult> {
     state = loaded.extra?.ppo as PPOTrainerState | undefined;
     logger.info(`resuming at iteration ${(state?.iteration ?? 0) + 1}`, { stage: 'rl' });
   }
+  attachStudentLora(config, policy);
+  checkStudentMemory('rl', config, policy, {
+    microBatch: rl.minibatchSize, seqLen: policy.config.maxSeqLen, sampleBatch: rl.minibatchSize, sampleLen: policy.config.maxSeqLen, referenceCopy: !lora,
+  });
   const judge = await openJudge(context);
   const trainer = new PPOTrainer({
     policy, reference, tokenizer, reward: buildReward(context), judge: judge.client, seed: config.seed,
@@ -117,7 +127,7 @@ export async function rlStage(context: StageContext): Promise<StageResult> {
   } finally {
     trainer.dispose();
     policy.dispose();
-    reference.dispose();
+    reference?.dispose();
     judge.dispose();
   }
 }

@@ -1,0 +1,227 @@
+/**
+ * `npm run bench:pretrained`: the student at the exact shapes of GPT-2 124M, SmolLM2-135M and Qwen2.5-0.5B, with
+ * random weights, on this machine's wasm backend, and the same model in PyTorch side by side.
+ *
+ * For each shape, in a child process of its own (the wasm heap never shrinks, so each peak is its own): a random
+ * Hugging Face folder (config.json, model.safetensors, a tokenizer.json over the whole vocabulary) is written to a
+ * temporary folder and loaded as a researcher's checkpoint would be; then, with LoRA r = 16 (alpha 32, PEFT's
+ * default targets), it measures
+ * - peak memory: the most bytes of tensor buffers held at once (counted at the wasm allocator) and the
+ *   estimate of lib/model/memory.ts for the same plan;
+ * - distillation train tokens/s: one row of 256 tokens per micro-batch, AdamW on the adapters (median of 2 steps
+ *   after one warm-up step);
+ * - KV-cache sampling tokens/s: batch 8, 64 new tokens (after one warm-up generation);
+ * - the wall time of one GRPO iteration: 4 prompts x 4 samples x 64 new tokens, reference log-probs from the
+ *   base (adapters off), one update;
+ * and full fine-tuning's train tokens/s and peak where the estimate says it fits in the 4 GiB heap.
+ * When Debian's python3 with python3-torch is installed, bench/torch/pretrained_peer.py reads the same folder and
+ * measures the same figures in PyTorch (LoRA of the same rank, same row lengths, its default threads).
+ * Prints a table, then (last line) one JSON object:
+ * `{"gpt2-124m": {"fits": true, "mode": "lora", "peakMiB", "trainTokPerS", "sampleTokPerS", "grpoIterationS", "torch": {...}}, ...}`.
+ *
+ * Options: `--models gpt2-124m,smollm2-135m,qwen2.5-0.5b` (default all three), `--no-torch`.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../lib/backend';
+import {
+  CausalLM, checkMemory, estimateMemory, exportHFCheckpoint, generate, LoraAdapter, loadCheckpoint, trackTensorBytes,
+  validateModelConfig, WASM_HEAP_BYTES, defaultTargetModules, adapterParameterCount, type ModelConfig,
+} from '../lib/model';
+import { PPOTrainer } from '../lib/rl';
+import { Trainer } from '../lib/train';
+import type { Example } from '../lib/data/types';
+
+/** The three shapes, from the published models' Hugging Face configs. */
+const SHAPES: Record<string, ModelConfig> = {
+  'gpt2-124m': { arch: 'gpt2', vocabSize: 50257, dModel: 768, nLayers: 12, nHeads: 12, maxSeqLen: 1024 },
+  'smollm2-135m': { arch: 'llama', vocabSize: 49152, dModel: 576, nLayers: 30, nHeads: 9, nKvHeads: 3, dFF: 1536, maxSeqLen: 8192, ropeTheta: 100000, tieEmbeddings: true },
+  'qwen2.5-0.5b': { arch: 'qwen2', vocabSize: 151936, dModel: 896, nLayers: 24, nHeads: 14, nKvHeads: 2, dFF: 4864, maxSeqLen: 32768, ropeTheta: 1000000, normEps: 1e-6, tieEmbeddings: true },
+};
+const RANK = 16;
+const TRAIN_TOKENS = 256;
+const SAMPLE_BATCH = 8;
+const NEW_TOKENS = 64;
+const GRPO = { prompts: 4, samples: 4 };
+const MiB = 1024 * 1024;
+
+/** Figures of one model (and of its PyTorch peer under `torch`). */
+interface ModelFigures {
+  fits: boolean;
+  mode: 'lora';
+  peakMiB: number;
+  estimateMiB: number;
+  trainTokPerS: number;
+  sampleTokPerS: number;
+  grpoIterationS: number;
+  full?: { fits: boolean; estimateMiB: number; peakMiB?: number; trainTokPerS?: number };
+  torch?: Record<string, number | string>;
+}
+
+/** A tokenizer.json over `vocabSize` ids: BPE without merges, single characters then `<unusedN>`, the last id EOS. */
+function wordsTokenizer(vocabSize: number): object {
+  const letters = [...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .?,!:;\'"()-#>[]+=*/\n'];
+  const vocab: Record<string, number> = {};
+  for (let i = 0; i < vocabSize - 1; i++) vocab[i < letters.length ? letters[i] : `<unused${i}>`] = i;
+  vocab['<|endoftext|>'] = vocabSize - 1;
+  return {
+    version: '1.0', truncation: null, padding: null, normalizer: null, pre_tokenizer: null, post_processor: null,
+    added_tokens: [{ id: vocabSize - 1, content: '<|endoftext|>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }],
+    decoder: { type: 'Fuse' },
+    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges: [] },
+  };
+}
+
+/** Writes a random-weight HF folder of `shape` to `dir` (weights from CausalLM.create, disposed before loading). */
+async function writeRandomFolder(shape: ModelConfig, dir: string): Promise<void> {
+  const model = CausalLM.create(shape, { seed: 1 });
+  await exportHFCheckpoint(dir, model);
+  model.dispose();
+  const configPath = join(dir, 'config.json');
+  const config = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+  writeFileSync(configPath, JSON.stringify({ ...config, eos_token_id: shape.vocabSize - 1 }, null, 2));
+  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(wordsTokenizer(shape.vocabSize)));
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+function randomRows(rows: number, length: number, vocab: number, seed: number): number[][] {
+  let s = seed;
+  return Array.from({ length: rows }, () => Array.from({ length }, () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return s % (vocab - 1);
+  }));
+}
+
+/** Train tokens/s: one warm-up step, then the median of two, each one row of TRAIN_TOKENS. */
+async function trainRate(model: CausalLM): Promise<number> {
+  const trainer = new Trainer(model, { schedule: { peakLr: 1e-4, warmupSteps: 0, totalSteps: 10 }, microBatchSize: 1 });
+  const batch = { ids: randomRows(1, TRAIN_TOKENS, model.config.vocabSize, 5), targetMask: [Array(TRAIN_TOKENS).fill(1)] };
+  await trainer.step(batch);
+  const times: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    const start = performance.now();
+    await trainer.step(batch);
+    times.push((performance.now() - start) / 1000);
+  }
+  trainer.dispose();
+  return TRAIN_TOKENS / median(times);
+}
+
+/** One model's figures, in this process (the child). */
+async function measure(name: string, dir: string): Promise<ModelFigures> {
+  await initBackend('wasm');
+  const shape = SHAPES[name];
+  await writeRandomFolder(shape, dir);
+  const tracker = trackTensorBytes(tf.backend());
+  const { model, tokenizer } = await loadCheckpoint(dir, { maxSeqLen: shape.maxSeqLen });
+  const config = validateModelConfig(shape);
+  const lora = { rank: RANK, alpha: 2 * RANK, dropout: 0, targetModules: defaultTargetModules(config) };
+  const loraPlan = { config, mode: { kind: 'lora' as const, rank: RANK, parameters: adapterParameterCount(config, lora) }, microBatch: 1, seqLen: TRAIN_TOKENS, sampleBatch: GRPO.prompts * GRPO.samples, sampleLen: NEW_TOKENS + 8 };
+  const estimate = checkMemory(loraPlan, WASM_HEAP_BYTES, name);
+  LoraAdapter.attach(model, lora, { seed: 2 });
+  const trainTokPerS = await trainRate(model);
+
+  const prompts = randomRows(SAMPLE_BATCH, 8, shape.vocabSize, 9);
+  await generate(model, tokenizer, prompts, { maxNewTokens: NEW_TOKENS, temperature: 1, seed: 1, stop: [] });
+  let start = performance.now();
+  const generations = await generate(model, tokenizer, prompts, { maxNewTokens: NEW_TOKENS, temperature: 1, seed: 2, stop: [] });
+  const sampleTokPerS = generations.reduce((n, g) => n + g.tokenIds.length, 0) / ((performance.now() - start) / 1000);
+
+  const examples: Example[] = Array.from({ length: GRPO.prompts }, (_, i) => ({ id: `bench/${i}`, question: `q${i} abc`, answers: [''], answerType: 'text' }));
+  const reward = { name: 'share-of-a', score: async (batch: { rationale: string }[]) => batch.map(({ rationale }) => [...rationale].filter((c) => c === 'a').length / Math.max(1, rationale.length)) };
+  const grpo = new PPOTrainer({
+    policy: model, tokenizer, reward, seed: 3, promptOf: (e) => e.question,
+    config: { algorithm: 'grpo', samplesPerPrompt: GRPO.samples, maxNewTokens: NEW_TOKENS, minibatchSize: GRPO.prompts * GRPO.samples, ppoEpochs: 1, stop: [], learningRate: 1e-4 },
+  });
+  start = performance.now();
+  await grpo.step(examples);
+  const grpoIterationS = (performance.now() - start) / 1000;
+  grpo.dispose();
+  const loraPeak = tracker.peak;
+
+  // Full fine-tuning where the estimate fits the heap: the adapter merged away, every weight trained.
+  const fullPlan = { ...loraPlan, mode: { kind: 'full' as const }, sampleBatch: 0 };
+  const fullEstimate = estimateMemory(fullPlan).total;
+  let full: ModelFigures['full'] = { fits: fullEstimate <= WASM_HEAP_BYTES, estimateMiB: Math.round(fullEstimate / MiB) };
+  if (full.fits) {
+    model.adapter!.dispose();
+    model.adapter = undefined;
+    tracker.resetPeak();
+    const rate = await trainRate(model);
+    full = { ...full, trainTokPerS: rate, peakMiB: Math.round(tracker.peak / MiB) };
+  }
+  tracker.stop();
+  model.dispose();
+  return {
+    fits: true, mode: 'lora', peakMiB: Math.round(loraPeak / MiB), estimateMiB: Math.round(estimate.total / MiB),
+    trainTokPerS, sampleTokPerS, grpoIterationS, full,
+  };
+}
+
+/** The PyTorch peer's figures for the folder, or why there are none. */
+function torchFigures(dir: string): Record<string, number | string> {
+  const python = '/usr/bin/python3';
+  const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.status !== 0) return { skipped: 'python3-torch is not installed' };
+  const out = spawnSync(python, [join(__dirname, 'torch', 'pretrained_peer.py'), dir, '--rank', String(RANK), '--train-tokens', String(TRAIN_TOKENS),
+    '--sample-batch', String(SAMPLE_BATCH), '--new-tokens', String(NEW_TOKENS), '--grpo-prompts', String(GRPO.prompts), '--grpo-samples', String(GRPO.samples)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (out.status !== 0) return { failed: (out.stderr || out.stdout).trim().split('\n').slice(-1)[0] ?? `exit ${out.status}` };
+  return JSON.parse(out.stdout.trim().split('\n').pop()!) as Record<string, number | string>;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  if (args[0] === '--child') {
+    const figures = await measure(args[1], args[2]);
+    process.stdout.write(`${JSON.stringify(figures)}\n`);
+    return;
+  }
+  const selected = (args.includes('--models') ? args[args.indexOf('--models') + 1].split(',') : Object.keys(SHAPES));
+  const unknown = selected.find((n) => !SHAPES[n]);
+  if (unknown) {
+    process.stderr.write(`bench:pretrained: unknown model "${unknown}" (known: ${Object.keys(SHAPES).join(', ')})\n`);
+    process.exit(2);
+  }
+  const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  console.log(`bench:pretrained on commit ${commit}, tfjs wasm (1 thread) vs PyTorch ${args.includes('--no-torch') ? '(skipped: --no-torch)' : ''}`);
+  const results: Record<string, ModelFigures> = {};
+  for (const name of selected) {
+    const dir = mkdtempSync(join(tmpdir(), `rrl-bench-${name}-`));
+    try {
+      const child = spawnSync(process.execPath, [require.resolve('tsx/cli'), __filename, '--child', name, dir], { encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'inherit'] });
+      const last = child.stdout.trim().split('\n').pop() ?? '';
+      if (child.status !== 0 || !last.startsWith('{')) {
+        console.log(`${name}: failed (exit ${child.status}): ${last}`);
+        continue;
+      }
+      const figures = JSON.parse(last) as ModelFigures;
+      if (!args.includes('--no-torch') && existsSync(join(dir, 'model.safetensors'))) figures.torch = torchFigures(dir);
+      results[name] = figures;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const num = (v: unknown, digits = 1) => (typeof v === 'number' ? v.toFixed(digits) : '—');
+  const ratio = (ours: number, theirs: unknown) => (typeof theirs === 'number' && theirs > 0 ? `${(ours / theirs).toFixed(2)}x` : '—');
+  console.log('| model | mode | peak MiB (estimate) | train tok/s | sample tok/s | GRPO iteration s | torch train / sample tok/s, GRPO s, peak RSS MiB | wasm/torch train, sample |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const [name, f] of Object.entries(results)) {
+    const t = f.torch ?? {};
+    console.log(`| ${name} | LoRA r=${RANK} | ${f.peakMiB} (${f.estimateMiB}) | ${num(f.trainTokPerS)} | ${num(f.sampleTokPerS)} | ${num(f.grpoIterationS)} | `
+      + `${t.skipped ?? t.failed ?? `${num(t.trainTokPerS)} / ${num(t.sampleTokPerS)}, ${num(t.grpoIterationS)}, ${num(t.peakRssMiB, 0)}`} | ${ratio(f.trainTokPerS, t.trainTokPerS)}, ${ratio(f.sampleTokPerS, t.sampleTokPerS)} |`);
+    if (f.full) console.log(`| ${name} | full | ${f.full.fits ? `${f.full.peakMiB} (${f.full.estimateMiB})` : `does not fit (estimate ${f.full.estimateMiB})`} | ${num(f.full.trainTokPerS)} | | | | |`);
+  }
+  console.log(JSON.stringify(results));
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
