@@ -20,8 +20,11 @@
  * Prints a table, then (last line) one JSON object:
  * `{"gpt2-124m": {"fits": true, "mode": "lora", "peakMiB", "trainTokPerS", "sampleTokPerS", "grpoIterationS", "torch": {...}}, ...}`.
  *
- * Options: `--models gpt2-124m,smollm2-135m,qwen2.5-0.5b` (default all three), `--no-torch`, `--estimate-only` (the
- * memory estimates of the plans alone, in seconds: nothing is allocated).
+ * The T5 shapes (t5-small 60M, flan-t5-base 250M) are measured with full fine-tuning where it fits, without LoRA,
+ * GRPO, the estimate or a PyTorch peer (none of those takes T5 yet); their `mode` is `full`.
+ *
+ * Options: `--models gpt2-124m,smollm2-135m,qwen2.5-0.5b,t5-small,flan-t5-base` (default all five), `--no-torch`,
+ * `--estimate-only` (the memory estimates of the decoder-only plans alone, in seconds: nothing is allocated).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,8 +36,9 @@ import {
   CausalLM, checkMemory, estimateMemory, exportHFCheckpoint, generate, LoraAdapter, loadCheckpoint, trackTensorBytes,
   validateModelConfig, WASM_HEAP_BYTES, defaultTargetModules, adapterParameterCount, parameterCount, type ModelConfig, type MemoryPlan,
 } from '../lib/model';
+import { exportT5Checkpoint, importT5Checkpoint, T5Model, t5Generate, type T5Config } from '../lib/model';
 import { PPOTrainer } from '../lib/rl';
-import { Trainer } from '../lib/train';
+import { Seq2SeqTrainer, Trainer } from '../lib/train';
 import type { Example } from '../lib/data/types';
 
 /** The three shapes, from the published models' Hugging Face configs. */
@@ -42,6 +46,11 @@ const SHAPES: Record<string, ModelConfig> = {
   'gpt2-124m': { arch: 'gpt2', vocabSize: 50257, dModel: 768, nLayers: 12, nHeads: 12, maxSeqLen: 1024 },
   'smollm2-135m': { arch: 'llama', vocabSize: 49152, dModel: 576, nLayers: 30, nHeads: 9, nKvHeads: 3, dFF: 1536, maxSeqLen: 8192, ropeTheta: 100000, tieEmbeddings: true },
   'qwen2.5-0.5b': { arch: 'qwen2', vocabSize: 151936, dModel: 896, nLayers: 24, nHeads: 14, nKvHeads: 2, dFF: 4864, maxSeqLen: 32768, ropeTheta: 1000000, normEps: 1e-6, tieEmbeddings: true },
+};
+/** T5 shapes (HF configs of t5-small and google/flan-t5-base): full fine-tuning where it fits, no LoRA or GRPO yet. */
+const T5_SHAPES: Record<string, T5Config> = {
+  't5-small': { arch: 't5', vocabSize: 32128, dModel: 512, dKv: 64, dFF: 2048, nLayers: 6, nHeads: 8, maxSeqLen: 512, feedForward: 'relu', tieEmbeddings: true },
+  'flan-t5-base': { arch: 't5', vocabSize: 32128, dModel: 768, dKv: 64, dFF: 2048, nLayers: 12, nHeads: 12, maxSeqLen: 512, feedForward: 'gated-gelu', tieEmbeddings: false },
 };
 const RANK = 16;
 const TRAIN_TOKENS = 256;
@@ -53,14 +62,17 @@ const MiB = 1024 * 1024;
 /** Figures of one model (and of its PyTorch peer under `torch`). */
 interface ModelFigures {
   fits: boolean;
-  mode: 'lora';
+  /** `lora` for the decoder-only shapes; `full` for T5 (no LoRA on T5 yet; no train figures where it does not fit). */
+  mode: 'lora' | 'full';
   /** Tokens per training micro-batch: 256, or fewer where 256 does not fit the heap (no activation recomputation). */
   trainTokens: number;
   peakMiB: number;
-  estimateMiB: number;
-  trainTokPerS: number;
+  /** The memory estimate (decoder-only shapes; lib/model/memory.ts has no T5 plan yet). */
+  estimateMiB?: number;
+  trainTokPerS?: number;
   sampleTokPerS: number;
-  grpoIterationS: number;
+  /** One GRPO iteration (decoder-only shapes; the RL loop takes no T5 policy yet). */
+  grpoIterationS?: number;
   full?: { fits: boolean; estimateMiB: number; peakMiB?: number; trainTokPerS?: number };
   torch?: Record<string, number | string>;
 }
@@ -190,6 +202,47 @@ async function measure(name: string, dir: string): Promise<ModelFigures> {
   };
 }
 
+/**
+ * A T5 shape's figures, in this process (the child): a random HF T5 folder loaded with importT5Checkpoint; full
+ * fine-tuning train tokens/s on one pair of 128 source + 128 target tokens (TRAIN_TOKENS in all) where weights,
+ * gradients and AdamW's two moments (16 bytes a parameter) leave a quarter of the heap; KV-cache sampling tokens/s
+ * (batch 8, 8-token sources, 64 new tokens).
+ */
+async function measureT5(name: string, dir: string): Promise<ModelFigures> {
+  await initBackend('wasm');
+  const shape = T5_SHAPES[name];
+  const fresh = T5Model.create(shape, { seed: 1 });
+  await exportT5Checkpoint(dir, fresh);
+  fresh.dispose();
+  const tokenizer = wordsTokenizer(shape.vocabSize) as { added_tokens: object[] };
+  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizer));
+  writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ eos_token: '<|endoftext|>', pad_token: '<|endoftext|>' }));
+  const tracker = trackTensorBytes(tf.backend());
+  const loaded = await importT5Checkpoint(dir);
+  const model = loaded.model;
+  const fits = 16 * model.numParams() <= 0.75 * WASM_HEAP_BYTES;
+  let trainTokPerS: number | undefined;
+  if (fits) {
+    const trainer = new Seq2SeqTrainer(model, { schedule: { peakLr: 1e-4, warmupSteps: 0, totalSteps: 10 } });
+    const half = TRAIN_TOKENS / 2;
+    const batch = { sources: randomRows(1, half, shape.vocabSize, 5), sourceMask: [Array(half).fill(1)], targets: randomRows(1, half, shape.vocabSize, 6), targetWeights: [Array(half).fill(1)] };
+    await trainer.step(batch);
+    const start = performance.now();
+    await trainer.step(batch);
+    trainTokPerS = TRAIN_TOKENS / ((performance.now() - start) / 1000);
+    trainer.dispose();
+  }
+  const sources = randomRows(SAMPLE_BATCH, 8, shape.vocabSize, 9);
+  await t5Generate(model, loaded.tokenizer!, sources, { maxNewTokens: NEW_TOKENS, temperature: 1, seed: 1, stop: [] });
+  const start = performance.now();
+  const generations = await t5Generate(model, loaded.tokenizer!, sources, { maxNewTokens: NEW_TOKENS, temperature: 1, seed: 2, stop: [] });
+  const sampleTokPerS = generations.reduce((n, g) => n + g.tokenIds.length, 0) / ((performance.now() - start) / 1000);
+  const peakMiB = Math.round(tracker.peak / MiB);
+  tracker.stop();
+  model.dispose();
+  return { fits, mode: 'full', trainTokens: TRAIN_TOKENS, peakMiB, trainTokPerS, sampleTokPerS };
+}
+
 /** The PyTorch peer's figures for the folder, or why there are none. */
 function torchFigures(dir: string, trainTokens: number): Record<string, number | string> {
   const python = '/usr/bin/python3';
@@ -204,18 +257,19 @@ function torchFigures(dir: string, trainTokens: number): Record<string, number |
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === '--child') {
-    const figures = await measure(args[1], args[2]);
+    const figures = T5_SHAPES[args[1]] ? await measureT5(args[1], args[2]) : await measure(args[1], args[2]);
     process.stdout.write(`${JSON.stringify(figures)}\n`);
     return;
   }
-  const selected = (args.includes('--models') ? args[args.indexOf('--models') + 1].split(',') : Object.keys(SHAPES));
-  const unknown = selected.find((n) => !SHAPES[n]);
+  const known = [...Object.keys(SHAPES), ...Object.keys(T5_SHAPES)];
+  const selected = (args.includes('--models') ? args[args.indexOf('--models') + 1].split(',') : known);
+  const unknown = selected.find((n) => !known.includes(n));
   if (unknown) {
-    process.stderr.write(`bench:pretrained: unknown model "${unknown}" (known: ${Object.keys(SHAPES).join(', ')})\n`);
+    process.stderr.write(`bench:pretrained: unknown model "${unknown}" (known: ${known.join(', ')})\n`);
     process.exit(2);
   }
   if (args.includes('--estimate-only')) {
-    printEstimates(selected);
+    printEstimates(selected.filter((n) => SHAPES[n]));
     return;
   }
   const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
@@ -231,7 +285,8 @@ async function main(): Promise<void> {
         continue;
       }
       const figures = JSON.parse(last) as ModelFigures;
-      if (!args.includes('--no-torch') && existsSync(join(dir, 'model.safetensors'))) figures.torch = torchFigures(dir, figures.trainTokens);
+      if (T5_SHAPES[name]) figures.torch = { skipped: 'no PyTorch T5 peer' };
+      else if (!args.includes('--no-torch') && existsSync(join(dir, 'model.safetensors'))) figures.torch = torchFigures(dir, figures.trainTokens);
       results[name] = figures;
       console.log(`# ${name}: ${JSON.stringify(figures)}`);
     } finally {
@@ -244,8 +299,12 @@ async function main(): Promise<void> {
   console.log('|---|---|---|---|---|---|---|---|');
   for (const [name, f] of Object.entries(results)) {
     const t = f.torch ?? {};
+    if (f.mode === 'full') {
+      console.log(`| ${name} | full, ${f.trainTokens} tokens | ${f.peakMiB} | ${f.fits ? num(f.trainTokPerS) : 'does not fit'} | ${num(f.sampleTokPerS)} | — | ${t.skipped ?? '—'} | — |`);
+      continue;
+    }
     console.log(`| ${name} | LoRA r=${RANK}, ${f.trainTokens} tokens | ${f.peakMiB} (${f.estimateMiB}) | ${num(f.trainTokPerS)} | ${num(f.sampleTokPerS)} | ${num(f.grpoIterationS)} | `
-      + `${t.skipped ?? t.failed ?? `${num(t.trainTokPerS)} / ${num(t.sampleTokPerS)}, ${num(t.grpoIterationS)}, ${num(t.peakRssMiB, 0)}`} | ${ratio(f.trainTokPerS, t.trainTokPerS)}, ${ratio(f.sampleTokPerS, t.sampleTokPerS)} |`);
+      + `${t.skipped ?? t.failed ?? `${num(t.trainTokPerS)} / ${num(t.sampleTokPerS)}, ${num(t.grpoIterationS)}, ${num(t.peakRssMiB, 0)}`} | ${ratio(f.trainTokPerS!, t.trainTokPerS)}, ${ratio(f.sampleTokPerS, t.sampleTokPerS)} |`);
     if (f.full) console.log(`| ${name} | full | ${f.full.fits ? `${f.full.peakMiB} (${f.full.estimateMiB})` : `does not fit (estimate ${f.full.estimateMiB})`} | ${num(f.full.trainTokPerS)} | | | | |`);
   }
   console.log(JSON.stringify(results));

@@ -14,8 +14,8 @@ import { ServerConfigError, startServer } from '../lib/llm/server';
 import { InputError, readingInput } from '../lib/input-error';
 import { logger, redactSecrets, registerSecret } from '../lib/log/logger';
 import { loadCheckpoint } from '../lib/model/checkpoint';
-import { exportHFCheckpoint } from '../lib/model/hf';
 import type { CausalLM } from '../lib/model/causal-lm';
+import { exportHFCheckpoint } from '../lib/model/hf';
 import type { T5Model } from '../lib/model/t5';
 import { accuracy, predictWithStudent } from '../lib/eval/predict';
 import { listRewards, loadRewardFiles } from '../lib/reward/registry';
@@ -213,7 +213,7 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
         const apiKey = argv.apiKey ?? (process.env.RRL_API_KEY || undefined);
         registerSecret(apiKey);
         await initBackend();
-        const client = await readingInput(() => LocalLLMClient.fromCheckpoint(String(argv.checkpoint)));
+        const client = await readingInput(() => LocalLLMClient.fromFolder(String(argv.checkpoint)));
         const server = await startServer({ client, host: argv.host, port, modelName: argv.name, apiKey, allowUnauthenticated: argv.allowUnauthenticated });
         console.log(`serving ${argv.checkpoint} at ${server.url}${apiKey ? ' (API key required)' : ''} (Ctrl-C to stop)`);
         await new Promise<void>((resolve) => {

@@ -46,7 +46,12 @@ let modelCount = 0;
 function makeVariables(shapes: Map<string, number[]>, data: Map<string, Float32Array>, trainable: boolean): Record<string, tf.Variable> {
   const prefix = `t5_${modelCount++}`;
   const out: Record<string, tf.Variable> = {};
-  for (const [name, shape] of shapes) out[name] = tf.variable(tf.tensor(data.get(name)!, shape), trainable, `${prefix}/${name}`);
+  for (const [name, shape] of shapes) {
+    // tf.variable shares the initial tensor's buffer; disposing that tensor leaves the variable the only owner
+    const initial = tf.tensor(data.get(name)!, shape);
+    out[name] = tf.variable(initial, trainable, `${prefix}/${name}`);
+    initial.dispose();
+  }
   return out;
 }
 

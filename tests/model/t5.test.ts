@@ -65,13 +65,26 @@ describe.each(['v1.0', 'v1.1'] as const)('T5 %s', (layout) => {
     model.dispose();
   });
 
-  test('source padding does not change a row: padded in a batch equals alone', () => {
+  test('dispose frees every weight of a model and of its frozen copy', () => {
+    const empty = tf.memory().numTensors;
+    const model = T5Model.create(config, { seed: 2 });
+    const frozen = model.clone();
+    expect(tf.memory().numTensors).toBe(empty + 2 * (Object.keys(model.weights).length + 2));
+    model.dispose();
+    frozen.dispose();
+    expect(tf.memory().numTensors).toBe(empty);
+  });
+
+  test('source padding does not change a row: padded in a batch equals alone; nothing is left after', () => {
+    const empty = tf.memory().numTensors;
     const model = T5Model.create(config, { seed: 2 });
     const batched = tf.tidy(() => model.forward(tf.tensor2d(sources, undefined, 'int32'), tf.tensor2d(decoderIds, undefined, 'int32'), { sourceMask: tf.tensor2d(sourceMask, undefined, 'int32') }).logits);
     const alone = tf.tidy(() => model.forward(tf.tensor2d([sources[1].slice(0, 5)], undefined, 'int32'), tf.tensor2d([decoderIds[1]], undefined, 'int32')).logits);
-    expect(maxAbsDiff(tf.slice(batched, [1, 0, 0], [1, -1, -1]), alone)).toBeLessThan(1e-5);
-    tf.dispose([batched, alone]);
+    const row = tf.slice(batched, [1, 0, 0], [1, -1, -1]);
+    expect(maxAbsDiff(row, alone)).toBeLessThan(1e-5);
+    tf.dispose([batched, alone, row]);
     model.dispose();
+    expect(tf.memory().numTensors).toBe(empty);
   });
 
   test('generation with the cache equals generation without it (tokens and log-probs), leak-free', async () => {
