@@ -1,3 +1,4 @@
+import { existsSync, statSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
 import { initBackend } from '../lib/backend';
 import { ConfigError } from '../lib/experiment/config';
@@ -5,22 +6,20 @@ import { loadExperiment } from '../lib/experiment/load';
 import { RunFolder, STAGES, type StageName } from '../lib/experiment/run-folder';
 import { RunInterrupted, RunStateError, runExperiment } from '../lib/experiment/runner';
 import { STAGE_IMPLEMENTATIONS } from '../lib/experiment/stages';
-import { loadDataset } from '../lib/data/datasets';
-import { readJsonl } from '../lib/data/jsonl';
-import { importRationales, writeRationales } from '../lib/data/rationales';
-import { splitExamples } from '../lib/data/split';
-import type { Example } from '../lib/data/types';
 import { renderHtmlReport, renderMarkdownReport } from '../lib/eval/report';
 import { collectReport } from '../lib/experiment/stages';
 import { judgeAnswers } from '../lib/experiment/stages/eval';
 import { writeFileAtomic } from '../lib/fs';
 import { LocalLLMClient } from '../lib/llm/local-client';
-import { startServer } from '../lib/llm/server';
-import { logger, redactSecrets } from '../lib/log/logger';
+import { ServerConfigError, startServer } from '../lib/llm/server';
+import { InputError, readingInput } from '../lib/input-error';
+import { logger, redactSecrets, registerSecret } from '../lib/log/logger';
 import { loadCheckpoint } from '../lib/model/checkpoint';
+import { exportHFCheckpoint } from '../lib/model/hf';
 import { accuracy, predictWithStudent } from '../lib/train/distill';
 import { listRewards, loadRewardFiles } from '../rewards/registry';
-import { dataCommand } from './data-commands';
+import { dataCommand, importRationalesCommand } from './data-commands';
+import { resolveEvalSettings } from './eval-settings';
 
 /** Exit codes scripts can rely on. */
 export const EXIT = { ok: 0, failed: 1, badInput: 2, runState: 3, interrupted: 130 } as const;
@@ -33,6 +32,10 @@ function report(error: unknown): number {
   if (process.env.RRL_DEBUG) print(err.stack);
   if (err instanceof ConfigError) {
     print(err.message);
+    return EXIT.badInput;
+  }
+  if (err instanceof InputError || err instanceof ServerConfigError) {
+    print(`error: ${err.message}`);
     return EXIT.badInput;
   }
   if (err instanceof RunInterrupted) {
@@ -60,26 +63,29 @@ function interruptSignal(): AbortSignal {
   return controller.signal;
 }
 
-/** Questions from a dataset name (its test split by default) or a JSONL file of Examples. */
-function questionsFrom(argv: { dataset?: string; questions?: string; dataDir: string; split: string; seed: number; limit?: number }): Example[] {
-  let examples: Example[];
-  if (argv.questions) examples = readJsonl(argv.questions) as Example[];
-  else if (argv.dataset) {
-    const all = loadDataset(argv.dataset, { dataDir: argv.dataDir });
-    examples = argv.split === 'all' ? all : splitExamples(all, { seed: argv.seed })[argv.split as 'train' | 'test'];
-  } else throw new ConfigError('arguments', ['give --dataset <name> or --questions <file.jsonl>']);
-  return argv.limit ? examples.slice(0, argv.limit) : examples;
+/** An output file argument that must not be a folder (checked before any work). */
+function outputFile(path: string | undefined): string | undefined {
+  if (path && existsSync(path) && statSync(path).isDirectory()) throw new InputError(`--out: "${path}" is a folder; give a file path`);
+  return path;
+}
+
+/** A TCP port argument: an integer 0-65535 (0 picks a free one). */
+function portNumber(value: unknown): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InputError(`--port: ${JSON.stringify(value)} is not a port number (0-65535)`);
+  return port;
 }
 
 const questionArgs = (y: Argv) => y
   .option('dataset', { type: 'string', describe: 'dataset name, e.g. last_letters (see the README for the list)' })
   .option('questions', { type: 'string', describe: 'JSONL file of examples (as written to <run>/data/test.jsonl)' })
-  .option('data-dir', { type: 'string', default: 'data', describe: 'folder holding the datasets' })
+  .option('data-dir', { type: 'string', describe: 'folder holding the datasets (default: RRL_DATA_DIR, else the package\'s data/)' })
   .option('split', { choices: ['train', 'test', 'all'], default: 'test', describe: 'which split of --dataset' })
   .option('seed', { type: 'number', default: 0, describe: 'split seed' })
   .option('limit', { type: 'number', describe: 'only the first N questions' })
-  .option('format', { choices: ['fine-tune-cot', 'mt-cot', 'mt-re'], default: 'fine-tune-cot', describe: 'the student\'s target format' })
-  .option('max-new-tokens', { type: 'number', default: 128 });
+  .option('format', { choices: ['fine-tune-cot', 'mt-cot', 'mt-re'], describe: 'the student\'s target format (default: the experiment\'s)' })
+  .option('max-new-tokens', { type: 'number', describe: 'rationale length limit (default: the experiment\'s distill.maxNewTokens)' })
+  .option('run', { type: 'string', describe: 'a run folder (checkpoints/<name>): its test split, student, judge, format and max new tokens are the defaults' });
 
 const experimentArg = (y: Argv) => y
   .positional('experiment', { type: 'string', demandOption: true, describe: 'experiment file (.ts), e.g. experiments/default.ts' })
@@ -99,7 +105,7 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
   const parser = yargs(args)
     .scriptName('rrl')
     .usage('$0 <command> [options]\n\nDistil, refine with RL and evaluate chain-of-thought rationales of a small LM.');
-  return dataCommand(parser, run)
+  return importRationalesCommand(dataCommand(parser, run), run)
     .command('run <experiment>', 'run an experiment: data -> teacher -> distill -> rl -> eval -> report',
       (y) => experimentArg(y)
         .option('stage', { type: 'string', array: true, choices: STAGES as unknown as string[], describe: 'run only these stages' })
@@ -111,9 +117,21 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
       (argv) => run(async () => {
         const config = loadExperiment(argv.experiment, argv.set);
         await initBackend();
+        // the data stage reads the dataset files the config names: its failures are bad input
+        const implementations = {
+          ...STAGE_IMPLEMENTATIONS,
+          data: async (context: Parameters<typeof STAGE_IMPLEMENTATIONS.data>[0]) => {
+            try {
+              return await STAGE_IMPLEMENTATIONS.data(context);
+            } catch (error) {
+              if (error instanceof RunInterrupted || error instanceof RunStateError) throw error;
+              throw new InputError((error as Error).message, { cause: error });
+            }
+          },
+        };
         const manifest = await runExperiment(config, {
           stages: argv.stage as StageName[] | undefined, resume: argv.resume, restart: argv.restart,
-          signal: interruptSignal(), implementations: STAGE_IMPLEMENTATIONS,
+          signal: interruptSignal(), implementations,
         });
         const report = manifest.stages.report?.outputs.html;
         if (report) console.log(`report: ${new RunFolder(config).path(report)}`);
@@ -145,45 +163,56 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
         writeFileAtomic(folder.path('report', 'report.md'), renderMarkdownReport(data));
         console.log(folder.path('report', 'report.html'));
       }))
-    .command('generate <checkpoint>', 'write a student checkpoint\'s rationales (and answers) for questions, as JSONL',
-      (y) => questionArgs(y.positional('checkpoint', { type: 'string', demandOption: true, describe: 'checkpoint folder' }))
+    .command('generate [checkpoint]', 'write a student checkpoint\'s rationales (and answers) for questions, as JSONL',
+      (y) => questionArgs(y.positional('checkpoint', { type: 'string', describe: 'checkpoint folder (default with --run: its student)' }))
         .option('out', { type: 'string', describe: 'output file (default: standard output)' }),
       (argv) => run(async () => {
+        const out = outputFile(argv.out);
+        const settings = resolveEvalSettings(argv);
         await initBackend();
-        const examples = questionsFrom(argv);
-        const { model, tokenizer } = await loadCheckpoint(String(argv.checkpoint));
-        const predictions = await predictWithStudent(model, tokenizer, examples, { format: argv.format as 'fine-tune-cot', maxNewTokens: argv.maxNewTokens });
+        const { model, tokenizer } = await readingInput(() => loadCheckpoint(settings.checkpoint));
+        const predictions = await predictWithStudent(model, tokenizer, settings.examples, { format: settings.format, maxNewTokens: settings.maxNewTokens });
         model.dispose();
         const lines = predictions.map((p) => JSON.stringify(p)).join('\n') + '\n';
-        if (argv.out) writeFileAtomic(argv.out, lines);
+        if (out) writeFileAtomic(out, lines);
         else process.stdout.write(lines);
         logger.info(`${predictions.length} rationales, student accuracy ${(accuracy(predictions) * 100).toFixed(1)}%`);
       }))
-    .command('eval <checkpoint>', 'accuracy of a student checkpoint on questions: its own answers, and a judge\'s from its rationales',
-      (y) => questionArgs(y.positional('checkpoint', { type: 'string', demandOption: true, describe: 'student checkpoint folder' }))
-        .option('judge', { type: 'string', describe: 'judge checkpoint folder (default: the student itself, frozen)' })
-        .option('json', { type: 'boolean', default: false }),
+    .command('eval [checkpoint]', 'accuracy of a student checkpoint on questions: its own answers, and a judge\'s from its rationales',
+      (y) => questionArgs(y.positional('checkpoint', { type: 'string', describe: 'student checkpoint folder (default with --run: its RL student, else its distilled one)' }))
+        .option('judge', { type: 'string', describe: 'judge checkpoint folder (default: the run\'s judge with --run, else the student itself, frozen)' })
+        .option('json', { type: 'boolean', default: false })
+        .example('$0 eval --run checkpoints/replicate-last-letters', 'the run\'s student on its test split, with its settings'),
       (argv) => run(async () => {
+        const settings = resolveEvalSettings(argv);
+        const { examples } = settings;
+        logger.info(`eval: ${settings.checkpoint} on ${examples.length} questions, format ${settings.format}, max new tokens ${settings.maxNewTokens} (${settings.from})`);
         await initBackend();
-        const examples = questionsFrom(argv);
-        const { model, tokenizer } = await loadCheckpoint(String(argv.checkpoint));
-        const predictions = await predictWithStudent(model, tokenizer, examples, { format: argv.format as 'fine-tune-cot', maxNewTokens: argv.maxNewTokens });
-        const judge = argv.judge ? await LocalLLMClient.fromCheckpoint(argv.judge) : new LocalLLMClient(model, tokenizer);
+        const { model, tokenizer } = await readingInput(() => loadCheckpoint(settings.checkpoint));
+        const predictions = await predictWithStudent(model, tokenizer, examples, { format: settings.format, maxNewTokens: settings.maxNewTokens });
+        const judge = settings.judge ? await readingInput(() => LocalLLMClient.fromCheckpoint(settings.judge!, { longPrompts: 'keep-end' }))
+          : new LocalLLMClient(model, tokenizer, { longPrompts: 'keep-end' });
         const judged = await judgeAnswers(judge, examples, new Map(predictions.map((p) => [p.exampleId, p.rationale])));
         const result = { questions: examples.length, studentAccuracy: accuracy(predictions), judgeAccuracy: judged.filter((a) => a.correct).length / Math.max(1, examples.length) };
-        if (argv.judge) judge.lm.dispose();
+        if (settings.judge) judge.lm.dispose();
         model.dispose();
         console.log(argv.json ? JSON.stringify(result) : `questions ${result.questions}  student accuracy ${(result.studentAccuracy * 100).toFixed(1)}%  judge accuracy ${(result.judgeAccuracy * 100).toFixed(1)}%`);
       }))
-    .command('serve <checkpoint>', 'serve a checkpoint over an OpenAI-compatible HTTP API (/v1/models, /v1/completions, /v1/chat/completions)',
+    .command('serve <checkpoint>', 'serve a checkpoint over an OpenAI-compatible HTTP API (/v1/models, /v1/completions, /v1/chat/completions, /health)',
       (y) => y.positional('checkpoint', { type: 'string', demandOption: true })
-        .option('host', { type: 'string', default: '127.0.0.1' })
-        .option('port', { type: 'number', default: 8000 })
-        .option('name', { type: 'string', describe: 'model name reported (default: the folder name)' }),
+        .option('host', { type: 'string', default: '127.0.0.1', describe: 'interface to bind; beyond loopback needs --api-key' })
+        .option('port', { type: 'string', default: '8000', describe: 'TCP port (0: any free one)' })
+        .option('name', { type: 'string', describe: 'model name reported (default: the folder name)' })
+        .option('api-key', { type: 'string', describe: 'key clients must send (Authorization: Bearer <key>) on every route but /health; default: env RRL_API_KEY' })
+        .option('allow-unauthenticated', { type: 'boolean', default: false, describe: 'serve beyond loopback without an API key' }),
       (argv) => run(async () => {
+        const port = portNumber(argv.port);
+        const apiKey = argv.apiKey ?? (process.env.RRL_API_KEY || undefined);
+        registerSecret(apiKey);
         await initBackend();
-        const server = await startServer({ checkpoint: argv.checkpoint, host: argv.host, port: argv.port, modelName: argv.name });
-        console.log(`serving ${argv.checkpoint} at ${server.url} (Ctrl-C to stop)`);
+        const client = await readingInput(() => LocalLLMClient.fromCheckpoint(String(argv.checkpoint)));
+        const server = await startServer({ client, host: argv.host, port, modelName: argv.name, apiKey, allowUnauthenticated: argv.allowUnauthenticated });
+        console.log(`serving ${argv.checkpoint} at ${server.url}${apiKey ? ' (API key required)' : ''} (Ctrl-C to stop)`);
         await new Promise<void>((resolve) => {
           process.once('SIGINT', resolve);
           process.once('SIGTERM', resolve);
@@ -191,18 +220,14 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
         await server.close();
         console.log(`served ${server.stats.requests} requests`);
       }))
-    .command('import-rationales <file>', 'convert recorded teacher rationales (e.g. the zero-shot-CoT JSONL files) to RationaleRecords',
-      (y) => y.positional('file', { type: 'string', demandOption: true })
-        .option('dataset', { type: 'string', describe: 'dataset the rationales belong to (default: the file\'s own `dataset` field)' })
-        .option('format', { choices: ['zero-shot-cot', 'jsonl'], default: 'zero-shot-cot' })
-        .option('data-dir', { type: 'string', default: 'data' })
-        .option('out', { type: 'string', demandOption: true, describe: 'output JSONL of RationaleRecords' }),
+    .command('export <checkpoint> <out>', 'write a checkpoint (either format) as a Hugging Face folder transformers and tokenizers load as is',
+      (y) => y.positional('checkpoint', { type: 'string', demandOption: true }).positional('out', { type: 'string', demandOption: true }),
       (argv) => run(async () => {
-        const examples = argv.dataset ? loadDataset(argv.dataset, { dataDir: argv.dataDir }) : undefined;
-        const records = importRationales(argv.file, { format: argv.format as 'zero-shot-cot', examples, dataDir: argv.dataDir });
-        writeRationales(argv.out, records);
-        const correct = records.filter((r) => r.correct).length;
-        console.log(`${records.length} rationales -> ${argv.out} (teacher correct: ${correct}, ${((correct / Math.max(1, records.length)) * 100).toFixed(1)}%)`);
+        await initBackend();
+        const { model, tokenizer } = await loadCheckpoint(String(argv.checkpoint));
+        await exportHFCheckpoint(String(argv.out), model, tokenizer);
+        model.dispose();
+        console.log(argv.out);
       }))
     .command('rewards', 'list the reward modules (built-in, and custom files given with --path)',
       (y) => y.option('path', { type: 'string', array: true, default: [] as string[], describe: 'custom reward files or folders' }),

@@ -3,7 +3,8 @@ import { summarizeDataset, summarizeDatasets, type DatasetSummary } from '../lib
 import { DATASET_NAMES, isDatasetName } from '../lib/data/datasets';
 import { ConfigError } from '../lib/experiment/config';
 import { defaultDataDir } from '../lib/data/files';
-import { questionWithChoices } from '../lib/data/rationales';
+import { loadDataset } from '../lib/data/datasets';
+import { importRecordedRationales, questionWithChoices, RATIONALE_FORMATS, writeRationales, type RationaleFormat } from '../lib/data/rationales';
 import type { Example } from '../lib/data/types';
 
 /** Runs a command body and turns its outcome into the exit code (the CLI's own wrapper). */
@@ -60,5 +61,37 @@ export function dataCommand(parser: Argv, run: CommandRunner): Argv {
       console.log(`files     ${summary.files.join(', ')}`);
       if (summary.teacher) console.log(`teacher   ${summary.teacher.file}: ${summary.teacher.records} records, ${summary.teacher.correct} correct (${percent(summary.teacher.correct, summary.teacher.records)})`);
       console.log(`\nexample ${index} of ${examples.length}:\n${exampleText(examples[index])}`);
+    }));
+}
+
+/**
+ * `rrl import-rationales <file> --out <records.jsonl>`: recorded rationales from any source to RationaleRecords,
+ * reporting matched / unmatched / ambiguous counts; the lines not imported go to `--unmatched`.
+ */
+export function importRationalesCommand(parser: Argv, run: CommandRunner): Argv {
+  return parser.command('import-rationales <file>', 'convert recorded teacher rationales (zero-shot-CoT JSONL or log, Fine-tune-CoT, JSONL) to RationaleRecords',
+    (y) => y.positional('file', { type: 'string', demandOption: true })
+      .option('dataset', { type: 'string', describe: 'dataset the rationales belong to (default: the one the file names)' })
+      .option('format', { choices: RATIONALE_FORMATS as unknown as string[], default: 'auto', describe: 'record style (auto: by content)' })
+      .option('data-dir', { type: 'string', describe: 'data folder (default: RRL_DATA_DIR, else the package\'s data/)' })
+      .option('out', { type: 'string', demandOption: true, describe: 'output JSONL of RationaleRecords' })
+      .option('unmatched', { type: 'string', describe: 'where the records not imported go (default: <out without .jsonl>.unmatched.jsonl)' })
+      .example('$0 import-rationales log/date_understanding_zero_shot_cot.log --out teacher.jsonl', 'a Zero-shot-CoT log'),
+    (argv) => run(async () => {
+      const dataDir = argv.dataDir ?? defaultDataDir();
+      if (argv.dataset && !isDatasetName(argv.dataset)) throw new ConfigError('rrl import-rationales', [`--dataset: unknown dataset "${argv.dataset}" (known: ${DATASET_NAMES.join(', ')})`]);
+      const examples = argv.dataset ? loadDataset(argv.dataset, { dataDir }) : undefined;
+      const unmatchedPath = argv.unmatched ?? `${argv.out.replace(/\.jsonl$/, '')}.unmatched.jsonl`;
+      const { records, report } = importRecordedRationales(argv.file, { format: argv.format as RationaleFormat, examples, dataset: argv.dataset, dataDir, unmatchedPath });
+      if (records.length === 0) {
+        const first = report.problems[0];
+        throw new Error(`${argv.file}: none of the ${report.total} records matched an example${first ? `; first: ${first.where}: ${first.reason}` : ''} (all listed in ${unmatchedPath})`);
+      }
+      writeRationales(argv.out, records);
+      const correct = records.filter((r) => r.correct).length;
+      console.log(`${report.format}: ${report.total} records, ${report.matched} matched, ${report.unmatched} unmatched, ${report.ambiguous} ambiguous`
+        + `${report.reordered ? ` (${report.reordered} with options in another order, letters rewritten)` : ''}`);
+      console.log(`${records.length} rationales -> ${argv.out} (teacher correct: ${correct}, ${percent(correct, records.length)})`);
+      if (report.problems.length) console.log(`not imported: ${report.problems.length} -> ${unmatchedPath}`);
     }));
 }

@@ -14,4 +14,5 @@ export * from './eval';
 export * from './experiment';
 export * from './log';
 export { Random } from './random';
+export { InputError } from './input-error';
 export * from '../rewards';

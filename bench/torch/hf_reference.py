@@ -232,11 +232,12 @@ def random_weights(shapes, generator):
     return out
 
 
-def gpt2_fixture(generator):
+def gpt2_fixture(generator, tied=True):
     V, d, L, T, ff = 40, 16, 2, 16, 32
     config = {'model_type': 'gpt2', 'architectures': ['GPT2LMHeadModel'], 'vocab_size': V, 'n_embd': d, 'n_layer': L,
               'n_head': 4, 'n_positions': T, 'n_ctx': T, 'n_inner': ff, 'layer_norm_epsilon': 1e-5,
-              'activation_function': 'gelu_new', 'bos_token_id': V - 1, 'eos_token_id': V - 1}
+              'activation_function': 'gelu_new', 'bos_token_id': V - 1, 'eos_token_id': V - 1,
+              'tie_word_embeddings': tied}
     shapes = {'wte.weight': [V, d], 'wpe.weight': [T, d]}
     for i in range(L):
         p = f'h.{i}.'
@@ -245,7 +246,10 @@ def gpt2_fixture(generator):
                        p + 'ln_2.weight': [d], p + 'ln_2.bias': [d], p + 'mlp.c_fc.weight': [d, ff],
                        p + 'mlp.c_fc.bias': [ff], p + 'mlp.c_proj.weight': [ff, d], p + 'mlp.c_proj.bias': [d]})
     shapes.update({'ln_f.weight': [d], 'ln_f.bias': [d]})
-    return config, {'transformer.' + k: v for k, v in random_weights(shapes, generator).items()}
+    weights = {'transformer.' + k: v for k, v in random_weights(shapes, generator).items()}
+    if not tied:
+        weights['lm_head.weight'] = 0.2 * torch.randn([V, d], generator=generator, dtype=torch.float64)
+    return config, weights
 
 
 def llama_like_fixture(generator, model_type):
@@ -318,8 +322,11 @@ def fixtures(out):
     generator = torch.Generator().manual_seed(1234)
     ids = [[3, 17, 5, 0, 9, 30, 12, 7], [21, 2, 2, 14, 35, 1, 26, 8]]
     config, weights = gpt2_fixture(generator)
-    write_fixture(out, 'gpt2', config, weights, 'F32', 1, ids)
+    write_fixture(out, 'gpt2', config, weights, 'F32', 1, ids, words_tokenizer(40, {'<|endoftext|>': 39}))
     config, weights = llama_like_fixture(generator, 'llama')
+    untied_config, untied_weights = gpt2_fixture(torch.Generator().manual_seed(99), tied=False)
+    write_fixture(out, 'gpt2-untied', untied_config, untied_weights, 'F32', 1, ids,
+                  words_tokenizer(40, {'<|endoftext|>': 39}))
     specials = {'<unk>': 0, '<s>': 1, '</s>': 2}
     llama_tokenizer = words_tokenizer(96, {})
     llama_tokenizer['model']['vocab'] = {**{k: v + 3 for k, v in list(words_tokenizer(93, {})['model']['vocab'].items())},

@@ -120,6 +120,8 @@ export function applyOverrides(config: ExperimentInput, overrides: string[]): Ex
     const eq = override.indexOf('=');
     if (eq <= 0) throw new ConfigError('--set', [`"${override}": expected key.path=value`]);
     const path = override.slice(0, eq).split('.');
+    const forbidden = path.find((key) => key === '__proto__' || key === 'constructor' || key === 'prototype');
+    if (forbidden) throw new ConfigError('--set', [`"${override}": "${forbidden}" cannot be set (it is not a config field)`]);
     const raw = override.slice(eq + 1);
     let value: unknown;
     try { value = JSON.parse(raw); } catch { value = raw; }

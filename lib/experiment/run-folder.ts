@@ -144,12 +144,17 @@ export class RunFolder {
     if (existsSync(file)) {
       const pid = Number(readFileSync(file, 'utf8').trim());
       if (pid && pid !== process.pid && isAlive(pid)) {
-        throw new Error(`${this.root} is being run by another process (pid ${pid}); wait for it or stop it first`);
+        throw new RunStateError(`${this.root} is being run by another process (pid ${pid}); wait for it or stop it first`);
       }
     }
     writeFileSync(file, String(process.pid));
     return () => rmSync(file, { force: true });
   }
+}
+
+/** A run that cannot go on as asked (locked by another process, stale results, an interrupted stage, missing earlier stages). */
+export class RunStateError extends Error {
+  override name = 'RunStateError';
 }
 
 function isAlive(pid: number): boolean {

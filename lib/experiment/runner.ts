@@ -1,6 +1,6 @@
 import { logger, setLogFile } from '../log/logger';
 import { MetricsSink } from '../log/metrics';
-import { changedFields, RunFolder, STAGES, stageConfig, stageConfigHash, type Manifest, type StageName } from './run-folder';
+import { changedFields, RunFolder, RunStateError, STAGES, stageConfig, stageConfigHash, type Manifest, type StageName } from './run-folder';
 import type { ExperimentConfig } from './schema';
 
 /** What a stage gets: the config, the run folder, a metrics sink and whether to continue from its checkpoint. */
@@ -38,10 +38,7 @@ export interface RunOptions {
   implementations: Partial<Record<StageName, StageFunction>>;
 }
 
-/** A run that cannot go on as asked (stale results, an interrupted stage, missing earlier stages). */
-export class RunStateError extends Error {
-  override name = 'RunStateError';
-}
+export { RunStateError };
 
 /** Raised by a stage that stopped because the run was aborted; its checkpoint is on disk. */
 export class RunInterrupted extends Error {
@@ -52,6 +49,7 @@ export class RunInterrupted extends Error {
  * Run an experiment's stages in order (data -> teacher -> distill -> rl -> eval -> report), recording each in the
  * run folder's manifest. Finished stages with an unchanged config are skipped; an interrupted stage continues
  * from its checkpoint with `resume`; results made with a different config are never silently reused or replaced.
+ * Only results are locked to their config: a stage that failed runs again with a changed config without `restart`.
  */
 export async function runExperiment(config: ExperimentConfig, options: RunOptions): Promise<Manifest> {
   const run = new RunFolder(config);
@@ -73,7 +71,11 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
         }
         continue;
       }
-      if (record && !fresh && !options.restart) {
+      // A stage that failed holds no results to protect: it runs again, from the start, with the changed config.
+      if (record?.status === 'failed' && !fresh && !options.restart) {
+        const changed = changedFields(record.config ?? stageConfig(manifest.config, stage), stageConfig(config, stage));
+        logger.info(`failed earlier with another config (changed: ${changed.join(', ')}); running it again with this one`, { stage });
+      } else if (record && !fresh && !options.restart) {
         // Against the config the stage ran with (the manifest's top-level config is the latest run's).
         const changed = changedFields(record.config ?? stageConfig(manifest.config, stage), stageConfig(config, stage));
         throw new RunStateError(`${run.root}: stage "${stage}" was run with a different config (changed: ${changed.join(', ')}). `
@@ -91,7 +93,7 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
       const resume = interrupted && Boolean(options.resume);
       const implementation = options.implementations[stage];
       if (!implementation) throw new RunStateError(`stage "${stage}" has no implementation`);
-      run.updateStage(stage, { status: 'running', configHash: stageConfigHash(config, stage),
+      run.updateStage(stage, { status: 'running', configHash: stageConfigHash(config, stage), config: stageConfig(config, stage),
         startedAt: new Date().toISOString(), error: undefined, ...(resume ? {} : { outputs: {}, summary: {} }) });
       if (!resume) metrics.dropStage(stage);
       logger.info(resume ? 'resuming from the last checkpoint' : 'starting', { stage });

@@ -77,9 +77,10 @@ const teacherSchema = z.discriminatedUnion('kind', [
   }),
   z.strictObject({
     kind: z.literal('recorded'),
-    /** JSONL of recorded rationales (the zero-shot-CoT teacher files, or the project's RationaleRecord form). */
+    /** Recorded rationales: zero-shot-CoT JSONL or .log, Fine-tune-CoT completions, or JSONL (see `importRationales`). */
     path: z.string().min(1),
-    format: z.enum(['zero-shot-cot', 'jsonl']).default('zero-shot-cot'),
+    /** Record style; `auto` tells them apart by content. */
+    format: z.enum(['auto', 'zero-shot-cot', 'zero-shot-cot-log', 'fine-tune-cot', 'jsonl']).default('auto'),
   }),
   z.strictObject({
     kind: z.literal('llm'),
@@ -110,6 +111,9 @@ const loraSchema = z.strictObject({
   targetModules: z.array(z.string().min(1)).min(1).optional(),
 });
 
+/** Longest student sequence accepted (a 4 GB wasm heap holds 4 heads of 16k x 16k float32 scores, not 32k). */
+const MAX_SEQ_LEN = 16_384;
+
 const modelShapeSchema = z.strictObject({
   arch: z.enum(['gpt2', 'llama', 'qwen2']).default('gpt2'),
   dModel: positiveInt.default(128),
@@ -124,6 +128,17 @@ const modelShapeSchema = z.strictObject({
    */
   tokenizer: z.enum(['char', 'word-char', 'byte']).default('char'),
   lora: loraSchema.optional(),
+}).superRefine((shape, context) => {
+  // checked here so a bad shape fails before any work, not in the distill stage
+  const problem = (path: string, message: string) => context.addIssue({ code: 'custom', path: [path], message });
+  if (shape.dModel % shape.nHeads !== 0) problem('nHeads', `nHeads ${shape.nHeads} must divide dModel ${shape.dModel}`);
+  if (shape.nKvHeads !== undefined && shape.nHeads % shape.nKvHeads !== 0) problem('nKvHeads', `nKvHeads ${shape.nKvHeads} must divide nHeads ${shape.nHeads}`);
+  if (shape.maxSeqLen < 2) problem('maxSeqLen', `maxSeqLen ${shape.maxSeqLen} leaves no room for a prompt and a token: at least 2`);
+  if (shape.maxSeqLen > MAX_SEQ_LEN) {
+    // one [T, T] float32 attention-score matrix per head is the first thing that stops fitting the wasm heap
+    const gigabytes = (shape.maxSeqLen ** 2 * 4 * shape.nHeads) / 2 ** 30;
+    problem('maxSeqLen', `maxSeqLen ${shape.maxSeqLen} is over ${MAX_SEQ_LEN}: one row's attention scores alone would need ${gigabytes.toPrecision(3)} GB`);
+  }
 });
 
 const studentSchema = z.union([

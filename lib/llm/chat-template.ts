@@ -1,3 +1,5 @@
+import { Template } from '@huggingface/jinja';
+import type { Tokenizer } from '../tokenizer/types';
 import type { ChatMessage } from './types';
 
 const ROLE_NAMES: Record<ChatMessage['role'], string> = {
@@ -5,7 +7,7 @@ const ROLE_NAMES: Record<ChatMessage['role'], string> = {
 };
 
 /**
- * The plain chat template used for local base models (which were never trained on a chat format):
+ * The plain chat format used for local base models (which were never trained on a chat format):
  * each message as `Role: content`, separated by blank lines, ending with `Assistant:` for the reply.
  *
  *     System: Answer briefly.
@@ -20,3 +22,37 @@ export function renderChat(messages: readonly ChatMessage[]): string {
 
 /** Stop sequences that end the assistant's turn under {@link renderChat}: the start of the next message. */
 export const CHAT_STOPS = ['\n\nUser:', '\n\nSystem:', '\n\nAssistant:', '\n\nTool:'];
+
+/** A chat rendered for a model: the prompt text and the stop strings that end the reply. */
+export interface ChatPrompt {
+  prompt: string;
+  stops: string[];
+}
+
+const compiled = new Map<string, Template>();
+
+/**
+ * The prompt for `messages` in `tokenizer`'s own format: its chat template (tokenizer_config.json `chat_template`,
+ * rendered by @huggingface/jinja as transformers' `apply_chat_template(..., add_generation_prompt=True)` does,
+ * with `bos_token` / `eos_token`), whose reply ends at the tokenizer's end-of-turn token (a stop id), so no stop
+ * strings; without a template, {@link renderChat} and {@link CHAT_STOPS}. A template that fails to render throws
+ * naming the tokenizer's chat template.
+ */
+export function chatPromptFor(messages: readonly ChatMessage[], tokenizer: Tokenizer): ChatPrompt {
+  const source = tokenizer.chatTemplate;
+  if (source === undefined) return { prompt: renderChat(messages), stops: CHAT_STOPS };
+  let template = compiled.get(source);
+  try {
+    if (!template) compiled.set(source, (template = new Template(source)));
+    const tokenName = (id: number | undefined) => (id === undefined ? '' : tokenizer.decode([id]));
+    const prompt = template.render({
+      messages: messages.map((m) => ({ role: m.role, content: m.content })),
+      add_generation_prompt: true,
+      bos_token: tokenName(tokenizer.bosId),
+      eos_token: tokenName(tokenizer.eosId),
+    });
+    return { prompt, stops: [] };
+  } catch (error) {
+    throw new Error(`chat template (tokenizer_config.json "chat_template"): ${(error as Error).message}`);
+  }
+}

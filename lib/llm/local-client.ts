@@ -1,9 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
+import { logger } from '../log/logger';
 import { generate, loadCheckpoint, type CausalLM } from '../model';
+import { T5Model } from '../model/t5';
+import { t5Generate } from '../model/t5-generate';
 import type { Tokenizer } from '../tokenizer/types';
 import { RequestBatcher } from './batcher';
 import { canonicalJson } from './cache';
-import { CHAT_STOPS, renderChat } from './chat-template';
+import { chatPromptFor } from './chat-template';
 import { LLMError } from './errors';
 import type {
   ChatMessage, ChatRequest, CompletionRequest, CompletionResult, Generation, LLMClient, PromptTokenLogprob, SamplingRequest,
@@ -23,6 +26,11 @@ export interface LocalClientOptions {
    * are not). Token-id prompts are used as given.
    */
   addBos?: boolean;
+  /**
+   * A prompt longer than the context: `error` (default) refuses it; `keep-end` feeds its last tokens (BOS kept),
+   * counted in `stats.cutPrompts` and logged once, for a small in-process judge that reads long prompts.
+   */
+  longPrompts?: 'error' | 'keep-end';
 }
 
 /** Settings shared by every sequence of one batched `generate` call. */
@@ -59,18 +67,19 @@ function quote(prompt: string | number[]): string {
 /**
  * An {@link LLMClient} over a causal LM in this process. Concurrent requests with the same sampling settings that
  * arrive within a short window are decoded together in one batched `generate` call (one row per sample); batches
- * run one at a time and yield to the event loop between decoding steps. Chat requests are rendered with
- * {@link renderChat}. With a `seed`, results are reproducible for the same batch. A prompt longer than the model's
+ * run one at a time and yield to the event loop between decoding steps. Chat requests are rendered with the
+ * tokenizer's chat template, or the plain format for models without one (see {@link chatPromptFor}). With a `seed`, results are reproducible for the same batch. A prompt longer than the model's
  * context is refused (an {@link LLMError} of kind `request`, status 400), never cut.
  */
-export class LocalLLMClient implements LLMClient {
+export class LocalLLMClient<M extends CausalLM | T5Model = CausalLM> implements LLMClient {
   readonly model: string;
   /** `generate` calls made and sequences decoded in them (batches < requests when batching works). */
-  readonly stats = { batches: 0, sequences: 0 };
+  readonly stats = { batches: 0, sequences: 0, cutPrompts: 0 };
   /** One batcher for every setting: its open batches are keyed by the settings and dropped when they run. */
   private readonly batcher: RequestBatcher<Job, JobResult>;
 
-  constructor(readonly lm: CausalLM, readonly tokenizer: Tokenizer, private readonly options: LocalClientOptions = {}) {
+  /** `lm`: a causal LM, or a T5 model (the prompt is its source; the completion is what its decoder writes). */
+  constructor(readonly lm: M, readonly tokenizer: Tokenizer, private readonly options: LocalClientOptions = {}) {
     this.model = options.name ?? 'local';
     this.batcher = new RequestBatcher<Job, JobResult>((jobs) => this.decode(jobs, jobs[0].settings), {
       windowMs: options.batchWindowMs ?? 5,
@@ -90,14 +99,18 @@ export class LocalLLMClient implements LLMClient {
     return this.batcher.openBatches;
   }
 
-  /** Most tokens the model sees at once: prompt plus completion (its maxSeqLen). */
+  /** Most tokens the model sees at once: prompt plus completion (its maxSeqLen; for T5, each of source and completion). */
   get contextLength(): number {
     return this.lm.config.maxSeqLen;
   }
 
-  /** The token ids the model is fed for a prompt: text encoded (with BOS when configured), ids checked and kept. */
+  /**
+   * The token ids the model is fed for a prompt: text encoded (with BOS when configured; a T5 source ends with EOS,
+   * as T5's tokenizer writes it), ids checked and kept.
+   */
   promptIds(prompt: string | number[]): number[] {
     if (typeof prompt === 'string') {
+      if (this.lm instanceof T5Model) return this.tokenizer.encode(prompt, { addEos: true });
       return this.tokenizer.encode(prompt, { addBos: this.options.addBos ?? this.tokenizer.kind !== 'hf' });
     }
     const bad = prompt.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= this.tokenizer.vocabSize);
@@ -109,7 +122,7 @@ export class LocalLLMClient implements LLMClient {
 
   /** The prompt a chat request is rendered to. */
   chatPrompt(messages: readonly ChatMessage[]): string {
-    return renderChat(messages);
+    return chatPromptFor(messages, this.tokenizer).prompt;
   }
 
   complete(request: CompletionRequest): Promise<CompletionResult> {
@@ -117,14 +130,24 @@ export class LocalLLMClient implements LLMClient {
   }
 
   chat(request: ChatRequest): Promise<CompletionResult> {
-    return this.run('chat', this.chatPrompt(request.messages), request, [...CHAT_STOPS, ...(request.stop ?? [])], false);
+    const { prompt, stops } = chatPromptFor(request.messages, this.tokenizer);
+    return this.run('chat', prompt, request, [...stops, ...(request.stop ?? [])], false);
   }
 
   private async run(kind: string, prompt: string | number[], request: SamplingRequest, stop: string[], echo: boolean): Promise<CompletionResult> {
-    const ids = this.promptIds(prompt);
+    let ids = this.promptIds(prompt);
     const maxTokens = request.maxTokens ?? 16;
-    // Generating needs one free position after the prompt; scoring the prompt alone (max tokens 0) does not.
-    const room = maxTokens > 0 ? this.contextLength - 1 : this.contextLength;
+    // Generating needs one free position after the prompt; scoring the prompt alone (max tokens 0) does not. A T5
+    // source and its completion each have the whole context.
+    const room = maxTokens > 0 && !(this.lm instanceof T5Model) ? this.contextLength - 1 : this.contextLength;
+    if (ids.length > room && this.options.longPrompts === 'keep-end') {
+      if (this.stats.cutPrompts++ === 0) {
+        logger.warn(`${this.model}: a ${kind} prompt of ${ids.length} tokens is over the context of ${this.contextLength}; `
+          + 'long prompts keep their last tokens (counted in stats.cutPrompts)');
+      }
+      const bos = ids[0] === this.tokenizer.bosId && typeof prompt === 'string' ? [ids[0]] : [];
+      ids = [...bos, ...ids.slice(ids.length - (room - bos.length))];
+    }
     if (ids.length > room) {
       throw new LLMError(
         `${kind} request with prompt ${quote(prompt)}: the prompt is ${ids.length} tokens but ${this.model}'s context is ${this.contextLength} tokens`
@@ -159,10 +182,14 @@ export class LocalLLMClient implements LLMClient {
   private scorePrompt(ids: number[], top: number | undefined): PromptTokenLogprob[] {
     const tokens = ids.map((id) => this.tokenizer.decode([id]));
     if (top === undefined || ids.length < 2) return tokens.map((token) => ({ token, logprob: null }));
+    const lm: CausalLM | T5Model = this.lm;
+    if (lm instanceof T5Model) {
+      throw new LLMError(`${this.model} is an encoder-decoder model: its prompt (the encoder's input) has no log-probabilities to echo`, 'request', { status: 400 });
+    }
     const vocab = this.tokenizer.vocabSize;
     const k = Math.max(1, top);
     const [picked, topValues, topIds] = tf.tidy(() => {
-      const { logits } = this.lm.forward(tf.tensor2d([ids], [1, ids.length], 'int32')); // [1, T, V]
+      const { logits } = lm.forward(tf.tensor2d([ids], [1, ids.length], 'int32')); // [1, T, V]
       // log_softmax over the tokenizer's ids only (padded embedding rows are never sampled), at positions 0..T-2
       const rows = tf.slice(tf.reshape(logits, [ids.length, -1]), [0, 0], [ids.length - 1, vocab]); // [T-1, V]
       const logProbs = tf.logSoftmax(rows);
@@ -189,7 +216,8 @@ export class LocalLLMClient implements LLMClient {
     this.stats.batches++;
     this.stats.sequences += rows.length;
     const withLogprobs = settings.logprobs !== undefined;
-    const outputs = await generate(this.lm, this.tokenizer, rows, {
+    const lm: CausalLM | T5Model = this.lm;
+    const options = {
       maxNewTokens: settings.maxNewTokens,
       temperature: settings.temperature,
       topP: settings.topP,
@@ -199,7 +227,8 @@ export class LocalLLMClient implements LLMClient {
       returnLogprobs: withLogprobs,
       topLogprobs: settings.logprobs,
       betweenSteps: yieldToEventLoop,
-    });
+    };
+    const outputs = lm instanceof T5Model ? await t5Generate(lm, this.tokenizer, rows, options) : await generate(lm, this.tokenizer, rows, options);
     const generations = outputs.map((out): Generation => ({
       text: out.text,
       finishReason: out.finishReason === 'length' ? 'length' : 'stop',

@@ -74,7 +74,9 @@ const completionBody = z.object({
 const textPart = z.object({ type: z.literal('text'), text: z.string() });
 const messageSchema = z.object({
   role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']),
-  content: z.union([z.string(), z.array(textPart, { error: 'only text parts ({"type": "text", "text": ...}) are supported' }), z.null()]).optional(),
+  content: z.union([z.string(), z.array(textPart), z.null()], {
+    error: 'content must be a string, null, or a list of text parts ({"type": "text", "text": ...}); other part types are not supported',
+  }).optional(),
 });
 
 const chatBody = z.object({

@@ -37,27 +37,23 @@ export function sendError(response: ServerResponse, error: HttpError): void {
 }
 
 /**
- * The request body parsed as JSON; a body over `maxBytes` is refused with 413 as soon as it passes the limit
- * (the connection is then closed, so the rest is not read).
+ * The request body parsed as JSON. A body over `maxBytes` is refused with 413 once it has been read to its end: the
+ * rest is read and dropped (memory stays bounded; the body timeout bounds the time), so the client can read the
+ * answer instead of seeing its upload reset.
  */
 export function readJson(request: IncomingMessage, maxBytes: number): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const declared = Number(request.headers['content-length']);
-    const tooLarge = () => new HttpError(413, `request body is over this server's limit of ${maxBytes} bytes (limit maxBodyBytes)`, { code: 'body_too_large', headers: { connection: 'close' } });
-    if (declared > maxBytes) return reject(tooLarge());
     const chunks: Buffer[] = [];
     let size = 0;
     request.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > maxBytes) {
-        request.removeAllListeners('data');
-        request.pause();
-        reject(tooLarge());
-      } else chunks.push(chunk);
+      if (size <= maxBytes) chunks.push(chunk);
     });
     request.on('error', reject);
     request.on('end', () => {
-      if (size > maxBytes) return;
+      if (size > maxBytes) {
+        return reject(new HttpError(413, `request body is over this server's limit of ${maxBytes} bytes (limit maxBodyBytes)`, { code: 'body_too_large' }));
+      }
       try {
         resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
       } catch (error) {

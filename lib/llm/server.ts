@@ -162,7 +162,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const httpError = asHttpError(error);
       if (path === '/v1/completions' || path === '/v1/chat/completions') stats.errors++;
       sendError(response, httpError);
-      if (httpError.status === 413) response.on('finish', () => request.destroy());
     }
   };
 

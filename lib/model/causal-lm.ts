@@ -1,11 +1,14 @@
 /**
- * A causal transformer LM (GPT-2, Llama or Qwen2 layout) on tfjs. Activations run as [B*T, d] rows between attention
- * calls; weights are named tf.Variables in {@link CausalLM.weights} (LM) and {@link CausalLM.valueHeadWeights}.
+ * A causal transformer LM (GPT-2, Llama or Qwen2 layout, see LAYOUTS in config.ts) on tfjs, read top to bottom as
+ * forward -> embed -> block (attention, mlp) x nLayers -> norm -> head. Activations run as [B*T, C] rows between
+ * attention calls (C = dModel, H heads of size hs, Hkv key/value heads, V the vocabulary); weights are named
+ * tf.Variables in {@link CausalLM.weights} (LM) and {@link CausalLM.valueHeadWeights}. Every linear map goes
+ * through {@link CausalLM.linear}; decoding's fast kernels come from {@link CausalLM.ops}.
  */
 import * as tf from '@tensorflow/tfjs';
-import { hasQKVBias, type ModelConfig, type ResolvedModelConfig, usesRotary, validateModelConfig } from './config';
-import { decodeAttention, rowNorm } from '../kernels/fused-ops';
+import { hasQKVBias, LAYOUTS, type ModelConfig, type ResolvedModelConfig, usesRotary, validateModelConfig } from './config';
 import { KVCache } from './kv-cache';
+import { FUSED_OPS, type FastOps } from './ops';
 import { applyRotary, attention, attentionBias, geluTanh, layerNorm, linear, rmsNorm, rotaryTables, splitHeads, swiGlu } from './layers';
 import { initialWeights, valueHeadShapes, weightShapes } from './weights';
 
@@ -27,6 +30,25 @@ export interface ForwardResult {
   logits: tf.Tensor3D;
   /** The last hidden state after the final norm, [B, T, dModel]: the value head's input. */
   hidden: tf.Tensor3D;
+}
+
+/** What every block of one forward pass shares. */
+interface Pass {
+  batch: number;
+  /** New positions per row (T). */
+  length: number;
+  /** Cached positions per row. */
+  past: number;
+  /** [B, past + T]: 1 for real tokens, 0 for padding. */
+  mask: tf.Tensor2D;
+  /** Position id of each new row, [B*T]. */
+  positions: tf.Tensor1D;
+  cache?: KVCache;
+  lastOnly: boolean;
+  /** Rotary cos/sin rows [B*T, hs] at `positions`, gathered by the first block. */
+  rotaryRows?: { cos: tf.Tensor2D; sin: tf.Tensor2D };
+  /** Additive attention bias [B, T, past + T], made on first use (one-token decoding with its kernel needs none). */
+  bias?: tf.Tensor3D;
 }
 
 /**
@@ -77,6 +99,8 @@ export class CausalLM {
   readonly weights: Record<string, tf.Variable>;
   /** Value head parameters (`value_head.w` [d, 1], `value_head.b` [1]), kept apart from the LM's. */
   readonly valueHeadWeights: Record<string, tf.Variable>;
+  /** The fast kernels the forward pass takes where the backend has them (see {@link FastOps}). */
+  ops: FastOps = FUSED_OPS;
   /**
    * Runs in every forward pass when set (see {@link ProjectionAdapter}); the weights above stay as they are.
    * Disposed with the model.
@@ -125,6 +149,8 @@ export class CausalLM {
         if (found.shape.join(',') !== shape.join(',')) {
           throw new Error(`${where}: weight "${name}" has shape [${found.shape.join(', ')}] but the config needs [${shape.join(', ')}]`);
         }
+        const bad = found.data.findIndex((value) => !Number.isFinite(value));
+        if (bad >= 0) throw new Error(`${where}: weight "${name}" holds a non-finite value (${found.data[bad]} at index ${bad}); the checkpoint is corrupt`);
         data.set(name, found.data);
       }
       return data;
@@ -139,93 +165,140 @@ export class CausalLM {
   }
 
   /**
-   * Runs the model on ids [B, T]. With a cache, ids are the new tokens only and the attention mask covers the
-   * cached positions plus the new ones. Returns logits and the final hidden state (not tidied: call inside
-   * tf.tidy or dispose them).
+   * Runs the model on ids [B, T]: token (+ position) embedding -> nLayers x Block -> final norm -> head. With a
+   * cache, ids are the new tokens only and the attention mask covers the cached positions plus the new ones.
+   * Returns logits and the final hidden state (not tidied: call inside tf.tidy or dispose them).
    */
   forward(ids: tf.Tensor2D, options: ForwardOptions = {}): ForwardResult {
-    const { config, weights: w } = this;
+    const { config } = this;
+    const pass = this.begin(ids, options);
+    let x = this.embed(ids, pass); // [B*T, C]
+    for (let layer = 0; layer < config.nLayers; layer++) x = this.block(layer, x, pass); // [B*T, C]
+    if (pass.cache) pass.cache.length += pass.length;
+    const hidden = this.norm(x, 'ln_f', pass); // [B*T, C]
+    const logits = this.head(hidden, pass); // [B*T, V], or [B, V] with lastOnly
+    return {
+      logits: tf.reshape(logits, [pass.batch, pass.lastOnly ? 1 : pass.length, config.vocabSize]),
+      hidden: tf.reshape(hidden, [pass.batch, pass.length, config.dModel]),
+    };
+  }
+
+  /** Checks the inputs of {@link forward} and derives what every block of the pass shares. */
+  private begin(ids: tf.Tensor2D, options: ForwardOptions): Pass {
     const [batch, length] = ids.shape;
     const past = options.cache?.length ?? 0;
     // With explicit positions (batched generation: left padding, rows of different lengths) the caller keeps every
     // position below maxSeqLen, and the padded width may exceed it; without them the width is the bound.
-    if (!options.positions && past + length > config.maxSeqLen) {
-      throw new Error(`forward: ${past + length} positions exceed the model's maxSeqLen ${config.maxSeqLen}`);
+    if (!options.positions && past + length > this.config.maxSeqLen) {
+      throw new Error(`forward: ${past + length} positions exceed the model's maxSeqLen ${this.config.maxSeqLen}`);
     }
     const mask = options.attentionMask ?? tf.ones([batch, past + length], 'int32');
     if (mask.shape[0] !== batch || mask.shape[1] !== past + length) {
       throw new Error(`forward: attentionMask has shape [${mask.shape.join(', ')}] but needs [${batch}, ${past + length}] (cached ${past} + new ${length})`);
     }
-    const positions = tf.cast(tf.reshape(options.positions ?? positionsFromMask(mask, length), [-1]), 'int32') as tf.Tensor1D;
-    let bias: tf.Tensor3D | undefined; // made on first use: one-token decoding with its kernel needs none
-    // Decoding (with a cache) takes no gradient: each norm runs as one kernel where the backend has one.
-    const decoding = options.cache !== undefined;
-    const norm = (x: tf.Tensor2D, name: string): tf.Tensor2D => {
-      const gain = w[`${name}.g`] as tf.Tensor1D;
-      const shift = config.arch === 'gpt2' ? (w[`${name}.b`] as tf.Tensor1D) : undefined;
-      const oneKernel = decoding ? rowNorm(x, gain, shift, config.normEps) : undefined;
-      return oneKernel ?? (shift ? layerNorm(x, gain, shift, config.normEps) : rmsNorm(x, gain, config.normEps));
-    };
-    const adapt = (projection: string, x: tf.Tensor2D, y: tf.Tensor2D): tf.Tensor2D => (this.adapter ? this.adapter.apply(projection, x, y) : y);
-    const dense = (x: tf.Tensor2D, weight: string, b?: string): tf.Tensor2D =>
-      adapt(weight, x, linear(x, w[weight] as tf.Tensor2D, b && config.arch === 'gpt2' ? (w[b] as tf.Tensor1D) : undefined));
-    // Queries, keys and values from one product with [wq | wk | wv] (and [bq | bk | bv]), fused at run time so the
-    // stored weights keep their names; with a cache the fused weights are made once per generation.
-    const headSize = config.dModel / config.nHeads;
-    const qkvWidths = [config.nHeads * headSize, config.nKvHeads * headSize, config.nKvHeads * headSize];
-    const derived = <T extends tf.Tensor>(key: string, make: () => T): T => (options.cache ? options.cache.derived(key, make) : make());
-    const projectQKV = (x: tf.Tensor2D, p: string): tf.Tensor2D[] => {
-      const weight = derived(`${p}attn.wqkv`, () => tf.concat([w[`${p}attn.wq`], w[`${p}attn.wk`], w[`${p}attn.wv`]], 1) as tf.Tensor2D);
-      const qkvBias = hasQKVBias(config.arch)
-        ? derived(`${p}attn.bqkv`, () => tf.concat([w[`${p}attn.bq`], w[`${p}attn.bk`], w[`${p}attn.bv`]]) as tf.Tensor1D)
-        : undefined;
-      return tf.split(adapt(`${p}attn.qkv`, x, linear(x, weight, qkvBias)), qkvWidths, 1);
-    };
+    const positions = tf.cast(tf.reshape(options.positions ?? positionsFromMask(mask, length), [-1]), 'int32') as tf.Tensor1D; // [B*T]
+    return { batch, length, past, mask, positions, cache: options.cache, lastOnly: options.lastOnly ?? false };
+  }
 
-    // One new token per row with a cache: attention and the cache's growth as one kernel where the backend has it.
-    const attendOne = (cache: KVCache, layer: number, q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D): tf.Tensor2D | undefined => {
-      const step = decodeAttention({ q, k, v }, mask, cache.layer(layer), { heads: config.nHeads, kvHeads: config.nKvHeads });
-      if (!step) return undefined;
-      cache.replace(layer, step.keys, step.values);
-      return step.out;
-    };
-    const attendAll = (layer: number, q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D): tf.Tensor2D => {
-      let keys = splitHeads(k, batch, config.nKvHeads);
-      let values = splitHeads(v, batch, config.nKvHeads);
-      if (options.cache) ({ k: keys, v: values } = options.cache.append(layer, keys, values));
-      bias ??= attentionBias(mask, length, past);
-      return attention(splitHeads(q, batch, config.nHeads), keys, values, bias);
-    };
+  /** Token embeddings, plus learned position embeddings (gpt2): ids [B, T] -> [B*T, C]. */
+  private embed(ids: tf.Tensor2D, pass: Pass): tf.Tensor2D {
+    const w = this.weights;
+    const x = tf.gather(w.tok_emb, tf.reshape(tf.cast(ids, 'int32'), [-1])) as tf.Tensor2D;
+    return LAYOUTS[this.config.arch].positions === 'learned' ? tf.add(x, tf.gather(w.pos_emb, pass.positions)) : x;
+  }
 
-    let x = tf.gather(w.tok_emb, tf.reshape(tf.cast(ids, 'int32'), [-1])) as tf.Tensor2D;
-    if (config.arch === 'gpt2') x = tf.add(x, tf.gather(w.pos_emb, positions));
-    const rotaryRows = this.rotary && { cos: tf.gather(this.rotary.cos, positions), sin: tf.gather(this.rotary.sin, positions) };
-    for (let i = 0; i < config.nLayers; i++) {
-      const p = `layers.${i}.`;
-      const h = norm(x, `${p}ln1`);
-      let [q, k, v] = projectQKV(h, p);
-      if (this.rotary && rotaryRows) {
-        q = applyRotary(q, config.nHeads, rotaryRows.cos, rotaryRows.sin, this.rotary.rotateHalf);
-        k = applyRotary(k, config.nKvHeads, rotaryRows.cos, rotaryRows.sin, this.rotary.rotateHalf);
-      }
-      const attended = (options.cache && length === 1 && attendOne(options.cache, i, q, k, v)) || attendAll(i, q, k, v);
-      x = tf.add(x, dense(attended, `${p}attn.wo`, `${p}attn.bo`));
-      const h2 = norm(x, `${p}ln2`);
-      const inner = config.arch === 'gpt2' ? geluTanh(dense(h2, `${p}mlp.w_in`, `${p}mlp.b_in`)) : swiGlu(dense(h2, `${p}mlp.w_gate`), dense(h2, `${p}mlp.w_up`));
-      x = tf.add(x, dense(inner as tf.Tensor2D, `${p}mlp.w_out`, `${p}mlp.b_out`));
+  /** One pre-norm transformer block on x [B*T, C]: x + attention(norm(x)), then + mlp(norm(x)). */
+  private block(layer: number, x: tf.Tensor2D, pass: Pass): tf.Tensor2D {
+    const p = `layers.${layer}.`;
+    const attended = tf.add(x, this.attention(layer, this.norm(x, `${p}ln1`, pass), pass)) as tf.Tensor2D;
+    return tf.add(attended, this.mlp(p, this.norm(attended, `${p}ln2`, pass)));
+  }
+
+  /** Causal self-attention of layer `layer` on h [B*T, C] -> [B*T, C] (grouped-query heads, rotary q/k). */
+  private attention(layer: number, h: tf.Tensor2D, pass: Pass): tf.Tensor2D {
+    const { config } = this;
+    const p = `layers.${layer}.`;
+    let [q, k, v] = this.linear(h, `${p}attn.qkv`, pass); // [B*T, H*hs], [B*T, Hkv*hs], [B*T, Hkv*hs]
+    if (this.rotary) {
+      pass.rotaryRows ??= { cos: tf.gather(this.rotary.cos, pass.positions), sin: tf.gather(this.rotary.sin, pass.positions) }; // [B*T, hs]
+      q = applyRotary(q, config.nHeads, pass.rotaryRows.cos, pass.rotaryRows.sin, this.rotary.rotateHalf);
+      k = applyRotary(k, config.nKvHeads, pass.rotaryRows.cos, pass.rotaryRows.sin, this.rotary.rotateHalf);
     }
-    if (options.cache) options.cache.length += length;
-    const hidden = norm(x, 'ln_f');
-    const head = options.lastOnly && length > 1 ? (tf.reshape(tf.slice(tf.reshape(hidden, [batch, length, -1]), [0, length - 1, 0], [-1, 1, -1]), [batch, -1]) as tf.Tensor2D) : hidden;
-    const logits = !config.tieEmbeddings
-      ? tf.matMul(head, w.lm_head as tf.Tensor2D)
-      : options.cache
-        ? tf.matMul(head, options.cache.outputProjection(w.tok_emb as tf.Tensor2D))
-        : tf.matMul(head, w.tok_emb, false, true);
-    return {
-      logits: tf.reshape(logits, [batch, options.lastOnly ? 1 : length, config.vocabSize]),
-      hidden: tf.reshape(hidden, [batch, length, config.dModel]),
-    };
+    const attended = (pass.cache && pass.length === 1 && this.attendOne(pass.cache, layer, q, k, v, pass)) || this.attendAll(layer, q, k, v, pass); // [B*T, C]
+    return this.linear(attended, `${p}attn.wo`, pass)[0];
+  }
+
+  /** Decoding one token per row with a cache: attention and the cache's growth as one kernel, where there is one. */
+  private attendOne(cache: KVCache, layer: number, q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, pass: Pass): tf.Tensor2D | undefined {
+    const step = this.ops.decodeAttention({ q, k, v }, pass.mask, cache.layer(layer), { heads: this.config.nHeads, kvHeads: this.config.nKvHeads });
+    if (!step) return undefined;
+    cache.replace(layer, step.keys, step.values);
+    return step.out;
+  }
+
+  /** Reference attention: heads split out ([B, H, T, hs]), cached keys/values appended, masked softmax(q k^T) v. */
+  private attendAll(layer: number, q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, pass: Pass): tf.Tensor2D {
+    const { config } = this;
+    let keys = splitHeads(k, pass.batch, config.nKvHeads); // [B, Hkv, T, hs]
+    let values = splitHeads(v, pass.batch, config.nKvHeads);
+    if (pass.cache) ({ k: keys, v: values } = pass.cache.append(layer, keys, values)); // [B, Hkv, past + T, hs]
+    pass.bias ??= attentionBias(pass.mask, pass.length, pass.past); // [B, T, past + T]
+    return attention(splitHeads(q, pass.batch, config.nHeads), keys, values, pass.bias);
+  }
+
+  /** The feed-forward part of block `p` on h [B*T, C] -> [B*T, C]: GELU (gpt2) or SwiGLU (llama, qwen2). */
+  private mlp(p: string, h: tf.Tensor2D): tf.Tensor2D {
+    const inner = LAYOUTS[this.config.arch].mlp === 'gelu'
+      ? geluTanh(this.linear(h, `${p}mlp.w_in`)[0]) // [B*T, dFF]
+      : swiGlu(this.linear(h, `${p}mlp.w_gate`)[0], this.linear(h, `${p}mlp.w_up`)[0]);
+    return this.linear(inner as tf.Tensor2D, `${p}mlp.w_out`)[0];
+  }
+
+  /** LayerNorm (gpt2) or RMSNorm of x [B*T, C] with the gain (and shift) named `name`. */
+  private norm(x: tf.Tensor2D, name: string, pass: Pass): tf.Tensor2D {
+    const { config, weights: w } = this;
+    const gain = w[`${name}.g`] as tf.Tensor1D;
+    const shift = LAYOUTS[config.arch].norm === 'layer' ? (w[`${name}.b`] as tf.Tensor1D) : undefined;
+    // Decoding (with a cache) takes no gradient: the norm may run as one kernel.
+    const fast = pass.cache ? this.ops.norm(x, gain, shift, config.normEps) : undefined;
+    return fast ?? (shift ? layerNorm(x, gain, shift, config.normEps) : rmsNorm(x, gain, config.normEps));
+  }
+
+  /** Logits from the final hidden rows [B*T, C] (the last row of each sequence with lastOnly): [B*T or B, V]. */
+  private head(hidden: tf.Tensor2D, pass: Pass): tf.Tensor2D {
+    const { batch, length } = pass;
+    const rows = pass.lastOnly && length > 1 ? (tf.reshape(tf.slice(tf.reshape(hidden, [batch, length, -1]), [0, length - 1, 0], [-1, 1, -1]), [batch, -1]) as tf.Tensor2D) : hidden;
+    const w = this.weights;
+    if (!this.config.tieEmbeddings) return this.linear(rows, 'lm_head', pass)[0];
+    // tied: rows @ tok_emb^T, with the transposed embedding made once per cache when decoding
+    return pass.cache ? tf.matMul(rows, pass.cache.outputProjection(w.tok_emb as tf.Tensor2D)) : tf.matMul(rows, w.tok_emb, false, true);
+  }
+
+  /**
+   * x [N, in] @ W [in, out] (+ b) for the projection `name`: every linear map of the model goes through here.
+   * `layers.<i>.attn.qkv` is the queries, keys and values from one product with [wq | wk | wv] (and
+   * [bq | bk | bv]), split back into three; fused at run time so the stored weights keep their names, and made once
+   * per cache when decoding. Any other name is one weight, with the bias its layout gives it (`w…` -> `b…`).
+   */
+  protected linear(x: tf.Tensor2D, name: string, pass?: Pass): tf.Tensor2D[] {
+    const w = this.weights;
+    if (!name.endsWith('.qkv')) {
+      const biasName = /\.w\w*$/.test(name) ? name.replace(/\.w(\w*)$/, '.b$1') : undefined;
+      const bias = biasName === undefined ? undefined : (w[biasName] as tf.Tensor1D | undefined);
+      return [this.adapt(name, x, linear(x, w[name] as tf.Tensor2D, bias))];
+    }
+    const { config } = this;
+    const p = name.slice(0, -'qkv'.length);
+    const derived = <T extends tf.Tensor>(key: string, make: () => T): T => (pass?.cache ? pass.cache.derived(key, make) : make());
+    const weight = derived(`${p}wqkv`, () => tf.concat([w[`${p}wq`], w[`${p}wk`], w[`${p}wv`]], 1) as tf.Tensor2D);
+    const bias = hasQKVBias(config.arch) ? derived(`${p}bqkv`, () => tf.concat([w[`${p}bq`], w[`${p}bk`], w[`${p}bv`]]) as tf.Tensor1D) : undefined;
+    const headSize = config.dModel / config.nHeads;
+    return tf.split(this.adapt(name, x, linear(x, weight, bias)), [config.nHeads * headSize, config.nKvHeads * headSize, config.nKvHeads * headSize], 1);
+  }
+
+  /** y [N, out] of projection `name` on x [N, in], changed by the adapter when there is one. */
+  private adapt(name: string, x: tf.Tensor2D, y: tf.Tensor2D): tf.Tensor2D {
+    return this.adapter ? this.adapter.apply(name, x, y) : y;
   }
 
   /** Scalar value per position from the last hidden states [B, T, d] -> [B, T] (the PPO critic). */
@@ -254,6 +327,15 @@ export class CausalLM {
     return new CausalLM(this.config, copy(this.weights), copy(this.valueHeadWeights));
   }
 
+  /** Host copies of every weight (LM and value head) by native name. */
+  async toArrays(): Promise<WeightArrays> {
+    const out: WeightArrays = new Map();
+    for (const [name, v] of [...Object.entries(this.weights), ...Object.entries(this.valueHeadWeights)]) {
+      out.set(name, { shape: [...v.shape], data: (await v.data()) as Float32Array });
+    }
+    return out;
+  }
+
   /**
    * The same model without its adapter, sharing every weight (no copy): with LoRA, the base model, e.g. RL's
    * frozen reference. Disposing the view frees nothing of the original's.
@@ -262,15 +344,6 @@ export class CausalLM {
     const base = new CausalLM(this.config, this.weights, this.valueHeadWeights);
     base.view = true;
     return base;
-  }
-
-  /** Host copies of every weight (LM and value head) by native name. */
-  async toArrays(): Promise<WeightArrays> {
-    const out: WeightArrays = new Map();
-    for (const [name, v] of [...Object.entries(this.weights), ...Object.entries(this.valueHeadWeights)]) {
-      out.set(name, { shape: [...v.shape], data: (await v.data()) as Float32Array });
-    }
-    return out;
   }
 
   dispose(): void {

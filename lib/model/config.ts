@@ -33,14 +33,33 @@ export type ResolvedModelConfig = Required<ModelConfig>;
 
 const ARCHITECTURES: readonly Architecture[] = ['gpt2', 'llama', 'qwen2'];
 
+/** What a layout's blocks are made of: the named choices the model code reads (see {@link LAYOUTS}). */
+export interface Layout {
+  /** `learned`: a position embedding added to the token's; `rotary`: q and k rotated by position (RoPE). */
+  positions: 'learned' | 'rotary';
+  /** `layer`: LayerNorm with gain and shift; `rms`: RMSNorm with gain only. */
+  norm: 'layer' | 'rms';
+  /** `gelu`: w_out(gelu(w_in x)); `swiglu`: w_out(silu(w_gate x) * w_up x). */
+  mlp: 'gelu' | 'swiglu';
+  /** Which linear maps add a bias: every one, only the query/key/value projections, or none. */
+  biases: 'all' | 'qkv' | 'none';
+}
+
+/** The layout of each architecture. */
+export const LAYOUTS: Record<Architecture, Layout> = {
+  gpt2: { positions: 'learned', norm: 'layer', mlp: 'gelu', biases: 'all' },
+  llama: { positions: 'rotary', norm: 'rms', mlp: 'swiglu', biases: 'none' },
+  qwen2: { positions: 'rotary', norm: 'rms', mlp: 'swiglu', biases: 'qkv' },
+};
+
 /** Whether a layout has biases on its query, key and value projections. */
 export function hasQKVBias(arch: Architecture): boolean {
-  return arch !== 'llama';
+  return LAYOUTS[arch].biases !== 'none';
 }
 
 /** Whether a layout uses rotary position embeddings (else learned ones). */
 export function usesRotary(arch: Architecture): boolean {
-  return arch !== 'gpt2';
+  return LAYOUTS[arch].positions === 'rotary';
 }
 
 function positiveInteger(config: Record<string, unknown>, field: string, where: string): number {

@@ -10,6 +10,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../fs';
+import { saveAsHFTokenizer } from '../tokenizer/hf-export';
 import { loadTokenizer } from '../tokenizer/load';
 import type { Tokenizer } from '../tokenizer/types';
 import { CausalLM, type WeightArrays } from './causal-lm';
@@ -28,7 +29,7 @@ function readJsonObject(path: string): Record<string, unknown> {
 }
 
 /** [rows, cols] row-major -> [cols, rows]. */
-function transpose(t: Tensor): Tensor {
+export function transpose(t: Tensor): Tensor {
   const [rows, cols] = t.shape;
   const out = new Float32Array(rows * cols);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = t.data[r * cols + c];
@@ -86,7 +87,7 @@ function gpt2Config(json: Record<string, unknown>, path: string, cap: (n: unknow
     dFF: json.n_inner ?? undefined,
     maxSeqLen: cap(field(json, 'n_positions', path, json.n_ctx)),
     normEps: json.layer_norm_epsilon ?? 1e-5,
-    tieEmbeddings: true,
+    tieEmbeddings: json.tie_word_embeddings ?? true,
   };
 }
 
@@ -151,7 +152,7 @@ function configToHF(config: ResolvedModelConfig): Record<string, unknown> {
     return {
       model_type: 'gpt2', architectures: ['GPT2LMHeadModel'], vocab_size: config.vocabSize, n_embd: config.dModel,
       n_layer: config.nLayers, n_head: config.nHeads, n_inner: config.dFF, n_positions: config.maxSeqLen,
-      n_ctx: config.maxSeqLen, layer_norm_epsilon: config.normEps, activation_function: 'gelu_new', tie_word_embeddings: true,
+      n_ctx: config.maxSeqLen, layer_norm_epsilon: config.normEps, activation_function: 'gelu_new', tie_word_embeddings: config.tieEmbeddings,
     };
   }
   const shared = {
@@ -173,6 +174,9 @@ interface Mapping {
   transpose?: boolean;
 }
 
+/** The output projection's name in every layout (an nn.Linear, [vocab, d]; outside GPT-2's `transformer.`). */
+const LM_HEAD = 'lm_head.weight';
+
 function mappings(config: ResolvedModelConfig): Mapping[] {
   const out: Mapping[] = [];
   if (config.arch === 'gpt2') {
@@ -191,6 +195,7 @@ function mappings(config: ResolvedModelConfig): Mapping[] {
       );
     }
     out.push({ hf: 'ln_f.weight', native: ['ln_f.g'] }, { hf: 'ln_f.bias', native: ['ln_f.b'] });
+    if (!config.tieEmbeddings) out.push({ hf: LM_HEAD, native: ['lm_head'], transpose: true });
     return out;
   }
   out.push({ hf: 'model.embed_tokens.weight', native: ['tok_emb'] });
@@ -210,13 +215,13 @@ function mappings(config: ResolvedModelConfig): Mapping[] {
     );
   }
   out.push({ hf: 'model.norm.weight', native: ['ln_f.g'] });
-  if (!config.tieEmbeddings) out.push({ hf: 'lm_head.weight', native: ['lm_head'], transpose: true });
+  if (!config.tieEmbeddings) out.push({ hf: LM_HEAD, native: ['lm_head'], transpose: true });
   return out;
 }
 
 /** Buffers HF files may carry that are not parameters (GPT-2's causal mask, old rotary caches) or are tied copies. */
 function ignorable(name: string, config: ResolvedModelConfig): boolean {
-  return /\.attn\.(masked_)?bias$/.test(name) || name.endsWith('rotary_emb.inv_freq') || (config.tieEmbeddings && name === 'lm_head.weight');
+  return /\.attn\.(masked_)?bias$/.test(name) || name.endsWith('rotary_emb.inv_freq') || (config.tieEmbeddings && name === LM_HEAD);
 }
 
 /** Native weights from HF tensors; `source` names the file(s) in errors. */
@@ -250,7 +255,7 @@ export function weightsToHF(config: ResolvedModelConfig, weights: WeightArrays):
   const out = new Map<string, Tensor>();
   for (const { hf, native, transpose: flip } of mappings(config)) {
     const joined = native.length === 1 ? weights.get(native[0])! : concatColumns(native.map((name) => weights.get(name)!));
-    out.set(prefix + hf, flip ? transpose(joined) : joined);
+    out.set(hf === LM_HEAD ? hf : prefix + hf, flip ? transpose(joined) : joined);
   }
   return out;
 }
@@ -258,7 +263,7 @@ export function weightsToHF(config: ResolvedModelConfig, weights: WeightArrays):
 // --- files -----------------------------------------------------------------------------------------------
 
 /** All tensors of a HF folder: model.safetensors, or the shards listed in model.safetensors.index.json. */
-function readHFTensors(dir: string): { tensors: Map<string, Tensor>; source: string } {
+export function readHFTensors(dir: string): { tensors: Map<string, Tensor>; source: string } {
   const single = join(dir, 'model.safetensors');
   const indexPath = join(dir, 'model.safetensors.index.json');
   let files: string[];
@@ -343,15 +348,28 @@ export async function importHFCheckpoint(dir: string, options: LoadOptions = {})
   return { model, tokenizer, generation };
 }
 
+/** config.json's special-token ids from the tokenizer (every stop id as `eos_token_id` when there are several). */
+function specialIds(tokenizer: Tokenizer): Record<string, unknown> {
+  const stops = tokenizer.stopIds ?? [tokenizer.eosId];
+  return { bos_token_id: tokenizer.bosId ?? null, eos_token_id: stops.length > 1 ? stops : tokenizer.eosId, pad_token_id: tokenizer.padId };
+}
+
 /**
- * Writes a HF-layout folder (config.json, model.safetensors, and the tokenizer's file(s) if given), atomically.
- * A LoRA adapter on the model is merged into the weights written.
+ * Writes a folder Hugging Face transformers and tokenizers load as is, atomically: config.json (with the
+ * tokenizer's bos/eos/pad ids), model.safetensors (F32; `lm_head.weight` when the head is untied), and the
+ * tokenizer as tokenizer.json + tokenizer_config.json (see saveAsHFTokenizer: this library's char, byte and
+ * word-char tokenizers become BPE files giving the same ids) with generation_config.json's special ids. A LoRA
+ * adapter on the model is merged into the weights written.
  */
 export async function exportHFCheckpoint(dir: string, model: CausalLM, tokenizer?: Tokenizer): Promise<void> {
   const tensors = weightsToHF(model.config, await mergedArrays(model));
   await writeFolderAtomic(dir, async (temp) => {
-    writeJsonAtomic(join(temp, 'config.json'), configToHF(model.config));
+    const ids = tokenizer ? specialIds(tokenizer) : {};
+    writeJsonAtomic(join(temp, 'config.json'), { ...configToHF(model.config), ...ids, torch_dtype: 'float32' });
     writeSafetensors(join(temp, 'model.safetensors'), Object.fromEntries(tensors), { format: 'pt' });
-    if (tokenizer) await tokenizer.save(temp);
+    if (tokenizer) {
+      await saveAsHFTokenizer(tokenizer, temp);
+      writeJsonAtomic(join(temp, 'generation_config.json'), ids);
+    }
   });
 }

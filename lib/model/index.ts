@@ -40,3 +40,4 @@ export { T5Model, type T5Encoding, type T5DecodeOptions, type T5Output } from '.
 export { relativeBucket } from './t5-position';
 export { t5TargetLogProbs } from './t5-logprobs';
 export { t5Generate, type T5GenerateOptions } from './t5-generate';
+export { t5ConfigFromHF, t5ConfigToHF, t5WeightsFromHF, t5WeightsToHF, importT5Checkpoint, exportT5Checkpoint } from './t5-hf';

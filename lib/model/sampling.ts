@@ -158,6 +158,86 @@ function checkOptions(model: CausalLM, tokenizer: Tokenizer, options: GenerateOp
 }
 
 /**
+ * The host side of batched decoding, shared by every model family: per-row seeded sampling from each step's
+ * logits, log-probs, stop ids, stop strings, and the finished {@link Generation}s.
+ */
+export class RowSampler {
+  private readonly rows: {
+    random: Random;
+    tokenIds: number[];
+    logprobs: number[];
+    topLogprobs: { id: number; logprob: number }[][];
+    text: string;
+    finishReason?: Generation['finishReason'];
+  }[];
+  private readonly stops: string[];
+  private readonly stopIds: Set<number>;
+
+  constructor(private readonly tokenizer: Tokenizer, private readonly options: GenerateOptions, rowCount: number) {
+    this.rows = Array.from({ length: rowCount }, (_, r) => ({
+      random: new Random(((options.seed ?? 0) * 1000003 + r) >>> 0),
+      tokenIds: [],
+      logprobs: [],
+      topLogprobs: [],
+      text: '',
+    }));
+    this.stops = (options.stop ?? []).filter((s) => s.length > 0);
+    this.stopIds = new Set(tokenizer.stopIds ?? [tokenizer.eosId]);
+  }
+
+  /** Whether row `r` has finished. */
+  finished(r: number): boolean {
+    return this.rows[r].finishReason !== undefined;
+  }
+
+  /** Every row has finished. */
+  get done(): boolean {
+    return this.rows.every((row) => row.finishReason !== undefined);
+  }
+
+  /** Ends row `r` for running out of room (the model's length bound). */
+  cut(r: number): void {
+    this.rows[r].finishReason ??= 'length';
+  }
+
+  /**
+   * Draws row `r`'s next token from its logits (`vocab` wide; ids past the tokenizer's vocabulary, padded
+   * embedding rows, are never drawn) and ends the row on a stop id or stop string. Returns the token.
+   */
+  take(r: number, rowLogits: Float32Array): number {
+    const { tokenizer, options } = this;
+    const row = this.rows[r];
+    const token = sampleToken(rowLogits.subarray(0, tokenizer.vocabSize), options, row.random);
+    row.tokenIds.push(token);
+    if (options.returnLogprobs) row.logprobs.push(logProbOf(rowLogits, token));
+    if (options.returnLogprobs && options.topLogprobs) row.topLogprobs.push(topLogProbs(rowLogits.subarray(0, tokenizer.vocabSize), options.topLogprobs));
+    if (this.stopIds.has(token)) {
+      row.finishReason = 'eos';
+    } else if (this.stops.length > 0) {
+      const text = tokenizer.decode(row.tokenIds, { skipSpecial: true });
+      const cut = firstStop(text, this.stops);
+      if (cut >= 0) {
+        row.text = text.slice(0, cut);
+        row.finishReason = 'stop';
+      }
+    }
+    return token;
+  }
+
+  /** The generations, rows still running counted as `length`. */
+  results(): Generation[] {
+    const { tokenizer, options } = this;
+    return this.rows.map((row) => ({
+      text: row.finishReason === 'stop' ? row.text : tokenizer.decode(row.tokenIds, { skipSpecial: true }),
+      tokenIds: row.tokenIds,
+      ...(options.returnLogprobs ? { logprobs: row.logprobs } : {}),
+      ...(options.returnLogprobs && options.topLogprobs ? { topLogprobs: row.topLogprobs } : {}),
+      finishReason: row.finishReason ?? 'length',
+    }));
+  }
+}
+
+/**
  * Continues each prompt. Rows run together in one batch (prompts left-padded, positions counted from each
  * row's first real token); a row stops at EOS, a stop string, maxNewTokens, or when its own length (not the
  * padded width) reaches the model's maxSeqLen, so a long prompt in the batch does not cut the others short.
@@ -181,16 +261,7 @@ export async function generate(model: CausalLM, tokenizer: Tokenizer, prompts: s
   const batch = prompts.length;
   const sequences = encoded.ids.map((row) => [...row]);
   const masks = encoded.attentionMask.map((row) => [...row]);
-  const rows = prompts.map((_, r) => ({
-    random: new Random(((options.seed ?? 0) * 1000003 + r) >>> 0),
-    tokenIds: [] as number[],
-    logprobs: [] as number[],
-    topLogprobs: [] as { id: number; logprob: number }[][],
-    text: '',
-    finishReason: undefined as Generation['finishReason'] | undefined,
-  }));
-  const stops = (options.stop ?? []).filter((s) => s.length > 0);
-  const stopIds = new Set(tokenizer.stopIds ?? [tokenizer.eosId]);
+  const sampler = new RowSampler(tokenizer, options, batch);
   const cache = options.useCache === false ? undefined : model.newCache();
   try {
     const lengths = masks.map((row) => row.reduce((a, b) => a + b, 0));
@@ -207,45 +278,21 @@ export async function generate(model: CausalLM, tokenizer: Tokenizer, prompts: s
       logits.dispose();
       const vocab = model.config.vocabSize;
       for (let r = 0; r < batch; r++) {
-        const row = rows[r];
-        if (!row.finishReason && lengths[r] >= maxSeqLen) row.finishReason = 'length';
-        if (row.finishReason) {
+        if (lengths[r] >= maxSeqLen) sampler.cut(r);
+        if (sampler.finished(r)) {
           sequences[r].push(tokenizer.padId);
           masks[r].push(0);
           continue;
         }
-        const rowLogits = values.subarray(r * vocab, (r + 1) * vocab);
-        // ids past the tokenizer's vocabulary (padded embedding rows) are never drawn
-        const token = sampleToken(rowLogits.subarray(0, tokenizer.vocabSize), options, row.random);
-        row.tokenIds.push(token);
-        if (options.returnLogprobs) row.logprobs.push(logProbOf(rowLogits, token));
-        if (options.returnLogprobs && options.topLogprobs) row.topLogprobs.push(topLogProbs(rowLogits.subarray(0, tokenizer.vocabSize), options.topLogprobs));
-        sequences[r].push(token);
+        sequences[r].push(sampler.take(r, values.subarray(r * vocab, (r + 1) * vocab)));
         masks[r].push(1);
         lengths[r]++;
-        if (stopIds.has(token)) {
-          row.finishReason = 'eos';
-          continue;
-        }
-        if (stops.length === 0) continue;
-        const text = tokenizer.decode(row.tokenIds, { skipSpecial: true });
-        const cut = firstStop(text, stops);
-        if (cut >= 0) {
-          row.text = text.slice(0, cut);
-          row.finishReason = 'stop';
-        }
       }
-      if (rows.every((row) => row.finishReason)) break;
+      if (sampler.done) break;
       await options.betweenSteps?.();
     }
   } finally {
     cache?.dispose();
   }
-  return rows.map((row) => ({
-    text: row.finishReason === 'stop' ? row.text : tokenizer.decode(row.tokenIds, { skipSpecial: true }),
-    tokenIds: row.tokenIds,
-    ...(options.returnLogprobs ? { logprobs: row.logprobs } : {}),
-    ...(options.returnLogprobs && options.topLogprobs ? { topLogprobs: row.topLogprobs } : {}),
-    finishReason: row.finishReason ?? 'length',
-  }));
+  return sampler.results();
 }

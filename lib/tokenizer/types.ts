@@ -32,6 +32,8 @@ export interface Tokenizer {
   readonly eosId: number;
   /** Every id that ends a generation (default `[eosId]`), e.g. an instruct model's end-of-turn and end-of-text. */
   readonly stopIds?: readonly number[];
+  /** A Jinja chat template (Hugging Face tokenizer_config.json `chat_template`) for chat prompts, if any. */
+  readonly chatTemplate?: string;
   readonly padId: number;
   encode(text: string, options?: EncodeOptions): number[];
   decode(ids: number[], options?: { skipSpecial?: boolean }): string;

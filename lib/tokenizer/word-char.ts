@@ -11,7 +11,7 @@ import { joinTokens, LEADING_SPECIALS as SPECIALS, stringList, withSpecials } fr
 import type { BatchEncodeOptions, BatchEncoding, EncodeOptions, Tokenizer } from './types';
 
 /** A word piece: letters with an optional leading space. Splitting on it keeps the pieces in the output. */
-const WORD_PIECE = /( ?[A-Za-z]+)/;
+export const WORD_PIECE = /( ?[A-Za-z]+)/;
 
 /** Characters and recurring words; ids: the four specials, then `chars`, then `words`. */
 export class WordCharTokenizer implements Tokenizer {

@@ -6,3 +6,4 @@ export { Trainer, type TrainerOptions, type TrainBatch, type StepResult } from '
 export * from './formats';
 export * from './distill';
 export * from './distill';
+export { encodeSeq2SeqText, seq2seqBatch, Seq2SeqTrainer, type Seq2SeqBatch, type Seq2SeqExample } from './seq2seq';

@@ -63,3 +63,36 @@ describe('rrl data', () => {
     expect(absent.err).toContain('dataset "svamp": no file found');
   });
 });
+
+describe('rrl import-rationales', () => {
+  it('imports a Zero-shot-CoT log, reports the counts and writes the lines it could not match to a file', async () => {
+    const { mkdtempSync, writeFileSync, readFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'rrl-import-cli-'));
+    const real = readDataFile(join(DATA, 'zero-shot-cot', 'teacher-rationales', 'coin_flip.jsonl')).toString('utf8').trim().split('\n').slice(0, 3)
+      .map((l) => JSON.parse(l) as { question: string; rationale: string; teacher_answer: string; gold: string; teacher_correct: boolean });
+    const stray = { question: 'A coin is heads up. Nobody touches it. Is the coin still heads up?', rationale: 'Nobody flips it.', teacher_answer: 'yes', gold: 'yes', teacher_correct: true };
+    const block = (r: typeof stray, i: number) => [
+      '*************************', `${i + 1}st data`, '1_th_sampling', `Q: ${r.question}`, `A: Let's think step by step. ${r.rationale}`,
+      `Therefore, the answer (Yes or No) is ${r.teacher_answer}.`, `pred_before : ${r.teacher_answer}.`, `pred_after : ${r.teacher_answer}`, `pred_list : ['${r.teacher_answer}']`, `pred_mode : ${r.teacher_answer}`, `GT : ${r.gold}`,
+    ].join('\n');
+    const log = join(dir, 'coin_flip_zero_shot_cot.log');
+    writeFileSync(log, `*****************************\nNamespace(cot_trigger="Let's think step by step.", dataset='coin_flip', direct_answer_trigger='\\nTherefore, the answer (Yes or No) is', model='gpt3-xl')\n`
+      + [real[0], stray, real[1], real[2]].map(block).join('\n') + '\n');
+    const out = join(dir, 'teacher.jsonl');
+    const result = await cli(['import-rationales', log, '--out', out, '--data-dir', DATA]);
+    expect(result.code).toBe(0);
+    expect(result.out).toContain('zero-shot-cot-log: 4 records, 3 matched, 1 unmatched, 0 ambiguous');
+    const correct = real.filter((r) => r.teacher_correct).length;
+    expect(result.out).toContain(`3 rationales -> ${out} (teacher correct: ${correct},`);
+    const records = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(records.map((r) => [r.rationale, r.answer, r.model])).toEqual(real.map((r) => [r.rationale.trim(), r.teacher_answer, 'text-davinci-002']));
+    const unmatched = readFileSync(join(dir, 'teacher.unmatched.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const strayLine = readFileSync(log, 'utf8').split('\n').indexOf(`Q: ${stray.question}`) + 1; // its "Q:" line
+    expect(strayLine).toBeGreaterThan(10);
+    expect(unmatched).toEqual([{ where: `${log}:${strayLine}`, status: 'unmatched', reason: 'question not found among the examples', record: expect.stringContaining('Nobody touches it') }]);
+    const none = await cli(['import-rationales', log, '--out', out, '--dataset', 'last_letters', '--data-dir', DATA]);
+    expect(none.code).toBe(1);
+    expect(none.err).toContain('none of the 4 records matched an example');
+  });
+});

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { parseAnswer, scoreAnswer } from '../../lib/data/answers';
 import { readJsonl } from '../../lib/data/jsonl';
 import { loadDataset } from '../../lib/data/datasets';
-import { importRationales, questionWithChoices, readRationales, writeRationales } from '../../lib/data/rationales';
+import { importRationales, importRecordedRationales, questionWithChoices, readRationales, writeRationales } from '../../lib/data/rationales';
 import type { Example, RationaleRecord } from '../../lib/data/types';
 
 const DATA_DIR = join(__dirname, '..', '..', 'data');
@@ -82,10 +82,10 @@ describe('recorded zero-shot-CoT teacher rationales', () => {
     });
   });
 
-  it('names file and line of a question the dataset does not have', () => {
+  it('names file and line of a question the dataset does not have; a file with no match at all is an error', () => {
     const path = join(dir, 'stray.jsonl');
     writeFileSync(path, JSON.stringify({ dataset: 'coin_flip', index: 0, question: 'A coin is heads up. Nobody is here.', rationale: 'r', teacher_answer: 'yes' }) + '\n');
-    expect(() => importRationales(path, { dataDir: DATA_DIR })).toThrow(`${path}:1: question not found in the examples of "coin_flip"`);
+    expect(() => importRationales(path, { dataDir: DATA_DIR })).toThrow(`${path}: none of the 1 records matched an example; first: ${path}:1: question not found among the examples`);
   });
 });
 
@@ -132,9 +132,11 @@ describe('general JSONL rationales and the RationaleRecord file', () => {
       { exampleId: 'toy/1', rationale: 'Guess.', answer: '4', correct: true, strategy: 'few-shot-cot', model: 'm2' },
     ]);
     expect(() => importRationales(path, { format: 'jsonl', mapping: { exampleId: 'qid', rationale: 'out.cot', answer: 'out.pred' } }))
-      .toThrow(`${path}:1: no "correct" field, and no examples given to score the answer against`);
-    expect(() => importRationales(path, { format: 'jsonl', examples: examples.slice(1), mapping: { exampleId: 'qid', rationale: 'out.cot', answer: 'out.pred' } }))
-      .toThrow(`${path}:1: example id "toy/0" is not among the given examples`);
+      .toThrow(`${path}:1: no examples to match against (give examples or a dataset), and no "correct" field`);
+    const partial = importRecordedRationales(path, { format: 'jsonl', examples: examples.slice(1), mapping: { exampleId: 'qid', rationale: 'out.cot', answer: 'out.pred' } });
+    expect(partial.records.map((r) => r.exampleId)).toEqual(['toy/1']);
+    expect(partial.report).toMatchObject({ total: 2, matched: 1, unmatched: 1, ambiguous: 0 });
+    expect(partial.report.problems[0]).toMatchObject({ where: `${path}:1`, reason: 'example id "toy/0" is not among the examples' });
   });
 
   it('round-trips RationaleRecords through a file, and the project format imports as is', () => {

@@ -100,6 +100,23 @@ describe('experiment runner', () => {
     expect(record).toMatchObject({ status: 'failed', error: 'endpoint down' });
   });
 
+  test('a failed stage runs again with a changed config without --restart; a finished one stays locked', async () => {
+    const output = mkdtempSync(join(tmpdir(), 'rrl-run-'));
+    const calls: string[] = [];
+    const recorded = (path: string) => config(output, { teacher: { kind: 'recorded', path } });
+    await expect(runExperiment(recorded('missing.jsonl'), { implementations: countingStages(calls, { stage: 'teacher', error: new Error('teacher.path: missing.jsonl does not exist') }) }))
+      .rejects.toThrow('missing.jsonl does not exist');
+    expect(new RunFolder(recorded('missing.jsonl')).manifest().stages.teacher?.status).toBe('failed');
+    // Same config: still needs --resume or --restart (the failure may be worth a look); changed config: runs.
+    await expect(runExperiment(recorded('missing.jsonl'), { implementations: countingStages(calls) })).rejects.toThrow(/stage "teacher" was interrupted \(failed\)/);
+    await runExperiment(recorded('found.jsonl'), { implementations: countingStages(calls) });
+    expect(calls).toEqual(['data', 'teacher', 'teacher', 'distill', 'rl', 'eval', 'report']);
+    const manifest = new RunFolder(recorded('found.jsonl')).manifest();
+    expect(manifest.stages.teacher).toMatchObject({ status: 'done', config: { teacher: { path: 'found.jsonl' } } });
+    await expect(runExperiment(recorded('other.jsonl'), { implementations: countingStages(calls) }))
+      .rejects.toThrow(/stage "teacher" was run with a different config \(changed: teacher\.path\)/);
+  });
+
   test('a live lock held by another process is refused', async () => {
     const output = mkdtempSync(join(tmpdir(), 'rrl-run-'));
     const folder = new RunFolder(config(output));

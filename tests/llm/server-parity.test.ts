@@ -9,7 +9,7 @@ import { LLMError } from '../../lib/llm/errors';
 import { LocalLLMClient } from '../../lib/llm/local-client';
 import { createOpenAIClient } from '../../lib/llm/openai-client';
 import { ServerConfigError, startServer, type RunningServer } from '../../lib/llm/server';
-import { sequenceLogProbs } from '../../lib/model';
+import { generate, sequenceLogProbs } from '../../lib/model';
 import { writeTinyCheckpoint } from './support/tiny-checkpoint';
 
 let dir: string;
@@ -246,6 +246,16 @@ describe('clients and the context', () => {
     const attempt = local.complete({ prompt: 'Q: ' + 'y'.repeat(400), maxTokens: 4 });
     await expect(attempt).rejects.toThrow(LLMError);
     await expect(local.complete({ prompt: 'Q: ' + 'y'.repeat(400), maxTokens: 4 })).rejects.toThrow(/completion request with prompt "Q: y+\.\.\.": the prompt is 404 tokens but tiny-student's context is 256 tokens/);
+  });
+
+  it('longPrompts keep-end (the in-process judge) feeds the prompt\'s end, as generate() cuts a text prompt, and counts it', async () => {
+    const judge = new LocalLLMClient(local.lm, local.tokenizer, { longPrompts: 'keep-end' });
+    const prompt = 'Q: ' + 'ab'.repeat(200) + '?\nA:';
+    const result = await judge.complete({ prompt, maxTokens: 5, temperature: 0 });
+    const [expected] = await generate(local.lm, local.tokenizer, [prompt], { maxNewTokens: 5, greedy: true, addBos: true });
+    expect(result.choices[0].text).toBe(expected.text);
+    expect(result.usage.promptTokens).toBe(CONTEXT - 1);
+    expect(judge.stats.cutPrompts).toBe(1);
   });
 
   it('the OpenAI-compatible client reports the server\'s 400 with both numbers, without retrying', async () => {

@@ -27,6 +27,7 @@ beforeAll(async () => {
 
 test.each([
   ['gpt2', 'gpt2', 'F32, one file'],
+  ['gpt2-untied', 'gpt2', 'F32, lm_head.weight of its own'],
   ['llama-sharded-bf16', 'llama', 'BF16, two shards, grouped-query attention, untied head'],
   ['qwen2-f16', 'qwen2', 'F16, q/k/v biases, grouped-query attention, tied head'],
 ])('%s (%s layout, %s): logits match the PyTorch reference to 1e-4', async (name, arch) => {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../../lib/backend';
@@ -186,5 +186,37 @@ describe('bad HF folders give one clear error', () => {
   test('a missing tensor is named', async () => {
     const dir = folder('partial', gpt2, { 'wte.weight': { shape: [30, 16], data: new Float32Array(480) } });
     await expect(importHFCheckpoint(dir)).rejects.toThrow(`${join(dir, 'model.safetensors')}: tensor "wpe.weight" is missing`);
+  });
+});
+
+describe('export: a folder Hugging Face tools load as is', () => {
+  test('an untied GPT-2 keeps its head as lm_head.weight ([vocab, d], outside transformer.) and re-imports to the same logits', async () => {
+    const native = CausalLM.create({ arch: 'gpt2', vocabSize: 30, dModel: 16, nLayers: 1, nHeads: 2, maxSeqLen: 16, tieEmbeddings: false }, { seed: 9 });
+    const out = join(root, 'gpt2-untied');
+    const tokenizer = CharTokenizer.fromTexts(['abc def']);
+    await exportHFCheckpoint(out, native, tokenizer);
+    const written = readSafetensors(join(out, 'model.safetensors'));
+    expect(written.get('lm_head.weight')!.shape).toEqual([30, 16]);
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+    expect(config).toMatchObject({ model_type: 'gpt2', tie_word_embeddings: false, bos_token_id: tokenizer.bosId, eos_token_id: tokenizer.eosId, pad_token_id: tokenizer.padId });
+    const again = await loadCheckpoint(out);
+    expect(again.model.config.tieEmbeddings).toBe(false);
+    expect(sameLogits(native, again.model)).toBe(0);
+    expect(again.tokenizer.encode('abc d', { addBos: true })).toEqual(tokenizer.encode('abc d', { addBos: true }));
+    [native, again.model].forEach((m) => m.dispose());
+  });
+
+  test('the Qwen2 fixture exports with its q/k/v biases, its declared specials (no BOS, two stop ids) and the same logits', async () => {
+    const fixture = join(__dirname, '..', 'fixtures', 'hf', 'qwen2-f16');
+    const first = await loadCheckpoint(fixture);
+    const out = join(root, 'qwen2-export');
+    await exportHFCheckpoint(out, first.model, first.tokenizer);
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+    expect(config).toMatchObject({ model_type: 'qwen2', tie_word_embeddings: true, bos_token_id: null, eos_token_id: [95, 93], pad_token_id: 93 });
+    expect(readSafetensors(join(out, 'model.safetensors')).get('model.layers.1.self_attn.k_proj.bias')!.shape).toEqual([8]);
+    const again = await loadCheckpoint(out);
+    expect([again.tokenizer.bosId, again.tokenizer.eosId, again.tokenizer.stopIds]).toEqual([undefined, 95, [95, 93]]);
+    expect(sameLogits(first.model, again.model)).toBe(0);
+    [first.model, again.model].forEach((m) => m.dispose());
   });
 });

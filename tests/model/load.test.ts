@@ -47,7 +47,9 @@ test('the OpenAI-compatible local client serves a Hugging Face folder', async ()
 });
 
 test('a Hugging Face folder without its tokenizer is refused by name; a bad generation_config field is named', async () => {
-  const gpt2 = join(FIXTURES, 'gpt2');
+  const gpt2 = join(root, 'gpt2-no-tokenizer');
+  cpSync(join(FIXTURES, 'gpt2'), gpt2, { recursive: true });
+  rmSync(join(gpt2, 'tokenizer.json'));
   await expect(loadCheckpoint(gpt2)).rejects.toThrow(`${join(gpt2, 'tokenizer.json')}: file is missing (a Hugging Face folder needs its tokenizer)`);
   const copy = join(root, 'bad-generation');
   cpSync(join(FIXTURES, 'qwen2-f16'), copy, { recursive: true });

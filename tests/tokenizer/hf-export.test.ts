@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ByteTokenizer, CharTokenizer, HFTokenizer, type Tokenizer, loadTokenizer, saveAsHFTokenizer } from '../../lib/tokenizer';
+import { ByteTokenizer, CharTokenizer, HFTokenizer, type Tokenizer, WordCharTokenizer, loadTokenizer, saveAsHFTokenizer } from '../../lib/tokenizer';
 import { LLAMA_CONFIG, llamaStyleTokenizer, randomTexts } from './hf-fixtures';
 
 let dir: string;
@@ -44,6 +44,18 @@ describe('saveAsHFTokenizer', () => {
     const unseen = 'xyz 🙃 ' + known[0];
     expect(original.encode(unseen)).toContain(original.unkId);
     expect(exported.encode(unseen)).toEqual(original.encode(unseen));
+  });
+
+  it('exports a WordCharTokenizer as a word-piece split + whole-piece lookup BPE giving the same ids', async () => {
+    const rationales = ['The coin was flipped by Ann. So the coin is heads up.', 'The last letter of "Ann" is "n". So the answer is nx.'];
+    const sample = [...rationales, ...texts.slice(0, 100)];
+    const original = WordCharTokenizer.fromTexts(sample, 0.005);
+    expect(original.words).toEqual(expect.arrayContaining([' coin', ' letter', 'The']));
+    await exportAndCompare(original, 'word-char', sample);
+    const exported = loadTokenizer(join(dir, 'word-char'));
+    // a known word inside a longer piece is spelled out, not split into word + rest (" coins" is not " coin" + "s")
+    for (const text of [' coins', ' coin', 'Thecoin flipped🙃']) expect(exported.encode(text)).toEqual(original.encode(text));
+    expect(original.encode(' coins')).toHaveLength(6);
   });
 
   it('writes an HFTokenizer as itself', async () => {

@@ -27,7 +27,10 @@ export async function openJudge(context: StageContext, distilled?: { model: Caus
   }
   const dir = judge.kind === 'student-copy' ? context.outputsOf('distill').best : judge.path;
   if (!existsSync(dir)) throw new Error(judge.kind === 'checkpoint' ? `judge.path: ${dir} does not exist` : `the distilled student ${dir} is missing`);
-  const client = await LocalLLMClient.fromCheckpoint(dir, { name: judge.kind === 'student-copy' ? 'judge (frozen distilled student)' : undefined });
+  const client = await LocalLLMClient.fromCheckpoint(dir, {
+    name: judge.kind === 'student-copy' ? 'judge (frozen distilled student)' : undefined,
+    longPrompts: 'keep-end', // a small judge reads rationales longer than its context by their end (logged)
+  });
   return { client, dispose: () => client.lm.dispose() };
 }
 

@@ -1,5 +1,7 @@
 import { dataFileExists } from '../../data/files';
-import { importRationales, readRationales, writeRationales } from '../../data/rationales';
+import { dirname, join } from 'node:path';
+import { importRecordedRationales, readRationales, writeRationales } from '../../data/rationales';
+import { logger } from '../../log/logger';
 import type { Example, RationaleRecord } from '../../data/types';
 import { startProgress } from '../../log/progress';
 import { loadCoTDemos } from '../../teacher/demos';
@@ -43,12 +45,18 @@ async function writeTeacherRationales(context: StageContext, examples: Example[]
   if (teacher.kind === 'recorded') {
     if (!dataFileExists(teacher.path)) throw new Error(`teacher.path: ${teacher.path} does not exist`);
     // Match against the whole source (the file holds every question), then keep this run's questions.
+    // Records that match no question, or several different ones, are listed in teacher/unmatched.jsonl.
     const wanted = new Set(examples.map((e) => e.id));
-    const records = importRationales(teacher.path, { format: teacher.format, examples: loadSourceExamples(config) })
-      .filter((r) => wanted.has(r.exampleId));
-    if (records.length === 0) throw new Error(`teacher.path: ${teacher.path} has no rationale for this experiment's questions`);
+    const unmatchedPath = join(dirname(file), 'unmatched.jsonl');
+    const { records: all, report } = importRecordedRationales(teacher.path, { format: teacher.format, examples: loadSourceExamples(config), unmatchedPath });
+    const records = all.filter((r) => wanted.has(r.exampleId));
+    if (records.length === 0) {
+      const first = report.problems[0];
+      throw new Error(`teacher.path: ${teacher.path} has no rationale for this experiment's questions${first ? ` (first unmatched: ${first.where}: ${first.reason})` : ''}`);
+    }
+    if (report.problems.length) logger.warn(`teacher.path: ${report.unmatched} records unmatched and ${report.ambiguous} ambiguous of ${report.total}, listed in ${unmatchedPath}`);
     writeRationales(file, records);
-    return {};
+    return { recordedMatched: report.matched, recordedUnmatched: report.unmatched, recordedAmbiguous: report.ambiguous, recordedReordered: report.reordered };
   }
   const client = endpointClient(teacher.endpoint, run.path('llm-cache'), 'teacher.endpoint');
   const progress = startProgress('teacher', examples.length, { unit: 'question' });
