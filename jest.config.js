@@ -6,14 +6,15 @@
  * - slow: spawns processes (the CLI, kill/resume, benchmarks' quick runs, the notebook)
  */
 const SLOW = [
-  'backend/backend', 'bench-distill/quick-run', 'bench-rl/quick-run', 'docs/notebook', 'experiment/hotpotqa-serve',
+  'backend/backend', 'bench-distill/quick-run', 'bench-rl/quick-run', 'data/files', 'docs/notebook', 'experiment/hotpotqa-serve',
   'experiment/kill-resume', 'experiment/outside-reward', 'llm/cache-crash', 'reliability/sigkill-checkpoint',
   'reliability/sigkill-manifest', 'reliability/sigkill-teacher',
 ];
 const INTEGRATION = [
   'experiment/end-to-end', 'experiment/judge-settings', 'experiment/runner', 'llm/call-layer', 'llm/local-server',
   'llm/openai-http', 'reliability/secrets', 'reliability/training-guards', 'rewards/judge', 'rewards/local-judge',
-  'rl/trainer', 'teacher/run', 'distill/tiny-run',
+  'rl/trainer', 'teacher/run', 'distill/tiny-run', 'experiment/hf-student', 'experiment/lora-student', 'llm/server-parity',
+  'llm/t5-server', 'reliability/secret-echo', 'reliability/cli-exit-codes', 'reliability/run-log',
 ];
 const files = (names) => names.map((name) => `<rootDir>/tests/${name}.test.ts`);
 
