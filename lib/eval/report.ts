@@ -11,6 +11,8 @@ export interface ConditionResult {
   meanLength?: number;
   /** Share of rationales that repeat a sentence or a 4-gram. */
   repetitionRate?: number;
+  /** Whether the judge answered each held-out question right, in the split's order (paired statistics). */
+  correct?: boolean[];
 }
 
 /** One held-out question with what each condition wrote and answered. */
