@@ -6,11 +6,12 @@ import { RunFolder, STAGES, type StageName } from '../lib/experiment/run-folder'
 import { RunInterrupted, RunStateError, runExperiment } from '../lib/experiment/runner';
 import { STAGE_IMPLEMENTATIONS } from '../lib/experiment/stages';
 import { loadDataset } from '../lib/data/datasets';
-import { readJsonl } from '../lib/data/jsonl';
+import { readJson, readJsonl } from '../lib/data/jsonl';
 import { importRationales, writeRationales } from '../lib/data/rationales';
 import { splitExamples } from '../lib/data/split';
 import type { Example } from '../lib/data/types';
 import { renderHtmlReport, renderMarkdownReport } from '../lib/eval/report';
+import { formatComparison, type PairedComparison } from '../lib/eval/stats';
 import { collectReport } from '../lib/experiment/stages';
 import { judgeAnswers } from '../lib/experiment/stages/eval';
 import { writeFileAtomic } from '../lib/fs';
@@ -120,8 +121,10 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
         const folder = new RunFolder(loadExperiment(argv.experiment, argv.set, { preflight: false }));
         if (!folder.exists()) throw new RunStateError(`${folder.root}: no run yet`);
         const manifest = folder.manifest();
+        const evalFile = manifest.stages.eval?.status === 'done' ? manifest.stages.eval.outputs.results : undefined;
+        const comparisons = evalFile ? (readJson(folder.path(evalFile)) as { comparisons?: PairedComparison[] }).comparisons ?? [] : [];
         if (argv.json) {
-          console.log(JSON.stringify(manifest, null, 2));
+          console.log(JSON.stringify({ ...manifest, comparisons }, null, 2));
           return;
         }
         console.log(`${manifest.experiment}  (${folder.root})`);
@@ -130,6 +133,7 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
           const numbers = Object.entries(record?.summary ?? {}).map(([k, v]) => `${k}=${v}`).join(' ');
           console.log(`  ${stage.padEnd(8)} ${(record?.status ?? 'pending').padEnd(8)} ${numbers}${record?.error ? `  error: ${record.error}` : ''}`);
         }
+        if (comparisons.length) console.log(`held-out judge accuracy, paired on the same questions:\n${comparisons.map((c) => `  ${formatComparison(c)}`).join('\n')}`);
       }))
     .command('report <experiment>', 'write (again) the HTML and Markdown report of a run',
       (y) => experimentArg(y),

@@ -112,6 +112,14 @@ export function compareAllPairs(conditions: readonly { condition: string; correc
   return out;
 }
 
+/** One line: `rl − distilled: +4.0 points [95% −1.3, +9.3], McNemar p 0.146 (only rl right 10, only distilled right 4, n 150)`. */
+export function formatComparison(c: PairedComparison): string {
+  const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(1)}`;
+  const p = c.pValue < 0.001 ? c.pValue.toExponential(1) : c.pValue.toFixed(3);
+  return `${c.b} − ${c.a}: ${signed(c.diff)} points [95% ${signed(c.ci95[0])}, ${signed(c.ci95[1])}], McNemar p ${p} `
+    + `(only ${c.b} right ${c.onlyB}, only ${c.a} right ${c.onlyA}, n ${c.n})`;
+}
+
 /** ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9; about 15 significant digits). */
 function logGamma(x: number): number {
   const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,

@@ -43,6 +43,7 @@ export function collectReport(run: RunFolder): ReportData {
     title: `rationale-rl — ${manifest.experiment}`,
     subtitle: manifest.config.description,
     conditions: results.conditions,
+    comparisons: results.comparisons ?? [],
     samples: results.samples,
     facts,
     plots: [
