@@ -4,7 +4,8 @@
  */
 export { defineReward, type RewardDefinition, type RewardOptions, type RewardSpec } from './define';
 export { registerReward, createReward, listRewards, hasReward, loadRewardFiles, type RewardFactory, type RewardSpecifier } from './registry';
-export { CompositeReward, expressionName, type CompositeConfig, type CompositeScores, type RewardFailure } from './composite';
+export { CompositeReward, expressionName, type CompositeConfig } from './composite';
+export type { RewardFailure, RewardScores } from '../lib/rl/reward-types';
 export { checkSteps, type StepCheck } from './steps';
 export { ASPECTS, aspectPrompt, ratingFromReply } from './aspects';
 export { judgePrompt } from './answer-correctness';

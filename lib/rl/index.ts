@@ -1,3 +1,4 @@
+export * from './config';
 export * from './reward-types';
 export * from './advantages';
 export * from './kl';

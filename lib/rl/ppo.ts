@@ -26,61 +26,17 @@ import { Random } from '../random';
 import type { Tokenizer } from '../tokenizer/types';
 import { AdamW } from '../train/adamw';
 import { clipByGlobalNorm } from '../train/clip';
-import { ANSWER_START, rationalePrompt } from '../train/formats';
+import { rationalePrompt } from '../train/formats';
 import { explainedVariance, gae, grpoAdvantages, rlooAdvantages, whiten } from './advantages';
-import { AdaptiveKLController, FixedKLController, perTokenKL, shapedRewards, type KLController, type KLEstimator } from './kl';
+import { AdaptiveKLController, FixedKLController, perTokenKL, shapedRewards, type KLController } from './kl';
 import { clippedPolicyLoss, clippedValueLoss, entropyFromLogits, klPenalty, maskedMean } from './losses';
-import { RunningMoments, scaleAndClipScores, type RewardScaling } from './reward-scaling';
-import type { RewardContext, RewardInput, RewardModule } from './reward-types';
+import { RunningMoments, scaleAndClipScores } from './reward-scaling';
+import type { RewardContext, RewardInput, RewardModule, RewardScores } from './reward-types';
+import { resolvePPOConfig, type PPOConfig, type PPOConfigInput } from './config';
 import { checkFinite, collectRollout, type Rollout } from './rollout';
-
-/** Scores of a batch with each component; what a composite reward returns (see rewards/composite.ts). */
-export interface RewardScores {
-  total: number[];
-  components: Record<string, number[]>;
-  /** False for samples that could not be scored; they are left out of the update. */
-  valid: boolean[];
-  failures?: { module: string; message: string; samples: number[] }[];
-}
 
 /** A reward for the trainer: a composite (with components) or any single {@link RewardModule}. */
 export type TrainerReward = RewardModule & { scoreAll?: (batch: RewardInput[], context: RewardContext) => Promise<RewardScores> };
-
-/** Settings of {@link PPOTrainer}; the names follow an experiment's `rl` section. */
-export interface PPOConfig {
-  algorithm: 'ppo' | 'rloo' | 'grpo';
-  /** Rationales per prompt (k, at least 2 for RLOO/GRPO). */
-  samplesPerPrompt: number;
-  ppoEpochs: number;
-  minibatchSize: number;
-  learningRate: number;
-  clipRange: number;
-  valueClipRange: number;
-  valueCoef: number;
-  entropyCoef: number;
-  gamma: number;
-  lambda: number;
-  /** Initial β; with `target`, the adaptive controller moves it toward that per-sequence KL over `horizon` samples. */
-  kl: { coef: number; target?: number; horizon: number; estimator?: KLEstimator };
-  rewardScaling?: RewardScaling;
-  rewardClip?: number;
-  gradClip: number;
-  temperature: number;
-  topK?: number;
-  maxNewTokens: number;
-  /** Whiten PPO advantages per batch (default true). */
-  whitenAdvantages?: boolean;
-  weightDecay?: number;
-  /** Strings that end a rationale (default the answer marker `-->`). */
-  stop?: string[];
-}
-
-/** Defaults matching the experiment schema's `rl` section. */
-export const DEFAULT_PPO_CONFIG: PPOConfig = {
-  algorithm: 'ppo', samplesPerPrompt: 1, ppoEpochs: 2, minibatchSize: 8, learningRate: 2e-5, clipRange: 0.2,
-  valueClipRange: 0.2, valueCoef: 0.5, entropyCoef: 0, gamma: 1, lambda: 0.95, kl: { coef: 0.05, horizon: 10000 },
-  rewardScaling: 'none', gradClip: 1, temperature: 1, maxNewTokens: 96,
-};
 
 /** A rollout with its rewards. */
 export interface ScoredRollout extends Rollout {
@@ -150,7 +106,8 @@ export interface PPOTrainerOptions {
   reward: TrainerReward;
   /** The frozen judge LLM handed to reward modules. */
   judge?: LLMClient;
-  config?: Partial<PPOConfig>;
+  /** Trainer settings; defaults and validation from the experiment schema's `rl` section ({@link resolvePPOConfig}). */
+  config?: PPOConfigInput;
   seed?: number;
   /** The student's prompt for an example (default the Fine-tune-CoT prompt `question ###`). */
   promptOf?: (example: Example) => string;
@@ -160,21 +117,6 @@ function meanStd(values: number[]): { mean: number; std: number } {
   if (values.length === 0) return { mean: Number.NaN, std: Number.NaN };
   const mean = values.reduce((a, b) => a + b, 0) / values.length;
   return { mean, std: Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / values.length) };
-}
-
-function validateConfig(config: PPOConfig): void {
-  const positive = ['samplesPerPrompt', 'ppoEpochs', 'minibatchSize', 'learningRate', 'clipRange', 'valueClipRange', 'gradClip', 'temperature', 'maxNewTokens'] as const;
-  for (const field of positive) {
-    if (!(config[field] > 0)) throw new Error(`PPO config: field "${field}" must be > 0, got ${config[field]}`);
-  }
-  if (!['ppo', 'rloo', 'grpo'].includes(config.algorithm)) throw new Error(`PPO config: field "algorithm" must be ppo, rloo or grpo, got ${JSON.stringify(config.algorithm)}`);
-  if (config.algorithm !== 'ppo' && config.samplesPerPrompt < 2) {
-    throw new Error(`PPO config: algorithm "${config.algorithm}" needs field "samplesPerPrompt" >= 2, got ${config.samplesPerPrompt}`);
-  }
-  for (const field of ['gamma', 'lambda'] as const) {
-    if (!(config[field] >= 0 && config[field] <= 1)) throw new Error(`PPO config: field "${field}" must be in [0, 1], got ${config[field]}`);
-  }
-  if (!(config.kl.coef >= 0)) throw new Error(`PPO config: field "kl.coef" must be >= 0, got ${config.kl.coef}`);
 }
 
 /**
@@ -199,8 +141,7 @@ export class PPOTrainer {
   private random: Random;
 
   constructor(options: PPOTrainerOptions) {
-    this.config = { ...DEFAULT_PPO_CONFIG, ...options.config, kl: { ...DEFAULT_PPO_CONFIG.kl, ...options.config?.kl } };
-    validateConfig(this.config);
+    this.config = resolvePPOConfig(options.config);
     this.policy = options.policy;
     this.ownsReference = options.reference === undefined;
     this.reference = options.reference ?? options.policy.clone();
@@ -214,14 +155,14 @@ export class PPOTrainer {
     // The critic's head trains only under PPO; RLOO and GRPO have no value loss.
     this.trainable = this.config.algorithm === 'ppo' ? { ...this.policy.weights, ...this.policy.valueHeadWeights } : { ...this.policy.weights };
     this.nameOfVariable = new Map(Object.entries(this.trainable).map(([name, v]) => [v.name, name]));
-    this.optimizer = new AdamW(this.trainable, { weightDecay: this.config.weightDecay ?? 0 });
+    this.optimizer = new AdamW(this.trainable, { weightDecay: this.config.weightDecay });
   }
 
   /** Sample `samplesPerPrompt` rationales per example and score their tokens under policy and reference. */
   rollout(examples: Example[]): Promise<Rollout> {
     const c = this.config;
     return collectRollout(this.policy, this.reference, this.tokenizer, examples, c.samplesPerPrompt, this.promptOf, {
-      maxNewTokens: c.maxNewTokens, temperature: c.temperature, topK: c.topK, stop: c.stop ?? [ANSWER_START.trim()],
+      maxNewTokens: c.maxNewTokens, temperature: c.temperature, topK: c.topK, stop: c.stop,
       seed: this.random.int(2 ** 31), chunkSize: c.minibatchSize, withValues: c.algorithm === 'ppo',
     });
   }
@@ -239,9 +180,9 @@ export class PPOTrainer {
       const bad = total.findIndex((s) => !Number.isFinite(s));
       if (total.length !== batch.length) throw new Error(`reward "${this.reward.name}" returned ${total.length} scores for ${batch.length} samples`);
       if (bad >= 0) throw new Error(`reward "${this.reward.name}" gave ${total[bad]} for sample ${bad}`);
-      result = { total, components: { [this.reward.name]: total }, valid: total.map(() => true) };
+      result = { total, components: { [this.reward.name]: total }, valid: total.map(() => true), failures: [] };
     }
-    return { ...rollout, scores: result.total, components: result.components, valid: result.valid, failures: result.failures ?? [], scoringMs: performance.now() - started };
+    return { ...rollout, scores: result.total, components: result.components, valid: result.valid, failures: result.failures, scoringMs: performance.now() - started };
   }
 
   /** Advantages, then `ppoEpochs` epochs of minibatch updates; moves β; returns the iteration's statistics. */
@@ -254,10 +195,10 @@ export class PPOTrainer {
     const validRows = scored.valid.flatMap((v, b) => (v ? [b] : []));
     if (validRows.length === 0) throw new Error('PPO update: no valid samples in this batch (every one failed a reward module)');
     const beta = this.klController.value;
-    const kl = perTokenKL(scored.logprobs, scored.refLogprobs, mask, c.kl.estimator ?? 'k1');
+    const kl = perTokenKL(scored.logprobs, scored.refLogprobs, mask, c.kl.estimator);
     const sequenceKL = kl.map((row) => row.reduce((a, b) => a + b, 0));
     const validScores = validRows.map((b) => scored.scores[b]);
-    const scaled = scaleAndClipScores(validScores, c.rewardScaling ?? 'none', this.rewardMoments, c.rewardClip);
+    const scaled = scaleAndClipScores(validScores, c.rewardScaling, this.rewardMoments, c.rewardClip);
     const scaledScores = scored.scores.map(() => 0);
     validRows.forEach((b, i) => (scaledScores[b] = scaled[i]));
 
@@ -266,7 +207,7 @@ export class PPOTrainer {
     if (c.algorithm === 'ppo') {
       const rewards = shapedRewards(scaledScores, kl, scored.responseMask, beta).map((row, b) => (scored.valid[b] ? row : row.map(() => 0)));
       ({ advantages, returns } = gae(rewards, scored.values, mask, c.gamma, c.lambda));
-      if (c.whitenAdvantages ?? true) advantages = whiten(advantages, mask);
+      if (c.whitenAdvantages) advantages = whiten(advantages, mask);
     } else {
       // RLOO folds the KL penalty into the sequence reward (GRPO puts it in the loss); an invalid sample takes its
       // group's valid mean so the baseline of the others is not moved by it.

@@ -1,0 +1,72 @@
+import { z } from 'zod';
+
+/**
+ * The RL trainer's settings: the one definition of every field and default. An experiment's `rl` section is this
+ * schema plus what the stage needs around the trainer (prompts, iterations, batch size, checkpoints); the
+ * trainer's config type is its output type.
+ */
+const positiveInt = z.number().int().positive();
+const probability = z.number().min(0).max(1);
+
+export const rlTrainerShape = {
+  algorithm: z.enum(['ppo', 'rloo', 'grpo']).default('ppo'),
+  /** Rationales sampled per prompt (k, at least 2 for RLOO/GRPO). */
+  samplesPerPrompt: positiveInt.default(1),
+  ppoEpochs: positiveInt.default(2),
+  minibatchSize: positiveInt.default(8),
+  learningRate: z.number().positive().default(2e-5),
+  /** AdamW's decoupled weight decay. */
+  weightDecay: z.number().nonnegative().default(0),
+  clipRange: z.number().positive().default(0.2),
+  valueClipRange: z.number().positive().default(0.2),
+  valueCoef: z.number().nonnegative().default(0.5),
+  entropyCoef: z.number().nonnegative().default(0),
+  gamma: probability.default(1),
+  lambda: probability.default(0.95),
+  /** Whiten PPO advantages over the batch. */
+  whitenAdvantages: z.boolean().default(true),
+  kl: z.strictObject({
+    /** β: fixed, or the adaptive controller's start. */
+    coef: z.number().nonnegative().default(0.05),
+    /** Adaptive controller (Ziegler et al.): target KL per sequence and horizon; omit for a fixed coefficient. */
+    target: z.number().positive().optional(),
+    horizon: positiveInt.default(10000),
+    /** Per-token KL estimate in the PPO/RLOO reward: k1 = log π − log π_ref, k3 = r − 1 − log r with r = π_ref/π. */
+    estimator: z.enum(['k1', 'k3']).default('k1'),
+  }).prefault({}),
+  /** Divide scores by a running standard deviation (`running-std`) before clipping to ±rewardClip. */
+  rewardScaling: z.enum(['none', 'running-std']).default('none'),
+  rewardClip: z.number().positive().optional(),
+  gradClip: z.number().positive().default(1),
+  /** Rollout sampling temperature (the update's log-probs use the same). */
+  temperature: z.number().positive().default(1),
+  /** Sample only among the k most likely tokens (omit for the full vocabulary). */
+  topK: positiveInt.optional(),
+  maxNewTokens: positiveInt.default(96),
+  /** Strings that end a rationale (default the answer marker `-->`). */
+  stop: z.array(z.string()).default(['-->']),
+};
+
+/** RLOO and GRPO baseline each sample against the other samples of its prompt: they need k >= 2. */
+export function checkGroupSize(config: { algorithm: string; samplesPerPrompt: number }, context: z.RefinementCtx): void {
+  if (config.algorithm !== 'ppo' && config.samplesPerPrompt < 2) {
+    context.addIssue({ code: 'custom', path: ['samplesPerPrompt'], message: `algorithm "${config.algorithm}" needs samplesPerPrompt >= 2, got ${config.samplesPerPrompt}` });
+  }
+}
+
+/** The trainer's settings, validated (see {@link rlTrainerShape} for each field). */
+export const rlTrainerSchema = z.strictObject(rlTrainerShape).superRefine(checkGroupSize);
+
+/** {@link PPOTrainer} settings with every default filled in. */
+export type PPOConfig = z.output<typeof rlTrainerSchema>;
+/** {@link PPOTrainer} settings as given (any field may be left out). */
+export type PPOConfigInput = z.input<typeof rlTrainerSchema>;
+
+/** Validate trainer settings and fill in defaults; bad input throws naming the field (`PPO config: lambda: ...`). */
+export function resolvePPOConfig(input: PPOConfigInput = {}): PPOConfig {
+  const parsed = rlTrainerSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new Error(parsed.error.issues.map((issue) => `PPO config: ${issue.path.join('.') || '(root)'}: ${issue.message}`).join('\n'));
+  }
+  return parsed.data;
+}
