@@ -17,16 +17,34 @@ export const rlTrainerShape = {
   learningRate: z.number().positive().default(2e-5),
   /** AdamW's decoupled weight decay. */
   weightDecay: z.number().nonnegative().default(0),
+  /** ε of the clipped ratio, 1 − ε below (and above, unless `clipRangeHigh`). */
   clipRange: z.number().positive().default(0.2),
+  /** ε_high of DAPO's clip-higher (Yu et al. 2025): ratios clipped to [1 − clipRange, 1 + clipRangeHigh]. */
+  clipRangeHigh: z.number().positive().optional(),
+  /**
+   * How per-token policy losses become one number: `token-mean` (over every response token of the minibatch),
+   * `sequence-mean` (each rationale's token mean, then the mean over rationales: GRPO's original), or `constant`
+   * (the sum divided by rationales × maxNewTokens: Dr. GRPO, Liu et al. 2025, no length bias).
+   */
+  lossAggregation: z.enum(['token-mean', 'sequence-mean', 'constant']).default('token-mean'),
   valueClipRange: z.number().positive().default(0.2),
   valueCoef: z.number().nonnegative().default(0.5),
   entropyCoef: z.number().nonnegative().default(0),
   gamma: probability.default(1),
   lambda: probability.default(0.95),
+  /**
+   * GRPO's divisor of r − mean(group): the group's std (`group`), the whole batch's std (`batch`), or none
+   * (`none`, Dr. GRPO), as TRL's `scale_rewards`.
+   */
+  advantageScaling: z.enum(['group', 'batch', 'none']).default('group'),
+  /** Leave rationales cut by `maxNewTokens` (no stop string or EOS) out of the loss (TRL's mask_truncated_completions). */
+  maskTruncated: z.boolean().default(false),
+  /** Stop the update's epochs after one whose mean approximate KL(π_old‖π) exceeds this (CleanRL's target_kl). */
+  targetKL: z.number().positive().optional(),
   /** Whiten PPO advantages over the batch. */
   whitenAdvantages: z.boolean().default(true),
   kl: z.strictObject({
-    /** β: fixed, or the adaptive controller's start. */
+    /** β: fixed, or the adaptive controller's start. A fixed 0 skips the reference model's pass entirely. */
     coef: z.number().nonnegative().default(0.05),
     /** Adaptive controller (Ziegler et al.): target KL per sequence and horizon; omit for a fixed coefficient. */
     target: z.number().positive().optional(),
@@ -42,6 +60,10 @@ export const rlTrainerShape = {
   temperature: z.number().positive().default(1),
   /** Sample only among the k most likely tokens (omit for the full vocabulary). */
   topK: positiveInt.optional(),
+  /** Sample from the smallest set of tokens whose probability reaches topP (nucleus). */
+  topP: z.number().gt(0).max(1).optional(),
+  /** Keep only tokens with probability >= minP × the most likely token's (min-p sampling). */
+  minP: z.number().min(0).lt(1).optional(),
   maxNewTokens: positiveInt.default(96),
   /** Strings that end a rationale (default the answer marker `-->`). */
   stop: z.array(z.string()).default(['-->']),

@@ -71,6 +71,10 @@ export interface IterationStats {
   rationaleChars: number;
   /** Samples dropped because a reward module could not score them. */
   invalidSamples: number;
+  /** Valid samples left out of the loss because the token budget cut them (`maskTruncated`). */
+  maskedTruncated: number;
+  /** PPO epochs run (fewer than `ppoEpochs` when `targetKL` stopped them). */
+  epochsRun: number;
   /** Samples each failing reward module (by name) could not score this iteration, with its first message. */
   rewardFailures: Record<string, { samples: number; message: string }>;
   /** Response tokens sampled per second of sampling. */
@@ -162,8 +166,9 @@ export class PPOTrainer {
   rollout(examples: Example[]): Promise<Rollout> {
     const c = this.config;
     return collectRollout(this.policy, this.reference, this.tokenizer, examples, c.samplesPerPrompt, this.promptOf, {
-      maxNewTokens: c.maxNewTokens, temperature: c.temperature, topK: c.topK, stop: c.stop,
+      maxNewTokens: c.maxNewTokens, temperature: c.temperature, topK: c.topK, topP: c.topP, minP: c.minP, stop: c.stop,
       seed: this.random.int(2 ** 31), chunkSize: c.minibatchSize, withValues: c.algorithm === 'ppo',
+      withReference: !(c.kl.coef === 0 && c.kl.target === undefined),
     });
   }
 
@@ -190,9 +195,12 @@ export class PPOTrainer {
     const started = performance.now();
     const c = this.config;
     const rows = scored.rationales.length;
-    // Invalid samples keep their place (groups stay aligned) but get no tokens in the loss.
-    const mask = scored.responseMask.map((row, b) => (scored.valid[b] ? row : row.map(() => 0)));
+    // Invalid samples keep their place (groups stay aligned) but get no tokens in the loss; so do rationales cut
+    // by the token budget when maskTruncated is set (their scores still count in the group statistics).
+    const inLoss = scored.valid.map((v, b) => v && !(c.maskTruncated && scored.finishReasons[b] === 'length'));
+    const mask = scored.responseMask.map((row, b) => (inLoss[b] ? row : row.map(() => 0)));
     const validRows = scored.valid.flatMap((v, b) => (v ? [b] : []));
+    const lossRows = inLoss.flatMap((v, b) => (v ? [b] : []));
     if (validRows.length === 0) throw new Error('PPO update: no valid samples in this batch (every one failed a reward module)');
     const beta = this.klController.value;
     const kl = perTokenKL(scored.logprobs, scored.refLogprobs, mask, c.kl.estimator);
@@ -219,7 +227,7 @@ export class PPOTrainer {
         const fill = ok.length ? ok.reduce((a, b) => a + sequenceReward[b], 0) / ok.length : 0;
         for (const b of members) if (!scored.valid[b]) sequenceReward[b] = fill;
       }
-      const perSequence = c.algorithm === 'rloo' ? rlooAdvantages(sequenceReward, k) : grpoAdvantages(sequenceReward, k);
+      const perSequence = c.algorithm === 'rloo' ? rlooAdvantages(sequenceReward, k) : grpoAdvantages(sequenceReward, k, 1e-6, c.advantageScaling);
       advantages = mask.map((row, b) => row.map((m) => (m ? perSequence[b] : 0)));
       returns = mask.map((row) => row.map(() => 0));
     }
@@ -228,15 +236,24 @@ export class PPOTrainer {
 
     const totals = { policyLoss: 0, valueLoss: 0, entropy: 0, clipFraction: 0, approxKL: 0, valueClipFraction: 0, gradNorm: 0 };
     let minibatches = 0;
+    let epochsRun = 0;
     for (let epoch = 0; epoch < c.ppoEpochs; epoch++) {
-      const order = this.random.shuffle(validRows);
+      const order = this.random.shuffle(lossRows);
+      let epochKL = 0;
+      let epochMinibatches = 0;
       for (let start = 0; start < order.length; start += c.minibatchSize) {
         const picked = order.slice(start, start + c.minibatchSize);
         const stats = this.minibatchStep(scored, picked, mask, advantages, returns, beta, `epoch ${epoch}, minibatch ${start / c.minibatchSize}`);
         for (const key of Object.keys(totals) as (keyof typeof totals)[]) totals[key] += stats[key];
+        epochKL += stats.approxKL;
+        epochMinibatches++;
         minibatches++;
       }
+      epochsRun++;
+      // CleanRL's early stop: the policy moved too far from the one that sampled the batch
+      if (c.targetKL !== undefined && epochMinibatches > 0 && epochKL / epochMinibatches > c.targetKL) break;
     }
+    if (minibatches === 0) throw new Error('PPO update: every sample was left out of the loss (invalid or truncated with maskTruncated)');
     this.klController.update(meanStd(validRows.map((b) => sequenceKL[b])).mean, validRows.length);
     this.iteration++;
 
@@ -262,6 +279,8 @@ export class PPOTrainer {
       rationaleTokens: meanStd(validRows.map((b) => scored.responseLengths[b])).mean,
       rationaleChars: meanStd(validRows.map((b) => scored.rationales[b].length)).mean,
       invalidSamples: rows - validRows.length,
+      maskedTruncated: validRows.length - lossRows.length,
+      epochsRun,
       rewardFailures: Object.fromEntries(scored.failures.map((f) => [f.module, { samples: f.samples.length, message: f.message }])),
       tokensPerSecond: responseTokens / (scored.timings.samplingMs / 1000),
       timings: { ...scored.timings, scoringMs: scored.scoringMs, updateMs: performance.now() - started },
@@ -295,7 +314,8 @@ export class PPOTrainer {
         const { logits, hidden } = this.policy.forward(ids, { attentionMask });
         const predicting = tf.div(tf.slice(logits, [0, 0, 0], [batch, length - 1, -1]), c.temperature) as tf.Tensor3D;
         const logp = tokenLogProbs(predicting, tf.slice(ids, [0, 1], [batch, length - 1]) as tf.Tensor2D);
-        const policy = clippedPolicyLoss(logp, oldLogprobs, advantage, tokenMask, c.clipRange);
+        const policy = clippedPolicyLoss(logp, oldLogprobs, advantage, tokenMask, c.clipRange,
+          { clipRangeHigh: c.clipRangeHigh, aggregation: c.lossAggregation, maxTokens: c.maxNewTokens });
         const entropy = maskedMean(entropyFromLogits(predicting), tokenMask);
         let total = tf.sub(policy.loss, tf.mul(c.entropyCoef, entropy));
         parts.policyLoss = tf.keep(policy.loss);
