@@ -15,6 +15,13 @@ export const rlTrainerShape = {
   ppoEpochs: positiveInt.default(2),
   minibatchSize: positiveInt.default(8),
   learningRate: z.number().positive().default(2e-5),
+  /**
+   * Learning rate per iteration: `constant`, or `cosine` from learningRate down to minLearningRate over the run's
+   * iterations (the experiment's `rl.iterations`); either after `warmupIterations` of linear warmup.
+   */
+  lrSchedule: z.enum(['constant', 'cosine']).default('constant'),
+  warmupIterations: z.number().int().nonnegative().default(0),
+  minLearningRate: z.number().nonnegative().default(0),
   /** AdamW's decoupled weight decay. */
   weightDecay: z.number().nonnegative().default(0),
   /** ε of the clipped ratio, 1 − ε below (and above, unless `clipRangeHigh`). */

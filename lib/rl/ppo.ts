@@ -26,6 +26,7 @@ import { Random } from '../random';
 import type { Tokenizer } from '../tokenizer/types';
 import { AdamW } from '../train/adamw';
 import { clipByGlobalNorm } from '../train/clip';
+import { warmupCosine } from '../train/schedule';
 import { rationalePrompt } from '../train/formats';
 import { explainedVariance, gae, grpoAdvantages, rlooAdvantages, whiten } from './advantages';
 import { AdaptiveKLController, FixedKLController, perTokenKL, shapedRewards, type KLController } from './kl';
@@ -58,6 +59,8 @@ export interface IterationStats {
   /** Mean per-sequence KL(π_old‖π_ref) of the rollout (k1 summed over tokens), and β used. */
   kl: number;
   klCoef: number;
+  /** Learning rate of this iteration's updates. */
+  lr: number;
   entropy: number;
   clipFraction: number;
   approxKL: number;
@@ -115,6 +118,8 @@ export interface PPOTrainerOptions {
   seed?: number;
   /** The student's prompt for an example (default the Fine-tune-CoT prompt `question ###`). */
   promptOf?: (example: Example) => string;
+  /** Iterations the run will take: where a `cosine` learning-rate schedule reaches its minimum. */
+  totalIterations?: number;
 }
 
 function meanStd(values: number[]): { mean: number; std: number } {
@@ -143,9 +148,12 @@ export class PPOTrainer {
   private readonly trainable: Record<string, tf.Variable>;
   private readonly nameOfVariable: Map<string, string>;
   private random: Random;
+  private readonly totalIterations: number;
 
   constructor(options: PPOTrainerOptions) {
     this.config = resolvePPOConfig(options.config);
+    if (this.config.lrSchedule === 'cosine' && options.totalIterations === undefined) throw new Error('PPO config: lrSchedule "cosine" needs the trainer option totalIterations');
+    this.totalIterations = options.totalIterations ?? 1;
     this.policy = options.policy;
     this.ownsReference = options.reference === undefined;
     this.reference = options.reference ?? options.policy.clone();
@@ -188,6 +196,14 @@ export class PPOTrainer {
       result = { total, components: { [this.reward.name]: total }, valid: total.map(() => true), failures: [] };
     }
     return { ...rollout, scores: result.total, components: result.components, valid: result.valid, failures: result.failures, scoringMs: performance.now() - started };
+  }
+
+  /** The learning rate of the current iteration: linear warmup, then constant or cosine (`warmupCosine`). */
+  learningRate(): number {
+    const c = this.config;
+    if (this.iteration < c.warmupIterations) return (c.learningRate * (this.iteration + 1)) / c.warmupIterations;
+    if (c.lrSchedule === 'constant') return c.learningRate;
+    return warmupCosine(this.iteration, { peakLr: c.learningRate, warmupSteps: c.warmupIterations, totalSteps: this.totalIterations, minLr: c.minLearningRate });
   }
 
   /** Advantages, then `ppoEpochs` epochs of minibatch updates; moves β; returns the iteration's statistics. */
@@ -234,6 +250,7 @@ export class PPOTrainer {
     checkFinite('PPO update: advantage', advantages);
     checkFinite('PPO update: return', returns);
 
+    const lr = this.learningRate();
     const totals = { policyLoss: 0, valueLoss: 0, entropy: 0, clipFraction: 0, approxKL: 0, valueClipFraction: 0, gradNorm: 0 };
     let minibatches = 0;
     let epochsRun = 0;
@@ -243,7 +260,7 @@ export class PPOTrainer {
       let epochMinibatches = 0;
       for (let start = 0; start < order.length; start += c.minibatchSize) {
         const picked = order.slice(start, start + c.minibatchSize);
-        const stats = this.minibatchStep(scored, picked, mask, advantages, returns, beta, `epoch ${epoch}, minibatch ${start / c.minibatchSize}`);
+        const stats = this.minibatchStep(scored, picked, mask, advantages, returns, beta, lr, `epoch ${epoch}, minibatch ${start / c.minibatchSize}`);
         for (const key of Object.keys(totals) as (keyof typeof totals)[]) totals[key] += stats[key];
         epochKL += stats.approxKL;
         epochMinibatches++;
@@ -268,6 +285,7 @@ export class PPOTrainer {
       ...(scored.components['answer-correctness'] ? { judgeAccuracy: rewardStats['answer-correctness'].mean } : {}),
       kl: meanStd(validRows.map((b) => sequenceKL[b])).mean,
       klCoef: beta,
+      lr,
       entropy: average(totals.entropy),
       clipFraction: average(totals.clipFraction),
       approxKL: average(totals.approxKL),
@@ -294,7 +312,7 @@ export class PPOTrainer {
   }
 
   /** One gradient step on the rows `picked`; throws naming the quantity when anything is NaN/Inf (no update then). */
-  private minibatchStep(scored: ScoredRollout, picked: number[], mask: number[][], advantages: number[][], returns: number[][], beta: number, where: string) {
+  private minibatchStep(scored: ScoredRollout, picked: number[], mask: number[][], advantages: number[][], returns: number[][], beta: number, lr: number, where: string) {
     const c = this.config;
     const take = (rows: number[][]) => picked.map((b) => rows[b]);
     // Drop the columns no picked row uses (right padding) to save compute.
@@ -346,7 +364,7 @@ export class PPOTrainer {
     try {
       const bad = Object.entries({ loss: lossValue, ...numbers, gradNorm }).find(([, v]) => !Number.isFinite(v));
       if (bad) throw new Error(`PPO update (${where}): ${bad[0]} is ${bad[1]}; no update applied`);
-      this.optimizer.apply(clipped.grads, c.learningRate);
+      this.optimizer.apply(clipped.grads, lr);
     } finally {
       tf.dispose([loss, clipped.norm, ...Object.values(grads), ...Object.values(clipped.grads)]);
     }

@@ -10,6 +10,8 @@ test('the trainer\'s defaults are the values it ran with before the schema defin
     algorithm: 'ppo', samplesPerPrompt: 1, ppoEpochs: 2, minibatchSize: 8, learningRate: 2e-5, clipRange: 0.2,
     valueClipRange: 0.2, valueCoef: 0.5, entropyCoef: 0, gamma: 1, lambda: 0.95, kl: { coef: 0.05, horizon: 10000, estimator: 'k1' },
     rewardScaling: 'none', gradClip: 1, temperature: 1, maxNewTokens: 96, whitenAdvantages: true, weightDecay: 0, stop: ['-->'],
+    // knobs added since, at the values that leave the update as it was
+    lossAggregation: 'token-mean', advantageScaling: 'group', maskTruncated: false, lrSchedule: 'constant', warmupIterations: 0, minLearningRate: 0,
   });
   // An experiment's rl section hands the trainer exactly these, with nothing restated.
   expect(trainerSettings(experiment().rl)).toEqual(resolvePPOConfig());

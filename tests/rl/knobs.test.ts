@@ -114,6 +114,20 @@ describe('trainer knobs', () => {
     reference.dispose();
   });
 
+  test('learning-rate schedule: linear warmup, then cosine to the minimum over the run (hand-computed)', async () => {
+    const policy = tiny();
+    const config = { ...base, ppoEpochs: 1, learningRate: 1e-2, lrSchedule: 'cosine' as const, warmupIterations: 2, minLearningRate: 1e-3 };
+    expect(() => new PPOTrainer({ policy, tokenizer, reward, promptOf, config })).toThrow(/needs the trainer option totalIterations/);
+    const trainer = new PPOTrainer({ policy, tokenizer, reward, promptOf, seed: 1, config, totalIterations: 4 });
+    const lrs: number[] = [];
+    for (let i = 0; i < 5; i++) lrs.push((await trainer.step(examples)).stats.lr);
+    // warmup 1e-2 · 1/2, 1e-2 · 2/2; then progress (i − 2) / (4 − 2): 0 -> 1e-2, 0.5 -> 1e-3 + 0.5 · 9e-3 · (1 + cos(π/2)), 1 -> 1e-3; after the end 1e-3
+    const expected = [5e-3, 1e-2, 1e-2, 1e-3 + 0.5 * 9e-3, 1e-3, 1e-3].slice(0, 5);
+    lrs.forEach((lr, i) => expect(lr).toBeCloseTo(expected[i], 12));
+    trainer.dispose();
+    policy.dispose();
+  });
+
   test('maskTruncated leaves rationales cut by maxNewTokens out of the loss', async () => {
     const policy = tiny();
     // stop: [] and no EOS in 6 tokens is rare but possible: count the cut rows and compare

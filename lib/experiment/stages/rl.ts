@@ -78,7 +78,7 @@ export async function rlStage(context: StageContext): Promise<StageResult> {
   const judge = await openJudge(context);
   const trainer = new PPOTrainer({
     policy, reference, tokenizer, reward: buildReward(context), judge: judge.client, seed: config.seed,
-    promptOf: (example) => rationalePrompt(example, config.distill.format), config: trainerSettings(rl),
+    promptOf: (example) => rationalePrompt(example, config.distill.format), config: trainerSettings(rl), totalIterations: rl.iterations,
   });
   if (state) trainer.loadState(state, optimizerState, lastDir);
   const checkpoint = (to: string) => saveCheckpoint(to, { model: policy, tokenizer, optimizer: trainer.optimizer, extra: { ppo: trainer.state() } });
