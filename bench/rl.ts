@@ -197,16 +197,16 @@ async function runDataset(name: DatasetName, options: { out: string; dataDir: st
       writeJsonl(promptsFile(options.out, name, distillSeed), recombinedQuestions(name, train, RECOMBINED_PROMPTS, distillSeed).map((e) => ({ question: e.question, answer: e.answers[0] })));
     }
     const implementations = { ...STAGE_IMPLEMENTATIONS, ...Object.fromEntries(SHARED_STAGES.map((s) => [s, copiedStage(shared, s)])) };
-    let distilled: ConditionResult | undefined;
     for (const seed of options.seeds) {
-      // The distilled student's greedy rationales are the same for every RL seed: evaluated once, with the first.
-      const config = experiment(name, `${name}-d${distillSeed}-seed${seed}`, seed, distillSeed, { ...options, conditions: distilled ? ['rl'] : ['distilled', 'rl'] });
+      // Every run evaluates both students (the distilled one's greedy rationales are the same in each), so its
+      // config does not depend on which runs came first and runs can go to processes of their own.
+      const config = experiment(name, `${name}-d${distillSeed}-seed${seed}`, seed, distillSeed, { ...options, conditions: ['distilled', 'rl'] });
       process.stderr.write(`${name}: distillation seed ${distillSeed}, RL seed ${seed} in ${config.output}/${config.name}\n`);
       const stale = distillState(config) === 'stale';
       await runExperiment(config, { implementations, resume: !stale, restart: stale });
       const run = new RunFolder(config);
       const conditions = readConditions(run);
-      distilled ??= conditions.get('distilled');
+      const distilled = conditions.get('distilled');
       if (!distilled?.correct) throw new Error(`${run.root}: eval/results.json has no "distilled" condition with per-question results`);
       const rl = conditions.get('rl')!;
       const comparison = compareConditions({ condition: 'distilled', correct: distilled.correct }, { condition: 'rl', correct: rl.correct ?? [] }, { seed });
