@@ -14,6 +14,7 @@
  *   npm run bench:distill -- --quick                    # a tiny slice, tiny model, one epoch (smoke test)
  *
  * Options --epochs, --lr, --d-model, --layers, --augment-factor override the per-dataset settings (for experiments).
+ * The recipe itself (`bench/distill-recipe.ts`) is shared with `bench:rl`.
  */
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -21,18 +22,10 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { initBackend } from '../lib/backend';
 import { defaultDataDir, importRationales, loadDataset, splitExamples, writeJsonl } from '../lib/data';
-import { CausalLM, type Architecture, type ModelConfig } from '../lib/model';
-import { CharTokenizer } from '../lib/tokenizer';
-import type { Tokenizer } from '../lib/tokenizer/types';
-import { accuracy, predictWithStudent, type StudentPrediction } from '../lib/eval/predict';
-import { distill, encodeDistillSet, selectRecords } from '../lib/train/distill';
-import { questionText } from '../lib/train/formats';
-import { Trainer } from '../lib/train/trainer';
-import { recombineCoinFlips } from './coin-steps';
-import { recombineLetterSteps } from './letter-steps';
-import { WordCharTokenizer } from '../lib/tokenizer/word-char';
+import { accuracy } from '../lib/eval/predict';
+import { distillWithRecipe, QUICK_RECIPE, RECIPE_SETTINGS, type RecipeDataset, type RecipeSettings } from './distill-recipe';
 
-type DatasetName = 'last_letters' | 'coin_flip' | 'multiarith';
+type DatasetName = RecipeDataset;
 const DATASETS: readonly DatasetName[] = ['last_letters', 'coin_flip', 'multiarith'];
 
 /** Published accuracies (%) from Fine-tune-CoT (Ho et al., 2023), as in DESIGN.md. */
@@ -42,31 +35,6 @@ const PUBLISHED: Record<DatasetName, { teacher: number; gpt2_124m: number; t5_60
   multiarith: { teacher: 78.8, gpt2_124m: 8.3, t5_60m: 5.6, t5_60m_diverse: 15.0, flan_t5_700m_diverse: 20.0 },
 };
 
-/** Training settings of one dataset. */
-interface Settings {
-  arch: Architecture;
-  dModel: number;
-  nLayers: number;
-  nHeads: number;
-  maxSeqLen: number;
-  epochs: number;
-  batchSize: number;
-  peakLr: number;
-  maxNewTokens: number;
-  /**
-   * Extra rows, as a multiple of the kept records (0: none): recombined teacher steps (last letters, coin flip).
-   */
-  augment: number;
-}
-
-const SETTINGS: Record<DatasetName, Settings> = {
-  last_letters: { arch: 'llama', dModel: 64, nLayers: 2, nHeads: 4, maxSeqLen: 256, epochs: 7, batchSize: 8, peakLr: 5e-3, maxNewTokens: 160, augment: 4 },
-  coin_flip: { arch: 'llama', dModel: 64, nLayers: 2, nHeads: 4, maxSeqLen: 384, epochs: 6, batchSize: 8, peakLr: 5e-3, maxNewTokens: 200, augment: 8 },
-  multiarith: { arch: 'llama', dModel: 64, nLayers: 2, nHeads: 4, maxSeqLen: 384, epochs: 6, batchSize: 8, peakLr: 5e-3, maxNewTokens: 200, augment: 0 },
-};
-
-/** --quick: a slice of each set and a tiny model, to check the pipeline end to end in seconds. */
-const QUICK: Settings = { arch: 'llama', dModel: 32, nLayers: 1, nHeads: 2, maxSeqLen: 640, epochs: 1, batchSize: 8, peakLr: 3e-3, maxNewTokens: 8, augment: 1 };
 const QUICK_TRAIN = 24;
 const QUICK_TEST = 8;
 
@@ -82,11 +50,8 @@ interface DatasetResult {
   testQuestions: number;
   truncated: number;
   epochs: number;
-  settings: Settings;
+  settings: RecipeSettings;
 }
-
-/** A word recurring in at least this share of the training texts is one token (`--tokenizer word-char`). */
-const WORD_MIN_SHARE = 0.05;
 
 interface RunOptions {
   dataDir: string;
@@ -96,7 +61,7 @@ interface RunOptions {
   tokenizer: 'char' | 'word-char';
 }
 
-async function runDataset(name: DatasetName, settings: Settings, options: RunOptions): Promise<DatasetResult> {
+async function runDataset(name: DatasetName, settings: RecipeSettings, options: RunOptions): Promise<DatasetResult> {
   const examples = loadDataset(name, { dataDir: options.dataDir });
   const teacher = importRationales(join(options.dataDir, 'zero-shot-cot', 'teacher-rationales', `${name}.jsonl`), { examples });
   let { train, test } = splitExamples(examples, { seed: options.seed });
@@ -105,70 +70,19 @@ async function runDataset(name: DatasetName, settings: Settings, options: RunOpt
   const teacherOnTest = teacher.filter((r) => testIds.has(r.exampleId));
   const teacherAccuracy = teacherOnTest.filter((r) => r.correct).length / teacherOnTest.length;
 
-  const { records } = selectRecords(teacher, train, { filter: 'correct', dedupe: true });
-  const extra = settings.augment === 0 ? { records: [], examples: [] }
-    : name === 'last_letters' ? recombineLetterSteps(records, train, Math.round(settings.augment * records.length), options.seed)
-      : name === 'coin_flip' ? recombineCoinFlips(records, train, Math.round(settings.augment * records.length), options.seed)
-        : { records: [], examples: [] };
-  const trainRecords = [...records, ...extra.records];
-  const trainExamples = [...train, ...extra.examples];
-
-  // The vocabulary: the training texts, and the characters of the test questions (inputs only, no answers).
-  const byId = new Map(trainExamples.map((e) => [e.id, e]));
-  const texts = records.map((r) => `${questionText(byId.get(r.exampleId)!)} ### ${r.rationale} --> ${byId.get(r.exampleId)!.answers[0]}`);
-  const tokenizer: Tokenizer = options.tokenizer === 'char'
-    ? CharTokenizer.fromTexts([...texts, ...test.map(questionText)])
-    : new WordCharTokenizer([...new Set([...texts, ...test.map(questionText)].join(''))].sort(),
-      WordCharTokenizer.fromTexts(texts, WORD_MIN_SHARE).words);
-  const { rows, truncated } = encodeDistillSet(trainRecords, trainExamples, tokenizer,
-    { format: 'fine-tune-cot', alpha: 0.5, maxLength: settings.maxSeqLen });
-
-  const meanLength = rows.reduce((n, r) => n + r.ids.length, 0) / rows.length;
-  process.stderr.write(`${name}: ${rows.length} rows, mean ${meanLength.toFixed(0)} tokens, ${truncated} cut to ${settings.maxSeqLen}, vocabulary ${tokenizer.vocabSize}\n`);
-  const config: ModelConfig = {
-    arch: settings.arch, vocabSize: tokenizer.vocabSize, dModel: settings.dModel, nLayers: settings.nLayers,
-    nHeads: settings.nHeads, maxSeqLen: settings.maxSeqLen,
-  };
-  const model = CausalLM.create(config, { seed: options.seed });
-  const stepsPerEpoch = Math.ceil(rows.length / settings.batchSize);
-  const trainer = new Trainer(model, {
-    schedule: { peakLr: settings.peakLr, warmupSteps: Math.min(50, stepsPerEpoch), totalSteps: settings.epochs * stepsPerEpoch, minLr: settings.peakLr / 10 },
-    weightDecay: 0.01,
-  });
-  const runDir = join(options.outDir, name);
-  let predictions: StudentPrediction[] = [];
-  const started = Date.now();
-  let trainEnded = started;
-  let lastReport = 0;
-  await distill(trainer, tokenizer, rows, test, {
-    epochs: settings.epochs, batchSize: settings.batchSize, evalEvery: settings.epochs, maxNewTokens: settings.maxNewTokens,
-    format: 'fine-tune-cot', seed: options.seed, checkpointEvery: Number.MAX_SAFE_INTEGER,
-  }, {
-    onStep: ({ step, totalSteps, epoch, loss }) => {
-      if (Date.now() - lastReport < 15_000 && step !== totalSteps) return;
-      lastReport = Date.now();
-      const seconds = (Date.now() - started) / 1000;
-      process.stderr.write(`${name}: step ${step}/${totalSteps} epoch ${epoch + 1} loss ${loss.toFixed(3)} `
-        + `${seconds.toFixed(0)} s, ETA ${((seconds / step) * (totalSteps - step)).toFixed(0)} s\n`);
-      if (step === totalSteps) trainEnded = Date.now();
-    },
-    onEvaluate: (_record, epochPredictions) => {
-      predictions = epochPredictions;
-    },
-  });
-  const trainSeconds = (trainEnded - started) / 1000;
-  const evalSeconds = (Date.now() - trainEnded) / 1000;
-  writeJsonl(join(runDir, 'predictions.jsonl'), predictions);
-  const result: DatasetResult = {
-    accuracy: accuracy(predictions), teacherAccuracy, params: model.numParams(), trainSeconds, evalSeconds,
-    trainRecords: records.length, augmentedRecords: extra.records.length, testQuestions: test.length, truncated,
+  const result = await distillWithRecipe(name, settings, { train, test, records: teacher },
+    { seed: options.seed, tokenizer: options.tokenizer, progress: (line) => process.stderr.write(`${line}\n`) });
+  const { model, predictions } = result;
+  writeJsonl(join(options.outDir, name, 'predictions.jsonl'), predictions);
+  const out: DatasetResult = {
+    accuracy: accuracy(predictions), teacherAccuracy, params: model.numParams(), trainSeconds: result.trainSeconds, evalSeconds: result.evalSeconds,
+    trainRecords: result.trainRecords, augmentedRecords: result.augmentedRecords, testQuestions: test.length, truncated: result.truncated,
     epochs: settings.epochs, settings,
   };
-  process.stderr.write(`${name}: accuracy ${(100 * result.accuracy).toFixed(1)}% (teacher ${(100 * teacherAccuracy).toFixed(1)}%), `
-    + `train ${trainSeconds.toFixed(0)} s, eval ${evalSeconds.toFixed(0)} s, tensors ${tf.memory().numTensors}\n`);
-  trainer.dispose();
+  process.stderr.write(`${name}: accuracy ${(100 * out.accuracy).toFixed(1)}% (teacher ${(100 * teacherAccuracy).toFixed(1)}%), `
+    + `train ${out.trainSeconds.toFixed(0)} s, eval ${out.evalSeconds.toFixed(0)} s, tensors ${tf.memory().numTensors}\n`);
   model.dispose();
-  return result;
+  return out;
 }
 
 const pct = (x: number) => (100 * x).toFixed(1);
@@ -217,8 +131,8 @@ async function main(): Promise<void> {
   const backend = await initBackend();
   const results: Partial<Record<DatasetName, DatasetResult>> = {};
   for (const name of requested as DatasetName[]) {
-    const base = argv.quick ? QUICK : SETTINGS[name];
-    const settings: Settings = {
+    const base = argv.quick ? QUICK_RECIPE : RECIPE_SETTINGS[name];
+    const settings: RecipeSettings = {
       ...base,
       epochs: argv.epochs ?? base.epochs, peakLr: argv.lr ?? base.peakLr,
       arch: argv.arch ?? base.arch, dModel: argv['d-model'] ?? base.dModel, nLayers: argv.layers ?? base.nLayers,

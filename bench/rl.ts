@@ -1,26 +1,28 @@
 /**
- * `npm run bench:rl`: rationale refinement with RL (GRPO by default) on Last Letter Concatenation and Coin Flip over
- * 3 RL seeds.
+ * `npm run bench:rl`: rationale refinement with RL (GRPO by default) on Last Letter Concatenation and Coin Flip, over
+ * 2 distillation seeds x 3 RL seeds per dataset.
  *
- * For each dataset, one experiment run (`checkpoints/bench-rl/<dataset>`) splits the questions 70/30 (seed 0),
- * imports the real GPT-3 zero-shot-CoT rationales as the teacher and distils a word-char student on the
- * teacher-correct ones. That student is distilled once and shared: each RL seed has its own run folder
- * (`<dataset>-seed<k>`) whose data, teacher and distill stages copy the shared run's files, then refines the
- * distilled student with the built-in rewards (answer-correctness judged by a frozen copy of the distilled student,
- * gating factuality with the exact step checks, relevance and coherence; plus length-guard) on fresh questions
- * recombined from the train split's words or people (`--prompts train` for the train split itself), and evaluates
- * on the held-out split: judge accuracy, composite reward, repetition rate and mean rationale length, for the
- * distilled and the RL student.
+ * For each dataset and distillation seed d, one experiment run (`checkpoints/bench-rl/<dataset>-d<d>`) splits the
+ * questions 70/30 (seed d), imports the real GPT-3 zero-shot-CoT rationales as the teacher and distils the student
+ * with bench:distill's recipe (`bench/distill-recipe.ts`, the same code path: teacher-correct rows plus recombined
+ * rows, word-char tokens, Llama d64/2-layer, seed d). Each RL seed k has its own run folder (`<dataset>-d<d>-seed<k>`)
+ * whose data, teacher and distill stages copy the shared run's files, then refines the distilled student with the
+ * built-in rewards (answer-correctness judged by a frozen copy of the distilled student, gating factuality with the
+ * exact step checks, relevance and coherence; plus length-guard) on fresh questions recombined from the train
+ * split's words or people (`--prompts train` for the train split itself), and evaluates on the held-out split:
+ * judge accuracy, composite reward, repetition rate and mean rationale length, for the distilled and the RL student,
+ * with the paired statistics of the eval stage (bootstrap interval, McNemar p) per run.
  *
  * Every run folder is an ordinary experiment run, so an interrupted benchmark continues where it stopped when run
- * again. Prints the reward curves and a table with mean and spread over seeds, writes the curves to
- * `checkpoints/bench-rl/curves.json`; the last line is one JSON object.
+ * again. Prints the commit, the reward curves and a table with mean, spread and 95% t-intervals over runs; writes
+ * the curves to `checkpoints/bench-rl/curves.json`; the last line is one JSON object.
  *
- *   npm run bench:rl                                  # both datasets, 3 seeds
+ *   npm run bench:rl                                  # both datasets, distillation seeds 0,1 x RL seeds 1,2,3
  *   npm run bench:rl -- --dataset last_letters        # one
  *   npm run bench:rl -- --quick                       # a tiny slice, tiny model, 2 iterations (smoke test)
  *   npm run bench:rl -- --iterations 40 --lr 1e-4     # RL settings for tuning runs (see --help)
  */
+import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yargs from 'yargs';
@@ -34,8 +36,13 @@ import {
 import { defaultDataDir } from '../lib/data/files';
 import { readMetrics } from '../lib/log/metrics';
 import { readJsonl, writeJsonl } from '../lib/data/jsonl';
+import { readRationales } from '../lib/data/rationales';
 import type { Example } from '../lib/data/types';
+import { compareConditions, seedSummary, type PairedComparison } from '../lib/eval/stats';
 import { writeJsonAtomic } from '../lib/fs';
+import { saveCheckpoint } from '../lib/model/checkpoint';
+import { readSplit } from '../lib/experiment/stages/data';
+import { distillWithRecipe, QUICK_RECIPE, RECIPE_SETTINGS, type RecipeSettings } from './distill-recipe';
 import { recombinedQuestions } from './rl-prompts';
 
 type DatasetName = 'last_letters' | 'coin_flip';
@@ -44,38 +51,26 @@ const SEEDS = [1, 2, 3];
 /** The stages an RL seed takes over from the shared distillation run. */
 const SHARED_STAGES: StageName[] = ['data', 'teacher', 'distill'];
 
-/** Student and distillation settings per dataset (bench:distill's Llama d64/2-layer student, word-char tokenizer). */
-const DISTILL: Record<DatasetName, Pick<ExperimentInput, 'student' | 'distill'>> = {
-  last_letters: {
-    student: { arch: 'llama', dModel: 64, nLayers: 2, nHeads: 4, maxSeqLen: 256, tokenizer: 'word-char' },
-    distill: { epochs: 30, batchSize: 8, learningRate: 5e-3, warmupSteps: 50, evalEvery: 5, maxNewTokens: 160 },
-  },
-  coin_flip: {
-    student: { arch: 'llama', dModel: 64, nLayers: 2, nHeads: 4, maxSeqLen: 384, tokenizer: 'word-char' },
-    distill: { epochs: 20, batchSize: 8, learningRate: 5e-3, warmupSteps: 50, evalEvery: 5, maxNewTokens: 200 },
-  },
-};
+const DISTILL_SEEDS = [0, 1];
 
-/** RL iterations per dataset: Coin Flip's rationales are about twice as long, so its iterations cost twice as much. */
-const RL_ITERATIONS: Record<DatasetName, number> = { last_letters: 60, coin_flip: 30 };
+/** The experiment's student and distill sections matching a recipe (the RL and eval stages read maxNewTokens). */
+function recipeSections(recipe: RecipeSettings): Pick<ExperimentInput, 'student' | 'distill'> {
+  return {
+    student: { arch: recipe.arch, dModel: recipe.dModel, nLayers: recipe.nLayers, nHeads: recipe.nHeads, maxSeqLen: recipe.maxSeqLen, tokenizer: 'word-char' },
+    distill: { epochs: recipe.epochs, batchSize: recipe.batchSize, learningRate: recipe.peakLr, evalEvery: recipe.epochs, maxNewTokens: recipe.maxNewTokens },
+  };
+}
+
+/** RL iterations per dataset (sized so the 2 x 3 runs per dataset fit about an hour of 2 shared cores); Coin Flip's rationales are about twice as long. */
+const RL_ITERATIONS: Record<DatasetName, number> = { last_letters: 40, coin_flip: 16 };
 
 /** Fresh questions recombined from the train split's words and people (`--prompts recombined`), per dataset. */
 const RECOMBINED_PROMPTS = 3000;
 
-/**
- * --quick: a tiny student, one epoch, two RL iterations, 12 held-out questions scored. (The whole train split is
- * kept: the teacher stage imports recorded rationales against the limited example set and rejects the others.)
- */
-const QUICK: Pick<ExperimentInput, 'student' | 'distill'> = {
-  student: { arch: 'llama', dModel: 32, nLayers: 1, nHeads: 2, maxSeqLen: 560, tokenizer: 'char' },
-  distill: { epochs: 1, batchSize: 8, learningRate: 3e-3, warmupSteps: 2, evalEvery: 1, maxNewTokens: 24 },
-};
 const QUICK_EVAL_LIMIT = 12;
 
 /** The RL settings a run can override from the command line. */
 interface RLSettings {
-  /** Overrides the dataset's distillation epochs (the shared student's). */
-  distillEpochs?: number;
   algorithm: 'ppo' | 'rloo' | 'grpo';
   /** RL questions: recombined from the train split's words/people ({@link recombinedQuestions}), or the train split. */
   prompts: 'recombined' | 'train';
@@ -95,29 +90,51 @@ const REWARD_WEIGHTS = { 'answer-correctness': 1, factuality: 0.5, relevance: 0.
 const REWARD_EXPRESSION = 'answer_correctness * (1 + factuality + relevance + coherence) + length_guard';
 
 /** Where a dataset's recombined RL questions are written (as `{question, answer}` lines). */
-const promptsFile = (out: string, name: DatasetName) => join(out, `${name}-rl-prompts.jsonl`);
+const promptsFile = (out: string, name: DatasetName, distillSeed: number) => join(out, `${name}-d${distillSeed}-rl-prompts.jsonl`);
 
-function experiment(name: DatasetName, runName: string, seed: number, options: { out: string; dataDir: string; quick: boolean; rl: RLSettings; conditions: ('distilled' | 'rl')[] }): ExperimentConfig {
-  const shape = options.quick ? QUICK : DISTILL[name];
-  const distill = shape.distill as { epochs: number; evalEvery: number; maxNewTokens: number };
-  const epochs = options.rl.distillEpochs ?? distill.epochs;
+function experiment(name: DatasetName, runName: string, seed: number, distillSeed: number, options: { out: string; dataDir: string; quick: boolean; rl: RLSettings; conditions: ('distilled' | 'rl')[] }): ExperimentConfig {
+  const sections = recipeSections(options.quick ? QUICK_RECIPE : RECIPE_SETTINGS[name]);
+  const distill = sections.distill as { maxNewTokens: number };
   return validateExperiment({
     name: runName, seed, output: options.out,
     data: { source: { kind: 'dataset', name, dataDir: options.dataDir }, testFraction: 0.3 },
     teacher: { kind: 'recorded', path: join(options.dataDir, 'zero-shot-cot', 'teacher-rationales', `${name}.jsonl`) },
-    student: shape.student,
-    distill: { ...distill, epochs, evalEvery: epochs },
+    ...sections,
     judge: { kind: 'student-copy' },
     rewards: { weights: REWARD_WEIGHTS, expression: REWARD_EXPRESSION },
     rl: {
       algorithm: options.rl.algorithm, iterations: options.rl.iterations ?? (options.quick ? 2 : RL_ITERATIONS[name]), batchSize: options.rl.batchSize, samplesPerPrompt: options.rl.samplesPerPrompt,
       prompts: options.rl.prompts === 'train' ? { kind: 'train' }
-        : { kind: 'file', path: promptsFile(options.out, name), mapping: { question: 'question', answer: 'answer' }, answerType: name === 'coin_flip' ? 'yes-no' : 'text' },
+        : { kind: 'file', path: promptsFile(options.out, name, distillSeed), mapping: { question: 'question', answer: 'answer' }, answerType: name === 'coin_flip' ? 'yes-no' : 'text' },
       ppoEpochs: 2, minibatchSize: 16, learningRate: options.rl.learningRate, kl: { coef: options.rl.klCoef },
       temperature: options.rl.temperature, maxNewTokens: distill.maxNewTokens, checkpointEvery: 5,
     },
     eval: { conditions: options.conditions, samples: 4, ...(options.rl.evalLimit ? { limit: options.rl.evalLimit } : {}) },
   }, `bench:rl ${runName}`);
+}
+
+/**
+ * The distill stage of a shared run: bench:distill's recipe on the run's train split and the teacher's recorded
+ * rationales, seeded by the run's seed; the student goes to `distill/best` like the ordinary stage's.
+ */
+function recipeStage(name: DatasetName, quick: boolean): StageFunction {
+  return async (context) => {
+    const { train, test } = readSplit(context);
+    const records = readRationales(context.outputsOf('teacher').rationales);
+    const result = await distillWithRecipe(name, quick ? QUICK_RECIPE : RECIPE_SETTINGS[name], { train, test, records },
+      { seed: context.config.seed, tokenizer: 'word-char', progress: (line) => process.stderr.write(`${line}\n`) });
+    try {
+      await saveCheckpoint(`${context.dir}/best`, { model: result.model, tokenizer: result.tokenizer });
+      writeJsonl(`${context.dir}/predictions.jsonl`, result.predictions);
+      const accuracy = result.predictions.filter((p) => p.correct).length / Math.max(1, result.predictions.length);
+      return {
+        outputs: { best: 'distill/best', predictions: 'distill/predictions.jsonl' },
+        summary: { testAccuracy: accuracy, recordsKept: result.trainRecords, recordsAugmented: result.augmentedRecords, params: result.model.numParams(), trainSeconds: Math.round(result.trainSeconds) },
+      };
+    } finally {
+      result.model.dispose();
+    }
+  };
 }
 
 /** A stage that takes over the shared run's finished results (copies its files into this run folder). */
@@ -130,11 +147,14 @@ function copiedStage(shared: RunFolder, stage: StageName): StageFunction {
   };
 }
 
-/** What one seed reached. */
+/** What one RL run (a distillation seed and an RL seed) reached. */
 interface SeedResult {
+  distillSeed: number;
   seed: number;
   distilled: ConditionResult;
   rl: ConditionResult;
+  /** RL against distilled on the same held-out questions (paired bootstrap interval, McNemar p). */
+  comparison: PairedComparison;
   /** Per iteration: the composite reward, each component, judge accuracy and KL. */
   curve: Record<string, number>[];
 }
@@ -163,33 +183,38 @@ function distillState(config: ExperimentConfig): 'none' | 'done' | 'unfinished' 
   return record.status === 'done' ? 'done' : 'unfinished';
 }
 
-async function runDataset(name: DatasetName, options: { out: string; dataDir: string; quick: boolean; rl: RLSettings; seeds: number[] }): Promise<SeedResult[]> {
-  const sharedConfig = experiment(name, name, 0, { ...options, conditions: ['distilled', 'rl'] });
-  const sharedState = distillState(sharedConfig);
-  if (sharedState !== 'done') {
-    process.stderr.write(`${name}: distilling the shared student in ${sharedConfig.output}/${sharedConfig.name}\n`);
-    const stale = sharedState === 'stale';
-    await runExperiment(sharedConfig, { implementations: STAGE_IMPLEMENTATIONS, stages: SHARED_STAGES, resume: !stale, restart: stale });
-  }
-  const shared = new RunFolder(sharedConfig);
-  if (options.rl.prompts === 'recombined') {
-    const train = readJsonl(shared.path('data', 'train.jsonl')) as Example[];
-    writeJsonl(promptsFile(options.out, name), recombinedQuestions(name, train, RECOMBINED_PROMPTS, 0).map((e) => ({ question: e.question, answer: e.answers[0] })));
-  }
-  const implementations = { ...STAGE_IMPLEMENTATIONS, ...Object.fromEntries(SHARED_STAGES.map((s) => [s, copiedStage(shared, s)])) };
+async function runDataset(name: DatasetName, options: { out: string; dataDir: string; quick: boolean; rl: RLSettings; distillSeeds: number[]; seeds: number[] }): Promise<SeedResult[]> {
   const results: SeedResult[] = [];
-  let distilled: ConditionResult | undefined;
-  for (const seed of options.seeds) {
-    // The distilled student's greedy rationales are the same for every seed: evaluated once, with the first seed.
-    const config = experiment(name, `${name}-seed${seed}`, seed, { ...options, conditions: distilled ? ['rl'] : ['distilled', 'rl'] });
-    process.stderr.write(`${name}: RL seed ${seed} in ${config.output}/${config.name}\n`);
-    const stale = distillState(config) === 'stale';
-    await runExperiment(config, { implementations, resume: !stale, restart: stale });
-    const run = new RunFolder(config);
-    const conditions = readConditions(run);
-    distilled ??= conditions.get('distilled');
-    if (!distilled) throw new Error(`${run.root}: eval/results.json has no "distilled" condition`);
-    results.push({ seed, distilled, rl: conditions.get('rl')!, curve: readCurve(run) });
+  for (const distillSeed of options.distillSeeds) {
+    const sharedConfig = experiment(name, `${name}-d${distillSeed}`, distillSeed, distillSeed, { ...options, conditions: ['distilled', 'rl'] });
+    const recipe = { ...STAGE_IMPLEMENTATIONS, distill: recipeStage(name, options.quick) };
+    const sharedState = distillState(sharedConfig);
+    if (sharedState !== 'done') {
+      process.stderr.write(`${name}: distilling the shared student (seed ${distillSeed}) in ${sharedConfig.output}/${sharedConfig.name}\n`);
+      const stale = sharedState === 'stale';
+      await runExperiment(sharedConfig, { implementations: recipe, stages: SHARED_STAGES, resume: false, restart: stale || sharedState === 'unfinished' });
+    }
+    const shared = new RunFolder(sharedConfig);
+    if (options.rl.prompts === 'recombined') {
+      const train = readJsonl(shared.path('data', 'train.jsonl')) as Example[];
+      writeJsonl(promptsFile(options.out, name, distillSeed), recombinedQuestions(name, train, RECOMBINED_PROMPTS, distillSeed).map((e) => ({ question: e.question, answer: e.answers[0] })));
+    }
+    const implementations = { ...STAGE_IMPLEMENTATIONS, ...Object.fromEntries(SHARED_STAGES.map((s) => [s, copiedStage(shared, s)])) };
+    for (const seed of options.seeds) {
+      // Every run evaluates both students (the distilled one's greedy rationales are the same in each), so its
+      // config does not depend on which runs came first and runs can go to processes of their own.
+      const config = experiment(name, `${name}-d${distillSeed}-seed${seed}`, seed, distillSeed, { ...options, conditions: ['distilled', 'rl'] });
+      process.stderr.write(`${name}: distillation seed ${distillSeed}, RL seed ${seed} in ${config.output}/${config.name}\n`);
+      const stale = distillState(config) === 'stale';
+      await runExperiment(config, { implementations, resume: !stale, restart: stale });
+      const run = new RunFolder(config);
+      const conditions = readConditions(run);
+      const distilled = conditions.get('distilled');
+      if (!distilled?.correct) throw new Error(`${run.root}: eval/results.json has no "distilled" condition with per-question results`);
+      const rl = conditions.get('rl')!;
+      const comparison = compareConditions({ condition: 'distilled', correct: distilled.correct }, { condition: 'rl', correct: rl.correct ?? [] }, { seed });
+      results.push({ distillSeed, seed, distilled, rl, comparison, curve: readCurve(run) });
+    }
   }
   return results;
 }
@@ -200,11 +225,13 @@ const std = (xs: number[]) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) =>
 const spread = (xs: number[], digits: number) => `${mean(xs).toFixed(digits)} ± ${std(xs).toFixed(digits)} [${Math.min(...xs).toFixed(digits)}, ${Math.max(...xs).toFixed(digits)}]`;
 const round = (x: number, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits;
 
+const runLabel = (r: SeedResult) => `d${r.distillSeed}/s${r.seed}`;
+
 function printCurves(name: DatasetName, results: SeedResult[]): void {
-  console.log(`\n${name}: composite reward / answer-correctness per iteration (mean over the iteration's rollouts)`);
+  console.log(`\n${name}: composite reward / answer-correctness per iteration (mean over the iteration's rollouts; run = distillation seed / RL seed)`);
   const iterations = Math.max(...results.map((r) => r.curve.length));
   const step = Math.max(1, Math.ceil(iterations / 12));
-  console.log(`| iteration | ${results.map((r) => `seed ${r.seed}`).join(' | ')} |`);
+  console.log(`| iteration | ${results.map(runLabel).join(' | ')} |`);
   console.log(`|---|${results.map(() => '---|').join('')}`);
   for (let i = 0; i < iterations; i += step) {
     const cells = results.map((r) => {
@@ -215,14 +242,24 @@ function printCurves(name: DatasetName, results: SeedResult[]): void {
   }
 }
 
+/** RL minus distilled judge accuracy of each run, percentage points (paired: the same questions, the run's own student). */
+const accuracyDiffs = (results: SeedResult[]) => results.map((r) => 100 * (r.rl.accuracy - r.distilled.accuracy));
+const interval = ([lo, hi]: [number, number], digits: number) => `[${lo.toFixed(digits)}, ${hi.toFixed(digits)}]`;
+
 function printTable(all: Partial<Record<DatasetName, SeedResult[]>>): void {
   const names = DATASETS.filter((n) => all[n]);
   const line = (label: string, cell: (r: SeedResult[]) => string) => console.log(`| ${label} | ${names.map((n) => cell(all[n]!)).join(' | ')} |`);
-  console.log('\nheld-out split, mean ± sample std [min, max] over RL seeds');
+  console.log('\nheld-out split, mean ± sample std [min, max] over runs (distillation seeds x RL seeds); 95% t-interval of the mean over runs');
   console.log(`| | ${names.join(' | ')} |`);
   console.log(`|---|${names.map(() => '---|').join('')}`);
+  line('runs (distillation seeds x RL seeds)', (r) => `${r.length} (${[...new Set(r.map((s) => s.distillSeed))].join(',')} x ${[...new Set(r.map((s) => s.seed))].join(',')})`);
   line('judge accuracy %, distilled', (r) => spread(r.map((s) => 100 * s.distilled.accuracy), 1));
   line('**judge accuracy %, RL**', (r) => `**${spread(r.map((s) => 100 * s.rl.accuracy), 1)}**`);
+  line('**RL − distilled, points: mean, 95% t-interval over runs**', (r) => {
+    const summary = seedSummary(accuracyDiffs(r));
+    return `**${summary.mean.toFixed(1)} ${interval(summary.ci95, 1)}**`;
+  });
+  line('RL − distilled per run, points [paired bootstrap 95%] McNemar p', (r) => r.map((s) => `${runLabel(s)}: ${s.comparison.diff.toFixed(1)} ${interval(s.comparison.ci95, 1)} p ${s.comparison.pValue.toPrecision(2)}`).join('; '));
   line('composite reward, distilled', (r) => spread(r.map((s) => s.distilled.rewards?.total ?? Number.NaN), 3));
   line('**composite reward, RL**', (r) => `**${spread(r.map((s) => s.rl.rewards?.total ?? Number.NaN), 3)}**`);
   line('repetition rate, distilled / RL', (r) => `${spread(r.map((s) => s.distilled.repetitionRate ?? Number.NaN), 3)} / ${spread(r.map((s) => s.rl.repetitionRate ?? Number.NaN), 3)}`);
@@ -230,26 +267,44 @@ function printTable(all: Partial<Record<DatasetName, SeedResult[]>>): void {
   line('held-out questions', (r) => String(r[0].rl.n));
 }
 
-/** The summary line: per seed, in seed order. */
-function summary(results: SeedResult[]): Record<string, number[]> {
+/**
+ * The summary line: per run (in `distillSeeds` / `seeds` order); `diffCI95` is the 95% t-interval of the mean of
+ * the runs' RL − distilled judge accuracy, percentage points, paired over runs.
+ */
+function summary(results: SeedResult[]): Record<string, unknown> {
   const per = (f: (s: SeedResult) => number | undefined) => results.map((s) => round(f(s) ?? Number.NaN));
+  const diff = seedSummary(accuracyDiffs(results));
   return {
-    seeds: results.map((s) => s.seed),
+    distillSeeds: results.map((s) => s.distillSeed), seeds: results.map((s) => s.seed),
     judgeAccuracyDistilled: per((s) => s.distilled.accuracy), judgeAccuracyRL: per((s) => s.rl.accuracy),
+    diffMean: round(diff.mean, 2), diffStd: round(diff.std, 2), diffCI95: diff.ci95.map((x) => round(x, 2)),
+    diffCI95Kind: 'paired over runs: t-interval of the mean RL - distilled judge accuracy (points), n - 1 degrees of freedom',
+    bootstrapCI95: results.map((s) => s.comparison.ci95.map((x) => round(x, 2))), mcnemarP: per((s) => s.comparison.pValue),
     rewardDistilled: per((s) => s.distilled.rewards?.total), rewardRL: per((s) => s.rl.rewards?.total),
     repetitionRateDistilled: per((s) => s.distilled.repetitionRate), repetitionRateRL: per((s) => s.rl.repetitionRate),
     meanLengthDistilled: per((s) => s.distilled.meanLength), meanLengthRL: per((s) => s.rl.meanLength),
   };
 }
 
+/** The commit the benchmark runs on (with `+changes` when the working tree differs from it). */
+function gitCommit(): string {
+  try {
+    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return dirty ? `${commit}+changes` : commit;
+  } catch {
+    return 'unknown';
+  }
+}
+
 async function main(): Promise<void> {
   const argv = await yargs(hideBin(process.argv))
     .option('dataset', { type: 'string', array: true, describe: `datasets (${DATASETS.join(', ')}); default both` })
     .option('quick', { type: 'boolean', default: false, describe: 'tiny slice, tiny student, 2 RL iterations' })
+    .option('distill-seeds', { type: 'string', default: DISTILL_SEEDS.join(','), describe: 'distillation seeds (split, recombined rows, initialisation), comma-separated' })
     .option('seeds', { type: 'string', default: SEEDS.join(','), describe: 'RL seeds, comma-separated' })
     .option('data-dir', { type: 'string', default: defaultDataDir(), describe: 'data folder (default: RRL_DATA_DIR, else the repository data/)' })
     .option('out', { type: 'string', describe: 'folder of the run folders (default checkpoints/bench-rl, -quick with --quick)' })
-    .option('distill-epochs', { type: 'number', describe: 'distillation epochs of the shared student (default per dataset)' })
     .option('iterations', { type: 'number', describe: `RL iterations (default ${Object.entries(RL_ITERATIONS).map(([n, i]) => `${i} ${n}`).join(', ')}; 2 with --quick)` })
     .option('batch-size', { type: 'number', describe: 'prompts per iteration (default 8, 4 with --quick)' })
     .option('algorithm', { choices: ['grpo', 'rloo', 'ppo'] as const, default: 'grpo' as const })
@@ -264,12 +319,18 @@ async function main(): Promise<void> {
   const requested = (argv.dataset ?? [...DATASETS]).flatMap((d) => d.split(',')).map((d) => d.trim()).filter(Boolean);
   const unknown = requested.find((d) => !(DATASETS as readonly string[]).includes(d));
   if (unknown) throw new Error(`--dataset: unknown dataset "${unknown}" (known: ${DATASETS.join(', ')})`);
-  const seeds = argv.seeds.split(',').map((s) => Number(s.trim()));
-  if (seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new Error(`--seeds: "${argv.seeds}" is not a list of non-negative integers`);
+  const seedList = (option: string, text: string) => {
+    const values = text.split(',').map((s) => Number(s.trim()));
+    if (values.some((s) => !Number.isInteger(s) || s < 0)) throw new Error(`--${option}: "${text}" is not a list of non-negative integers`);
+    return values;
+  };
+  const seeds = seedList('seeds', argv.seeds);
+  const distillSeeds = seedList('distill-seeds', argv['distill-seeds']);
+  const commit = gitCommit();
+  process.stderr.write(`bench:rl on commit ${commit}\n`);
   if (!existsSync(argv['data-dir'])) throw new Error(`--data-dir: ${argv['data-dir']} does not exist`);
   const out = argv.out ?? join('checkpoints', argv.quick ? 'bench-rl-quick' : 'bench-rl');
   const rl: RLSettings = {
-    distillEpochs: argv['distill-epochs'],
     iterations: argv.iterations, batchSize: argv['batch-size'] ?? (argv.quick ? 4 : 8),
     algorithm: argv.algorithm, prompts: argv.prompts, samplesPerPrompt: argv.samples, learningRate: argv.lr, klCoef: argv.kl, temperature: argv.temperature,
     evalLimit: argv['eval-limit'] ?? (argv.quick ? QUICK_EVAL_LIMIT : undefined),
@@ -277,19 +338,20 @@ async function main(): Promise<void> {
   const backend = await initBackend();
   const all: Partial<Record<DatasetName, SeedResult[]>> = {};
   for (const name of requested as DatasetName[]) {
-    all[name] = await runDataset(name, { out, dataDir: argv['data-dir'], quick: argv.quick, rl, seeds });
+    all[name] = await runDataset(name, { out, dataDir: argv['data-dir'], quick: argv.quick, rl, distillSeeds, seeds });
   }
   // Merged into the file, so a run of one dataset keeps the other's curves.
   const curvesFile = join(out, 'curves.json');
   const curves = existsSync(curvesFile) ? JSON.parse(readFileSync(curvesFile, 'utf8')) as Record<string, unknown> : {};
-  for (const [name, results] of Object.entries(all)) curves[name] = Object.fromEntries(results.map((r) => [`seed${r.seed}`, r.curve]));
+  for (const [name, results] of Object.entries(all)) curves[name] = Object.fromEntries(results.map((r) => [`d${r.distillSeed}-seed${r.seed}`, r.curve]));
   writeJsonAtomic(curvesFile, curves);
-  console.log(`\n${rl.algorithm.toUpperCase()} rationale refinement from the distilled student (backend ${backend.name}${argv.quick ? ', --quick slice' : ''}); `
+  console.log(`\ncommit ${commit}`);
+  console.log(`${rl.algorithm.toUpperCase()} rationale refinement from the distilled student (backend ${backend.name}${argv.quick ? ', --quick slice' : ''}); `
     + `${rl.iterations ?? (argv.quick ? 2 : JSON.stringify(RL_ITERATIONS))} iterations x ${rl.batchSize} ${rl.prompts} prompts x ${rl.samplesPerPrompt} samples, lr ${rl.learningRate}, KL ${rl.klCoef}, `
     + `temperature ${rl.temperature}; reward ${REWARD_EXPRESSION} (weights ${JSON.stringify(REWARD_WEIGHTS)}); curves in ${curvesFile}`);
   for (const [name, results] of Object.entries(all)) printCurves(name as DatasetName, results);
   printTable(all);
-  console.log(JSON.stringify(Object.fromEntries(Object.entries(all).map(([name, results]) => [name, summary(results)]))));
+  console.log(JSON.stringify({ commit, ...Object.fromEntries(Object.entries(all).map(([name, results]) => [name, summary(results)])) }));
 }
 
 main().catch((error: unknown) => {

@@ -8,6 +8,8 @@ import { RunInterrupted, RunStateError, runExperiment } from '../lib/experiment/
 import { STAGE_IMPLEMENTATIONS } from '../lib/experiment/stages';
 import { writeReport } from '../lib/experiment/stages';
 import { Judge } from '../lib/eval/judge';
+import { readJson } from '../lib/data/jsonl';
+import { formatComparison, type PairedComparison } from '../lib/eval/stats';
 import { writeFileAtomic } from '../lib/fs';
 import { LocalLLMClient } from '../lib/llm/local-client';
 import { ServerConfigError, startServer } from '../lib/llm/server';
@@ -144,8 +146,10 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
         const folder = new RunFolder(loadExperiment(argv.experiment, argv.set, { preflight: false }));
         if (!folder.exists()) throw new RunStateError(`${folder.root}: no run yet`);
         const manifest = folder.manifest();
+        const evalFile = manifest.stages.eval?.status === 'done' ? manifest.stages.eval.outputs.results : undefined;
+        const comparisons = evalFile ? (readJson(folder.path(evalFile)) as { comparisons?: PairedComparison[] }).comparisons ?? [] : [];
         if (argv.json) {
-          console.log(JSON.stringify(manifest, null, 2));
+          console.log(JSON.stringify({ ...manifest, comparisons }, null, 2));
           return;
         }
         console.log(`${manifest.experiment}  (${folder.root})`);
@@ -154,6 +158,7 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
           const numbers = Object.entries(record?.summary ?? {}).map(([k, v]) => `${k}=${v}`).join(' ');
           console.log(`  ${stage.padEnd(8)} ${(record?.status ?? 'pending').padEnd(8)} ${numbers}${record?.error ? `  error: ${record.error}` : ''}`);
         }
+        if (comparisons.length) console.log(`held-out judge accuracy, paired on the same questions:\n${comparisons.map((c) => `  ${formatComparison(c)}`).join('\n')}`);
       }))
     .command('report <experiment>', 'write (again) the HTML and Markdown report of a run',
       (y) => experimentArg(y),

@@ -43,7 +43,7 @@ export {
 
 // RL
 export {
-  PPOTrainer, DEFAULT_PPO_CONFIG, type PPOTrainerState, type Rollout, gae, grpoAdvantages, rlooAdvantages, whiten,
+  PPOTrainer, resolvePPOConfig, type PPOConfig, type PPOTrainerState, type Rollout, gae, grpoAdvantages, rlooAdvantages, whiten,
   maskedMoments, explainedVariance, perTokenKL, shapedRewards, AdaptiveKLController, FixedKLController,
   clippedPolicyLoss, clippedValueLoss, entropyFromLogits, maskedMean, RunningMoments, scaleAndClipScores,
 } from './rl';
@@ -63,5 +63,5 @@ export { logger, type Progress } from './log';
 // Rewards: the registry and composite (lib/reward) and the built-in modules (rewards/)
 export {
   type RewardModule, type RewardInput, type RewardContext, defineReward, registerReward, createReward, listRewards,
-  loadRewardFiles, CompositeReward, type CompositeScores, checkSteps,
+  loadRewardFiles, CompositeReward, type RewardScores, checkSteps,
 } from '../rewards';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { checkGroupSize, rlTrainerShape } from '../rl/config';
 
 const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().nonnegative();
@@ -217,38 +218,16 @@ const rlPromptsSchema = z.discriminatedUnion('kind', [
   fileDatasetSchema,
 ]);
 
+/** The RL stage: the trainer's settings (`lib/rl/config.ts`, defined there once) and the loop around it. */
 const rlSchema = z.strictObject({
-  algorithm: z.enum(['ppo', 'rloo', 'grpo']).default('ppo'),
+  ...rlTrainerShape,
   prompts: rlPromptsSchema.prefault({ kind: 'train' }),
   iterations: positiveInt.default(30),
   /** Prompts per iteration. */
   batchSize: positiveInt.default(16),
-  /** Rationales sampled per prompt (k for RLOO/GRPO). */
-  samplesPerPrompt: positiveInt.default(1),
-  ppoEpochs: positiveInt.default(2),
-  minibatchSize: positiveInt.default(8),
-  learningRate: z.number().positive().default(2e-5),
-  clipRange: z.number().positive().default(0.2),
-  valueClipRange: z.number().positive().default(0.2),
-  valueCoef: z.number().nonnegative().default(0.5),
-  entropyCoef: z.number().nonnegative().default(0),
-  gamma: probability.default(1),
-  lambda: probability.default(0.95),
-  kl: z.strictObject({
-    coef: z.number().nonnegative().default(0.05),
-    /** Adaptive controller (Ziegler et al.): target KL per sequence and horizon; omit for a fixed coefficient. */
-    target: z.number().positive().optional(),
-    horizon: positiveInt.default(10000),
-  }).prefault({}),
-  /** Divide scores by a running standard deviation (`running-std`) before clipping to ±rewardClip. */
-  rewardScaling: z.enum(['none', 'running-std']).default('none'),
-  rewardClip: z.number().positive().optional(),
-  gradClip: z.number().positive().default(1),
-  temperature: z.number().positive().default(1),
-  maxNewTokens: positiveInt.default(96),
   /** Checkpoint every N iterations (resume point). */
   checkpointEvery: positiveInt.default(5),
-});
+}).superRefine(checkGroupSize);
 
 const evalSchema = z.strictObject({
   /** Conditions compared: the judge answering without rationale, from the teacher's, the distilled and RL student's. */

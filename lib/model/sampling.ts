@@ -16,6 +16,8 @@ export interface SamplingOptions {
   topK?: number;
   /** Keep the smallest set of most likely tokens whose probability reaches p (nucleus sampling). */
   topP?: number;
+  /** Keep only tokens whose probability is at least minP times the most likely token's (min-p sampling). */
+  minP?: number;
   /** Always take the most likely token. */
   greedy?: boolean;
 }
@@ -117,12 +119,13 @@ function argmax(values: Float32Array): number {
 
 /**
  * Draws one token id from a row of logits: greedy when asked (or temperature 0), else softmax(logits / T)
- * restricted to the top-k tokens, then to the top-p nucleus, renormalised, sampled with `random`.
+ * restricted to the top-k tokens, then to the top-p nucleus, then to tokens with p >= minP · p_max, renormalised,
+ * sampled with `random`.
  */
 export function sampleToken(logits: Float32Array, options: SamplingOptions, random: Random): number {
   const temperature = options.temperature ?? 1;
   if (options.greedy || temperature === 0) return argmax(logits);
-  const truncates = (options.topK !== undefined && options.topK > 0) || (options.topP !== undefined && options.topP < 1);
+  const truncates = (options.topK !== undefined && options.topK > 0) || (options.topP !== undefined && options.topP < 1) || (options.minP ?? 0) > 0;
   const top = logits[argmax(logits)];
   if (!truncates) {
     // every token in id order: one loop, no index list (this runs once per row per generated token)
@@ -142,6 +145,12 @@ export function sampleToken(logits: Float32Array, options: SamplingOptions, rand
     order = order.slice(0, keep);
     weights = weights.slice(0, keep);
   }
+  if (options.minP !== undefined && options.minP > 0) {
+    // weights are exp((z − z_max)/T), so the most likely token's is 1 and p_i / p_max = weights[i]
+    const keep = weights.filter((w) => w >= options.minP!).length;
+    order = order.slice(0, keep);
+    weights = weights.slice(0, keep);
+  }
   return order[random.weighted(weights)];
 }
 
@@ -151,6 +160,7 @@ function checkOptions(model: CausalLM, tokenizer: Tokenizer, options: GenerateOp
   }
   if (options.temperature !== undefined && !(options.temperature >= 0)) throw new Error(`generate: option "temperature" must be >= 0`);
   if (options.topP !== undefined && !(options.topP > 0 && options.topP <= 1)) throw new Error(`generate: option "topP" must be in (0, 1]`);
+  if (options.minP !== undefined && !(options.minP >= 0 && options.minP < 1)) throw new Error(`generate: option "minP" must be in [0, 1)`);
   if (options.topK !== undefined && !(Number.isSafeInteger(options.topK) && options.topK >= 0)) throw new Error(`generate: option "topK" must be a non-negative integer`);
   if (tokenizer.vocabSize > model.config.vocabSize) {
     throw new Error(`generate: tokenizer vocabSize ${tokenizer.vocabSize} exceeds the model's vocabSize ${model.config.vocabSize}`);

@@ -5,7 +5,7 @@
  */
 import * as mathjs from 'mathjs';
 import { parse, type EvalFunction, type MathNode } from 'mathjs';
-import type { RewardContext, RewardInput, RewardModule } from './types';
+import type { RewardContext, RewardFailure, RewardInput, RewardModule, RewardScores } from './types';
 import type { RewardOptions } from './define';
 import { createReward, hasReward } from './registry';
 
@@ -24,23 +24,6 @@ export interface CompositeConfig {
   /** A module that throws, times out or returns NaN/Inf: stop with an error (`fail`), or mark samples invalid (`skip`). */
   onError?: 'fail' | 'skip';
   timeoutSeconds?: number;
-}
-
-/** A module's failure, by name, kept with the scores when `onError` is `skip`. */
-export interface RewardFailure {
-  module: string;
-  message: string;
-  /** Samples affected (all of them when the module failed as a whole). */
-  samples: number[];
-}
-
-/** Scores of one batch: the total, every component, and which samples may be used. */
-export interface CompositeScores {
-  total: number[];
-  components: Record<string, number[]>;
-  /** False for samples a failing module could not score (their total is NaN); they must be left out of the update. */
-  valid: boolean[];
-  failures: RewardFailure[];
 }
 
 /** The name a module has inside an expression: `answer-correctness` -> `answer_correctness`. */
@@ -109,7 +92,7 @@ export class CompositeReward implements RewardModule {
   }
 
   /** Run every module on the batch (concurrently) and combine. */
-  async scoreAll(batch: RewardInput[], context: RewardContext = {}): Promise<CompositeScores> {
+  async scoreAll(batch: RewardInput[], context: RewardContext = {}): Promise<RewardScores> {
     const failures: RewardFailure[] = [];
     const valid = batch.map(() => true);
     const fail = (failure: RewardFailure) => {

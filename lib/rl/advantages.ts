@@ -89,14 +89,20 @@ export function rlooAdvantages(rewards: number[], k: number): number[] {
 }
 
 /**
- * GRPO (Shao et al. 2024): rewards normalised within each group of k samples, A_i = (r_i − mean) / (std + eps),
- * with the sample (k − 1) standard deviation. A group whose samples all score the same gets advantage 0.
+ * GRPO (Shao et al. 2024): rewards centred within each group of k samples and scaled, A_i = (r_i − mean) / (std + eps),
+ * with the sample (n − 1) standard deviation of the group (`group`, the default), of the whole batch (`batch`), or
+ * no division (`none`, Dr. GRPO). A group whose samples all score the same gets advantage 0.
  */
-export function grpoAdvantages(rewards: number[], k: number, eps = 1e-6): number[] {
+export function grpoAdvantages(rewards: number[], k: number, eps = 1e-6, scaling: 'group' | 'batch' | 'none' = 'group'): number[] {
+  const sampleStd = (xs: number[]) => {
+    const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+    return Math.sqrt(xs.reduce((a, r) => a + (r - mean) ** 2, 0) / (xs.length - 1));
+  };
+  const batchStd = scaling === 'batch' ? sampleStd(rewards) : 1;
   return groupsOf(rewards, k, 'grpoAdvantages').flatMap((group) => {
     const mean = group.reduce((a, b) => a + b, 0) / k;
-    const std = Math.sqrt(group.reduce((a, r) => a + (r - mean) ** 2, 0) / (k - 1));
-    return group.map((r) => (r - mean) / (std + eps));
+    const scale = scaling === 'group' ? sampleStd(group) + eps : scaling === 'batch' ? batchStd + eps : 1;
+    return group.map((r) => (r - mean) / scale);
   });
 }
 

@@ -1,3 +1,4 @@
+export * from './config';
 export * from './advantages';
 export * from './kl';
 export * from './losses';

@@ -9,6 +9,24 @@ export function maskedMean(x: tf.Tensor, mask: tf.Tensor): tf.Scalar {
   return tf.tidy(() => tf.div(tf.sum(tf.mul(x, mask)), tf.maximum(tf.sum(mask), 1)) as tf.Scalar);
 }
 
+/** How per-token losses [B, T] become one number (see the `lossAggregation` setting). */
+export type LossAggregation = 'token-mean' | 'sequence-mean' | 'constant';
+
+/**
+ * Aggregate per-token losses x [B, T] over the response mask: `token-mean` Σ x·m / Σ m; `sequence-mean`
+ * (1/B) Σ_b (Σ_t x·m / Σ_t m); `constant` Σ x·m / (B · maxTokens) (Dr. GRPO's constant normaliser).
+ */
+export function aggregateLoss(x: tf.Tensor, mask: tf.Tensor, mode: LossAggregation, maxTokens: number): tf.Scalar {
+  return tf.tidy(() => {
+    if (mode === 'token-mean') return maskedMean(x, mask);
+    const masked = tf.mul(x, mask);
+    const rows = x.shape[0];
+    if (mode === 'constant') return tf.div(tf.sum(masked), rows * maxTokens) as tf.Scalar;
+    const perRow = tf.div(tf.sum(masked, 1), tf.maximum(tf.sum(mask, 1), 1));
+    return tf.mean(perRow) as tf.Scalar;
+  });
+}
+
 /** The clipped surrogate loss with its diagnostics. */
 export interface PolicyLoss {
   loss: tf.Scalar;
@@ -20,15 +38,17 @@ export interface PolicyLoss {
 
 /**
  * PPO's clipped surrogate (Schulman et al. 2017, eq. 7), as a loss to minimise:
- * L = mean_t max(−A_t r_t, −A_t clip(r_t, 1 − ε, 1 + ε)),  r_t = exp(logp_t − logp_old_t).
+ * L = agg_t max(−A_t r_t, −A_t clip(r_t, 1 − ε_low, 1 + ε_high)),  r_t = exp(logp_t − logp_old_t);
+ * ε_high = ε_low unless given (DAPO's clip-higher), `agg` a token mean unless `aggregation` says otherwise.
  */
-export function clippedPolicyLoss(logprobs: tf.Tensor, oldLogprobs: tf.Tensor, advantages: tf.Tensor, mask: tf.Tensor, clipRange: number): PolicyLoss {
+export function clippedPolicyLoss(logprobs: tf.Tensor, oldLogprobs: tf.Tensor, advantages: tf.Tensor, mask: tf.Tensor, clipRange: number,
+  options: { clipRangeHigh?: number; aggregation?: LossAggregation; maxTokens?: number } = {}): PolicyLoss {
   return tf.tidy(() => {
     const logRatio = tf.sub(logprobs, oldLogprobs);
     const ratio = tf.exp(logRatio);
     const unclipped = tf.mul(tf.neg(advantages), ratio);
-    const clipped = tf.mul(tf.neg(advantages), tf.clipByValue(ratio, 1 - clipRange, 1 + clipRange));
-    const loss = maskedMean(tf.maximum(unclipped, clipped), mask);
+    const clipped = tf.mul(tf.neg(advantages), tf.clipByValue(ratio, 1 - clipRange, 1 + (options.clipRangeHigh ?? clipRange)));
+    const loss = aggregateLoss(tf.maximum(unclipped, clipped), mask, options.aggregation ?? 'token-mean', options.maxTokens ?? 1);
     const clipFraction = maskedMean(tf.cast(tf.greater(clipped, unclipped), 'float32'), mask);
     const approxKL = maskedMean(tf.sub(tf.sub(ratio, 1), logRatio), mask);
     return { loss, clipFraction, approxKL };

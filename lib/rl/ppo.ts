@@ -28,61 +28,18 @@ import { Random } from '../random';
 import type { Tokenizer } from '../tokenizer/types';
 import { AdamW } from '../train/adamw';
 import { clipByGlobalNorm } from '../train/clip';
-import { ANSWER_START, rationalePrompt } from '../train/formats';
+import { warmupCosine } from '../train/schedule';
+import { rationalePrompt } from '../train/formats';
 import { explainedVariance, gae, grpoAdvantages, rlooAdvantages, whiten } from './advantages';
-import { AdaptiveKLController, FixedKLController, perTokenKL, shapedRewards, type KLController, type KLEstimator } from './kl';
+import { AdaptiveKLController, FixedKLController, perTokenKL, shapedRewards, type KLController } from './kl';
 import { clippedPolicyLoss, clippedValueLoss, entropyFromLogits, klPenalty, maskedMean } from './losses';
-import { RunningMoments, scaleAndClipScores, type RewardScaling } from './reward-scaling';
-import type { RewardContext, RewardInput, RewardModule } from '../reward/types';
+import { RunningMoments, scaleAndClipScores } from './reward-scaling';
+import type { RewardContext, RewardInput, RewardModule, RewardScores } from '../reward/types';
+import { resolvePPOConfig, type PPOConfig, type PPOConfigInput } from './config';
 import { checkFinite, collectRollout, type Rollout } from './rollout';
-
-/** Scores of a batch with each component; what a composite reward returns (see rewards/composite.ts). */
-export interface RewardScores {
-  total: number[];
-  components: Record<string, number[]>;
-  /** False for samples that could not be scored; they are left out of the update. */
-  valid: boolean[];
-  failures?: { module: string; message: string; samples: number[] }[];
-}
 
 /** A reward for the trainer: a composite (with components) or any single {@link RewardModule}. */
 export type TrainerReward = RewardModule & { scoreAll?: (batch: RewardInput[], context: RewardContext) => Promise<RewardScores> };
-
-/** Settings of {@link PPOTrainer}; the names follow an experiment's `rl` section. */
-export interface PPOConfig {
-  algorithm: 'ppo' | 'rloo' | 'grpo';
-  /** Rationales per prompt (k, at least 2 for RLOO/GRPO). */
-  samplesPerPrompt: number;
-  ppoEpochs: number;
-  minibatchSize: number;
-  learningRate: number;
-  clipRange: number;
-  valueClipRange: number;
-  valueCoef: number;
-  entropyCoef: number;
-  gamma: number;
-  lambda: number;
-  /** Initial β; with `target`, the adaptive controller moves it toward that per-sequence KL over `horizon` samples. */
-  kl: { coef: number; target?: number; horizon: number; estimator?: KLEstimator };
-  rewardScaling?: RewardScaling;
-  rewardClip?: number;
-  gradClip: number;
-  temperature: number;
-  topK?: number;
-  maxNewTokens: number;
-  /** Whiten PPO advantages per batch (default true). */
-  whitenAdvantages?: boolean;
-  weightDecay?: number;
-  /** Strings that end a rationale (default the answer marker `-->`). */
-  stop?: string[];
-}
-
-/** Defaults matching the experiment schema's `rl` section. */
-export const DEFAULT_PPO_CONFIG: PPOConfig = {
-  algorithm: 'ppo', samplesPerPrompt: 1, ppoEpochs: 2, minibatchSize: 8, learningRate: 2e-5, clipRange: 0.2,
-  valueClipRange: 0.2, valueCoef: 0.5, entropyCoef: 0, gamma: 1, lambda: 0.95, kl: { coef: 0.05, horizon: 10000 },
-  rewardScaling: 'none', gradClip: 1, temperature: 1, maxNewTokens: 96,
-};
 
 /** A rollout with its rewards. */
 export interface ScoredRollout extends Rollout {
@@ -106,6 +63,8 @@ export interface IterationStats {
   /** Mean per-sequence KL(π_old‖π_ref) of the rollout (k1 summed over tokens), and β used. */
   kl: number;
   klCoef: number;
+  /** Learning rate of this iteration's updates. */
+  lr: number;
   entropy: number;
   clipFraction: number;
   approxKL: number;
@@ -119,6 +78,10 @@ export interface IterationStats {
   rationaleChars: number;
   /** Samples dropped because a reward module could not score them. */
   invalidSamples: number;
+  /** Valid samples left out of the loss because the token budget cut them (`maskTruncated`). */
+  maskedTruncated: number;
+  /** PPO epochs run (fewer than `ppoEpochs` when `targetKL` stopped them). */
+  epochsRun: number;
   /** Samples each failing reward module (by name) could not score this iteration, with its first message. */
   rewardFailures: Record<string, { samples: number; message: string }>;
   /** Response tokens sampled per second of sampling. */
@@ -158,31 +121,19 @@ export interface PPOTrainerOptions {
   reward: TrainerReward;
   /** The frozen judge handed to reward modules (a plain LLMClient is asked with the default judge settings). */
   judge?: LLMClient;
-  config?: Partial<PPOConfig>;
+  /** Trainer settings; defaults and validation from the experiment schema's `rl` section ({@link resolvePPOConfig}). */
+  config?: PPOConfigInput;
   seed?: number;
   /** The student's prompt for an example (default the Fine-tune-CoT prompt `question ###`). */
   promptOf?: (example: Example) => string;
+  /** Iterations the run will take: where a `cosine` learning-rate schedule reaches its minimum. */
+  totalIterations?: number;
 }
 
 function meanStd(values: number[]): { mean: number; std: number } {
   if (values.length === 0) return { mean: Number.NaN, std: Number.NaN };
   const mean = values.reduce((a, b) => a + b, 0) / values.length;
   return { mean, std: Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / values.length) };
-}
-
-function validateConfig(config: PPOConfig): void {
-  const positive = ['samplesPerPrompt', 'ppoEpochs', 'minibatchSize', 'learningRate', 'clipRange', 'valueClipRange', 'gradClip', 'temperature', 'maxNewTokens'] as const;
-  for (const field of positive) {
-    if (!(config[field] > 0)) throw new Error(`PPO config: field "${field}" must be > 0, got ${config[field]}`);
-  }
-  if (!['ppo', 'rloo', 'grpo'].includes(config.algorithm)) throw new Error(`PPO config: field "algorithm" must be ppo, rloo or grpo, got ${JSON.stringify(config.algorithm)}`);
-  if (config.algorithm !== 'ppo' && config.samplesPerPrompt < 2) {
-    throw new Error(`PPO config: algorithm "${config.algorithm}" needs field "samplesPerPrompt" >= 2, got ${config.samplesPerPrompt}`);
-  }
-  for (const field of ['gamma', 'lambda'] as const) {
-    if (!(config[field] >= 0 && config[field] <= 1)) throw new Error(`PPO config: field "${field}" must be in [0, 1], got ${config[field]}`);
-  }
-  if (!(config.kl.coef >= 0)) throw new Error(`PPO config: field "kl.coef" must be >= 0, got ${config.kl.coef}`);
 }
 
 /**
@@ -205,10 +156,12 @@ export class PPOTrainer {
   private readonly trainable: Record<string, tf.Variable>;
   private readonly nameOfVariable: Map<string, string>;
   private random: Random;
+  private readonly totalIterations: number;
 
   constructor(options: PPOTrainerOptions) {
-    this.config = { ...DEFAULT_PPO_CONFIG, ...options.config, kl: { ...DEFAULT_PPO_CONFIG.kl, ...options.config?.kl } };
-    validateConfig(this.config);
+    this.config = resolvePPOConfig(options.config);
+    if (this.config.lrSchedule === 'cosine' && options.totalIterations === undefined) throw new Error('PPO config: lrSchedule "cosine" needs the trainer option totalIterations');
+    this.totalIterations = options.totalIterations ?? 1;
     this.policy = options.policy;
     this.ownsReference = options.reference === undefined;
     this.reference = options.reference ?? (options.policy.adapter ? options.policy.withoutAdapter() : options.policy.clone());
@@ -224,15 +177,16 @@ export class PPOTrainer {
     const lm = trainableWeights(this.policy);
     this.trainable = this.config.algorithm === 'ppo' ? { ...lm, ...this.policy.valueHeadWeights } : { ...lm };
     this.nameOfVariable = new Map(Object.entries(this.trainable).map(([name, v]) => [v.name, name]));
-    this.optimizer = new AdamW(this.trainable, { weightDecay: this.config.weightDecay ?? 0 });
+    this.optimizer = new AdamW(this.trainable, { weightDecay: this.config.weightDecay });
   }
 
   /** Sample `samplesPerPrompt` rationales per example and score their tokens under policy and reference. */
   rollout(examples: Example[]): Promise<Rollout> {
     const c = this.config;
     return collectRollout(this.policy, this.reference, this.tokenizer, examples, c.samplesPerPrompt, this.promptOf, {
-      maxNewTokens: c.maxNewTokens, temperature: c.temperature, topK: c.topK, stop: c.stop ?? [ANSWER_START.trim()],
+      maxNewTokens: c.maxNewTokens, temperature: c.temperature, topK: c.topK, topP: c.topP, minP: c.minP, stop: c.stop,
       seed: this.random.int(2 ** 31), chunkSize: c.minibatchSize, withValues: c.algorithm === 'ppo',
+      withReference: !(c.kl.coef === 0 && c.kl.target === undefined),
     });
   }
 
@@ -250,11 +204,19 @@ export class PPOTrainer {
       const bad = total.findIndex((s) => !Number.isFinite(s));
       if (total.length !== batch.length) throw new Error(`reward "${this.reward.name}" returned ${total.length} scores for ${batch.length} samples`);
       if (bad >= 0) throw new Error(`reward "${this.reward.name}" gave ${total[bad]} for sample ${bad}`);
-      result = { total, components: { [this.reward.name]: total }, valid: total.map(() => true) };
+      result = { total, components: { [this.reward.name]: total }, valid: total.map(() => true), failures: [] };
     }
     const answered = this.judge && before ? this.judge.tally.answered - before.answered : 0;
     const judgeAccuracy = answered > 0 ? (this.judge!.tally.correct - before!.correct) / answered : undefined;
-    return { ...rollout, scores: result.total, components: result.components, valid: result.valid, failures: result.failures ?? [], judgeAccuracy, scoringMs: performance.now() - started };
+    return { ...rollout, scores: result.total, components: result.components, valid: result.valid, failures: result.failures, judgeAccuracy, scoringMs: performance.now() - started };
+  }
+
+  /** The learning rate of the current iteration: linear warmup, then constant or cosine (`warmupCosine`). */
+  learningRate(): number {
+    const c = this.config;
+    if (this.iteration < c.warmupIterations) return (c.learningRate * (this.iteration + 1)) / c.warmupIterations;
+    if (c.lrSchedule === 'constant') return c.learningRate;
+    return warmupCosine(this.iteration, { peakLr: c.learningRate, warmupSteps: c.warmupIterations, totalSteps: this.totalIterations, minLr: c.minLearningRate });
   }
 
   /** Advantages, then `ppoEpochs` epochs of minibatch updates; moves β; returns the iteration's statistics. */
@@ -262,15 +224,18 @@ export class PPOTrainer {
     const started = performance.now();
     const c = this.config;
     const rows = scored.rationales.length;
-    // Invalid samples keep their place (groups stay aligned) but get no tokens in the loss.
-    const mask = scored.responseMask.map((row, b) => (scored.valid[b] ? row : row.map(() => 0)));
+    // Invalid samples keep their place (groups stay aligned) but get no tokens in the loss; so do rationales cut
+    // by the token budget when maskTruncated is set (their scores still count in the group statistics).
+    const inLoss = scored.valid.map((v, b) => v && !(c.maskTruncated && scored.finishReasons[b] === 'length'));
+    const mask = scored.responseMask.map((row, b) => (inLoss[b] ? row : row.map(() => 0)));
     const validRows = scored.valid.flatMap((v, b) => (v ? [b] : []));
+    const lossRows = inLoss.flatMap((v, b) => (v ? [b] : []));
     if (validRows.length === 0) throw new Error('PPO update: no valid samples in this batch (every one failed a reward module)');
     const beta = this.klController.value;
-    const kl = perTokenKL(scored.logprobs, scored.refLogprobs, mask, c.kl.estimator ?? 'k1');
+    const kl = perTokenKL(scored.logprobs, scored.refLogprobs, mask, c.kl.estimator);
     const sequenceKL = kl.map((row) => row.reduce((a, b) => a + b, 0));
     const validScores = validRows.map((b) => scored.scores[b]);
-    const scaled = scaleAndClipScores(validScores, c.rewardScaling ?? 'none', this.rewardMoments, c.rewardClip);
+    const scaled = scaleAndClipScores(validScores, c.rewardScaling, this.rewardMoments, c.rewardClip);
     const scaledScores = scored.scores.map(() => 0);
     validRows.forEach((b, i) => (scaledScores[b] = scaled[i]));
 
@@ -279,7 +244,7 @@ export class PPOTrainer {
     if (c.algorithm === 'ppo') {
       const rewards = shapedRewards(scaledScores, kl, scored.responseMask, beta).map((row, b) => (scored.valid[b] ? row : row.map(() => 0)));
       ({ advantages, returns } = gae(rewards, scored.values, mask, c.gamma, c.lambda));
-      if (c.whitenAdvantages ?? true) advantages = whiten(advantages, mask);
+      if (c.whitenAdvantages) advantages = whiten(advantages, mask);
     } else {
       // RLOO folds the KL penalty into the sequence reward (GRPO puts it in the loss); an invalid sample takes its
       // group's valid mean so the baseline of the others is not moved by it.
@@ -291,24 +256,34 @@ export class PPOTrainer {
         const fill = ok.length ? ok.reduce((a, b) => a + sequenceReward[b], 0) / ok.length : 0;
         for (const b of members) if (!scored.valid[b]) sequenceReward[b] = fill;
       }
-      const perSequence = c.algorithm === 'rloo' ? rlooAdvantages(sequenceReward, k) : grpoAdvantages(sequenceReward, k);
+      const perSequence = c.algorithm === 'rloo' ? rlooAdvantages(sequenceReward, k) : grpoAdvantages(sequenceReward, k, 1e-6, c.advantageScaling);
       advantages = mask.map((row, b) => row.map((m) => (m ? perSequence[b] : 0)));
       returns = mask.map((row) => row.map(() => 0));
     }
     checkFinite('PPO update: advantage', advantages);
     checkFinite('PPO update: return', returns);
 
+    const lr = this.learningRate();
     const totals = { policyLoss: 0, valueLoss: 0, entropy: 0, clipFraction: 0, approxKL: 0, valueClipFraction: 0, gradNorm: 0 };
     let minibatches = 0;
+    let epochsRun = 0;
     for (let epoch = 0; epoch < c.ppoEpochs; epoch++) {
-      const order = this.random.shuffle(validRows);
+      const order = this.random.shuffle(lossRows);
+      let epochKL = 0;
+      let epochMinibatches = 0;
       for (let start = 0; start < order.length; start += c.minibatchSize) {
         const picked = order.slice(start, start + c.minibatchSize);
-        const stats = this.minibatchStep(scored, picked, mask, advantages, returns, beta, `epoch ${epoch}, minibatch ${start / c.minibatchSize}`);
+        const stats = this.minibatchStep(scored, picked, mask, advantages, returns, beta, lr, `epoch ${epoch}, minibatch ${start / c.minibatchSize}`);
         for (const key of Object.keys(totals) as (keyof typeof totals)[]) totals[key] += stats[key];
+        epochKL += stats.approxKL;
+        epochMinibatches++;
         minibatches++;
       }
+      epochsRun++;
+      // CleanRL's early stop: the policy moved too far from the one that sampled the batch
+      if (c.targetKL !== undefined && epochMinibatches > 0 && epochKL / epochMinibatches > c.targetKL) break;
     }
+    if (minibatches === 0) throw new Error('PPO update: every sample was left out of the loss (invalid or truncated with maskTruncated)');
     this.klController.update(meanStd(validRows.map((b) => sequenceKL[b])).mean, validRows.length);
     this.iteration++;
 
@@ -323,6 +298,7 @@ export class PPOTrainer {
       ...(scored.judgeAccuracy === undefined ? {} : { judgeAccuracy: scored.judgeAccuracy }),
       kl: meanStd(validRows.map((b) => sequenceKL[b])).mean,
       klCoef: beta,
+      lr,
       entropy: average(totals.entropy),
       clipFraction: average(totals.clipFraction),
       approxKL: average(totals.approxKL),
@@ -334,6 +310,8 @@ export class PPOTrainer {
       rationaleTokens: meanStd(validRows.map((b) => scored.responseLengths[b])).mean,
       rationaleChars: meanStd(validRows.map((b) => scored.rationales[b].length)).mean,
       invalidSamples: rows - validRows.length,
+      maskedTruncated: validRows.length - lossRows.length,
+      epochsRun,
       rewardFailures: Object.fromEntries(scored.failures.map((f) => [f.module, { samples: f.samples.length, message: f.message }])),
       tokensPerSecond: responseTokens / (scored.timings.samplingMs / 1000),
       timings: { ...scored.timings, scoringMs: scored.scoringMs, updateMs: performance.now() - started },
@@ -347,7 +325,7 @@ export class PPOTrainer {
   }
 
   /** One gradient step on the rows `picked`; throws naming the quantity when anything is NaN/Inf (no update then). */
-  private minibatchStep(scored: ScoredRollout, picked: number[], mask: number[][], advantages: number[][], returns: number[][], beta: number, where: string) {
+  private minibatchStep(scored: ScoredRollout, picked: number[], mask: number[][], advantages: number[][], returns: number[][], beta: number, lr: number, where: string) {
     const c = this.config;
     const take = (rows: number[][]) => picked.map((b) => rows[b]);
     // Drop the columns no picked row uses (right padding) to save compute.
@@ -367,7 +345,8 @@ export class PPOTrainer {
         const { logits, hidden } = this.policy.forward(ids, { attentionMask });
         const predicting = tf.div(tf.slice(logits, [0, 0, 0], [batch, length - 1, -1]), c.temperature) as tf.Tensor3D;
         const logp = tokenLogProbs(predicting, tf.slice(ids, [0, 1], [batch, length - 1]) as tf.Tensor2D);
-        const policy = clippedPolicyLoss(logp, oldLogprobs, advantage, tokenMask, c.clipRange);
+        const policy = clippedPolicyLoss(logp, oldLogprobs, advantage, tokenMask, c.clipRange,
+          { clipRangeHigh: c.clipRangeHigh, aggregation: c.lossAggregation, maxTokens: c.maxNewTokens });
         const entropy = maskedMean(entropyFromLogits(predicting), tokenMask);
         let total = tf.sub(policy.loss, tf.mul(c.entropyCoef, entropy));
         parts.policyLoss = tf.keep(policy.loss);
@@ -398,7 +377,7 @@ export class PPOTrainer {
     try {
       const bad = Object.entries({ loss: lossValue, ...numbers, gradNorm }).find(([, v]) => !Number.isFinite(v));
       if (bad) throw new Error(`PPO update (${where}): ${bad[0]} is ${bad[1]}; no update applied`);
-      this.optimizer.apply(clipped.grads, c.learningRate);
+      this.optimizer.apply(clipped.grads, lr);
     } finally {
       tf.dispose([loss, clipped.norm, ...Object.values(grads), ...Object.values(clipped.grads)]);
     }

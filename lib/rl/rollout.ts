@@ -40,6 +40,8 @@ export interface RolloutOptions {
   maxNewTokens: number;
   temperature: number;
   topK?: number;
+  topP?: number;
+  minP?: number;
   /** Strings that end a rationale (the token completing one is the last response token). */
   stop: string[];
   seed: number;
@@ -47,6 +49,8 @@ export interface RolloutOptions {
   chunkSize: number;
   /** Compute values (false for critic-free algorithms). */
   withValues: boolean;
+  /** Score tokens under the reference (false when β is a fixed 0: refLogprobs are then the policy's, KL 0). */
+  withReference?: boolean;
 }
 
 /** Per-token log-probs [B, L − 1] and values [B, L − 1] of right-padded rows under a model (one pass, no gradient). */
@@ -88,7 +92,8 @@ export async function collectRollout(
   const prompts = rows.map(promptOf);
   const started = performance.now();
   const generations = await generate(policy, tokenizer, prompts, {
-    maxNewTokens: options.maxNewTokens, temperature: options.temperature, topK: options.topK, stop: options.stop, seed: options.seed, addBos: true,
+    maxNewTokens: options.maxNewTokens, temperature: options.temperature, topK: options.topK, topP: options.topP, minP: options.minP,
+    stop: options.stop, seed: options.seed, addBos: true,
   });
   const samplingMs = performance.now() - started;
 
@@ -109,8 +114,8 @@ export async function collectRollout(
       const chunkIds = tf.tensor2d(ids.slice(start, start + options.chunkSize), undefined, 'int32');
       const chunkMask = tf.tensor2d(attentionMask.slice(start, start + options.chunkSize), undefined, 'int32');
       const policyPass = tokenPass(policy, chunkIds, chunkMask, options.temperature, options.withValues);
-      const referencePass = tokenPass(reference, chunkIds, chunkMask, options.temperature, false);
-      return { logprobs: policyPass.logprobs, values: policyPass.values, refLogprobs: referencePass.logprobs };
+      const refLogprobs = options.withReference ?? true ? tokenPass(reference, chunkIds, chunkMask, options.temperature, false).logprobs : policyPass.logprobs.clone();
+      return { logprobs: policyPass.logprobs, values: policyPass.values, refLogprobs };
     });
     logprobs.push(...(chunk.logprobs.arraySync() as number[][]));
     refLogprobs.push(...(chunk.refLogprobs.arraySync() as number[][]));

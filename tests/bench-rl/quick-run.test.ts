@@ -7,28 +7,39 @@ import { join } from 'node:path';
 test('bench:rl --quick refines on recombined questions and prints one JSON object per seed as its last line', () => {
   const out = mkdtempSync(join(tmpdir(), 'bench-rl-'));
   try {
-    const stdout = execFileSync(process.execPath, ['--import', 'tsx', 'bench/rl.ts', '--quick', '--dataset', 'last_letters', '--seeds', '1', '--out', out],
+    const stdout = execFileSync(process.execPath, ['--import', 'tsx', 'bench/rl.ts', '--quick', '--dataset', 'last_letters', '--distill-seeds', '0', '--seeds', '1', '--out', out],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     const lines = stdout.trim().split('\n');
     expect(lines.some((line) => line.startsWith('| **judge accuracy %, RL**'))).toBe(true);
     const figures = JSON.parse(lines[lines.length - 1]);
-    expect(Object.keys(figures)).toEqual(['last_letters']);
+    expect(Object.keys(figures)).toEqual(['commit', 'last_letters']);
+    expect(figures.commit).toMatch(/^[0-9a-f]{40}(\+changes)?$/);
+    expect(lines).toContain(`commit ${figures.commit}`);
     const ll = figures.last_letters;
     expect(ll.seeds).toEqual([1]);
+    expect(ll.distillSeeds).toEqual([0]);
+    // one run: the difference is its own mean, and a t-interval needs two runs
+    expect(ll.diffMean).toBeCloseTo(100 * (ll.judgeAccuracyRL[0] - ll.judgeAccuracyDistilled[0]), 1);
+    expect(ll.diffCI95).toEqual([null, null]);
+    expect(ll.mcnemarP[0]).toBeGreaterThan(0);
+    expect(ll.mcnemarP[0]).toBeLessThanOrEqual(1);
     for (const key of ['judgeAccuracyDistilled', 'judgeAccuracyRL', 'rewardDistilled', 'rewardRL']) {
       expect(ll[key]).toHaveLength(1);
       expect(ll[key][0]).toBeGreaterThanOrEqual(0);
     }
     // RL questions: recombined from the train split, none of them a test question, gold answers computed.
-    const test = readFileSync(join(out, 'last_letters', 'data', 'test.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).question);
-    const prompts = readFileSync(join(out, 'last_letters-seed1', 'rl', 'prompts.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const test = readFileSync(join(out, 'last_letters-d0', 'data', 'test.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).question);
+    const prompts = readFileSync(join(out, 'last_letters-d0-seed1', 'rl', 'prompts.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(prompts.length).toBeGreaterThan(2000);
     expect(prompts.filter((p) => test.includes(p.question))).toEqual([]);
     for (const p of prompts.slice(0, 10)) {
       expect(p.answers).toEqual([/"(.+)"/.exec(p.question)![1].split(' ').map((w: string) => w.at(-1)).join('')]);
     }
     const curves = JSON.parse(readFileSync(join(out, 'curves.json'), 'utf8'));
-    expect(curves.last_letters.seed1).toHaveLength(2);
+    expect(curves.last_letters['d0-seed1']).toHaveLength(2);
+    // the shared run's student is bench:distill's recipe: teacher-correct rows plus as many recombined ones (--quick: 1x)
+    const manifest = JSON.parse(readFileSync(join(out, 'last_letters-d0', 'manifest.json'), 'utf8'));
+    expect(manifest.stages.distill.summary.recordsAugmented).toBe(manifest.stages.distill.summary.recordsKept);
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

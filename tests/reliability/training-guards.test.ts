@@ -12,7 +12,7 @@ import type { Example } from '../../lib/data/types';
 import { iterationMetrics } from '../../lib/experiment/stages/rl';
 import { setConsoleLevel } from '../../lib/log/logger';
 import { CausalLM, loadCheckpoint, saveCheckpoint } from '../../lib/model';
-import { PPOTrainer, type PPOConfig } from '../../lib/rl';
+import { PPOTrainer, type PPOConfigInput } from '../../lib/rl';
 import { CharTokenizer } from '../../lib/tokenizer/char';
 import { distill, type DistillState } from '../../lib/train/distill';
 import { encodeTrainingText, type EncodedText } from '../../lib/train/formats';
@@ -77,7 +77,7 @@ describe('distillation', () => {
 
 describe('PPO', () => {
   const examples: Example[] = ['xyz', 'zyx'].map((q, i) => ({ id: `guard/${i}`, question: q, answers: [''], answerType: 'text' }));
-  const config: Partial<PPOConfig> = { maxNewTokens: 5, samplesPerPrompt: 2, minibatchSize: 4, learningRate: 1e-2, stop: [], kl: { coef: 0.1, horizon: 10_000 } };
+  const config: PPOConfigInput = { maxNewTokens: 5, samplesPerPrompt: 2, minibatchSize: 4, learningRate: 1e-2, stop: [], kl: { coef: 0.1, horizon: 10_000 } };
   const promptOf = (e: Example) => `${e.question}?`;
   const ones = defineReward({ name: 'guard-ones', score: async (batch) => batch.map(() => 1) });
   const throws = defineReward({ name: 'guard-throws', score: async () => { throw new Error('judge unreachable'); } });

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Example } from '../../lib/data/types';
 import { CausalLM } from '../../lib/model/causal-lm';
 import { initBackend } from '../../lib/backend';
-import { PPOTrainer, type PPOConfig } from '../../lib/rl';
+import { PPOTrainer, type PPOConfigInput } from '../../lib/rl';
 import { CharTokenizer } from '../../lib/tokenizer/char';
 import { CompositeReward, defineReward, registerReward } from '../../rewards';
 
@@ -17,7 +17,7 @@ const shareOfA = defineReward({
 });
 registerReward(shareOfA.name, shareOfA);
 const examples: Example[] = ['xyz', 'zyx', 'yzx', 'xzy'].map((q, i) => ({ id: `toy/${i}`, question: q, answers: [''], answerType: 'text' }));
-const toyConfig: Partial<PPOConfig> = {
+const toyConfig: PPOConfigInput = {
   maxNewTokens: 10, samplesPerPrompt: 4, minibatchSize: 16, ppoEpochs: 2, learningRate: 5e-3, stop: [],
   kl: { coef: 0.01, horizon: 10000 }, gamma: 1, lambda: 0.95, entropyCoef: 0,
 };

@@ -9,13 +9,13 @@ import { initBackend } from '../../lib/backend';
 import type { Example } from '../../lib/data/types';
 import { CausalLM } from '../../lib/model/causal-lm';
 import { loadCheckpoint, saveCheckpoint } from '../../lib/model/checkpoint';
-import { PPOTrainer, type PPOConfig, type PPOTrainerState } from '../../lib/rl';
+import { PPOTrainer, type PPOConfigInput, type PPOTrainerState } from '../../lib/rl';
 import { CharTokenizer } from '../../lib/tokenizer/char';
 import { CompositeReward, defineReward, registerReward } from '../../rewards';
 
 const tokenizer = CharTokenizer.fromTexts(['abcdefgh xyz?']);
 const examples: Example[] = ['xyz', 'zyx'].map((q, i) => ({ id: `toy/${i}`, question: q, answers: [''], answerType: 'text' }));
-const config: Partial<PPOConfig> = { maxNewTokens: 6, samplesPerPrompt: 2, minibatchSize: 4, learningRate: 1e-2, stop: [], kl: { coef: 0.1, target: 1, horizon: 100 } };
+const config: PPOConfigInput = { maxNewTokens: 6, samplesPerPrompt: 2, minibatchSize: 4, learningRate: 1e-2, stop: [], kl: { coef: 0.1, target: 1, horizon: 100 } };
 const promptOf = (e: Example) => `${e.question}?`;
 const countB = defineReward({ name: 'toy-count-b', score: async (batch) => batch.map(({ rationale }) => [...rationale].filter((c) => c === 'b').length) });
 // Fails (NaN) for the second sample of every batch: the composite must drop it under onError 'skip'.
@@ -109,7 +109,8 @@ test('config errors name the field', () => {
   const policy = tiny();
   const reward = new CompositeReward({ weights: { 'toy-count-b': 1 } });
   expect(() => new PPOTrainer({ policy, tokenizer, reward, config: { algorithm: 'rloo', samplesPerPrompt: 1 } }))
-    .toThrow('PPO config: algorithm "rloo" needs field "samplesPerPrompt" >= 2, got 1');
-  expect(() => new PPOTrainer({ policy, tokenizer, reward, config: { lambda: 1.5 } })).toThrow('PPO config: field "lambda" must be in [0, 1], got 1.5');
+    .toThrow('PPO config: samplesPerPrompt: algorithm "rloo" needs samplesPerPrompt >= 2, got 1');
+  expect(() => new PPOTrainer({ policy, tokenizer, reward, config: { lambda: 1.5 } })).toThrow('PPO config: lambda: Too big: expected number to be <=1');
+  expect(() => new PPOTrainer({ policy, tokenizer, reward, config: { kl: { estimator: 'k2' as 'k1' } } })).toThrow('PPO config: kl.estimator: Invalid option');
   policy.dispose();
 });

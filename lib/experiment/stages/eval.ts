@@ -5,6 +5,7 @@ import { writeJsonAtomic } from '../../fs';
 import { rationaleQuality } from '../../eval/quality';
 import type { ConditionResult, SampleRow } from '../../eval/report';
 import type { Judge } from '../../eval/judge';
+import { compareAllPairs, type PairedComparison } from '../../eval/stats';
 import { logger } from '../../log/logger';
 import { startProgress } from '../../log/progress';
 import { loadCheckpoint } from '../../model/checkpoint';
@@ -16,7 +17,11 @@ import { buildReward, openJudge } from './judge';
 
 /** What the evaluation writes to `eval/results.json`. */
 export interface EvalResults {
+  /** The held-out questions scored, in the order of each condition's `correct`. */
+  questionIds: string[];
   conditions: ConditionResult[];
+  /** Every pair of conditions on the same questions: accuracy difference, paired bootstrap 95% interval, McNemar p. */
+  comparisons: PairedComparison[];
   samples: SampleRow[];
 }
 
@@ -85,6 +90,7 @@ export async function evalStage(context: StageContext): Promise<StageResult> {
       conditions.push({
         condition, n: test.length,
         accuracy: answers.filter((a) => a.correct).length / Math.max(test.length, 1),
+        correct: answers.map((a) => a.correct),
         rewards: condition === 'no-rationale' ? undefined : await meanRewards(reward, judge.judge, test, rationales),
         ...(condition === 'no-rationale' ? {} : rationaleQuality(written)),
       });
@@ -95,7 +101,8 @@ export async function evalStage(context: StageContext): Promise<StageResult> {
     progress.stop();
     judge.dispose();
   }
-  const results: EvalResults = { conditions, samples };
+  const comparisons = compareAllPairs(conditions.map((c) => ({ condition: c.condition, correct: c.correct ?? [] })), { seed: config.seed });
+  const results: EvalResults = { questionIds: test.map((e) => e.id), conditions, comparisons, samples };
   writeJsonAtomic(`${dir}/results.json`, results);
   return {
     outputs: { results: 'eval/results.json' },

@@ -21,7 +21,7 @@ export function collectReport(run: RunFolder): ReportData {
   const manifest = run.manifest();
   const metrics = readMetrics(run.path('metrics.jsonl'));
   const evalFile = manifest.stages.eval?.outputs.results;
-  const results = evalFile ? readJson(run.path(evalFile)) as EvalResults : { conditions: [], samples: [] };
+  const results = evalFile ? readJson(run.path(evalFile)) as EvalResults : { questionIds: [], conditions: [], comparisons: [], samples: [] };
   const rlRows = metrics.filter((r) => r.stage === 'rl');
   const rewardFields = [...new Set(rlRows.flatMap((r) => Object.keys(r).filter((k) => k.startsWith('reward/') && k.endsWith('/mean'))))];
   const facts: Record<string, string | number> = { experiment: manifest.experiment, seed: manifest.config.seed, folder: run.root };
@@ -34,6 +34,7 @@ export function collectReport(run: RunFolder): ReportData {
     title: `rationale-rl — ${manifest.experiment}`,
     subtitle: manifest.config.description,
     conditions: results.conditions,
+    comparisons: results.comparisons ?? [],
     samples: results.samples,
     facts,
     plots: [

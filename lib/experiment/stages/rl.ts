@@ -7,7 +7,9 @@ import { startProgress } from '../../log/progress';
 import type { CausalLM } from '../../model/causal-lm';
 import { loadCheckpoint, saveCheckpoint, type OptimizerState } from '../../model/checkpoint';
 import { LoraAdapter } from '../../model/lora';
+import type { PPOConfig } from '../../rl/config';
 import { PPOTrainer, type IterationStats, type PPOTrainerState } from '../../rl/ppo';
+import type { ExperimentConfig } from '../schema';
 import { Random } from '../../random';
 import { rationalePrompt } from '../../train/formats';
 import { RunInterrupted, type StageContext, type StageResult } from '../runner';
@@ -27,6 +29,12 @@ export function iterationExamples(questions: Example[], batchSize: number, seed:
   const order = new Random(seed * 7919 + pass).shuffle(questions);
   const start = (iteration % perPass) * batchSize;
   return order.slice(start, start + batchSize);
+}
+
+/** The trainer's settings: an experiment's rl section less the loop around the trainer (one schema defines both). */
+export function trainerSettings(rl: ExperimentConfig['rl']): PPOConfig {
+  const { prompts: _prompts, iterations: _iterations, batchSize: _batchSize, checkpointEvery: _checkpointEvery, ...trainer } = rl;
+  return trainer;
 }
 
 /** One metrics line per iteration: every statistic, reward components as `reward/<name>/mean|std`. */
@@ -83,13 +91,7 @@ export async function rlStage(context: StageContext): Promise<StageResult> {
   const judge = await openJudge(context, { model: reference, tokenizer });
   const trainer = new PPOTrainer({
     policy, reference, tokenizer, reward: buildReward(context), judge: judge.judge, seed: config.seed,
-    promptOf: (example) => rationalePrompt(example, config.distill.format),
-    config: {
-      algorithm: rl.algorithm, samplesPerPrompt: rl.samplesPerPrompt, ppoEpochs: rl.ppoEpochs, minibatchSize: rl.minibatchSize,
-      learningRate: rl.learningRate, clipRange: rl.clipRange, valueClipRange: rl.valueClipRange, valueCoef: rl.valueCoef,
-      entropyCoef: rl.entropyCoef, gamma: rl.gamma, lambda: rl.lambda, kl: rl.kl, rewardScaling: rl.rewardScaling,
-      rewardClip: rl.rewardClip, gradClip: rl.gradClip, temperature: rl.temperature, maxNewTokens: rl.maxNewTokens,
-    },
+    promptOf: (example) => rationalePrompt(example, config.distill.format), config: trainerSettings(rl), totalIterations: rl.iterations,
   });
   if (state) trainer.loadState(state, optimizerState, lastDir);
   const checkpoint = (to: string) => saveCheckpoint(to, { model: policy, tokenizer, optimizer: trainer.optimizer, extra: { ppo: trainer.state() } });
