@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { appendJsonl, readJsonl, writeJsonl } from '../data/jsonl';
+import { appendJsonl, readJson, readJsonl, writeJsonAtomic, writeJsonl } from '../data/jsonl';
 import type { Example, RationaleRecord } from '../data/types';
-import type { UsageReport } from '../llm/accounting';
+import { addUsage, emptyUsage, usageSince, type UsageReport } from '../llm/accounting';
 import { LLMError } from '../llm/errors';
 import { ConcurrencyLimiter } from '../llm/limiter';
 import type { LLMClient } from '../llm/types';
@@ -22,7 +22,10 @@ export interface TeacherRunOptions {
   client: LLMClient;
   strategy: TeacherStrategy;
   examples: readonly Example[];
-  /** RationaleRecords are appended here as each example finishes; `<outFile>.done` lists finished example ids. */
+  /**
+   * RationaleRecords are appended here as each example finishes; `<outFile>.done` lists finished example ids and
+   * `<outFile>.usage.json` the client's usage summed over every run on this file.
+   */
   outFile: string;
   /** Examples worked on at once (default 8); the client's own limit also applies. */
   concurrency?: number;
@@ -37,13 +40,26 @@ export interface TeacherRunResult {
   skipped: number;
   /** Examples that failed for good (transient errors exhausted their retries); a rerun tries them again. */
   failed: { exampleId: string; error: string }[];
-  /** The client's requests, cache hits, retries by cause, tokens and cost, when it keeps them (the call layer does). */
+  /**
+   * The client's requests, cache hits, retries by cause, tokens and cost, when it keeps them (the call layer does),
+   * summed over this run and every earlier run on the same `outFile` (resumes included).
+   */
   usage?: UsageReport;
 }
 
 /** Ids of finished examples: one JSON string per line (so a line torn by a crash cannot pass for another id). */
 function readDoneIds(path: string): Set<string> {
   return new Set(existsSync(path) ? readJsonl(path, { allowTornLastLine: true }) as string[] : []);
+}
+
+/** Usage of the earlier runs on a file, as {@link generateRationales} saved it (none when there were none). */
+function readSavedUsage(path: string): UsageReport {
+  if (!existsSync(path)) return emptyUsage();
+  const saved = readJson(path) as Partial<UsageReport>;
+  const counts = ['requests', 'cacheHits', 'failures', 'promptTokens', 'completionTokens', 'costUsd'] as const;
+  const bad = counts.find((key) => typeof saved?.[key] !== 'number') ?? (typeof saved?.retries !== 'object' ? 'retries' : undefined);
+  if (bad) throw new Error(`${path}: field ${bad} missing or not a number; delete the file to count from zero`);
+  return saved as UsageReport;
 }
 
 /**
@@ -71,6 +87,13 @@ export async function generateRationales(options: TeacherRunOptions): Promise<Te
   dropUnfinished(outFile, done);
   const todo = examples.filter((e) => !done.has(e.id));
   const skipped = examples.length - todo.length;
+  // The client may have been used before this run: only what it does from here on is added to the saved totals.
+  const usagePath = `${outFile}.usage.json`;
+  const earlier = readSavedUsage(usagePath);
+  const meter = 'usage' in client ? client as { usage: UsageReport } : undefined;
+  const start = meter?.usage;
+  const usageSoFar = () => addUsage(earlier, usageSince(meter!.usage, start!));
+  const saveUsage = () => { if (meter) writeJsonAtomic(usagePath, usageSoFar()); };
   const result: TeacherRunResult = { written: 0, skipped, failed: [] };
   let finished = 0;
   const progress = () => options.onProgress?.({
@@ -87,6 +110,7 @@ export async function generateRationales(options: TeacherRunOptions): Promise<Te
       appendJsonl(donePath, [example.id]);
       result.written += records.length;
       finished++;
+      saveUsage();
     } catch (error) {
       // Only transient failures that outlived their retries are left for a rerun; a bad request or key, a server
       // that cannot be reached, or a fault in the code would fail every example the same way.
@@ -95,10 +119,12 @@ export async function generateRationales(options: TeacherRunOptions): Promise<Te
         return;
       }
       result.failed.push({ exampleId: example.id, error: (error as Error).message });
+      saveUsage();
     }
     progress();
   })));
+  saveUsage(); // the requests of a run stopped by an error count too
   if (fatal) throw fatal;
-  if ('usage' in client) result.usage = (client as { usage: UsageReport }).usage;
+  if (meter) result.usage = usageSoFar();
   return result;
 }

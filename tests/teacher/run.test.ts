@@ -3,7 +3,10 @@ import { appendFileSync, existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../../lib/backend';
-import { appendJsonl, readJsonl } from '../../lib/data/jsonl';
+import { appendJsonl, readJson, readJsonl } from '../../lib/data/jsonl';
+import type { UsageReport } from '../../lib/llm/accounting';
+import { ReliableLLMClient } from '../../lib/llm/reliable';
+import type { LLMClient } from '../../lib/llm/types';
 import type { Example, RationaleRecord } from '../../lib/data/types';
 import { createOpenAIClient } from '../../lib/llm/openai-client';
 import { startServer, type RunningServer } from '../../lib/llm/server';
@@ -92,6 +95,36 @@ describe('a generation run against the arithmetic teacher', () => {
       await proxy.close();
     }
   }, 60_000);
+});
+
+it('usage totals survive an interruption: interrupted and resumed counts what an uninterrupted run counts', async () => {
+  const examples = sumExamples(9);
+  const prices = { 'arithmetic-teacher': { prompt: 3, completion: 15 } };
+  const teacher = () => new ReliableLLMClient(new ArithmeticTeacher(), { prices });
+  const run = (client: LLMClient, outFile: string) => generateRationales({ client, strategy: cote(), examples, outFile, concurrency: 1 });
+
+  const whole = (await run(teacher(), join(tempDir(), 'rationales.jsonl'))).usage!;
+  expect(whole.requests).toBe(9 * 2); // two stages for each question
+  expect(whole.costUsd).toBeCloseTo((whole.promptTokens * 3 + whole.completionTokens * 15) / 1e6, 12);
+
+  // The first attempt stops at its 7th call (as a killed process would between calls); the resume is a fresh client.
+  const outFile = join(tempDir(), 'rationales.jsonl');
+  const firstClient = teacher();
+  let calls = 0;
+  const stopping: LLMClient & { usage: UsageReport } = {
+    model: firstClient.model,
+    get usage() { return firstClient.usage; },
+    complete: (request) => (++calls === 7 ? Promise.reject(new Error('interrupted')) : firstClient.complete(request)),
+    chat: (request) => firstClient.chat(request),
+  };
+  await expect(run(stopping, outFile)).rejects.toThrow('interrupted');
+  const saved = readJson(`${outFile}.usage.json`) as UsageReport;
+  expect(saved.requests).toBe(6);
+  const resumed = await run(teacher(), outFile);
+  expect(resumed.skipped).toBeGreaterThan(0);
+  expect(resumed.usage).toEqual({ ...whole, costUsd: expect.closeTo(whole.costUsd, 12) });
+  // A rerun with everything done adds nothing and still reports the totals.
+  expect((await run(teacher(), outFile)).usage).toEqual(resumed.usage);
 });
 
 it('an unreachable server stops the run with one clear error, and nothing is marked done', async () => {

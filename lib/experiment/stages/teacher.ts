@@ -67,7 +67,9 @@ async function writeTeacherRationales(context: StageContext, examples: Example[]
   if (!usage) return {};
   const retries = Object.entries(usage.retries);
   return {
+    // Summed over every attempt of this stage (teacher/rationales.jsonl.usage.json), not only the last resume.
     requests: usage.requests, cacheHits: usage.cacheHits, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens,
+    ...(usage.costUsd > 0 ? { costUsd: usage.costUsd } : {}),
     retries: retries.reduce((sum, [, n]) => sum + (n ?? 0), 0), ...Object.fromEntries(retries.map(([cause, n]) => [`retries/${cause}`, n ?? 0])),
   };
 }
