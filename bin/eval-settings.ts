@@ -4,6 +4,7 @@ import { loadDataset } from '../lib/data/datasets';
 import { defaultDataDir } from '../lib/data/files';
 import { readJson, readJsonl, readJsonlLines } from '../lib/data/jsonl';
 import { splitExamples } from '../lib/data/split';
+import { MAX_RECORD_BYTES } from '../lib/data/records';
 import type { Example } from '../lib/data/types';
 import { ConfigError, validateExperiment } from '../lib/experiment/config';
 import type { Manifest } from '../lib/experiment/run-folder';
@@ -88,7 +89,7 @@ function asInput<T>(read: () => T): T {
 
 /** Examples of a JSONL questions file, each line checked for the fields the commands read. */
 function readQuestions(file: string): Example[] {
-  return asInput(() => readJsonlLines(file)).map(({ line, value }) => {
+  return asInput(() => readJsonlLines(file, { maxLineBytes: MAX_RECORD_BYTES })).map(({ line, value }) => {
     const record = value as Partial<Example> | null;
     const problem = typeof record !== 'object' || record === null || Array.isArray(record) ? 'expected an object (an Example)'
       : typeof record.id !== 'string' ? 'field "id" must be a string'

@@ -25,7 +25,7 @@ export {
 export {
   type Example, type RationaleRecord, loadDataset, loadDatasetFile, loadJsonl, splitExamples, generateSyntheticTask,
   importRationales, importRecordedRationales, readRationales, writeRationales, readJson, readJsonl, readJsonlLines, writeJsonl, appendJsonl,
-  writeJsonAtomic, parseAnswer, scoreAnswer, scoreGeneration, f1,
+  writeJsonAtomic, parseAnswer, scoreAnswer, scoreGeneration, f1, MAX_RECORD_BYTES,
 } from './data';
 
 // LLM clients and the server

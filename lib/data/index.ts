@@ -11,6 +11,7 @@ export type { LoadDatasetOptions, DatasetName } from './datasets';
 export { summarizeDataset, summarizeDatasets } from './catalog';
 export type { DatasetSummary, SummarizeOptions } from './catalog';
 export { loadJsonl, getPath } from './custom';
+export { MAX_RECORD_BYTES } from './records';
 export type { FieldMapping, LoadJsonlOptions } from './custom';
 export { splitExamples } from './split';
 export type { Split, SplitOptions } from './split';

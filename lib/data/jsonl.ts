@@ -16,6 +16,13 @@ export interface ReadJsonlOptions {
   allowTornLastLine?: boolean;
   /** Where the torn-line warning goes (default: the project logger). */
   onWarning?: (message: string) => void;
+  /** Refuse a line longer than this many bytes (UTF-8) with an Error naming `path:line` and the limit. */
+  maxLineBytes?: number;
+}
+
+/** The error for a record over a size limit; `where` is `path:line` or `path: item N`. */
+export function recordTooLarge(where: string, bytes: number, limit: number): Error {
+  return new Error(`${where}: record is ${bytes} bytes, over the limit of ${limit} bytes per record (${(limit / 2 ** 20).toFixed(limit % 2 ** 20 ? 2 : 0)} MiB); split or shorten it`);
 }
 
 /**
@@ -77,6 +84,12 @@ export function parseJsonlText(text: string, path: string, options: ReadJsonlOpt
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].trim();
     if (line === '') continue;
+    // A UTF-16 code unit is 1 to 3 UTF-8 bytes: count bytes only when the length alone cannot decide.
+    const limit = options.maxLineBytes;
+    if (limit !== undefined && line.length * 3 > limit) {
+      const bytes = Buffer.byteLength(line);
+      if (bytes > limit) throw recordTooLarge(`${path}:${i + 1}`, bytes, limit);
+    }
     try {
       values.push({ line: i + 1, value: JSON.parse(line) });
     } catch (error) {

@@ -1,4 +1,7 @@
-import { parseJsonlText, parseJsonText, readUtf8File } from './jsonl';
+import { parseJsonlText, parseJsonText, readUtf8File, recordTooLarge } from './jsonl';
+
+/** The largest dataset or questions record read (1 MiB as UTF-8, as a JSONL line or a list item's JSON). */
+export const MAX_RECORD_BYTES = 2 ** 20;
 
 /** One raw record of a dataset file, with where it came from (for error messages) and its position. */
 export interface RawRecord {
@@ -12,17 +15,18 @@ export interface RawRecord {
 /**
  * The records of a dataset file in any of the containers the sources use: a JSON list (MAWPS, SVAMP, HotpotQA),
  * a JSON object with an `examples` list (BIG-bench, coin flip, last letters), or JSON Lines (GSM8K, AQuA's
- * `test.json`, CommonsenseQA, IRCoT), told apart by content, not by file name.
+ * `test.json`, CommonsenseQA, IRCoT), told apart by content, not by file name. A record over `maxRecordBytes`
+ * (default {@link MAX_RECORD_BYTES}) is an Error naming where it is and the limit.
  */
-export function readRecords(path: string): RawRecord[] {
+export function readRecords(path: string, maxRecordBytes = MAX_RECORD_BYTES): RawRecord[] {
   const text = readUtf8File(path);
   const start = text.trimStart();
-  if (start.startsWith('[')) return listRecords(parseJsonText(text, path), path, '');
+  if (start.startsWith('[')) return listRecords(parseJsonText(text, path), path, '', maxRecordBytes);
   if (start.startsWith('{')) {
     const whole = tryParse(text);
-    if (isObject(whole) && Array.isArray(whole.examples)) return listRecords(whole.examples, path, 'examples');
+    if (isObject(whole) && Array.isArray(whole.examples)) return listRecords(whole.examples, path, 'examples', maxRecordBytes);
   }
-  return parseJsonlText(text, path).map(({ line, value }, index) => ({ value, where: `${path}:${line}`, index }));
+  return parseJsonlText(text, path, { maxLineBytes: maxRecordBytes }).map(({ line, value }, index) => ({ value, where: `${path}:${line}`, index }));
 }
 
 function tryParse(text: string): unknown {
@@ -33,10 +37,15 @@ function tryParse(text: string): unknown {
   }
 }
 
-function listRecords(list: unknown, path: string, key: string): RawRecord[] {
+function listRecords(list: unknown, path: string, key: string, maxRecordBytes: number): RawRecord[] {
   if (!Array.isArray(list)) throw new Error(`${path}: expected a JSON list${key ? ` under "${key}"` : ''}`);
   const of = key ? `"${key}"` : 'the list';
-  return list.map((value, index) => ({ value, where: `${path}: item ${index} of ${of}`, index }));
+  return list.map((value, index) => {
+    const where = `${path}: item ${index} of ${of}`;
+    const bytes = Buffer.byteLength(JSON.stringify(value));
+    if (bytes > maxRecordBytes) throw recordTooLarge(where, bytes, maxRecordBytes);
+    return { value, where, index };
+  });
 }
 
 /** A plain JSON object (not null, not a list). */

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { initBackend } from '../../lib/backend';
 import { loadJsonl } from '../../lib/data/custom';
 import { readJsonl } from '../../lib/data/jsonl';
+import { MAX_RECORD_BYTES } from '../../lib/data/records';
 import { readRationales } from '../../lib/data/rationales';
 import type { Example, RationaleRecord } from '../../lib/data/types';
 import { loadExperiment } from '../../lib/experiment/load';
@@ -34,6 +35,20 @@ beforeAll(async () => {
 test('malformed dataset line: file and line', () => {
   const path = file('broken.jsonl', '{"q": "What is 1 + 1?", "a": 2}\n{"q": "What is 2 + 2?", "a": 4\n');
   expect(() => loadJsonl(path, mapping)).toThrow(new RegExp(`^${path}:2: not valid JSON`));
+});
+
+test('a record over the size limit: file, line and the limit, for JSONL lines and JSON list items', () => {
+  const big = 'x'.repeat(MAX_RECORD_BYTES);
+  const lines = file('big.jsonl', `{"q": "What is 1 + 1?", "a": 2}\n{"q": "${big}", "a": 4}\n`);
+  expect(() => loadJsonl(lines, mapping)).toThrow(`${lines}:2: record is ${MAX_RECORD_BYTES + 17} bytes, over the limit of ${MAX_RECORD_BYTES} bytes per record (1 MiB); split or shorten it`);
+  // Bytes, not characters: 'é' is two bytes in UTF-8, so half the characters are enough.
+  const accents = file('accents.jsonl', `{"q": "${'é'.repeat(MAX_RECORD_BYTES / 2)}", "a": 4}\n`);
+  expect(() => loadJsonl(accents, mapping)).toThrow(`${accents}:1: record is ${MAX_RECORD_BYTES + 17} bytes`);
+  const list = file('big.json', JSON.stringify([{ q: 'What is 1 + 1?', a: 2 }, { q: big, a: 4 }]));
+  expect(() => loadJsonl(list, mapping)).toThrow(`${list}: item 1 of the list: record is ${MAX_RECORD_BYTES + 14} bytes, over the limit`);
+  // At the limit exactly, a record is read.
+  const fits = file('fits.jsonl', `{"q": "${'x'.repeat(MAX_RECORD_BYTES - 17)}", "a": 4}\n`);
+  expect(loadJsonl(fits, mapping)[0].question).toHaveLength(MAX_RECORD_BYTES - 17);
 });
 
 test('empty question: file, line and field', () => {

@@ -2,12 +2,13 @@
  * The command line's documented exit codes on bad input (2) and run state (3), each with one clear line naming
  * the file, line, field or argument; checked through `main()` as the `rrl` binary runs it.
  */
-import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../bin/cli';
 import { initBackend } from '../../lib/backend';
+import { MAX_RECORD_BYTES } from '../../lib/data/records';
 import { setConsoleLevel } from '../../lib/log/logger';
 import { CausalLM, loadCheckpoint, saveCheckpoint } from '../../lib/model';
 import { writeTinyCheckpoint } from '../llm/support/tiny-checkpoint';
@@ -149,6 +150,19 @@ describe('exit 2: bad experiment files', () => {
     const { code, stderr } = await rrl('run', experiment('bad-data', { data: { source: { kind: 'file', path: data, mapping: { question: 'q', answer: 'a' } } } }), '--stage', 'data');
     expect(code).toBe(2);
     expect(stderr).toContain(`${data}:2: not valid JSON`);
+  });
+
+  test('a record over 1 MiB in the dataset or questions file: file, line and limit, nothing copied into the run', async () => {
+    const big = 'x'.repeat(MAX_RECORD_BYTES);
+    const data = file('big.jsonl', `{"q": "What is 1 + 1?", "a": 2}\n{"q": "${big}", "a": 4}\n`);
+    const limit = `record is ${MAX_RECORD_BYTES + 17} bytes, over the limit of ${MAX_RECORD_BYTES} bytes per record (1 MiB)`;
+    const run = await rrl('run', experiment('big-data', { data: { source: { kind: 'file', path: data, mapping: { question: 'q', answer: 'a' } } } }), '--stage', 'data');
+    expect(run).toEqual({ code: 2, stderr: `error: ${data}:2: ${limit}; split or shorten it` });
+    expect(existsSync(join(dir, 'runs', 'big-data', 'data', 'train.jsonl'))).toBe(false);
+    const big2 = file('big-questions.jsonl', `${JSON.stringify({ id: 'q/1', question: big, answers: ['1'], answerType: 'text' })}\n`);
+    const generate = await rrl('generate', checkpoint, '--questions', big2);
+    expect(generate.code).toBe(2);
+    expect(generate.stderr).toMatch(new RegExp(`^error: ${big2}:1: record is \\d+ bytes, over the limit of ${MAX_RECORD_BYTES} bytes per record`));
   });
 });
 
