@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { logger } from '../log/logger';
 import { generate, loadCheckpoint, type CausalLM } from '../model';
+import type { PartialText } from '../model/sampling';
 import { T5Model } from '../model/t5';
 import { t5Generate } from '../model/t5-generate';
 import { importT5Checkpoint, isT5Folder } from '../model/t5-hf';
@@ -11,6 +12,7 @@ import { chatPromptFor } from './chat-template';
 import { LLMError } from './errors';
 import type {
   ChatMessage, ChatRequest, CompletionRequest, CompletionResult, Generation, LLMClient, PromptTokenLogprob, SamplingRequest,
+  TextListener,
 } from './types';
 
 /** Batching settings of {@link LocalLLMClient}. */
@@ -49,6 +51,7 @@ interface Job {
   ids: number[];
   n: number;
   settings: DecodeSettings;
+  onText?: TextListener;
 }
 
 interface JobResult {
@@ -59,6 +62,25 @@ interface JobResult {
 /** Lets the event loop run (timers, sockets) before the next decoding step. */
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/**
+ * The part of a running row's text that is safe to stream: without a trailing incomplete character (decoded as
+ * U+FFFD until its last byte arrives) and without a trailing start of a stop string (it may yet be cut).
+ */
+export function streamableText(text: string, stops: readonly string[]): string {
+  let end = text.length;
+  while (end > 0 && text[end - 1] === '\uFFFD') end--;
+  let held = 0;
+  for (const stop of stops) {
+    for (let k = Math.min(stop.length - 1, end); k > held; k--) {
+      if (text.endsWith(stop.slice(0, k), end)) {
+        held = k;
+        break;
+      }
+    }
+  }
+  return text.slice(0, end - held);
+}
+
 /** A short quote of a prompt for error messages. */
 function quote(prompt: string | number[]): string {
   if (typeof prompt !== 'string') return `a token-id prompt`;
@@ -66,9 +88,28 @@ function quote(prompt: string | number[]): string {
 }
 
 /**
+ * A `generate` step callback that sends each job's listener the new text of each of its rows: all of a finished
+ * row's remaining text, and of a running row what {@link streamableText} allows.
+ */
+function streamTo(jobs: readonly Job[], stops: readonly string[]): (rows: readonly PartialText[]) => void {
+  const owners = jobs.flatMap((job) => Array.from({ length: job.n }, (_, choice) => ({ job, choice })));
+  const sent = owners.map(() => '');
+  return (rows) => rows.forEach((row, r) => {
+    const { job, choice } = owners[r];
+    if (!job.onText) return;
+    const safe = row.finished ? row.text : streamableText(row.text, stops);
+    // A tokenizer whose decoding of more tokens rewrites earlier text cannot stream that row: its text comes at the end.
+    if (safe.length <= sent[r].length || !safe.startsWith(sent[r])) return;
+    job.onText(choice, safe.slice(sent[r].length));
+    sent[r] = safe;
+  });
+}
+
+/**
  * An {@link LLMClient} over a causal LM in this process. Concurrent requests with the same sampling settings that
  * arrive within a short window are decoded together in one batched `generate` call (one row per sample); batches
- * run one at a time and yield to the event loop between decoding steps. Chat requests are rendered with the
+ * run one at a time and yield to the event loop between decoding steps; a request's `onText` receives each choice's new
+ * text after every step. Chat requests are rendered with the
  * tokenizer's chat template, or the plain format for models without one (see {@link chatPromptFor}). With a `seed`, results are reproducible for the same batch. A prompt longer than the model's
  * context is refused (an {@link LLMError} of kind `request`, status 400), never cut.
  */
@@ -186,7 +227,7 @@ export class LocalLLMClient<M extends CausalLM | T5Model = CausalLM> implements 
       seed: request.seed,
       logprobs: request.logprobs,
     };
-    const { choices, completionTokens } = await this.batcher.submit(canonicalJson(settings), { ids, n, settings });
+    const { choices, completionTokens } = await this.batcher.submit(canonicalJson(settings), { ids, n, settings, onText: request.onText });
     return { model: this.model, choices, usage: usage(completionTokens), ...(echoed ? { echo: echoed } : {}) };
   }
 
@@ -242,6 +283,7 @@ export class LocalLLMClient<M extends CausalLM | T5Model = CausalLM> implements 
       returnLogprobs: withLogprobs,
       topLogprobs: settings.logprobs,
       betweenSteps: yieldToEventLoop,
+      onStep: jobs.some((job) => job.onText) ? streamTo(jobs, settings.stop) : undefined,
     };
     const outputs = lm instanceof T5Model ? await t5Generate(lm, this.tokenizer, rows, options) : await generate(lm, this.tokenizer, rows, options);
     const generations = outputs.map((out): Generation => ({

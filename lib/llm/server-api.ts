@@ -184,11 +184,21 @@ export async function completions(context: ApiContext, body: unknown, response: 
     throw new HttpError(400, 'echo and token-id prompts need a model served from a checkpoint', { param: echo ? 'echo' : 'prompt' });
   }
   const logprobs = request.logprobs ?? undefined;
-  const results = await Promise.all(prompts.map((prompt) => {
+  const head = envelope('text_completion', model);
+  const withUsage = request.stream_options?.include_usage ?? false;
+  const extra = withUsage ? { usage: null } : {};
+  const n = request.n ?? 1;
+  // Text is streamed as it is decoded; with echo or logprobs each choice is sent whole at the end.
+  const live = request.stream && !echo && logprobs === undefined ? new LiveText(response) : undefined;
+  const textChunk = (index: number, text: string) => ({ ...head, choices: [{ index, text, logprobs: null, finish_reason: null }], ...extra });
+  const sampling = prompts.map((prompt) => {
     const promptTokens = aware ? client.promptIds(prompt).length : undefined;
-    const maxTokens = maxTokensFor(client, promptTokens, request.max_tokens ?? undefined, 16);
-    return client.complete({ ...samplingOf(request, limits, maxTokens, logprobs), prompt, echo });
-  }));
+    return samplingOf(request, limits, maxTokensFor(client, promptTokens, request.max_tokens ?? undefined, 16), logprobs);
+  });
+  const results = await Promise.all(prompts.map((prompt, p) => client.complete({
+    ...sampling[p], prompt, echo,
+    ...(live ? { onText: (k: number, delta: string) => live.send(p * n + k, delta, textChunk) } : {}),
+  })));
   const choices = results.flatMap((r) => r.choices.map((g) => ({ g, echoed: r.echo }))).map(({ g, echoed }, index) => {
     const prefix = echoed?.text ?? '';
     return {
@@ -199,17 +209,43 @@ export async function completions(context: ApiContext, body: unknown, response: 
     };
   });
   const usage = usageOf(results, stats);
-  const head = envelope('text_completion', model);
   if (!request.stream) return sendJson(response, 200, { ...head, choices, usage });
-  const withUsage = request.stream_options?.include_usage ?? false;
-  const stream = new EventStream(response);
-  const extra = withUsage ? { usage: null } : {};
+  const stream = live?.stream ?? new EventStream(response);
   for (const choice of choices) {
-    stream.send({ ...head, choices: [{ index: choice.index, text: choice.text, logprobs: choice.logprobs, finish_reason: null }], ...extra });
+    const rest = live ? live.rest(choice.index, choice.text) : choice.text;
+    if (rest) stream.send({ ...head, choices: [{ index: choice.index, text: rest, logprobs: choice.logprobs, finish_reason: null }], ...extra });
     stream.send({ ...head, choices: [{ index: choice.index, text: '', logprobs: null, finish_reason: choice.finish_reason }], ...extra });
   }
   if (withUsage) stream.send({ ...head, choices: [], usage });
   stream.done();
+}
+
+/**
+ * Text streamed while it is generated: the event stream opens at the first text (so a request refused before any
+ * is generated still gets its 4xx), and what each choice was sent is kept, so the end sends only the rest.
+ */
+class LiveText {
+  stream?: EventStream;
+  private readonly sent = new Map<number, string>();
+
+  constructor(private readonly response: ServerResponse) {}
+
+  open(): EventStream {
+    return (this.stream ??= new EventStream(this.response));
+  }
+
+  /** Send choice `index`'s new text as the chunk `chunkOf` builds. */
+  send(index: number, delta: string, chunkOf: (index: number, text: string) => unknown): void {
+    this.open().send(chunkOf(index, delta));
+    this.sent.set(index, (this.sent.get(index) ?? '') + delta);
+  }
+
+  /** What of choice `index`'s final text was not sent yet. */
+  rest(index: number, text: string): string {
+    const sent = this.sent.get(index) ?? '';
+    if (!text.startsWith(sent)) throw new Error(`streamed text of choice ${index} is not a prefix of its final text`);
+    return text.slice(sent.length);
+  }
 }
 
 /** A message's content as text: a string, its text parts joined, or empty for null (an assistant's tool call). */
@@ -226,24 +262,35 @@ export async function chat(context: ApiContext, body: unknown, response: ServerR
   const top = request.logprobs ? request.top_logprobs ?? 0 : undefined;
   const promptTokens = isContextAware(client) ? client.promptIds(client.chatPrompt(messages)).length : undefined;
   const maxTokens = maxTokensFor(client, promptTokens, request.max_completion_tokens ?? request.max_tokens ?? undefined, 'context');
-  const result = await client.chat({ ...samplingOf(request, limits, maxTokens, top), messages });
+  const head = envelope(request.stream ? 'chat.completion.chunk' : 'chat.completion', model);
+  const withUsage = request.stream_options?.include_usage ?? false;
+  const extra = withUsage ? { usage: null } : {};
+  const n = request.n ?? 1;
+  // Text is streamed as it is decoded (each choice opened by its role delta); with logprobs it is sent whole at the end.
+  const live = request.stream && top === undefined ? new LiveText(response) : undefined;
+  const roleChunk = (index: number) => ({ ...head, choices: [{ index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }], ...extra });
+  const contentChunk = (index: number, content: string) => ({ ...head, choices: [{ index, delta: { content }, logprobs: null, finish_reason: null }], ...extra });
+  const onText = live && ((index: number, delta: string) => {
+    if (!live.stream) for (let k = 0; k < n; k++) live.open().send(roleChunk(k));
+    live.send(index, delta, contentChunk);
+  });
+  const result = await client.chat({ ...samplingOf(request, limits, maxTokens, top), messages, ...(onText ? { onText } : {}) });
   const logprobsOf = (g: Generation) => (g.logprobs
     ? { content: g.logprobs.map((t) => ({ token: t.token, logprob: t.logprob, bytes: [...Buffer.from(t.token)], top_logprobs: (t.top ?? []).map((a) => ({ ...a, bytes: [...Buffer.from(a.token)] })) })) }
     : null);
   const usage = usageOf([result], stats);
-  const head = envelope(request.stream ? 'chat.completion.chunk' : 'chat.completion', model);
   if (!request.stream) {
     const choices = result.choices.map((g, index) => ({
       index, message: { role: 'assistant', content: g.text }, finish_reason: g.finishReason, logprobs: logprobsOf(g),
     }));
     return sendJson(response, 200, { ...head, choices, usage });
   }
-  const withUsage = request.stream_options?.include_usage ?? false;
-  const extra = withUsage ? { usage: null } : {};
-  const stream = new EventStream(response);
+  const opened = live?.stream !== undefined;
+  const stream = live?.stream ?? new EventStream(response);
   result.choices.forEach((g, index) => {
-    stream.send({ ...head, choices: [{ index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }], ...extra });
-    stream.send({ ...head, choices: [{ index, delta: { content: g.text }, logprobs: logprobsOf(g), finish_reason: null }], ...extra });
+    if (!opened) stream.send(roleChunk(index));
+    const rest = live ? live.rest(index, g.text) : g.text;
+    if (rest || !live) stream.send({ ...head, choices: [{ index, delta: { content: rest }, logprobs: logprobsOf(g), finish_reason: null }], ...extra });
     stream.send({ ...head, choices: [{ index, delta: {}, logprobs: null, finish_reason: g.finishReason }], ...extra });
   });
   if (withUsage) stream.send({ ...head, choices: [], usage });

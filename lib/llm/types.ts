@@ -9,7 +9,15 @@ export interface SamplingRequest {
   /** Ask for per-token log-probabilities, with this many alternatives per position (0 = only the chosen token). */
   logprobs?: number;
   seed?: number;
+  /**
+   * A client that generates in process calls this with each choice's new text as it is decoded (the deltas join to
+   * the choice's final text); other clients never call it. Not part of the request sent or cached.
+   */
+  onText?: TextListener;
 }
+
+/** Receives a choice's new text (`delta`) while it is generated; choices count from 0 within the request. */
+export type TextListener = (choice: number, delta: string) => void;
 
 export interface CompletionRequest extends SamplingRequest {
   /** Text, or token ids of the model's own tokenizer (used as given: no BOS is added). */

@@ -39,6 +39,15 @@ export interface GenerateOptions extends SamplingOptions {
   topLogprobs?: number;
   /** Awaited after each decoding step, e.g. to let a server answer other requests between steps. */
   betweenSteps?: () => Promise<void>;
+  /** Called after each decoding step with every row's text so far (e.g. to stream it); see {@link PartialText}. */
+  onStep?: (rows: readonly PartialText[]) => void;
+}
+
+/** A row's text after a decoding step. */
+export interface PartialText {
+  /** Decoded so far; for a finished row, its final text (cut before a stop string). */
+  text: string;
+  finished: boolean;
 }
 
 /** One generated continuation. */
@@ -234,6 +243,14 @@ export class RowSampler {
     return token;
   }
 
+  /** Each row's text so far (decoded from its tokens; a finished row's final text). */
+  partial(): PartialText[] {
+    return this.rows.map((row) => ({
+      text: row.finishReason === 'stop' ? row.text : this.tokenizer.decode(row.tokenIds, { skipSpecial: true }),
+      finished: row.finishReason !== undefined,
+    }));
+  }
+
   /** The generations, rows still running counted as `length`. */
   results(): Generation[] {
     const { tokenizer, options } = this;
@@ -298,6 +315,7 @@ export async function generate(model: CausalLM, tokenizer: Tokenizer, prompts: s
         masks[r].push(1);
         lengths[r]++;
       }
+      options.onStep?.(sampler.partial());
       if (sampler.done) break;
       await options.betweenSteps?.();
     }

@@ -62,6 +62,7 @@ export async function t5Generate(model: T5Model, tokenizer: Tokenizer, sources: 
       for (let r = 0; r < batch; r++) {
         decoderRows[r].push(sampler.finished(r) ? tokenizer.padId : sampler.take(r, values.subarray(r * vocabSize, (r + 1) * vocabSize)));
       }
+      options.onStep?.(sampler.partial());
       if (sampler.done) break;
       await options.betweenSteps?.();
     }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { initBackend } from '../../lib/backend';
 import { LLMError } from '../../lib/llm/errors';
-import { LocalLLMClient } from '../../lib/llm/local-client';
+import { LocalLLMClient, streamableText } from '../../lib/llm/local-client';
 import { createOpenAIClient } from '../../lib/llm/openai-client';
 import { ServerConfigError, startServer, type RunningServer } from '../../lib/llm/server';
 import { generate, sequenceLogProbs } from '../../lib/model';
@@ -62,6 +62,52 @@ describe('streaming', () => {
     expect(events.every((e) => e.startsWith('data: '))).toBe(true);
     expect(events[events.length - 1]).toBe('data: [DONE]');
     expect(raw.endsWith('\n\n')).toBe(true);
+  });
+});
+
+describe('token-by-token streaming', () => {
+  it('a completion arrives in many chunks as it is decoded, per choice, joining to the non-streamed text', async () => {
+    const request = { model: 'tiny-student', prompt: 'Q: What is 2 + 3?\nA:', max_tokens: 20, temperature: 1, seed: 5, n: 2 };
+    const whole = await api.completions.create(request);
+    const texts = ['', ''];
+    const contentChunks = [0, 0];
+    let chunkAfterFullText = false;
+    for await (const chunk of await api.completions.create({ ...request, stream: true })) {
+      for (const choice of chunk.choices) {
+        if (choice.finish_reason) continue;
+        if (texts[choice.index] === whole.choices[choice.index].text) chunkAfterFullText = true;
+        texts[choice.index] += choice.text;
+        contentChunks[choice.index]++;
+      }
+    }
+    expect(texts).toEqual(whole.choices.map((c) => c.text));
+    expect(chunkAfterFullText).toBe(false);
+    // Each of the tiny model's characters is one token: a choice of L characters comes as L chunks, not one.
+    for (const [k, choice] of whole.choices.entries()) {
+      expect(choice.text.length).toBeGreaterThan(5);
+      expect(contentChunks[k]).toBe(choice.text.length);
+    }
+  });
+
+  it('a chat reply streams its content as it is decoded, after the role delta', async () => {
+    const request = { model: 'tiny-student', messages: [{ role: 'user' as const, content: 'Hi' }], max_tokens: 20, temperature: 1, seed: 1 };
+    const whole = await api.chat.completions.create(request);
+    const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];
+    for await (const chunk of await api.chat.completions.create({ ...request, stream: true })) chunks.push(chunk);
+    expect(chunks[0].choices[0].delta).toEqual({ role: 'assistant', content: '' });
+    const content = chunks.slice(1).map((c) => c.choices[0].delta.content).filter((text) => text !== undefined);
+    expect(content.join('')).toBe(whole.choices[0].message.content);
+    expect(whole.choices[0].message.content!.length).toBeGreaterThan(5);
+    expect(content.length).toBe(whole.choices[0].message.content!.length);
+    expect(chunks[chunks.length - 1].choices[0].finish_reason).toBe(whole.choices[0].finish_reason);
+  });
+
+  it('held back while it may still become a stop string or an incomplete character', () => {
+    expect(streamableText('the answer is 4\nQ', ['\nQ:'])).toBe('the answer is 4');
+    expect(streamableText('the answer is 4\n', ['\nQ:', 'xyz'])).toBe('the answer is 4');
+    expect(streamableText('the answer is 4\nR', ['\nQ:'])).toBe('the answer is 4\nR');
+    expect(streamableText('caf\uFFFD', [])).toBe('caf');
+    expect(streamableText('a\uFFFDb', [])).toBe('a\uFFFDb');
   });
 });
 
