@@ -4,7 +4,7 @@
  * RSS is sampled throughout. Prints a table of each bad request's answer and the load figures, then one JSON line.
  * Bounded: every request has a timeout, the server is stopped at the end (about a minute in all).
  */
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
@@ -13,14 +13,9 @@ import { join, resolve } from 'node:path';
 import { initBackend } from '../lib/backend';
 import { CausalLM, saveCheckpoint } from '../lib/model';
 import { CharTokenizer } from '../lib/tokenizer';
+import { gitCommit } from './commit';
 
-const commit = (() => {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-  } catch {
-    return 'unknown';
-  }
-})();
+const commit = gitCommit();
 
 /** Resident set size of a process in MB, from /proc. */
 function rssMb(pid: number): number {

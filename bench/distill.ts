@@ -24,6 +24,7 @@ import { initBackend } from '../lib/backend';
 import { defaultDataDir, importRationales, loadDataset, splitExamples, writeJsonl } from '../lib/data';
 import { accuracy } from '../lib/eval/predict';
 import { distillWithRecipe, QUICK_RECIPE, RECIPE_SETTINGS, type RecipeDataset, type RecipeSettings } from './distill-recipe';
+import { gitCommit } from './commit';
 
 type DatasetName = RecipeDataset;
 const DATASETS: readonly DatasetName[] = ['last_letters', 'coin_flip', 'multiarith'];
@@ -108,6 +109,7 @@ function printTable(results: Partial<Record<DatasetName, DatasetResult>>, tokeni
 }
 
 async function main(): Promise<void> {
+  process.stderr.write(`bench:distill on commit ${gitCommit()}\n`);
   const argv = await yargs(hideBin(process.argv))
     .option('dataset', { type: 'string', array: true, describe: `datasets (${DATASETS.join(', ')}); default all` })
     .option('quick', { type: 'boolean', default: false, describe: 'tiny slice, tiny model, one epoch' })

@@ -21,8 +21,8 @@
  * forward and backward matmuls (the tied output projection included in N) plus the attention scores and the
  * weighted sum, 2 * 2 L d T forward, times 3 with the backward pass.
  */
-import { execFileSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
+import { gitCommit } from './commit';
 import { initBackend } from '../lib/backend';
 import { setFastWasmKernels, fastWasmKernelsOn } from '../lib/kernels';
 import { CausalLM, generate, type ModelConfig } from '../lib/model';
@@ -182,16 +182,6 @@ function flag(name: string): string | undefined {
   if (i < 0) return undefined;
   const arg = process.argv[i];
   return arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : process.argv[i + 1];
-}
-
-function gitCommit(): string {
-  try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim() !== '';
-    return dirty ? `${head} (with uncommitted changes)` : head;
-  } catch {
-    return 'unknown (not a git checkout)';
-  }
 }
 
 const PROFILE_STEPS = 3;

@@ -16,11 +16,13 @@ import { CausalLM } from '../lib/model';
 import { PPOTrainer, type IterationStats } from '../lib/rl';
 import { CharTokenizer } from '../lib/tokenizer';
 import { CompositeReward } from '../rewards';
+import { gitCommit } from './commit';
 
 const ITERATIONS = 2;
 const PROMPTS = 8;
 
 async function main(): Promise<void> {
+  process.stderr.write(`bench:ppo on commit ${gitCommit()}\n`);
   const backend = await initBackend();
   const examples = loadDataset('last_letters', { dataDir: defaultDataDir() }).slice(0, PROMPTS * (ITERATIONS + 1));
   const tokenizer = CharTokenizer.fromTexts([...examples.map((e) => e.question), 'abcdefghijklmnopqrstuvwxyz ###-->".']);

@@ -26,11 +26,12 @@
  * Options: `--models gpt2-124m,smollm2-135m,qwen2.5-0.5b,t5-small,flan-t5-base` (default all five), `--no-torch`,
  * `--estimate-only` (the memory estimates of the decoder-only plans alone, in seconds: nothing is allocated).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { gitCommit } from './commit';
 import { initBackend } from '../lib/backend';
 import {
   CausalLM, checkMemory, estimateMemory, exportHFCheckpoint, generate, LoraAdapter, loadCheckpoint, trackTensorBytes,
@@ -284,7 +285,7 @@ async function main(): Promise<void> {
     printEstimates(selected.filter((n) => SHAPES[n]));
     return;
   }
-  const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  const commit = gitCommit();
   console.log(`bench:pretrained on commit ${commit}, tfjs wasm (1 thread) vs PyTorch ${args.includes('--no-torch') ? '(skipped: --no-torch)' : ''}`);
   const results: Record<string, ModelFigures> = {};
   for (const name of selected) {

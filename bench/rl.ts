@@ -22,11 +22,11 @@
  *   npm run bench:rl -- --quick                       # a tiny slice, tiny model, 2 iterations (smoke test)
  *   npm run bench:rl -- --iterations 40 --lr 1e-4     # RL settings for tuning runs (see --help)
  */
-import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { gitCommit } from './commit';
 import { initBackend } from '../lib/backend';
 import type { ConditionResult } from '../lib/eval/report';
 import {
@@ -284,17 +284,6 @@ function summary(results: SeedResult[]): Record<string, unknown> {
     repetitionRateDistilled: per((s) => s.distilled.repetitionRate), repetitionRateRL: per((s) => s.rl.repetitionRate),
     meanLengthDistilled: per((s) => s.distilled.meanLength), meanLengthRL: per((s) => s.rl.meanLength),
   };
-}
-
-/** The commit the benchmark runs on (with `+changes` when the working tree differs from it). */
-function gitCommit(): string {
-  try {
-    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    return dirty ? `${commit}+changes` : commit;
-  } catch {
-    return 'unknown';
-  }
 }
 
 async function main(): Promise<void> {

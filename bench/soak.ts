@@ -21,6 +21,7 @@ import { STAGE_IMPLEMENTATIONS } from '../lib/experiment/stages';
 import { rlStage } from '../lib/experiment/stages/rl';
 import { setConsoleLevel } from '../lib/log/logger';
 import { MetricsSink, type MetricsRecord } from '../lib/log/metrics';
+import { gitCommit } from './commit';
 
 interface Sample {
   minute: number;
@@ -46,6 +47,7 @@ class IterationSink extends MetricsSink {
 }
 
 async function main(): Promise<void> {
+  process.stderr.write(`bench:soak on commit ${gitCommit()}\n`);
   const argv = yargs(hideBin(process.argv))
     .option('minutes', { type: 'number', default: 30 })
     .option('sample-seconds', { type: 'number', default: 60 })

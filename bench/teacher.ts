@@ -17,6 +17,7 @@ import { setConsoleLevel } from '../lib/log/logger';
 import { CharTokenizer } from '../lib/tokenizer';
 import { generateRationales } from '../lib/teacher/run';
 import { zeroShotCoT } from '../lib/teacher/strategies';
+import { gitCommit } from './commit';
 
 const QUESTIONS_PER_LEVEL = 48;
 
@@ -34,6 +35,7 @@ interface Figures {
 }
 
 async function main(): Promise<void> {
+  process.stderr.write(`bench:teacher on commit ${gitCommit()}\n`);
   setConsoleLevel('warn');
   const backend = await initBackend();
   const work = mkdtempSync(join(tmpdir(), 'rrl-bench-teacher-'));
