@@ -14,7 +14,7 @@ const INTEGRATION = [
   'experiment/end-to-end', 'experiment/judge-settings', 'experiment/runner', 'llm/call-layer', 'llm/local-server',
   'llm/openai-http', 'reliability/secrets', 'reliability/training-guards', 'rewards/judge', 'rewards/local-judge',
   'rl/trainer', 'teacher/run', 'distill/tiny-run', 'experiment/hf-student', 'experiment/lora-student', 'llm/server-parity',
-  'llm/t5-server', 'reliability/secret-echo', 'reliability/cli-exit-codes', 'reliability/run-log',
+  'llm/t5-server', 'reliability/secret-echo', 'reliability/cli-exit-codes', 'reliability/run-log', 'experiment/teacher-usage',
 ];
 const files = (names) => names.map((name) => `<rootDir>/tests/${name}.test.ts`);
 

@@ -1,4 +1,5 @@
 import { dataFileExists } from '../../data/files';
+import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { importRecordedRationales, readRationales, writeRationales } from '../../data/rationales';
 import { logger } from '../../log/logger';
@@ -83,6 +84,9 @@ const share = (records: RationaleRecord[]) => (records.length ? records.filter((
 export async function teacherStage(context: StageContext): Promise<StageResult> {
   const { train, test } = readSplit(context);
   const file = `${context.dir}/rationales.jsonl`;
+  // A stage run from the start (--restart, a changed config) discards the earlier records, done list and usage;
+  // only a resumed one continues them.
+  if (!context.resume) for (const old of [file, `${file}.done`, `${file}.usage.json`]) rmSync(old, { force: true });
   const usage = await writeTeacherRationales(context, [...train, ...test], file);
   const records = readRationales(file);
   const testIds = new Set(test.map((e) => e.id));
