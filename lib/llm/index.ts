@@ -1,6 +1,6 @@
 // `Generation` is also the name of lib/model's generate() output; here it is exported as `LLMGeneration`.
 export type {
-  SamplingRequest, CompletionRequest, ChatMessage, ChatRequest, TokenLogprob, PromptTokenLogprob, CompletionResult, LLMClient,
+  SamplingRequest, CompletionRequest, ChatMessage, ChatRequest, TokenLogprob, PromptTokenLogprob, CompletionResult, LLMClient, TextListener,
   Generation as LLMGeneration,
 } from './types';
 export * from './errors';

@@ -10,7 +10,7 @@ export {
 } from './memory';
 export { KVCache } from './kv-cache';
 export { sequenceLogProbs, tokenLogProbs } from './logprobs';
-export { generate, sampleToken, type GenerateOptions, type Generation, type SamplingOptions } from './sampling';
+export { generate, sampleToken, type GenerateOptions, type Generation, type PartialText, type SamplingOptions } from './sampling';
 export {
   saveCheckpoint,
   loadCheckpoint,
