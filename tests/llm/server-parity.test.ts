@@ -102,6 +102,21 @@ describe('token-by-token streaming', () => {
     expect(chunks[chunks.length - 1].choices[0].finish_reason).toBe(whole.choices[0].finish_reason);
   });
 
+  it('a client that leaves mid-stream does not stop the server', async () => {
+    const abort = new AbortController();
+    const response = await fetch(`${server.url}/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, signal: abort.signal,
+      body: JSON.stringify({ model: 'tiny-student', prompt: 'Q: 1 + 1?\nA:', max_tokens: 40, temperature: 1, seed: 5, stream: true }),
+    });
+    const reader = response.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toMatch(/^data: \{/);
+    abort.abort();
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the generation runs on, writing to a closed socket
+    expect((await fetch(`${server.url.replace(/\/v1$/, '')}/health`)).status).toBe(200);
+    const after = await api.completions.create({ model: 'tiny-student', prompt: 'Q: 1 + 1?\nA:', max_tokens: 4, temperature: 0 });
+    expect(after.choices[0].finish_reason).toBeDefined();
+  });
+
   it('held back while it may still become a stop string or an incomplete character', () => {
     expect(streamableText('the answer is 4\nQ', ['\nQ:'])).toBe('the answer is 4');
     expect(streamableText('the answer is 4\n', ['\nQ:', 'xyz'])).toBe('the answer is 4');
