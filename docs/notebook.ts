@@ -42,7 +42,8 @@ async function main() {
     score: async (batch) => batch.map(({ rationale }) => (rationale.includes('coin') ? 1 : 0)),
   }));
   const reward = new CompositeReward({ weights: { 'answer-correctness': 1, coherence: 0.2, 'mentions-coin': 0.1 } });
-  const judgeModel = new LocalLLMClient(student.clone(), tokenizer, { name: 'frozen judge' });
+  // a small judge reads a question + rationale longer than its context by their end (logged), as the experiment stages do
+  const judgeModel = new LocalLLMClient(student.clone(), tokenizer, { name: 'frozen judge', longPrompts: 'keep-end' });
   const judge = new Judge(judgeModel, { maxTokens: 24 }); // the judge's prompt and answer length, as an experiment's judge settings
   const scores = await reward.scoreAll(predictions.map((p, i) => ({ example: test[i], rationale: p.rationale })), { judge });
   console.log('reward components:', scores.components, 'total:', scores.total);
