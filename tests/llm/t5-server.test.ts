@@ -74,3 +74,15 @@ test('startServer({ checkpoint }) and LocalLLMClient.fromFolder load a HF T5 fol
     await own.close();
   }
 });
+
+test('a T5 completion streams as it is decoded: several chunks joining to t5Generate\'s text', async () => {
+  const prompt = 'hello world the cat';
+  const [expected] = await t5Generate(model, tokenizer, [prompt], { maxNewTokens: 8, greedy: true });
+  expect(expected.tokenIds.length).toBeGreaterThan(2);
+  const pieces: string[] = [];
+  for await (const chunk of await api.completions.create({ model: 't5-tiny', prompt, max_tokens: 8, temperature: 0, stream: true })) {
+    for (const choice of chunk.choices) if (!choice.finish_reason) pieces.push(choice.text);
+  }
+  expect(pieces.join('')).toBe(expected.text);
+  expect(pieces.length).toBeGreaterThan(1);
+});
