@@ -13,7 +13,7 @@ test('bench:rl --quick refines on recombined questions and prints one JSON objec
     expect(lines.some((line) => line.startsWith('| **judge accuracy %, RL**'))).toBe(true);
     const figures = JSON.parse(lines[lines.length - 1]);
     expect(Object.keys(figures)).toEqual(['commit', 'last_letters']);
-    expect(figures.commit).toMatch(/^[0-9a-f]{40}(\+changes)?$/);
+    expect(figures.commit).toMatch(/^[0-9a-f]{7,40}(\+changes)?$/);
     expect(lines).toContain(`commit ${figures.commit}`);
     const ll = figures.last_letters;
     expect(ll.seeds).toEqual([1]);
