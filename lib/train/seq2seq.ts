@@ -9,9 +9,8 @@ import type { T5Model } from '../model/t5';
 import { t5TargetLogProbs } from '../model/t5-logprobs';
 import type { Tokenizer } from '../tokenizer/types';
 import { AdamW } from './adamw';
-import { clipByGlobalNorm } from './clip';
 import type { TrainingText } from './formats';
-import { warmupCosine } from './schedule';
+import { accumulateGrads, applyUpdate } from './step';
 import type { StepResult, TrainerOptions } from './trainer';
 
 /** One training pair as token ids: the source (with EOS, as T5 reads it) and the target (with EOS). */
@@ -95,21 +94,10 @@ export class Seq2SeqTrainer {
       if (share === 0) continue;
       const { value, grads } = tf.variableGrads(() => tf.mul(this.loss(part), share) as tf.Scalar, Object.values(this.model.weights));
       loss += (await value.data())[0];
-      const previous = accumulated;
-      accumulated = tf.tidy(() => Object.fromEntries(Object.entries(grads).map(([id, g]) => {
-        const name = this.variableNames.get(id)!;
-        return [name, previous[name] ? tf.add(previous[name], g) : tf.clone(g)];
-      })));
-      tf.dispose([value, ...Object.values(grads), ...Object.values(previous)]);
+      value.dispose();
+      accumulated = accumulateGrads(accumulated, grads, this.variableNames);
     }
-    const lr = warmupCosine(this.optimizer.step, this.options.schedule);
-    const norm = tf.tidy(() => {
-      const clipped = clipByGlobalNorm(accumulated, this.options.maxGradNorm ?? 1);
-      this.optimizer.apply(clipped.grads, lr);
-      return clipped.norm;
-    });
-    const gradNorm = (await norm.data())[0];
-    tf.dispose([norm, ...Object.values(accumulated)]);
+    const { lr, gradNorm } = await applyUpdate(this.optimizer, accumulated, this.options.schedule, this.options.maxGradNorm ?? 1);
     return { loss, gradNorm, lr };
   }
 

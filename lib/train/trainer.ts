@@ -8,9 +8,9 @@ import type { CausalLM } from '../model/causal-lm';
 import type { OptimizerState } from '../model/checkpoint';
 import { trainableWeights, withAdapterTraining } from '../model/lora';
 import { AdamW, type AdamWOptions } from './adamw';
-import { clipByGlobalNorm } from './clip';
 import { maskedCrossEntropy } from './loss';
-import { warmupCosine, type WarmupCosineOptions } from './schedule';
+import { type WarmupCosineOptions } from './schedule';
+import { accumulateGrads, applyUpdate } from './step';
 
 /** Settings of a {@link Trainer}. */
 export interface TrainerOptions extends AdamWOptions {
@@ -108,23 +108,10 @@ export class Trainer {
         return tf.mul(this.loss(ids, tf.tensor2d(rows(batch.targetMask)), attentionMask), share) as tf.Scalar;
       }, variables));
       loss += (await value.data())[0];
-      const previous = accumulated;
-      accumulated = tf.tidy(() =>
-        Object.fromEntries(Object.entries(grads).map(([id, g]) => {
-          const name = this.variableNames.get(id)!;
-          return [name, previous[name] ? tf.add(previous[name], g) : tf.clone(g)];
-        })),
-      );
-      tf.dispose([value, ...Object.values(grads), ...Object.values(previous)]);
+      value.dispose();
+      accumulated = accumulateGrads(accumulated, grads, this.variableNames);
     }
-    const lr = warmupCosine(this.optimizer.step, this.options.schedule);
-    const norm = tf.tidy(() => {
-      const clipped = clipByGlobalNorm(accumulated, this.options.maxGradNorm ?? 1);
-      this.optimizer.apply(clipped.grads, lr);
-      return clipped.norm;
-    });
-    const gradNorm = (await norm.data())[0];
-    tf.dispose([norm, ...Object.values(accumulated)]);
+    const { lr, gradNorm } = await applyUpdate(this.optimizer, accumulated, this.options.schedule, this.options.maxGradNorm ?? 1);
     return { loss, gradNorm, lr };
   }
 
