@@ -57,7 +57,10 @@ const RANK = 16;
 const TRAIN_TOKENS = 256;
 const SAMPLE_BATCH = 8;
 const NEW_TOKENS = 64;
-/** GRPO's update runs over `updateRows` rows per pass (4 x 72 tokens, about the distillation row's 256). */
+/**
+ * GRPO's update runs over `updateRows` rows per minibatch (4 x 72 tokens, about the distillation row's 256), halved for
+ * a shape whose update does not fit the heap at 4 (Qwen2.5-0.5B: its 151,936-wide logits).
+ */
 const GRPO = { prompts: 4, samples: 4, updateRows: 4 };
 const MiB = 1024 * 1024;
 /**
@@ -80,6 +83,8 @@ interface ModelFigures {
   sampleTokPerS: number;
   /** One GRPO iteration (decoder-only shapes; the RL loop takes no T5 policy yet). */
   grpoIterationS?: number;
+  /** Rows per GRPO minibatch (GRPO.updateRows, halved where that update does not fit the heap). */
+  grpoRows?: number;
   full?: { fits: boolean; estimateMiB: number; peakMiB?: number; trainTokPerS?: number };
   torch?: Record<string, number | string>;
 }
@@ -169,7 +174,10 @@ async function measure(name: string, dir: string): Promise<ModelFigures> {
   const lora = { rank: RANK, alpha: 2 * RANK, dropout: 0, targetModules: defaultTargetModules(validateModelConfig(shape)) };
   const { loraPlan, trainTokens } = plans(shape);
   const estimate = checkMemory(loraPlan, WASM_HEAP_BYTES, name);
-  checkMemory({ ...loraPlan, microBatch: GRPO.updateRows, seqLen: NEW_TOKENS + 8 }, WASM_HEAP_BYTES, `${name} GRPO update`);
+  const updatePlan = (rows: number): MemoryPlan => ({ ...loraPlan, microBatch: rows, seqLen: NEW_TOKENS + 8 });
+  let grpoRows = GRPO.updateRows;
+  while (grpoRows > 1 && estimateMemory(updatePlan(grpoRows)).total > WASM_HEAP_BYTES) grpoRows /= 2;
+  checkMemory(updatePlan(grpoRows), WASM_HEAP_BYTES, `${name} GRPO update`);
   LoraAdapter.attach(model, lora, { seed: 2 });
   const phase = (what: string) => process.stderr.write(`${name}: ${what} (tensor bytes held: ${Math.round(tracker.current / MiB)} MiB)\n`);
   phase('loaded; training');
@@ -186,7 +194,7 @@ async function measure(name: string, dir: string): Promise<ModelFigures> {
   const reward = { name: 'share-of-a', score: async (batch: { rationale: string }[]) => batch.map(({ rationale }) => [...rationale].filter((c) => c === 'a').length / Math.max(1, rationale.length)) };
   const grpo = new PPOTrainer({
     policy: model, tokenizer, reward, seed: 3, promptOf: (e) => e.question,
-    config: { algorithm: 'grpo', samplesPerPrompt: GRPO.samples, maxNewTokens: NEW_TOKENS, minibatchSize: GRPO.updateRows, ppoEpochs: 1, stop: [], learningRate: 1e-4 },
+    config: { algorithm: 'grpo', samplesPerPrompt: GRPO.samples, maxNewTokens: NEW_TOKENS, minibatchSize: grpoRows, ppoEpochs: 1, stop: [], learningRate: 1e-4 },
   });
   phase('GRPO iteration');
   start = performance.now();
@@ -211,7 +219,7 @@ async function measure(name: string, dir: string): Promise<ModelFigures> {
   model.dispose();
   return {
     fits: true, mode: 'lora', trainTokens, peakMiB: Math.round(loraPeak / MiB), estimateMiB: Math.round(estimate.total / MiB),
-    trainTokPerS, sampleTokPerS, grpoIterationS, full,
+    trainTokPerS, sampleTokPerS, grpoIterationS, grpoRows, full,
   };
 }
 
