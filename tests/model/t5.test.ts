@@ -7,6 +7,7 @@ import { relativeBucket } from '../../lib/model/t5-position';
 import { t5Generate } from '../../lib/model/t5-generate';
 import { CharTokenizer } from '../../lib/tokenizer/char';
 import { maskedCrossEntropy } from '../../lib/train/loss';
+import { directionalDerivative } from './tiny';
 import { maxAbsDiff, tokenRows } from './tiny';
 
 beforeAll(async () => {
@@ -165,20 +166,8 @@ test('every weight tensor, along its gradient and at its largest entries', () =>
       return tf.add(ce, tf.mul(0.3, tf.sum(tf.square(tf.mul(model.value(hidden), targetMask))))) as tf.Scalar;
     });
   const { grads } = tf.variableGrads(loss, Object.values(all));
-  // Richardson extrapolation of central differences: (4 D(h/2) - D(h)) / 3 cancels the O(h^2) error term
-  const central = (v: tf.Variable, direction: tf.Tensor, h: number): number => {
-    const saved = v.clone();
-    const at = (step: number) => tf.tidy(() => {
-      v.assign(tf.add(saved, tf.mul(direction, step)));
-      return loss().dataSync()[0];
-    });
-    const quotient = (at(h) - at(-h)) / (2 * h);
-    v.assign(saved);
-    saved.dispose();
-    return quotient;
-  };
   const h = 1e-2;
-  const derivative = (v: tf.Variable, direction: tf.Tensor): number => (4 * central(v, direction, h) - central(v, direction, 2 * h)) / 3;
+  const derivative = (v: tf.Variable, direction: tf.Tensor): number => directionalDerivative(loss, v, direction, h);
   const near = (what: string, fd: number, analytic: number, tolerance: number) => {
     if (!(Math.abs(fd - analytic) <= tolerance)) throw new Error(`${what}: finite difference ${fd} vs analytic ${analytic} (tolerance ${tolerance})`);
   };

@@ -27,3 +27,23 @@ export function tokenRows(batch: number, length: number, vocab: number, seed: nu
     }),
   );
 }
+
+/**
+ * d loss / d t of loss(v + t direction) at t = 0, by Richardson extrapolation of central differences:
+ * (4 D(h) - D(2h)) / 3 cancels the O(h^2) error of D(h) = (loss(v + h direction) - loss(v - h direction)) / 2h.
+ * `v` is restored afterwards.
+ */
+export function directionalDerivative(loss: () => tf.Scalar, v: tf.Variable, direction: tf.Tensor, h = 1e-2): number {
+  const central = (step: number): number => {
+    const saved = v.clone();
+    const at = (t: number) => tf.tidy(() => {
+      v.assign(tf.add(saved, tf.mul(direction, t)));
+      return loss().dataSync()[0];
+    });
+    const quotient = (at(step) - at(-step)) / (2 * step);
+    v.assign(saved);
+    saved.dispose();
+    return quotient;
+  };
+  return (4 * central(h) - central(2 * h)) / 3;
+}
