@@ -16,47 +16,13 @@ T5ForConditionalGeneration's d_model^-0.5 scaling of a tied head), in plain PyTo
 """
 import json
 import math
-import struct
 import sys
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-# ---- safetensors (F32 only), by hand: 8-byte little-endian header length, JSON header, raw data ----
-
-
-def write_safetensors(path, tensors):
-    header, blobs, offset = {}, [], 0
-    for name in sorted(tensors):
-        data = tensors[name].detach().contiguous().to(torch.float32).numpy().tobytes()
-        header[name] = {"dtype": "F32", "shape": list(tensors[name].shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    raw = json.dumps(header, separators=(",", ":")).encode()
-    raw += b" " * (-len(raw) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(raw)))
-        f.write(raw)
-        for blob in blobs:
-            f.write(blob)
-
-
-def read_safetensors(path):
-    data = Path(path).read_bytes()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8 : 8 + n])
-    out = {}
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        if entry["dtype"] != "F32":
-            raise SystemExit(f"{path}: tensor {name} is {entry['dtype']}; this reader takes F32 only")
-        begin, end = entry["data_offsets"]
-        values = torch.frombuffer(bytearray(data[8 + n + begin : 8 + n + end]), dtype=torch.float32)
-        out[name] = values.reshape(entry["shape"])
-    return out
-
+from hf_reference import read_safetensors, write_safetensors  # the same folder: safetensors by hand, F32/F16/BF16
 
 # ---- the forward, from modeling_t5 ----
 
@@ -264,7 +230,7 @@ def check(folder, reference_path):
     config = json.loads((Path(folder) / "config.json").read_text())
     config.setdefault("num_decoder_layers", config["num_layers"])
     config.setdefault("tie_word_embeddings", True)
-    weights = read_safetensors(Path(folder) / "model.safetensors")
+    weights = {name: t.float() for name, t in read_safetensors(Path(folder) / "model.safetensors").items()}
     reference = json.loads(Path(reference_path).read_text())
     with torch.no_grad():
         logits = forward(weights, config, torch.tensor(reference["source_ids"]), torch.tensor(reference["source_mask"]), torch.tensor(reference["decoder_ids"]))
