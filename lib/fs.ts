@@ -28,3 +28,13 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
 export function writeJsonAtomic(path: string, value: unknown): void {
   writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n');
 }
+
+/** Whether a process with this id exists (a signal-0 probe; EPERM means it exists but belongs to another user). */
+export function processIsRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { writeJsonAtomic } from '../fs';
+import { processIsRunning, writeJsonAtomic } from '../fs';
 import { redactSecrets } from '../log/logger';
 import type { ExperimentConfig } from './schema';
 
@@ -143,7 +143,7 @@ export class RunFolder {
     const file = this.path('run.lock');
     if (existsSync(file)) {
       const pid = Number(readFileSync(file, 'utf8').trim());
-      if (pid && pid !== process.pid && isAlive(pid)) {
+      if (pid && pid !== process.pid && processIsRunning(pid)) {
         throw new RunStateError(`${this.root} is being run by another process (pid ${pid}); wait for it or stop it first`);
       }
     }
@@ -155,13 +155,4 @@ export class RunFolder {
 /** A run that cannot go on as asked (locked by another process, stale results, an interrupted stage, missing earlier stages). */
 export class RunStateError extends Error {
   override name = 'RunStateError';
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

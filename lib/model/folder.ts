@@ -4,17 +4,9 @@
  */
 import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { processIsRunning } from '../fs';
 import type { Tokenizer } from '../tokenizer/types';
 import type { ResolvedModelConfig } from './config';
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Clears what a writer killed in the middle of {@link writeFolderAtomic} left beside `target` (names end in
@@ -27,7 +19,7 @@ export function recoverInterruptedWrite(target: string): void {
   if (!existsSync(parent)) return;
   for (const name of readdirSync(parent).filter((n) => prefixes.some((p) => n.startsWith(p)))) {
     const pid = Number(/-(\d+)-\d+$/.exec(name)?.[1]);
-    if (!pid || pid === process.pid || isRunning(pid)) continue;
+    if (!pid || pid === process.pid || processIsRunning(pid)) continue;
     if (name.startsWith(prefixes[1]) && !existsSync(target)) renameSync(join(parent, name), target);
     else rmSync(join(parent, name), { recursive: true, force: true });
   }
