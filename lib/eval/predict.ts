@@ -30,11 +30,11 @@ export async function predictWithStudent(
   for (let start = 0; start < examples.length; start += batchSize) {
     const batch = examples.slice(start, start + batchSize);
     const generations = await generate(model, tokenizer, batch.map((e) => rationalePrompt(e, options.format)),
-      { maxNewTokens: options.maxNewTokens, greedy: true, addBos: true });
+      { maxNewTokens: options.maxNewTokens, greedy: true, addBos: tokenizer.addsBos });
     let parsed = generations.map((g) => answerFromGeneration(g.text));
     if (options.format === 'mt-re') {
       const answers = await generate(model, tokenizer, batch.map(answerTaskPrompt),
-        { maxNewTokens: 32, greedy: true, addBos: true });
+        { maxNewTokens: 32, greedy: true, addBos: tokenizer.addsBos });
       parsed = parsed.map((p, i) => ({ rationale: p.rationale, answer: answers[i].text.trim() }));
     }
     batch.forEach((example, i) => {

@@ -78,13 +78,14 @@ export interface EncodedText {
 }
 
 /**
- * Tokenize `BOS prompt target EOS` (no BOS when the tokenizer has none) so that the loss covers exactly the target tokens and the EOS. A sequence longer
- * than `maxLength` loses the start of its prompt (BOS kept); a target that alone does not fit loses its end.
+ * Tokenize `BOS prompt target EOS` (BOS only when the tokenizer `addsBos`: Llama yes, Qwen2 and GPT-2 no) so that the
+ * loss covers exactly the target tokens and the EOS. A sequence longer than `maxLength` loses the start of its prompt
+ * (BOS kept); a target that alone does not fit loses its end.
  */
 export function encodeTrainingText(tokenizer: Tokenizer, text: TrainingText, maxLength: number): EncodedText {
   let prompt = tokenizer.encode(text.prompt);
   let target = [...tokenizer.encode(text.target), tokenizer.eosId];
-  const bos = tokenizer.bosId === undefined ? [] : [tokenizer.bosId]; // Qwen-style tokenizers have none
+  const bos = tokenizer.addsBos && tokenizer.bosId !== undefined ? [tokenizer.bosId] : [];
   const room = maxLength - bos.length;
   const truncated = prompt.length + target.length > room;
   if (truncated) {
