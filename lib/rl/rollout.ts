@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Example } from '../data/types';
 import type { CausalLM } from '../model/causal-lm';
-import { tokenLogProbs } from '../model/logprobs';
+import { scoreNextTokens } from '../model/logprobs';
 import { generate } from '../model/sampling';
 import type { Tokenizer } from '../tokenizer/types';
 
@@ -57,9 +57,7 @@ export interface RolloutOptions {
 export function tokenPass(model: CausalLM, ids: tf.Tensor2D, attentionMask: tf.Tensor2D, temperature: number, withValues: boolean): { logprobs: tf.Tensor2D; values?: tf.Tensor2D } {
   return tf.tidy(() => {
     const [batch, length] = ids.shape;
-    const { logits, hidden } = model.forward(ids, { attentionMask });
-    const predicting = tf.div(tf.slice(logits, [0, 0, 0], [batch, length - 1, -1]), temperature) as tf.Tensor3D;
-    const logprobs = tokenLogProbs(predicting, tf.slice(ids, [0, 1], [batch, length - 1]) as tf.Tensor2D);
+    const { logprobs, hidden } = scoreNextTokens(model, ids, { attentionMask, temperature });
     if (!withValues) return { logprobs };
     const values = tf.slice(model.value(hidden), [0, 0], [batch, length - 1]) as tf.Tensor2D;
     return { logprobs, values };
