@@ -91,12 +91,12 @@ export async function collectRollout(
   const started = performance.now();
   const generations = await generate(policy, tokenizer, prompts, {
     maxNewTokens: options.maxNewTokens, temperature: options.temperature, topK: options.topK, topP: options.topP, minP: options.minP,
-    stop: options.stop, seed: options.seed, addBos: true,
+    stop: options.stop, seed: options.seed, addBos: tokenizer.addsBos,
   });
   const samplingMs = performance.now() - started;
 
-  // Prompt tokens as generate() saw them: BOS added, the start cut when longer than maxSeqLen − 1.
-  const promptIds = prompts.map((p) => tokenizer.encode(p, { addBos: true }).slice(-(policy.config.maxSeqLen - 1)));
+  // Prompt tokens as generate() saw them: BOS added (if the tokenizer adds it), the start cut when longer than maxSeqLen − 1.
+  const promptIds = prompts.map((p) => tokenizer.encode(p, { addBos: tokenizer.addsBos }).slice(-(policy.config.maxSeqLen - 1)));
   const sequences = promptIds.map((p, b) => [...p, ...generations[b].tokenIds]);
   const width = Math.max(...sequences.map((s) => s.length));
   const ids = sequences.map((s) => [...s, ...Array(width - s.length).fill(tokenizer.padId)]);
