@@ -155,8 +155,8 @@ export class MemoryLimitError extends Error {
 
 /**
  * Settings near the plan that fit under `limit`: LoRA (rank 16 on four d x d projections) instead of full fine-tuning,
- * smaller micro-batches, shorter rows, alone or combined; fewest changes first, then the largest that fits; at
- * most three.
+ * recomputed blocks with logits 64 rows at a time (and packed weights within the heap left), smaller
+ * micro-batches, shorter rows, alone or combined; fewest changes first, then the largest that fits; at most three.
  */
 function settingsThatFit(plan: MemoryPlan, limit: number): string[] {
   const found: { text: string; changes: number; total: number }[] = [];
@@ -165,13 +165,21 @@ function settingsThatFit(plan: MemoryPlan, limit: number): string[] {
   for (let m = Math.floor(plan.microBatch / 2); m >= 1; m = Math.floor(m / 2)) microBatches.push(m);
   const lengths = [plan.seqLen];
   for (let t = Math.floor(plan.seqLen / 2); t >= 32; t = Math.floor(t / 2)) lengths.push(t);
+  const recompute = plan.gradientCheckpointing || plan.microBatch === 0 ? [false] : [false, true];
   for (const mode of modes) {
-    for (const microBatch of microBatches) {
-      for (const seqLen of lengths) {
-        const changes = [mode ? 'LoRA (rank 16)' : '', microBatch !== plan.microBatch ? `micro-batch ${microBatch}` : '', seqLen !== plan.seqLen ? `sequence length ${seqLen}` : ''].filter(Boolean);
-        if (changes.length === 0) continue;
-        const total = estimateMemory({ ...plan, mode: mode ?? plan.mode, microBatch, seqLen }).total;
-        if (total <= limit) found.push({ text: `${changes.join(', ')}: ${mib(total)}`, changes: changes.length, total });
+    for (const saving of recompute) {
+      for (const microBatch of microBatches) {
+        for (const seqLen of lengths) {
+          const changes = [
+            mode ? 'LoRA (rank 16)' : '', saving ? 'gradientCheckpointing with logitChunkRows 64' : '',
+            microBatch !== plan.microBatch ? `micro-batch ${microBatch}` : '', seqLen !== plan.seqLen ? `sequence length ${seqLen}` : '',
+          ].filter(Boolean);
+          if (changes.length === 0) continue;
+          let changed: MemoryPlan = { ...plan, mode: mode ?? plan.mode, microBatch, seqLen };
+          if (saving) changed = { ...changed, gradientCheckpointing: true, logitChunkRows: 64 };
+          const total = estimateMemory({ ...changed, packedBudget: packedBudgetFor(changed, limit) }).total;
+          if (total <= limit) found.push({ text: `${changes.join(', ')}: ${mib(total)}`, changes: changes.length, total });
+        }
       }
     }
   }
