@@ -24,6 +24,8 @@
  * GRPO, the estimate or a PyTorch peer (none of those takes T5 yet); their `mode` is `full`.
  *
  * Options: `--models gpt2-124m,smollm2-135m,qwen2.5-0.5b,t5-small,flan-t5-base` (default all five), `--no-torch`,
+ * `--train-only` (decoder-only shapes: the model made in memory, only the LoRA training steps and their memory;
+ * no sampling, GRPO, full fine-tuning or PyTorch peer),
  * `--estimate-only` (the memory estimates of the decoder-only plans alone, in seconds: nothing is allocated).
  */
 import { spawnSync } from 'node:child_process';
@@ -91,7 +93,8 @@ interface ModelFigures {
   /** The memory estimate (decoder-only shapes; lib/model/memory.ts has no T5 plan yet). */
   estimateMiB?: number;
   trainTokPerS?: number;
-  sampleTokPerS: number;
+  /** KV-cache sampling (absent with --train-only). */
+  sampleTokPerS?: number;
   /** One GRPO iteration (decoder-only shapes; the RL loop takes no T5 policy yet). */
   grpoIterationS?: number;
   /** Rows per GRPO minibatch (GRPO.updateRows, halved where that update does not fit the heap). */
@@ -183,13 +186,24 @@ function printEstimates(names: string[]): void {
   console.log(JSON.stringify(out));
 }
 
-/** One model's figures, in this process (the child). */
-async function measure(name: string, dir: string): Promise<ModelFigures> {
+/** The memory settings a model ran with (see {@link plans}). */
+function savingOf(model: CausalLM): Pick<ModelFigures, 'gradientCheckpointing' | 'logitChunkRows' | 'packedBudgetMiB'> {
+  return {
+    gradientCheckpointing: model.gradientCheckpointing, logitChunkRows: model.logitChunkRows,
+    packedBudgetMiB: Number.isFinite(packedWeights.budget) ? Math.round(packedWeights.budget / MiB) : undefined,
+  };
+}
+
+/**
+ * One model's figures, in this process (the child). With `trainOnly` the model is made in memory (no folder) and
+ * only loading and the training steps are measured.
+ */
+async function measure(name: string, dir: string, trainOnly: boolean): Promise<ModelFigures> {
   await initBackend('wasm');
   const shape = SHAPES[name];
-  await writeRandomFolder(shape, dir);
+  if (!trainOnly) await writeRandomFolder(shape, dir);
   const tracker = trackTensorBytes(tf.backend());
-  const { model, tokenizer } = await loadCheckpoint(dir, { maxSeqLen: shape.maxSeqLen });
+  const { model, tokenizer } = trainOnly ? { model: CausalLM.create(shape, { seed: 1 }), tokenizer: undefined } : await loadCheckpoint(dir, { maxSeqLen: shape.maxSeqLen });
   const lora = { rank: RANK, alpha: 2 * RANK, dropout: 0, targetModules: defaultTargetModules(validateModelConfig(shape)) };
   const { loraPlan, trainTokens } = plans(shape);
   const estimate = checkMemory(loraPlan, WASM_HEAP_BYTES, name);
@@ -204,6 +218,12 @@ async function measure(name: string, dir: string): Promise<ModelFigures> {
   const phase = (what: string) => process.stderr.write(`${name}: ${what} (tensor bytes held: ${Math.round(tracker.current / MiB)} MiB)\n`);
   phase('loaded; training');
   const trainTokPerS = await trainRate(model, trainTokens);
+  if (!tokenizer) {
+    const figures = { fits: true, mode: 'lora' as const, trainTokens, peakMiB: Math.round(tracker.peak / MiB), heapMiB: Math.round(tracker.heapBytes / MiB), estimateMiB: Math.round(estimate.total / MiB), ...savingOf(model), trainTokPerS };
+    tracker.stop();
+    model.dispose();
+    return figures;
+  }
   phase('sampling');
 
   const prompts = randomRows(SAMPLE_BATCH, 8, shape.vocabSize, 9);
@@ -242,9 +262,7 @@ async function measure(name: string, dir: string): Promise<ModelFigures> {
   model.dispose();
   return {
     fits: true, mode: 'lora', trainTokens, peakMiB: Math.round(loraPeak / MiB), heapMiB: Math.round(loraHeap / MiB), estimateMiB: Math.round(estimate.total / MiB),
-    gradientCheckpointing: model.gradientCheckpointing, logitChunkRows: model.logitChunkRows,
-    packedBudgetMiB: Number.isFinite(packedWeights.budget) ? Math.round(packedWeights.budget / MiB) : undefined,
-    trainTokPerS, sampleTokPerS, grpoIterationS, grpoRows, full,
+    ...savingOf(model), trainTokPerS, sampleTokPerS, grpoIterationS, grpoRows, full,
   };
 }
 
@@ -304,7 +322,7 @@ function torchFigures(dir: string, trainTokens: number): Record<string, number |
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === '--child') {
-    const figures = T5_SHAPES[args[1]] ? await measureT5(args[1], args[2]) : await measure(args[1], args[2]);
+    const figures = T5_SHAPES[args[1]] ? await measureT5(args[1], args[2]) : await measure(args[1], args[2], args.includes('--train-only'));
     process.stdout.write(`${JSON.stringify(figures)}\n`);
     return;
   }
@@ -325,7 +343,8 @@ async function main(): Promise<void> {
   for (const name of selected) {
     const dir = mkdtempSync(join(tmpdir(), `rrl-bench-${name}-`));
     try {
-      const child = spawnSync(process.execPath, [require.resolve('tsx/cli'), __filename, '--child', name, dir], { encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'inherit'] });
+      const trainOnly = args.includes('--train-only') && !T5_SHAPES[name];
+      const child = spawnSync(process.execPath, [require.resolve('tsx/cli'), __filename, '--child', name, dir, ...(trainOnly ? ['--train-only'] : [])], { encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'inherit'] });
       const last = child.stdout.trim().split('\n').pop() ?? '';
       if (child.status !== 0 || !last.startsWith('{')) {
         console.log(`${name}: failed (exit ${child.status}): ${last}`);
@@ -333,6 +352,7 @@ async function main(): Promise<void> {
       }
       const figures = JSON.parse(last) as ModelFigures;
       if (T5_SHAPES[name]) figures.torch = { skipped: 'no PyTorch T5 peer' };
+      else if (trainOnly) figures.torch = { skipped: '--train-only' };
       else if (!args.includes('--no-torch') && existsSync(join(dir, 'model.safetensors'))) figures.torch = torchFigures(dir, figures.trainTokens);
       results[name] = figures;
       console.log(`# ${name}: ${JSON.stringify(figures)}`);
@@ -352,7 +372,7 @@ async function main(): Promise<void> {
     }
     const saving = f.gradientCheckpointing ? `, recomputed blocks, logits ${f.logitChunkRows} rows at a time${f.packedBudgetMiB !== undefined ? `, packed weights ${f.packedBudgetMiB} MiB` : ''}` : '';
     console.log(`| ${name} | LoRA r=${RANK}, ${f.trainTokens} tokens${saving} | ${f.peakMiB} / ${f.heapMiB} (${f.estimateMiB}) | ${num(f.trainTokPerS)} | ${num(f.sampleTokPerS)} | ${num(f.grpoIterationS)} | `
-      + `${t.skipped ?? t.failed ?? `${num(t.trainTokPerS)} / ${num(t.sampleTokPerS)}, ${num(t.grpoIterationS)}, ${num(t.peakRssMiB, 0)}`} | ${ratio(f.trainTokPerS!, t.trainTokPerS)}, ${ratio(f.sampleTokPerS, t.sampleTokPerS)} |`);
+      + `${t.skipped ?? t.failed ?? `${num(t.trainTokPerS)} / ${num(t.sampleTokPerS)}, ${num(t.grpoIterationS)}, ${num(t.peakRssMiB, 0)}`} | ${ratio(f.trainTokPerS!, t.trainTokPerS)}, ${ratio(f.sampleTokPerS ?? 0, t.sampleTokPerS)} |`);
     if (f.full) console.log(`| ${name} | full | ${f.full.fits ? `${f.full.peakMiB} (${f.full.estimateMiB})` : `does not fit (estimate ${f.full.estimateMiB})`} | ${num(f.full.trainTokPerS)} | | | | |`);
   }
   console.log(JSON.stringify(results));
