@@ -88,6 +88,7 @@ export async function rlStage(context: StageContext): Promise<StageResult> {
   });
   // The distilled student, frozen: RL's reference and, for a `student-copy` judge, the judge.
   const reference = frozenCopy ?? policy.withoutAdapter();
+  const reward = buildReward(context); // before the judge's connection: its modules' setup (natural's load) blocks for a moment
   const judge = await openJudge(context, { model: reference, tokenizer });
   const chat = studentChat(config, tokenizer);
   const promptOf = (example: Example) => {
@@ -95,7 +96,7 @@ export async function rlStage(context: StageContext): Promise<StageResult> {
     return chat ? chatPrompt(prompt, tokenizer) : prompt;
   };
   const trainer = new PPOTrainer({
-    policy, reference, tokenizer, reward: buildReward(context), judge: judge.judge, seed: config.seed,
+    policy, reference, tokenizer, reward, judge: judge.judge, seed: config.seed,
     promptOf, config: trainerSettings(rl), totalIterations: rl.iterations,
   });
   if (state) trainer.loadState(state, optimizerState, lastDir);
