@@ -18,7 +18,7 @@ import { Trainer } from '../../train/trainer';
 import { RunInterrupted, type StageContext, type StageResult } from '../runner';
 import type { ExperimentConfig } from '../schema';
 import { readSplit } from './data';
-import { attachStudentLora, checkStudentMemory, studentChat } from './student';
+import { applyStudentMemorySettings, attachStudentLora, checkStudentMemory, studentChat } from './student';
 
 /** Characters every format writes besides the data: separators, task prefixes, answer marker. */
 const FORMAT_CHARACTERS = ' ###-->[answer][explain]\n';
@@ -34,7 +34,7 @@ async function createStudent(config: ExperimentConfig, train: Example[], records
   const texts = [FORMAT_CHARACTERS, ...train.map(questionText), ...train.flatMap((e) => e.answers), ...records.map((r) => r.rationale)];
   const tokenizer = student.tokenizer === 'byte' ? new ByteTokenizer()
     : student.tokenizer === 'word-char' ? WordCharTokenizer.fromTexts(texts, 0.05) : CharTokenizer.fromTexts(texts);
-  const { tokenizer: _kind, ...shape } = student;
+  const { tokenizer: _kind, gradientCheckpointing: _recompute, logitChunkRows: _chunk, ...shape } = student;
   const model = CausalLM.create({ ...shape, vocabSize: tokenizer.vocabSize }, { seed: config.seed });
   return { model, tokenizer };
 }
@@ -70,6 +70,7 @@ export async function distillStage(context: StageContext): Promise<StageResult> 
     { format: options.format, alpha: options.alpha, maxLength: model.config.maxSeqLen, chat });
   if (truncated > 0) logger.warn(`${truncated} of ${rows.length} training rows were longer than ${model.config.maxSeqLen} tokens: the start of their question was cut`, { stage: 'distill' });
   const microBatch = Math.ceil(options.batchSize / options.gradAccumulation);
+  applyStudentMemorySettings(config, model);
   checkStudentMemory('distill', config, model, { microBatch, seqLen: model.config.maxSeqLen, sampleBatch: options.batchSize, sampleLen: model.config.maxSeqLen });
   attachStudentLora(config, model);
   const stepsPerEpoch = Math.ceil(rows.length / options.batchSize);

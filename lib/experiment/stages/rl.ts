@@ -17,7 +17,7 @@ import { loadRLPrompts } from '../../data/experiment-data';
 import { readMetrics } from '../../log/metrics';
 import { readSplit } from './data';
 import { buildReward, openJudge } from './judge';
-import { attachStudentLora, checkStudentMemory, studentChat, studentLora } from './student';
+import { applyStudentMemorySettings, attachStudentLora, checkStudentMemory, studentChat, studentLora } from './student';
 
 /**
  * The prompts of iteration `iteration`: consecutive slices of a seeded shuffle of the RL questions, reshuffled on
@@ -83,6 +83,7 @@ export async function rlStage(context: StageContext): Promise<StageResult> {
     logger.info(`resuming at iteration ${(state?.iteration ?? 0) + 1}`, { stage: 'rl' });
   }
   attachStudentLora(config, policy);
+  applyStudentMemorySettings(config, policy);
   checkStudentMemory('rl', config, policy, {
     microBatch: rl.minibatchSize, seqLen: policy.config.maxSeqLen, sampleBatch: rl.minibatchSize, sampleLen: policy.config.maxSeqLen, referenceCopy: !lora,
   });

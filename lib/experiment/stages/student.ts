@@ -3,7 +3,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { CausalLM } from '../../model/causal-lm';
 import type { Tokenizer } from '../../tokenizer/types';
 import { adapterParameterCount, defaultTargetModules, LoraAdapter, type LoraConfig } from '../../model/lora';
-import { checkMemory, describeEstimate, WASM_HEAP_BYTES, type MemoryPlan } from '../../model/memory';
+import { packedWeights } from '../../kernels';
+import { checkMemory, describeEstimate, packedBudgetFor, WASM_HEAP_BYTES, type MemoryPlan } from '../../model/memory';
 import { logger } from '../../log/logger';
 import type { ExperimentConfig } from '../schema';
 
@@ -18,6 +19,12 @@ export function studentLora(config: ExperimentConfig, model: CausalLM): LoraConf
 export function attachStudentLora(config: ExperimentConfig, model: CausalLM): void {
   const lora = studentLora(config, model);
   if (lora && !model.adapter) LoraAdapter.attach(model, lora, { seed: config.seed, where: 'student.lora' });
+}
+
+/** Sets the model's activation recomputation and logit chunking from `student` (see the schema's fields). */
+export function applyStudentMemorySettings(config: ExperimentConfig, model: CausalLM): void {
+  model.gradientCheckpointing = config.student.gradientCheckpointing;
+  model.logitChunkRows = config.student.logitChunkRows;
 }
 
 /**
@@ -35,13 +42,16 @@ export function studentChat(config: ExperimentConfig, tokenizer: Tokenizer): boo
 
 /**
  * Refuses, before training, a run whose estimated peak exceeds the backend's memory (wasm's 4 GiB heap; other
- * backends have no known limit and are not checked), with the numbers and the settings that would fit.
+ * backends have no known limit and are not checked), with the numbers and the settings that would fit; on wasm,
+ * also sets how many bytes of weights keep their XNNPACK packed copies (see lib/kernels/packed-weights.ts).
  */
 export function checkStudentMemory(stage: string, config: ExperimentConfig, model: CausalLM, plan: Omit<MemoryPlan, 'config' | 'mode'>): void {
   const lora = studentLora(config, model);
   const mode = lora ? { kind: 'lora' as const, rank: lora.rank, parameters: adapterParameterCount(model.config, lora, 'student.lora') } : { kind: 'full' as const };
-  const full: MemoryPlan = { ...plan, config: model.config, mode };
+  const full: MemoryPlan = { ...plan, config: model.config, mode, gradientCheckpointing: model.gradientCheckpointing, logitChunkRows: model.logitChunkRows };
   if (tf.getBackend() !== 'wasm') return;
-  const estimate = checkMemory(full, WASM_HEAP_BYTES, `${stage}: student`);
+  // XNNPACK's packed weight copies are kept only within the heap the rest of the plan leaves
+  packedWeights.budget = packedBudgetFor(full, WASM_HEAP_BYTES);
+  const estimate = checkMemory({ ...full, packedBudget: packedWeights.budget }, WASM_HEAP_BYTES, `${stage}: student`);
   logger.info(`estimated peak memory ${describeEstimate(estimate)}`, { stage });
 }
