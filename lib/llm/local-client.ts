@@ -1,10 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { logger } from '../log/logger';
-import { generate, loadCheckpoint, type CausalLM } from '../model';
+import { generate, loadCheckpoint, loadStudentCheckpoint, type CausalLM } from '../model';
 import type { PartialText } from '../model/sampling';
 import { T5Model } from '../model/t5';
 import { t5Generate } from '../model/t5-generate';
-import { importT5Checkpoint, isT5Folder } from '../model/t5-hf';
 import type { Tokenizer } from '../tokenizer/types';
 import { RequestBatcher } from './batcher';
 import { canonicalJson } from './cache';
@@ -137,16 +136,11 @@ export class LocalLLMClient<M extends CausalLM | T5Model = CausalLM> implements 
   }
 
   /**
-   * Load any model folder a client can serve: a Hugging Face T5 folder as a {@link T5Model}, anything else as
-   * {@link LocalLLMClient.fromCheckpoint} does. The folder must hold its tokenizer.
+   * Load any model folder a client can serve: a checkpoint of this library's (decoder-only or T5) or a Hugging Face
+   * folder (decoder-only or T5; see `loadStudentCheckpoint`). The folder must hold its tokenizer.
    */
   static async fromFolder(dir: string, options: LocalClientOptions = {}): Promise<LocalLLMClient<CausalLM | T5Model>> {
-    if (!isT5Folder(dir)) return LocalLLMClient.fromCheckpoint(dir, options);
-    const { model, tokenizer } = await importT5Checkpoint(dir);
-    if (!tokenizer) {
-      model.dispose();
-      throw new Error(`${dir}/tokenizer.json: file is missing (a Hugging Face folder needs its tokenizer)`);
-    }
+    const { model, tokenizer } = await loadStudentCheckpoint(dir);
     return new LocalLLMClient<CausalLM | T5Model>(model, tokenizer, { name: dir.replace(/\/+$/, '').split('/').pop(), ...options });
   }
 

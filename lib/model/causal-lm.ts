@@ -11,6 +11,9 @@ import { KVCache } from './kv-cache';
 import { FUSED_OPS, type FastOps } from './ops';
 import { applyRotary, attention, attentionBias, geluTanh, layerNorm, linear, rmsNorm, rotaryTables, splitHeads, swiGlu } from './layers';
 import { initialWeights, valueHeadShapes, weightShapes } from './weights';
+import { generate, type GenerateOptions, type Generation } from './sampling';
+import { rowsOf, type ScoredRows, type ScoringRows, type ScoringTensors, type StudentModel } from './student';
+import type { Tokenizer } from '../tokenizer/types';
 
 /** Options of {@link CausalLM.forward}. */
 export interface ForwardOptions {
@@ -93,7 +96,7 @@ function positionsFromMask(mask: tf.Tensor2D, queryLength: number): tf.Tensor2D 
   return tf.maximum(tf.sub(tf.slice(counts, [0, columns - queryLength], [-1, queryLength]), 1), 0) as tf.Tensor2D;
 }
 
-export class CausalLM {
+export class CausalLM implements StudentModel {
   readonly config: ResolvedModelConfig;
   /** LM parameters by native name (see {@link weightShapes}). */
   readonly weights: Record<string, tf.Variable>;
@@ -306,6 +309,27 @@ export class CausalLM {
     const [batch, length, d] = hidden.shape;
     const v = linear(tf.reshape(hidden, [batch * length, d]), this.valueHeadWeights['value_head.w'] as tf.Tensor2D, this.valueHeadWeights['value_head.b'] as tf.Tensor1D);
     return tf.reshape(v, [batch, length]);
+  }
+
+  /** Continues text prompts, each read as BOS + prompt (see {@link generate}). */
+  complete(tokenizer: Tokenizer, prompts: string[], options: GenerateOptions): Promise<Generation[]> {
+    return generate(this, tokenizer, prompts, { ...options, addBos: true });
+  }
+
+  /** Scoring rows of prompt -> response pairs: BOS + prompt (its end kept when longer than maxSeqLen − 1, as {@link generate} keeps it) + response. */
+  scoringRows(tokenizer: Tokenizer, prompts: string[], responses: number[][]): ScoringRows {
+    const contexts = prompts.map((p) => tokenizer.encode(p, { addBos: true }).slice(-(this.config.maxSeqLen - 1)));
+    return rowsOf(contexts, responses, tokenizer.padId);
+  }
+
+  /** Logits [B, L − 1, V] and hidden state [B, L − 1, d] of scoring rows: position t predicts ids[t + 1]. */
+  scoreRows(rows: ScoringTensors): ScoredRows {
+    const [batch, length] = rows.ids.shape;
+    const { logits, hidden } = this.forward(rows.ids, { attentionMask: rows.attentionMask });
+    return {
+      logits: tf.slice(logits, [0, 0, 0], [batch, length - 1, -1]),
+      hidden: tf.slice(hidden, [0, 0, 0], [batch, length - 1, -1]),
+    };
   }
 
   /** A new, empty KV cache for this model. */

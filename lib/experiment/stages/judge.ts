@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { LocalLLMClient } from '../../llm/local-client';
-import type { CausalLM } from '../../model/causal-lm';
+import type { Student } from '../../model/student';
 import type { Tokenizer } from '../../tokenizer/types';
 import { Judge } from '../../eval/judge';
 import { CompositeReward } from '../../reward/composite';
@@ -21,7 +21,7 @@ export interface OpenedJudge {
  * folder). `distilled`, when the caller holds the frozen distilled student already (RL's reference), is that copy:
  * no second one is loaded.
  */
-export async function openJudge(context: StageContext, distilled?: { model: CausalLM; tokenizer: Tokenizer }): Promise<OpenedJudge> {
+export async function openJudge(context: StageContext, distilled?: { model: Student; tokenizer: Tokenizer }): Promise<OpenedJudge> {
   const config = context.config.judge;
   const settings = { template: config.template, maxTokens: config.maxTokens };
   if (config.kind === 'llm') {
