@@ -8,12 +8,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { initBackend } from '../../lib/backend';
 import { validateExperiment } from '../../lib/experiment/config';
-import { runExperiment, type StageContext } from '../../lib/experiment/runner';
+import { RunInterrupted, runExperiment, type StageFunction } from '../../lib/experiment/runner';
 import { STAGE_IMPLEMENTATIONS, type EvalResults } from '../../lib/experiment/stages';
 import type { ExperimentInput } from '../../lib/experiment/schema';
-import type { MetricsRecord } from '../../lib/log/metrics';
+import type { MetricsRecord, MetricsSink } from '../../lib/log/metrics';
 import { setConsoleLevel } from '../../lib/log/logger';
-import { loadStudentCheckpoint } from '../../lib/model/checkpoint';
+import { ADAPTER_FOLDER, loadStudentCheckpoint } from '../../lib/model/checkpoint';
+import { readSafetensors } from '../../lib/model/safetensors';
 import { T5Model } from '../../lib/model/t5';
 import defaultExperiment from '../../experiments/default';
 
@@ -37,13 +38,16 @@ beforeAll(async () => {
   await initBackend();
 });
 
+let reference: EvalResults | undefined;
+
 test('the default experiment runs end to end with a tiny T5 student', async () => {
   const output = mkdtempSync(join(tmpdir(), 'rrl-t5-'));
   const config = validateExperiment(tinyT5Default(output));
   const manifest = await runExperiment(config, { implementations: STAGE_IMPLEMENTATIONS });
   expect(Object.values(manifest.stages).map((s) => s.status)).toEqual(Array(6).fill('done'));
   const run = join(output, 't5');
-  expect(results(run).conditions.map((c) => [c.condition, c.n])).toEqual([['no-rationale', 4], ['teacher', 4], ['distilled', 4], ['rl', 4]]);
+  reference = results(run);
+  expect(reference.conditions.map((c) => [c.condition, c.n])).toEqual([['no-rationale', 4], ['teacher', 4], ['distilled', 4], ['rl', 4]]);
   expect(existsSync(join(run, 'report/report.html'))).toBe(true);
   // RL ran GRPO over the T5 student's decoder tokens, from the distilled T5 checkpoint
   const rl = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as MetricsRecord).filter((r) => r.stage === 'rl');
@@ -53,4 +57,70 @@ test('the default experiment runs end to end with a tiny T5 student', async () =
   expect(final.model).toBeInstanceOf(T5Model);
   expect(final.model.config).toMatchObject({ arch: 't5', dModel: 32, dFF: 48, nLayers: 1, relativeBuckets: 8, maxSeqLen: 128 });
   final.model.dispose();
+});
+
+/** The stage `stage` of the project, with `controller` aborted once it has written its metrics line of step `step`. */
+function stopAfter(stage: 'distill' | 'rl', step: number, controller: AbortController): StageFunction {
+  return (context) => {
+    const metrics = Object.create(context.metrics) as MetricsSink;
+    metrics.write = (record) => {
+      context.metrics.write(record);
+      if (record.stage === stage && record.step === step) controller.abort();
+    };
+    return STAGE_IMPLEMENTATIONS[stage]!({ ...context, metrics });
+  };
+}
+
+test('a T5 run interrupted in distillation and in RL resumes from its checkpoints to the results of an uninterrupted run', async () => {
+  expect(reference).toBeDefined(); // written by the test above
+  const output = mkdtempSync(join(tmpdir(), 'rrl-t5-resume-'));
+  const config = validateExperiment(tinyT5Default(output));
+  const run = join(output, 't5');
+  const inDistill = new AbortController();
+  await expect(runExperiment(config, { signal: inDistill.signal, implementations: { ...STAGE_IMPLEMENTATIONS, distill: stopAfter('distill', 2, inDistill) } }))
+    .rejects.toThrow(RunInterrupted);
+  const distillLast = JSON.parse(readFileSync(join(run, 'distill/last/trainer_state.json'), 'utf8'));
+  expect(distillLast.distill.step).toBe(2);
+  expect(existsSync(join(run, 'distill/last/optimizer.safetensors'))).toBe(true);
+
+  const inRL = new AbortController();
+  await expect(runExperiment(config, { resume: true, signal: inRL.signal, implementations: { ...STAGE_IMPLEMENTATIONS, rl: stopAfter('rl', 1, inRL) } }))
+    .rejects.toThrow(RunInterrupted);
+  expect(JSON.parse(readFileSync(join(run, 'rl/last/trainer_state.json'), 'utf8')).ppo.iteration).toBe(1);
+
+  const manifest = await runExperiment(config, { resume: true, implementations: STAGE_IMPLEMENTATIONS });
+  expect(Object.values(manifest.stages).map((s) => s.status)).toEqual(Array(6).fill('done'));
+  expect(results(run)).toEqual(reference);
+  const log = readFileSync(join(run, 'run.log'), 'utf8');
+  expect(log).toContain('resuming at epoch 1, step 2');
+  expect(log).toContain('resuming at iteration 2');
+});
+
+test('a Hugging Face T5 folder works as student: { checkpoint }, with LoRA on its projections', async () => {
+  const output = mkdtempSync(join(tmpdir(), 'rrl-t5-hf-'));
+  const fixture = resolve(__dirname, '..', 'fixtures', 'hf', 't5-tiny');
+  const config = validateExperiment({
+    ...tinyT5Default(output, 'hf-t5'),
+    student: { checkpoint: fixture, maxSeqLen: 64, lora: { rank: 2, alpha: 4, targetModules: ['q', 'v', 'wi_0'] } },
+    distill: { epochs: 1, batchSize: 8, evalEvery: 1, warmupSteps: 1, maxNewTokens: 8, learningRate: 1e-2 },
+    rl: { algorithm: 'grpo', samplesPerPrompt: 2, iterations: 1, batchSize: 2, minibatchSize: 4, ppoEpochs: 1, maxNewTokens: 8, checkpointEvery: 1 },
+  });
+  const manifest = await runExperiment(config, { implementations: STAGE_IMPLEMENTATIONS });
+  expect(Object.values(manifest.stages).map((s) => s.status)).toEqual(Array(6).fill('done'));
+  const run = join(output, 'hf-t5');
+  expect(results(run).conditions.map((c) => c.condition)).toEqual(['no-rationale', 'teacher', 'distilled', 'rl']);
+  // distill/best: the fixture's weights untouched beside a trained PEFT adapter with T5's module names
+  const original = await loadStudentCheckpoint(fixture, { maxSeqLen: 64 });
+  const stored = readSafetensors(join(run, 'distill/best/model.safetensors'));
+  for (const [name, { data }] of await original.model.toArrays()) if (!name.startsWith('value_head')) expect(stored.get(name)!.data).toEqual(data);
+  const adapter = readSafetensors(join(run, 'distill/best', ADAPTER_FOLDER, 'adapter_model.safetensors'));
+  const b = adapter.get('base_model.model.decoder.block.2.layer.1.EncDecAttention.v.lora_B.weight')!;
+  expect(Math.max(...Array.from(b.data as Float32Array, Math.abs))).toBeGreaterThan(0); // trained from zero
+  expect(adapter.has('base_model.model.encoder.block.0.layer.1.DenseReluDense.wi_0.lora_A.weight')).toBe(true);
+  const distilled = await loadStudentCheckpoint(join(run, 'distill/best'));
+  expect(distilled.model).toBeInstanceOf(T5Model);
+  expect(distilled.model.adapter).toBeDefined();
+  expect(distilled.tokenizer.vocabSize).toBe(original.tokenizer.vocabSize);
+  original.model.dispose();
+  distilled.model.dispose();
 });
