@@ -1,6 +1,6 @@
 /**
- * T5 students through the real runner: the default experiment shrunk to a tiny T5 (distil with Seq2SeqTrainer, RL
- * over decoder tokens, eval, report), a run interrupted in distillation and in RL then resumed, and a Hugging Face
+ * T5 students through the real runner: experiments/t5-default.ts (the default experiment with a T5 student) shrunk
+ * to a tiny T5 (distil with Seq2SeqTrainer, RL over decoder tokens, eval, report), a run interrupted in distillation and in RL then resumed, and a Hugging Face
  * T5 folder (the fixture of bench/torch/t5_reference.py) as `student: { checkpoint }`.
  */
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -16,18 +16,20 @@ import { setConsoleLevel } from '../../lib/log/logger';
 import { ADAPTER_FOLDER, loadStudentCheckpoint } from '../../lib/model/checkpoint';
 import { readSafetensors } from '../../lib/model/safetensors';
 import { T5Model } from '../../lib/model/t5';
-import defaultExperiment from '../../experiments/default';
+import t5Default from '../../experiments/t5-default';
 
 setConsoleLevel('error');
 
-/** experiments/default.ts with a tiny T5 student and every loop cut to a few steps. */
+/** experiments/t5-default.ts with a tiny T5 student and every loop cut to a few steps. */
 function tinyT5Default(output: string, name = 't5'): ExperimentInput {
+  const shipped = t5Default;
+  if (shipped.student === undefined || !('arch' in shipped.student) || shipped.student.arch !== 't5') throw new Error('experiments/t5-default.ts: expected a T5 student');
   return {
-    ...defaultExperiment, name, output,
-    data: { ...defaultExperiment.data, source: { kind: 'synthetic', task: 'last_letters', size: 40, steps: 2 } },
-    student: { arch: 't5', dModel: 32, dFF: 48, nLayers: 1, nDecoderLayers: 1, nHeads: 2, relativeBuckets: 8, relativeMaxDistance: 32, maxSeqLen: 128, tokenizer: 'word-char' },
-    distill: { ...defaultExperiment.distill, epochs: 2, evalEvery: 1, warmupSteps: 2, maxNewTokens: 24 },
-    rl: { ...defaultExperiment.rl, iterations: 2, batchSize: 2, samplesPerPrompt: 2, minibatchSize: 4, ppoEpochs: 1, maxNewTokens: 24, checkpointEvery: 1, prompts: { kind: 'synthetic', size: 40 } },
+    ...shipped, name, output,
+    data: { ...shipped.data, source: { kind: 'synthetic', task: 'last_letters', size: 40, steps: 2 } },
+    student: { ...shipped.student, dModel: 32, dFF: 48, nLayers: 1, nDecoderLayers: 1, nHeads: 2, relativeBuckets: 8, relativeMaxDistance: 32, maxSeqLen: 128 },
+    distill: { ...shipped.distill, epochs: 2, evalEvery: 1, warmupSteps: 2, maxNewTokens: 24 },
+    rl: { ...shipped.rl, iterations: 2, batchSize: 2, samplesPerPrompt: 2, minibatchSize: 4, ppoEpochs: 1, maxNewTokens: 24, checkpointEvery: 1, prompts: { kind: 'synthetic', size: 40 } },
     eval: { limit: 4, samples: 1 },
   };
 }
@@ -40,7 +42,7 @@ beforeAll(async () => {
 
 let reference: EvalResults | undefined;
 
-test('the default experiment runs end to end with a tiny T5 student', async () => {
+test('the default experiment (experiments/t5-default.ts, shrunk) runs end to end with a tiny T5 student', async () => {
   const output = mkdtempSync(join(tmpdir(), 'rrl-t5-'));
   const config = validateExperiment(tinyT5Default(output));
   const manifest = await runExperiment(config, { implementations: STAGE_IMPLEMENTATIONS });
