@@ -15,10 +15,11 @@ import { LocalLLMClient } from '../lib/llm/local-client';
 import { ServerConfigError, startServer } from '../lib/llm/server';
 import { InputError, readingInput } from '../lib/input-error';
 import { logger, redactSecrets, registerSecret } from '../lib/log/logger';
-import { loadCheckpoint } from '../lib/model/checkpoint';
+import { loadStudentCheckpoint } from '../lib/model/checkpoint';
 import type { CausalLM } from '../lib/model/causal-lm';
 import { exportHFCheckpoint } from '../lib/model/hf';
-import type { T5Model } from '../lib/model/t5';
+import { T5Model } from '../lib/model/t5';
+import { exportT5Checkpoint } from '../lib/model/t5-hf';
 import { accuracy, predictWithStudent } from '../lib/eval/predict';
 import { listRewards, loadRewardFiles } from '../lib/reward/registry';
 import '../rewards';
@@ -175,7 +176,7 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
         const out = outputFile(argv.out);
         const settings = resolveEvalSettings(argv);
         await initBackend();
-        const { model, tokenizer } = await readingInput(() => loadCheckpoint(settings.checkpoint));
+        const { model, tokenizer } = await readingInput(() => loadStudentCheckpoint(settings.checkpoint));
         const predictions = await predictWithStudent(model, tokenizer, settings.examples, { format: settings.format, maxNewTokens: settings.maxNewTokens });
         model.dispose();
         const lines = predictions.map((p) => JSON.stringify(p)).join('\n') + '\n';
@@ -195,7 +196,7 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
         const { examples } = settings;
         logger.info(`eval: ${settings.checkpoint} on ${examples.length} questions, format ${settings.format}, max new tokens ${settings.maxNewTokens} (${settings.from})`);
         await initBackend();
-        const { model, tokenizer } = await readingInput(() => loadCheckpoint(settings.checkpoint));
+        const { model, tokenizer } = await readingInput(() => loadStudentCheckpoint(settings.checkpoint));
         const predictions = await predictWithStudent(model, tokenizer, examples, { format: settings.format, maxNewTokens: settings.maxNewTokens });
         const client = settings.judge ? await readingInput(() => LocalLLMClient.fromFolder(settings.judge!, { longPrompts: 'keep-end' }))
           : new LocalLLMClient<CausalLM | T5Model>(model, tokenizer, { longPrompts: 'keep-end' });
@@ -232,8 +233,8 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
       (y) => y.positional('checkpoint', { type: 'string', demandOption: true }).positional('out', { type: 'string', demandOption: true }),
       (argv) => run(async () => {
         await initBackend();
-        const { model, tokenizer } = await loadCheckpoint(String(argv.checkpoint));
-        await exportHFCheckpoint(String(argv.out), model, tokenizer);
+        const { model, tokenizer } = await loadStudentCheckpoint(String(argv.checkpoint));
+        await (model instanceof T5Model ? exportT5Checkpoint(String(argv.out), model, tokenizer) : exportHFCheckpoint(String(argv.out), model, tokenizer));
         model.dispose();
         console.log(argv.out);
       }))

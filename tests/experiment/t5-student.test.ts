@@ -17,6 +17,7 @@ import { ADAPTER_FOLDER, loadStudentCheckpoint } from '../../lib/model/checkpoin
 import { readSafetensors } from '../../lib/model/safetensors';
 import { T5Model } from '../../lib/model/t5';
 import t5Default from '../../experiments/t5-default';
+import { main } from '../../bin/cli';
 
 setConsoleLevel('error');
 
@@ -58,7 +59,22 @@ test('the default experiment (experiments/t5-default.ts, shrunk) runs end to end
   const final = await loadStudentCheckpoint(join(run, 'rl/final'));
   expect(final.model).toBeInstanceOf(T5Model);
   expect(final.model.config).toMatchObject({ arch: 't5', dModel: 32, dFF: 48, nLayers: 1, relativeBuckets: 8, maxSeqLen: 128 });
+  // rrl export writes the refined T5 as a Hugging Face T5 folder, which reads back with the same weights and token ids
+  const exported = join(output, 'exported');
+  const spy = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+  try {
+    expect(await main(['export', join(run, 'rl/final'), exported])).toBe(0);
+  } finally {
+    spy.mockRestore();
+  }
+  expect(JSON.parse(readFileSync(join(exported, 'config.json'), 'utf8'))).toMatchObject({ model_type: 't5', d_model: 32, feed_forward_proj: 'gated-gelu', pad_token_id: 0, eos_token_id: 2 });
+  const hf = await loadStudentCheckpoint(exported, { maxSeqLen: 128 });
+  const [mine, theirs] = [await final.model.toArrays(), await hf.model.toArrays()];
+  for (const [name, { data }] of mine) if (!name.startsWith('value_head')) expect(theirs.get(name)!.data).toEqual(data);
+  const text = reference.samples[0].question;
+  expect(hf.tokenizer.encode(text, { addEos: true })).toEqual(final.tokenizer.encode(text, { addEos: true }));
   final.model.dispose();
+  hf.model.dispose();
 });
 
 /** The stage `stage` of the project, with `controller` aborted once it has written its metrics line of step `step`. */
