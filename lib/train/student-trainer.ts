@@ -1,3 +1,4 @@
+/** The one place distillation picks a student family's trainer and row layout. */
 import type { Student } from '../model/student';
 import { T5Model } from '../model/t5';
 import type { DistillTrainer, RowEncoder } from './distill';
