@@ -159,7 +159,7 @@ export class LoraAdapter implements ProjectionAdapter {
   training = false;
   readonly scale: number;
   private readonly byHook = new Map<string, Adapted>();
-  private readonly random: Random;
+  private random: Random;
 
   private constructor(readonly modelConfig: AdaptableConfig, readonly config: LoraConfig, sites: Site[], seed: number) {
     this.scale = config.alpha / config.rank;
@@ -188,6 +188,15 @@ export class LoraAdapter implements ProjectionAdapter {
     const adapter = new LoraAdapter(model.config, config, selectSites(model.config, config.targetModules, where), options.seed ?? 0);
     model.adapter = adapter;
     return adapter;
+  }
+
+  /** The state of the dropout masks' random generator (read and set back by activation recomputation). */
+  get randomState(): number {
+    return this.random.getState();
+  }
+
+  set randomState(state: number) {
+    this.random = Random.fromState(state);
   }
 
   /** The forward hook: y + scale * dropout(x) a b for an adapted projection, y itself otherwise. */

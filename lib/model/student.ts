@@ -15,7 +15,7 @@ import type { ResolvedT5Config } from './t5-config';
 /**
  * Prompt -> response pairs as token rows the student scores in one pass. Entry t of `responseMask` (and of every
  * per-token array built on these rows) is about predicting `ids[t + 1]` from position t.
- * - decoder-only: `ids` = BOS, prompt, response;
+ * - decoder-only: `ids` = BOS (when the tokenizer adds one), prompt, response;
  * - encoder-decoder: `ids` = the decoder start id, then the response; `source` = the prompt the encoder reads.
  */
 export interface ScoringRows {
@@ -36,10 +36,21 @@ export interface ScoringTensors {
   source?: { ids: tf.Tensor2D; mask: tf.Tensor2D };
 }
 
-/** Logits [B, L, V] (position t predicts ids[t + 1]) and the last hidden state [B, L, d] (the value head's input). */
+/** What {@link StudentModel.scoreRows} returns: per-position next-token scores, never the logits themselves. */
 export interface ScoredRows {
-  logits: tf.Tensor3D;
+  /** [B, L − 1]: entry t is log p(ids[t + 1] | ...) under softmax(logits / temperature). */
+  logprobs: tf.Tensor2D;
+  /** [B, L − 1]: the entropy of the same distributions, when asked for. */
+  entropy?: tf.Tensor2D;
+  /** [B, L − 1, d]: the last hidden state at each predicting position (the value head's input). */
   hidden: tf.Tensor3D;
+}
+
+/** Options of {@link StudentModel.scoreRows}. */
+export interface ScoreOptions {
+  /** Divide the logits by this first (default 1). */
+  temperature?: number;
+  entropy?: boolean;
 }
 
 /** What distillation, RL, evaluation and the judge need of a student model. */
@@ -51,12 +62,12 @@ export interface StudentModel {
   readonly valueHeadWeights: Record<string, tf.Variable>;
   /** LoRA adapters on the projections, when attached (see lib/model/lora.ts). */
   adapter?: ProjectionAdapter;
-  /** Continuations of text prompts (decoder-only: after BOS + prompt; T5: the prompt + EOS is the source). */
+  /** Continuations of text prompts (decoder-only: after the prompt, BOS first when the tokenizer adds one; T5: the prompt + EOS is the source). */
   complete(tokenizer: Tokenizer, prompts: string[], options: GenerateOptions): Promise<Generation[]>;
   /** The rows on which prompt -> response pairs are scored, with prompts cut as {@link complete} cuts them. */
   scoringRows(tokenizer: Tokenizer, prompts: string[], responses: number[][]): ScoringRows;
-  /** One pass over scoring rows (not tidied: call inside tf.tidy or tf.grads). */
-  scoreRows(rows: ScoringTensors): ScoredRows;
+  /** Log-probs (and entropies) of each next token of scoring rows, one pass, differentiable (not tidied). */
+  scoreRows(rows: ScoringTensors, options?: ScoreOptions): ScoredRows;
   /** Scalar value per position from the last hidden states [B, T, d] -> [B, T]. */
   value(hidden: tf.Tensor3D): tf.Tensor2D;
   numParams(): number;

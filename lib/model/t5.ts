@@ -13,7 +13,8 @@ import { relativeBucketGrid } from './t5-position';
 import { gaussian, initialWeights, valueHeadShapes } from './weights';
 import type { ProjectionAdapter, WeightArrays } from './causal-lm';
 import { type GenerateOptions, type Generation } from './sampling';
-import { rowsOf, padRows, realTokenMask, type ScoredRows, type ScoringRows, type ScoringTensors, type StudentModel } from './student';
+import { entropyFromLogits, tokenLogProbs } from './logprobs';
+import { rowsOf, padRows, realTokenMask, type ScoredRows, type ScoreOptions, type ScoringRows, type ScoringTensors, type StudentModel } from './student';
 import { t5Generate } from './t5-generate';
 import type { Tokenizer } from '../tokenizer/types';
 import { Random } from '../random';
@@ -310,12 +311,19 @@ export class T5Model implements StudentModel {
     };
   }
 
-  /** Decoder logits [B, L − 1, V] and hidden state [B, L − 1, d] of scoring rows: position t predicts ids[t + 1]. */
-  scoreRows(rows: ScoringTensors): ScoredRows {
+  /**
+   * Next-token log-probs (and entropies) of scoring rows: the decoder reads ids[:, :L − 1] against the encoded
+   * source, so position t predicts ids[t + 1]; hidden state [B, L − 1, d].
+   */
+  scoreRows(rows: ScoringTensors, options: ScoreOptions = {}): ScoredRows {
     if (!rows.source) throw new Error('T5Model.scoreRows: the rows have no source (scoring rows of a T5 student carry the prompt as their source)');
     const [batch, length] = rows.ids.shape;
     const decoderIds = tf.slice(rows.ids, [0, 0], [batch, length - 1]) as tf.Tensor2D; // the last token predicts nothing
-    return this.forward(rows.source.ids, decoderIds, { sourceMask: rows.source.mask });
+    const { logits, hidden } = this.forward(rows.source.ids, decoderIds, { sourceMask: rows.source.mask });
+    const temperature = options.temperature ?? 1;
+    const predicting = (temperature === 1 ? logits : tf.div(logits, temperature)) as tf.Tensor3D; // [B, L − 1, V]
+    const logprobs = tokenLogProbs(predicting, tf.slice(rows.ids, [0, 1], [batch, length - 1]) as tf.Tensor2D);
+    return { logprobs, entropy: options.entropy ? (entropyFromLogits(predicting) as tf.Tensor2D) : undefined, hidden };
   }
 
   /** A new, empty decoder cache (self-attention keys/values per decoder block, cross-attention ones on first use). */

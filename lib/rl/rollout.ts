@@ -5,7 +5,6 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Example } from '../data/types';
-import { tokenLogProbs } from '../model/logprobs';
 import type { ScoringRows, ScoringTensors, StudentModel } from '../model/student';
 import type { Tokenizer } from '../tokenizer/types';
 
@@ -57,9 +56,7 @@ export interface RolloutOptions {
 /** Per-token log-probs [B, L − 1] and values [B, L − 1] of scoring rows under a model (one pass, no gradient). */
 export function tokenPass(model: StudentModel, rows: ScoringTensors, temperature: number, withValues: boolean): { logprobs: tf.Tensor2D; values?: tf.Tensor2D } {
   return tf.tidy(() => {
-    const [batch, length] = rows.ids.shape;
-    const { logits, hidden } = model.scoreRows(rows);
-    const logprobs = tokenLogProbs(tf.div(logits, temperature) as tf.Tensor3D, tf.slice(rows.ids, [0, 1], [batch, length - 1]) as tf.Tensor2D);
+    const { logprobs, hidden } = model.scoreRows(rows, { temperature });
     if (!withValues) return { logprobs };
     return { logprobs, values: model.value(hidden) };
   });

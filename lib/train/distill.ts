@@ -10,7 +10,7 @@ import type { Student } from '../model/student';
 import { Random } from '../random';
 import { accuracy, predictWithStudent, type StudentPrediction } from '../eval/predict';
 import type { Tokenizer } from '../tokenizer/types';
-import { encodeTrainingText, trainingTexts, type EncodedText, type TargetFormat, type TrainingText } from './formats';
+import { chatTrainingText, encodeTrainingText, trainingTexts, type EncodedText, type TargetFormat, type TrainingText } from './formats';
 import type { AdamW } from './adamw';
 import type { StepResult, TrainBatch } from './trainer';
 
@@ -57,19 +57,21 @@ export function selectRecords(
 export type RowEncoder<Row> = (tokenizer: Tokenizer, text: TrainingText, maxLength: number) => Row;
 
 /**
- * Token rows for the selected records under `format`; `truncated` counts rows cut to `maxLength`. Rows are the
- * causal layout unless `encode` says otherwise (T5: encodeSeq2SeqText).
+ * Token rows for the selected records under `format` (with `chat`, each one exchange in the tokenizer's chat
+ * template: {@link chatTrainingText}); `truncated` counts rows cut to `maxLength`. Rows are the causal layout
+ * unless `encode` says otherwise (T5: encodeSeq2SeqText).
  */
 export function encodeDistillSet<Row extends { truncated: boolean } = EncodedText>(
   records: readonly RationaleRecord[], examples: readonly Example[], tokenizer: Tokenizer,
-  options: { format: TargetFormat; alpha: number; maxLength: number },
+  options: { format: TargetFormat; alpha: number; maxLength: number; chat?: boolean },
   encode: RowEncoder<Row> = encodeTrainingText as unknown as RowEncoder<Row>,
 ): { rows: Row[]; truncated: number } {
   const byId = new Map(examples.map((e) => [e.id, e]));
   const rows = records.flatMap((record) => {
     const example = byId.get(record.exampleId);
     if (!example) throw new Error(`rationale record for "${record.exampleId}" has no example`);
-    return trainingTexts(example, record, options.format, options.alpha).map((text) => encode(tokenizer, text, options.maxLength));
+    return trainingTexts(example, record, options.format, options.alpha)
+      .map((text) => encode(tokenizer, options.chat ? chatTrainingText(text, tokenizer) : text, options.maxLength));
   });
   return { rows, truncated: rows.filter((r) => r.truncated).length };
 }
@@ -105,6 +107,8 @@ export interface DistillOptions {
   evalEvery: number;
   maxNewTokens: number;
   format: TargetFormat;
+  /** Prompts rendered by the student's chat template (an instruct student, `student.chatTemplate`). */
+  chat?: boolean;
   seed: number;
   /** Save a resume point every N steps (besides each epoch's end). */
   checkpointEvery: number;

@@ -10,7 +10,8 @@ import { trainableWeights, withAdapterTraining } from '../model/lora';
 import { AdamW, type AdamWOptions } from './adamw';
 import { padBatch, type DistillTrainer } from './distill';
 import type { EncodedText } from './formats';
-import { maskedCrossEntropy } from './loss';
+import { scoreNextTokens } from '../model/logprobs';
+import { maskedNegativeLogLikelihood } from './loss';
 import { type WarmupCosineOptions } from './schedule';
 import { accumulateGrads, applyUpdate } from './step';
 
@@ -85,9 +86,8 @@ export class Trainer implements DistillTrainer<EncodedText> {
   loss(ids: tf.Tensor2D, targetMask: tf.Tensor2D, attentionMask?: tf.Tensor2D): tf.Scalar {
     return tf.tidy(() => {
       const [batch, length] = ids.shape;
-      const { logits } = this.model.forward(ids, { attentionMask });
-      const predicting = tf.slice(logits, [0, 0, 0], [batch, length - 1, -1]);
-      return maskedCrossEntropy(predicting, tf.slice(ids, [0, 1], [batch, length - 1]), tf.slice(targetMask, [0, 1], [batch, length - 1]));
+      const { logprobs } = scoreNextTokens(this.model, ids, { attentionMask });
+      return maskedNegativeLogLikelihood(logprobs, tf.slice(targetMask, [0, 1], [batch, length - 1]));
     });
   }
 

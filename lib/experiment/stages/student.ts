@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Student } from '../../model/student';
 import { T5Model } from '../../model/t5';
+import type { Tokenizer } from '../../tokenizer/types';
 import { adapterParameterCount, defaultTargetModules, LoraAdapter, type LoraConfig } from '../../model/lora';
 import { checkMemory, describeEstimate, WASM_HEAP_BYTES, type MemoryPlan } from '../../model/memory';
 import { logger } from '../../log/logger';
@@ -18,6 +19,19 @@ export function studentLora(config: ExperimentConfig, model: Student): LoraConfi
 export function attachStudentLora(config: ExperimentConfig, model: Student): void {
   const lora = studentLora(config, model);
   if (lora && !model.adapter) LoraAdapter.attach(model, lora, { seed: config.seed, where: 'student.lora' });
+}
+
+/**
+ * Whether the student's prompts go through its chat template (`student.chatTemplate`); refuses a student whose
+ * tokenizer has none, naming the field and the checkpoint.
+ */
+export function studentChat(config: ExperimentConfig, tokenizer: Tokenizer): boolean {
+  const student = config.student;
+  if (!('checkpoint' in student) || !student.chatTemplate) return false;
+  if (tokenizer.chatTemplate === undefined) {
+    throw new Error(`student.chatTemplate: ${student.checkpoint} has no chat template (tokenizer_config.json "chat_template"); set chatTemplate: false`);
+  }
+  return true;
 }
 
 /**
