@@ -6,11 +6,11 @@
 import * as tf from '@tensorflow/tfjs';
 import type { CausalLM } from '../model/causal-lm';
 import type { OptimizerState } from '../model/checkpoint';
+import { scoreNextTokens } from '../model/logprobs';
 import { trainableWeights, withAdapterTraining } from '../model/lora';
 import { AdamW, type AdamWOptions } from './adamw';
 import { padBatch, type DistillTrainer } from './distill';
 import type { EncodedText } from './formats';
-import { scoreNextTokens } from '../model/logprobs';
 import { maskedNegativeLogLikelihood } from './loss';
 import { type WarmupCosineOptions } from './schedule';
 import { accumulateGrads, applyUpdate } from './step';
