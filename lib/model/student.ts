@@ -1,8 +1,9 @@
 /**
- * The student as the stages see it, whatever its family: a decoder-only {@link CausalLM} reads `BOS prompt` and
- * continues it; a T5 encoder-decoder reads the prompt as its source and writes the continuation as its target.
- * Both implement {@link StudentModel}: the text continuations (greedy evaluation, RL rollouts), the scoring rows
- * of prompt -> response pairs and their logits (RL's log-probs, values, KL), the value head, the frozen copies.
+ * The student as the stages see it, whatever its family: a decoder-only {@link CausalLM} reads the prompt (BOS
+ * first when its tokenizer adds one) and continues it; a T5 encoder-decoder reads the prompt as its source and
+ * writes the continuation as its target. Both implement {@link StudentModel}: the text continuations (greedy
+ * evaluation, RL rollouts), the scoring rows of prompt -> response pairs and their next-token log-probs (RL's
+ * policy and reference log-probs, values, KL), the value head, the frozen copies.
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { Tokenizer } from '../tokenizer/types';

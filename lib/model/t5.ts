@@ -12,7 +12,7 @@ import { type ResolvedT5Config, type T5Config, t5WeightShapes, validateT5Config 
 import { relativeBucketGrid } from './t5-position';
 import { gaussian, initialWeights, valueHeadShapes } from './weights';
 import type { ProjectionAdapter, WeightArrays } from './causal-lm';
-import { type GenerateOptions, type Generation } from './sampling';
+import type { GenerateOptions, Generation } from './sampling';
 import { entropyFromLogits, tokenLogProbs } from './logprobs';
 import { rowsOf, padRows, realTokenMask, type ScoredRows, type ScoreOptions, type ScoringRows, type ScoringTensors, type StudentModel } from './student';
 import { t5Generate } from './t5-generate';
