@@ -21,6 +21,7 @@ import { exportHFCheckpoint } from '../lib/model/hf';
 import { T5Model } from '../lib/model/t5';
 import { exportT5Checkpoint } from '../lib/model/t5-hf';
 import { accuracy, predictWithStudent } from '../lib/eval/predict';
+import { QUESTION_END } from '../lib/train/formats';
 import { listRewards, loadRewardFiles } from '../lib/reward/registry';
 import '../rewards';
 import { dataCommand, importRationalesCommand } from './data-commands';
@@ -200,7 +201,7 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
         const { model, tokenizer } = await readingInput(() => loadStudentCheckpoint(settings.checkpoint));
         const predictions = await predictWithStudent(model, tokenizer, examples, { format: settings.format, maxNewTokens: settings.maxNewTokens, chat: settings.chat });
         const client = settings.judge ? await readingInput(() => LocalLLMClient.fromFolder(settings.judge!, { longPrompts: 'keep-end' }))
-          : new LocalLLMClient<CausalLM | T5Model>(model, tokenizer, { longPrompts: 'keep-end' });
+          : new LocalLLMClient<CausalLM | T5Model>(model, tokenizer, { longPrompts: 'keep-end', ...(settings.judgeSettings.template === '' ? { decoderPrefixAfter: QUESTION_END } : {}) });
         const judge = new Judge(client, settings.judgeSettings);
         const judged = await judge.answerAll(examples, new Map(predictions.map((p) => [p.exampleId, p.rationale])));
         const result = { questions: examples.length, studentAccuracy: accuracy(predictions), judgeAccuracy: judged.filter((a) => a.correct).length / Math.max(1, examples.length) };
