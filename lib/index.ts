@@ -19,6 +19,7 @@ export {
   readSafetensors, readSafetensorsHeader, writeSafetensors,
   LoraAdapter, type LoraConfig, trainableWeights, mergedArrays, estimateMemory, checkMemory, packedBudgetFor, MemoryLimitError, scoreNextTokens,
   T5Model, t5Generate, t5TargetLogProbs, importT5Checkpoint, exportT5Checkpoint,
+  loadStudentCheckpoint, type StudentModel, type Student,
 } from './model';
 
 // Data
@@ -39,6 +40,7 @@ export { zeroShotCoT, fewShotCoT, rationalization, cote, crop, diverse, loadCoTD
 export {
   Trainer, AdamW, warmupCosine, clipByGlobalNorm, maskedCrossEntropy, distill, selectRecords, encodeDistillSet,
   questionText, trainingTexts, encodeTrainingText, chatPrompt, chatTrainingText, Seq2SeqTrainer, encodeSeq2SeqText, seq2seqBatch,
+  studentTrainer, type DistillTrainer,
 } from './train';
 
 // RL

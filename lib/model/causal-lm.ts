@@ -12,6 +12,10 @@ import { FUSED_OPS, type FastOps } from './ops';
 import { recomputed, type RandomReplay } from './recompute';
 import { applyRotary, attention, attentionBias, geluTanh, layerNorm, linear, rmsNorm, rotaryTables, splitHeads, swiGlu } from './layers';
 import { initialWeights, valueHeadShapes, weightShapes } from './weights';
+import { generate, type GenerateOptions, type Generation } from './sampling';
+import { scoreNextTokens } from './logprobs';
+import { rowsOf, type ScoredRows, type ScoreOptions, type ScoringRows, type ScoringTensors, type StudentModel } from './student';
+import type { Tokenizer } from '../tokenizer/types';
 
 /** Options of {@link CausalLM.forward}. */
 export interface ForwardOptions {
@@ -94,7 +98,7 @@ function positionsFromMask(mask: tf.Tensor2D, queryLength: number): tf.Tensor2D 
   return tf.maximum(tf.sub(tf.slice(counts, [0, columns - queryLength], [-1, queryLength]), 1), 0) as tf.Tensor2D;
 }
 
-export class CausalLM {
+export class CausalLM implements StudentModel {
   readonly config: ResolvedModelConfig;
   /** LM parameters by native name (see {@link weightShapes}). */
   readonly weights: Record<string, tf.Variable>;
@@ -364,6 +368,27 @@ export class CausalLM {
     const [batch, length, d] = hidden.shape;
     const v = linear(tf.reshape(hidden, [batch * length, d]), this.valueHeadWeights['value_head.w'] as tf.Tensor2D, this.valueHeadWeights['value_head.b'] as tf.Tensor1D);
     return tf.reshape(v, [batch, length]);
+  }
+
+  /** Continues text prompts, BOS first when the tokenizer adds one (see {@link generate}). */
+  complete(tokenizer: Tokenizer, prompts: string[], options: GenerateOptions): Promise<Generation[]> {
+    return generate(this, tokenizer, prompts, { ...options, addBos: tokenizer.addsBos });
+  }
+
+  /**
+   * Scoring rows of prompt -> response pairs: [BOS] + prompt (its end kept when longer than maxSeqLen − 1, as
+   * {@link generate} keeps it) + response.
+   */
+  scoringRows(tokenizer: Tokenizer, prompts: string[], responses: number[][]): ScoringRows {
+    const contexts = prompts.map((p) => tokenizer.encode(p, { addBos: tokenizer.addsBos }).slice(-(this.config.maxSeqLen - 1)));
+    return rowsOf(contexts, responses, tokenizer.padId);
+  }
+
+  /** Next-token log-probs (and entropies) of scoring rows ({@link scoreNextTokens}); hidden state [B, L − 1, d]. */
+  scoreRows(rows: ScoringTensors, options: ScoreOptions = {}): ScoredRows {
+    const [batch, length] = rows.ids.shape;
+    const scores = scoreNextTokens(this, rows.ids, { attentionMask: rows.attentionMask, ...options });
+    return { ...scores, hidden: tf.slice(scores.hidden, [0, 0, 0], [batch, length - 1, -1]) };
   }
 
   /** A new, empty KV cache for this model. */

@@ -8,7 +8,7 @@ import type { Judge } from '../../eval/judge';
 import { compareAllPairs, type PairedComparison } from '../../eval/stats';
 import { logger } from '../../log/logger';
 import { startProgress } from '../../log/progress';
-import { loadCheckpoint } from '../../model/checkpoint';
+import { loadStudentCheckpoint } from '../../model/checkpoint';
 import { predictWithStudent } from '../../eval/predict';
 import type { CompositeReward } from '../../reward/composite';
 import type { StageContext, StageResult } from '../runner';
@@ -41,7 +41,7 @@ async function meanRewards(reward: CompositeReward, judge: Judge, examples: Exam
 
 /** Greedy rationales of a student checkpoint for each example. */
 async function studentRationales(dir: string, examples: Example[], context: StageContext): Promise<Rationales> {
-  const { model, tokenizer } = await loadCheckpoint(dir);
+  const { model, tokenizer } = await loadStudentCheckpoint(dir);
   try {
     const predictions = await predictWithStudent(model, tokenizer, examples, {
       format: context.config.distill.format, maxNewTokens: context.config.distill.maxNewTokens, chat: studentChat(context.config, tokenizer),
