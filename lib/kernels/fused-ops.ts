@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ADAMW_STEP, type AdamWStepAttrs } from './adamw-step';
 import { DECODE_ATTENTION, type DecodeAttentionAttrs } from './decode-attention';
+import { DECODE_BLOCK, type DecodeBlockAttrs, DECODE_BLOCK_WEIGHTS } from './decode-block';
 import { GELU_TANH_GRAD } from './gelu-grad';
 import { ROW_NORM, ROW_NORM_GRAD, type RowNormAttrs, type RowNormGradAttrs } from './row-norm';
 
@@ -56,6 +57,27 @@ export function decodeAttention(
 ): { out: tf.Tensor2D; keys: tf.Tensor4D; values: tf.Tensor4D } | undefined {
   const inputs: tf.NamedTensorMap = past ? { ...step, keyMask, pastK: past.k, pastV: past.v } : { ...step, keyMask };
   const result = runIfRegistered(DECODE_ATTENTION, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[] | undefined;
+  if (!result) return undefined;
+  const [out, keys, values] = result;
+  return { out: out as tf.Tensor2D, keys: keys as tf.Tensor4D, values: values as tf.Tensor4D };
+}
+
+/** The weights {@link decodeBlock} takes, by the kernel's input names (see {@link DECODE_BLOCK_WEIGHTS}). */
+export type DecodeBlockWeights = Record<(typeof DECODE_BLOCK_WEIGHTS)[number], tf.Tensor>;
+
+/**
+ * One GPT-2-layout block for one new token per row, x [B, C] -> x' [B, C], attending over the cached keys/values
+ * (grown by this step's, as {@link decodeAttention}); see {@link DECODE_BLOCK}.
+ */
+export function decodeBlock(
+  x: tf.Tensor2D,
+  weights: DecodeBlockWeights,
+  keyMask: tf.Tensor2D,
+  past: { k: tf.Tensor4D; v: tf.Tensor4D } | undefined,
+  attrs: DecodeBlockAttrs,
+): { out: tf.Tensor2D; keys: tf.Tensor4D; values: tf.Tensor4D } | undefined {
+  const inputs: tf.NamedTensorMap = { x, ...weights, keyMask, ...(past ? { pastK: past.k, pastV: past.v } : {}) };
+  const result = runIfRegistered(DECODE_BLOCK, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[] | undefined;
   if (!result) return undefined;
   const [out, keys, values] = result;
   return { out: out as tf.Tensor2D, keys: keys as tf.Tensor4D, values: values as tf.Tensor4D };

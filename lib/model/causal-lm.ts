@@ -210,6 +210,8 @@ export class CausalLM {
   /** One pre-norm transformer block on x [B*T, C]: x + attention(norm(x)), then + mlp(norm(x)). */
   private block(layer: number, x: tf.Tensor2D, pass: Pass): tf.Tensor2D {
     const p = `layers.${layer}.`;
+    const decoded = pass.cache && pass.length === 1 ? this.decodeBlock(layer, x, pass.cache, pass) : undefined;
+    if (decoded) return decoded;
     const attended = tf.add(x, this.attention(layer, this.norm(x, `${p}ln1`, pass), pass)) as tf.Tensor2D;
     return tf.add(attended, this.mlp(p, this.norm(attended, `${p}ln2`, pass)));
   }
@@ -226,6 +228,25 @@ export class CausalLM {
     }
     const attended = (pass.cache && pass.length === 1 && this.attendOne(pass.cache, layer, q, k, v, pass)) || this.attendAll(layer, q, k, v, pass); // [B*T, C]
     return this.linear(attended, `${p}attn.wo`, pass)[0];
+  }
+
+  /**
+   * Decoding one token per row with a cache: the whole block as one kernel where there is one (GPT-2 layout, no
+   * adapter), with the same arithmetic as the ops of {@link block}; undefined otherwise.
+   */
+  private decodeBlock(layer: number, x: tf.Tensor2D, cache: KVCache, pass: Pass): tf.Tensor2D | undefined {
+    const { config, weights: w } = this;
+    if (this.adapter || config.arch !== 'gpt2') return undefined;
+    const p = `layers.${layer}.`;
+    const [wqkv, bqkv] = (['w', 'b'] as const).map((kind) => cache.derived(`${p}attn.${kind}qkv`, () => tf.concat([w[`${p}attn.${kind}q`], w[`${p}attn.${kind}k`], w[`${p}attn.${kind}v`]], kind === 'w' ? 1 : 0)));
+    const weights = {
+      ln1g: w[`${p}ln1.g`], ln1b: w[`${p}ln1.b`], wqkv, bqkv, wo: w[`${p}attn.wo`], bo: w[`${p}attn.bo`],
+      ln2g: w[`${p}ln2.g`], ln2b: w[`${p}ln2.b`], wIn: w[`${p}mlp.w_in`], bIn: w[`${p}mlp.b_in`], wOut: w[`${p}mlp.w_out`], bOut: w[`${p}mlp.b_out`],
+    };
+    const step = this.ops.decodeBlock(x, weights, pass.mask, cache.layer(layer), { heads: config.nHeads, kvHeads: config.nKvHeads, eps: config.normEps });
+    if (!step) return undefined;
+    cache.replace(layer, step.keys, step.values);
+    return step.out;
   }
 
   /** Decoding one token per row with a cache: attention and the cache's growth as one kernel, where there is one. */
