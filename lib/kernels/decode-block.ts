@@ -5,27 +5,26 @@ import { GELU_A, GELU_C } from './gelu-grad';
 import { ROW_NORM } from './row-norm';
 import { wasmKernel } from './wasm-ops';
 
-/** Name of one GPT-2-layout transformer block for one new token per row over a KV cache (forward only: decoding). */
+/** Name of one transformer block for one new token per row over a KV cache (forward only: for decoding). */
 export const DECODE_BLOCK = 'DecodeBlock';
 
-/** Attributes of {@link DECODE_BLOCK}: query and key/value heads, and the LayerNorms' epsilon. */
+/** Attributes of {@link DECODE_BLOCK}: query and key/value heads, and the norms' epsilon. */
 export interface DecodeBlockAttrs { heads: number; kvHeads: number; eps: number }
 
-/** The inputs of {@link DECODE_BLOCK} that are weights of the block, in the order a block uses them. */
-export const DECODE_BLOCK_WEIGHTS = ['ln1g', 'ln1b', 'wqkv', 'bqkv', 'wo', 'bo', 'ln2g', 'ln2b', 'wIn', 'bIn', 'wOut', 'bOut'] as const;
-
 /**
- * `DecodeBlock` on wasm: a pre-norm GPT-2 block for one decoding step, x + attn(ln1(x)) then + mlp(ln2(...)),
- * by calling the registered wasm kernels that the model's ops would run, in the same order on the same values:
- * `RowNorm`, `_FusedMatMul` (XNNPACK, bias in its output loop), `SplitV`, `DecodeAttention`, `Add`, and GELU's
- * `Square`, `Multiply`, `Add`, `Sigmoid`, `Multiply` (x sigmoid(2u), see `geluTanh`). So its outputs are
- * bit-identical to the op-by-op block, while tfjs's engine (scopes, bookkeeping, tensor objects) runs once per block
- * instead of about twenty times.
- *
- * Inputs: x [B, C] (one token per row), the weights of {@link DECODE_BLOCK_WEIGHTS} (wqkv [C, (H + 2 Hkv) h]
- * with bqkv, wo [C, C], wIn [C, F], wOut [F, C], each bias 1-D), keyMask [B, S], and after the first step the
- * cached pastK, pastV [B, Hkv, S-1, h]. Outputs: [x' [B, C], keys, values [B, Hkv, S, h]] (the cache grown by
- * this step, as `DecodeAttention` returns it).
+ * `DecodeBlock` on wasm: a pre-norm block for one decoding step, x + attn(norm1(x)) then + mlp(norm2(...)), by
+ * calling the registered wasm kernels that the model's ops would run, in the same order on the same values: so its
+ * outputs are bit-identical to the op-by-op block, while tfjs's engine (scopes, bookkeeping, tensor objects) runs
+ * once per block instead of twenty to thirty times. The layout follows from the inputs given:
+ * - norms: LayerNorm with `ln1b`/`ln2b`, else RMSNorm (`RowNorm`);
+ * - each projection: `_FusedMatMul` (batch-1 3-D views, as `tf.fused.matMul`) when its bias is given, else a 2-D
+ *   `BatchMatMul`; q, k and v from one product with wqkv [C, (H + 2 Hkv) h] (and bqkv), then `SplitV`;
+ * - rotary q and k with `cos`, `sin` [B, h] (this step's rows) and `rotateHalf` [h, h], as `applyRotary`;
+ * - `DecodeAttention` (the cache grown by this step's keys and values);
+ * - MLP: GELU with `wIn` (`Square`, `Multiply`, `Add`, `Sigmoid`, `Multiply`: x sigmoid(2u) as `geluTanh`), else
+ *   SwiGLU with `wGate`, `wUp` (`Sigmoid`, `Multiply`, `Multiply`); then `wOut`.
+ * Inputs: x [B, C], those weights, keyMask [B, S], and after the first step the cached pastK, pastV
+ * [B, Hkv, S-1, h]. Outputs: [x' [B, C], keys, values [B, Hkv, S, h]].
  */
 export function decodeBlockConfig(): tf.KernelConfig {
   return {
@@ -33,42 +32,65 @@ export function decodeBlockConfig(): tf.KernelConfig {
     backendName: 'wasm',
     kernelFunc: ({ inputs, backend: anyBackend, attrs }) => {
       const backend = anyBackend as BackendWasm;
-      const { x, keyMask, pastK, pastV, ...weights } = inputs as Record<string, tf.TensorInfo>;
+      const { x, keyMask, pastK, pastV, ...w } = inputs as Record<string, tf.TensorInfo | undefined> & { x: tf.TensorInfo; keyMask: tf.TensorInfo };
       const { heads, kvHeads, eps } = attrs as unknown as DecodeBlockAttrs;
       const temps: tf.TensorInfo[] = [];
       const run = (name: string, kernelInputs: tf.NamedTensorInfoMap, kernelAttrs: tf.NamedAttrMap = {}) =>
         wasmKernel(name).kernelFunc({ inputs: kernelInputs, backend, attrs: kernelAttrs }) as tf.TensorInfo | tf.TensorInfo[];
       const made = (t: tf.TensorInfo) => { temps.push(t); return t; };
       const op = (name: string, kernelInputs: tf.NamedTensorInfoMap, kernelAttrs?: tf.NamedAttrMap) => made(run(name, kernelInputs, kernelAttrs) as tf.TensorInfo);
+      const view = (t: tf.TensorInfo, shape: number[]): tf.TensorInfo => ({ ...t, shape });
       const scalar = (value: number) => {
         const t = made(backend.makeOutput([], 'float32'));
         (backend.typedArrayFromHeap(t) as Float32Array)[0] = value;
         return t;
       };
-      // tf.fused.matMul's product: 2-D operands as batch-1 3-D views (the same tensors: XNNPACK's operator for a
-      // weight is cached by its id), the [1, rows, out] result read back as [rows, out].
-      const dense = (a: tf.TensorInfo, w: tf.TensorInfo, bias: tf.TensorInfo) => {
-        const product = op('_FusedMatMul', { a: { ...a, shape: [1, ...a.shape] }, b: { ...w, shape: [1, ...w.shape] }, bias }, { transposeA: false, transposeB: false, activation: 'linear', leakyreluAlpha: 0.2 });
-        return { ...product, shape: product.shape.slice(1) };
+      const need = (name: string) => {
+        const t = w[name];
+        if (!t) throw new Error(`DecodeBlock: input "${name}" is missing`);
+        return t;
       };
-      const norm = (input: tf.TensorInfo, gain: tf.TensorInfo, shift: tf.TensorInfo) => op(ROW_NORM, { x: input, gain, bias: shift }, { eps, center: true });
+      // linear(): with a bias, tf.fused.matMul's product of batch-1 3-D views (the same tensors: XNNPACK's operator
+      // for a weight is cached by its id), read back as 2-D; without, a 2-D BatchMatMul.
+      const dense = (a: tf.TensorInfo, weight: tf.TensorInfo, bias: tf.TensorInfo | undefined) => {
+        if (!bias) return op('BatchMatMul', { a, b: weight }, { transposeA: false, transposeB: false });
+        const product = op('_FusedMatMul', { a: view(a, [1, ...a.shape]), b: view(weight, [1, ...weight.shape]), bias }, { transposeA: false, transposeB: false, activation: 'linear', leakyreluAlpha: 0.2 });
+        return view(product, product.shape.slice(1));
+      };
+      const norm = (input: tf.TensorInfo, gain: tf.TensorInfo, shift: tf.TensorInfo | undefined) =>
+        op(ROW_NORM, shift ? { x: input, gain, bias: shift } : { x: input, gain }, { eps, center: shift !== undefined });
+      const [batch, width] = x.shape;
+      const h = width / heads;
+      // applyRotary: t * cos + rotate_half(t) * sin per head, with rotate_half(t) = t @ R
+      const rotate = (t: tf.TensorInfo, count: number) => {
+        const rotated = op('BatchMatMul', { a: view(t, [batch * count, h]), b: need('rotateHalf') }, { transposeA: false, transposeB: false });
+        const cos = op('Multiply', { a: view(t, [batch, count, h]), b: view(need('cos'), [batch, 1, h]) });
+        const sin = op('Multiply', { a: view(rotated, [batch, count, h]), b: view(need('sin'), [batch, 1, h]) });
+        return view(op('Add', { a: cos, b: sin }), [batch, count * h]);
+      };
       try {
-        const [batch, width] = x.shape;
-        const h = width / heads;
-        const qkv = dense(norm(x, weights.ln1g, weights.ln1b), weights.wqkv, weights.bqkv); // [B, (H + 2 Hkv) h]
-        const [q, k, v] = (run('SplitV', { x: qkv }, { numOrSizeSplits: [heads * h, kvHeads * h, kvHeads * h], axis: 1 }) as tf.TensorInfo[]).map(made);
+        const qkv = dense(norm(x, need('ln1g'), w.ln1b), need('wqkv'), w.bqkv); // [B, (H + 2 Hkv) h]
+        let [q, k, v] = (run('SplitV', { x: qkv }, { numOrSizeSplits: [heads * h, kvHeads * h, kvHeads * h], axis: 1 }) as tf.TensorInfo[]).map(made);
+        if (w.cos) [q, k] = [rotate(q, heads), rotate(k, kvHeads)];
         const past = pastK && pastV ? { pastK, pastV } : {};
         const [attended, keys, values] = run(DECODE_ATTENTION, { q, k, v, keyMask, ...past }, { heads, kvHeads }) as tf.TensorInfo[];
         made(attended);
         try {
-          const mid = op('Add', { a: x, b: dense(attended, weights.wo, weights.bo) }); // [B, C]
-          const inner = dense(norm(mid, weights.ln2g, weights.ln2b), weights.wIn, weights.bIn); // [B, F]
-          // GELU as geluTanh computes it: s = sigmoid(x (2c + 2ac x^2)), gelu = x s
-          const slope = op('Add', { a: scalar(2 * GELU_C), b: op('Multiply', { a: scalar(2 * GELU_A * GELU_C), b: op('Square', { x: inner }) }) });
-          const s = op('Sigmoid', { x: op('Multiply', { a: inner, b: slope }) });
-          const gelu = op('Multiply', { a: inner, b: s });
-          const out = run('Add', { a: mid, b: dense(gelu, weights.wOut, weights.bOut) }) as tf.TensorInfo;
-          if (out.shape[0] !== batch) throw new Error(`DecodeBlock: output has shape [${out.shape}] for ${batch} rows`);
+          const mid = op('Add', { a: x, b: dense(attended, need('wo'), w.bo) }); // [B, C]
+          const normed = norm(mid, need('ln2g'), w.ln2b);
+          let inner: tf.TensorInfo; // [B, F]
+          if (w.wIn) {
+            // GELU as geluTanh computes it: s = sigmoid(x (2c + 2ac x^2)), gelu = x s
+            const pre = dense(normed, w.wIn, w.bIn);
+            const slope = op('Add', { a: scalar(2 * GELU_C), b: op('Multiply', { a: scalar(2 * GELU_A * GELU_C), b: op('Square', { x: pre }) }) });
+            inner = op('Multiply', { a: pre, b: op('Sigmoid', { x: op('Multiply', { a: pre, b: slope }) }) });
+          } else {
+            // SwiGLU as swiGlu computes it: (gate sigmoid(gate)) up
+            const gate = dense(normed, need('wGate'), undefined);
+            const up = dense(normed, need('wUp'), undefined);
+            inner = op('Multiply', { a: op('Multiply', { a: gate, b: op('Sigmoid', { x: gate }) }), b: up });
+          }
+          const out = run('Add', { a: mid, b: dense(inner, need('wOut'), w.bOut) }) as tf.TensorInfo;
           return [out, keys, values];
         } catch (err) {
           for (const t of [keys, values]) backend.disposeData(t.dataId);

@@ -279,17 +279,21 @@ export class CausalLM {
   }
 
   /**
-   * Decoding one token per row with a cache: the whole block as one kernel where there is one (GPT-2 layout, no
-   * adapter), with the same arithmetic as the ops of {@link block}; undefined otherwise.
+   * Decoding one token per row with a cache: the whole block as one kernel where there is one (no adapter), with the
+   * same arithmetic as the ops of {@link block}; undefined otherwise.
    */
   private decodeBlock(layer: number, x: tf.Tensor2D, cache: KVCache, pass: Pass): tf.Tensor2D | undefined {
     const { config, weights: w } = this;
-    if (this.adapter || config.arch !== 'gpt2') return undefined;
+    if (this.adapter) return undefined;
     const p = `layers.${layer}.`;
-    const [wqkv, bqkv] = (['w', 'b'] as const).map((kind) => cache.derived(`${p}attn.${kind}qkv`, () => tf.concat([w[`${p}attn.${kind}q`], w[`${p}attn.${kind}k`], w[`${p}attn.${kind}v`]], kind === 'w' ? 1 : 0)));
+    const wqkv = cache.derived(`${p}attn.wqkv`, () => tf.concat([w[`${p}attn.wq`], w[`${p}attn.wk`], w[`${p}attn.wv`]], 1));
+    const bqkv = hasQKVBias(config.arch) ? cache.derived(`${p}attn.bqkv`, () => tf.concat([w[`${p}attn.bq`], w[`${p}attn.bk`], w[`${p}attn.bv`]])) : undefined;
+    if (this.rotary) pass.rotaryRows ??= { cos: tf.gather(this.rotary.cos, pass.positions), sin: tf.gather(this.rotary.sin, pass.positions) }; // [B, hs]
     const weights = {
       ln1g: w[`${p}ln1.g`], ln1b: w[`${p}ln1.b`], wqkv, bqkv, wo: w[`${p}attn.wo`], bo: w[`${p}attn.bo`],
-      ln2g: w[`${p}ln2.g`], ln2b: w[`${p}ln2.b`], wIn: w[`${p}mlp.w_in`], bIn: w[`${p}mlp.b_in`], wOut: w[`${p}mlp.w_out`], bOut: w[`${p}mlp.b_out`],
+      ln2g: w[`${p}ln2.g`], ln2b: w[`${p}ln2.b`], wIn: w[`${p}mlp.w_in`], bIn: w[`${p}mlp.b_in`],
+      wGate: w[`${p}mlp.w_gate`], wUp: w[`${p}mlp.w_up`], wOut: w[`${p}mlp.w_out`], bOut: w[`${p}mlp.b_out`],
+      cos: pass.rotaryRows?.cos, sin: pass.rotaryRows?.sin, rotateHalf: this.rotary?.rotateHalf,
     };
     const step = this.ops.decodeBlock(x, weights, pass.mask, cache.layer(layer), { heads: config.nHeads, kvHeads: config.nKvHeads, eps: config.normEps });
     if (!step) return undefined;

@@ -36,14 +36,20 @@ test.each([
   model.dispose();
 });
 
-test('gpt2: the one-kernel decoding block (DecodeBlock) gives the same bits as the block op by op, leak-free', async () => {
-  const model = CausalLM.create({ ...TINY.gpt2, nLayers: 2 }, { seed: 4 });
+test.each([
+  ['gpt2', TINY.gpt2],
+  ['llama', TINY.llama],
+  ['qwen2', { ...TINY.llama, arch: 'qwen2' as const }],
+])('%s: the one-kernel decoding block (DecodeBlock) gives the same bits as the block op by op, leak-free', async (_, config) => {
+  const model = CausalLM.create({ ...config, nLayers: 2 }, { seed: 4 });
+  // non-zero biases (zero at initialisation), so that a bias left out would show
+  for (const v of Object.values(model.weights)) if (v.rank === 1) v.assign(tf.tidy(() => tf.add(v, tf.randomNormal(v.shape, 0, 0.1, 'float32', 6))));
   const opByOp = { ...FUSED_OPS, decodeBlock: () => undefined };
   const decode = (ops: typeof FUSED_OPS): Float32Array[] => {
     model.ops = ops;
     const cache = model.newCache();
     let mask = [[0, 0, 1, 1, 1], [1, 1, 1, 1, 1], [0, 1, 1, 1, 1]];
-    const out = [tf.tidy(() => model.forward(tf.tensor2d(tokenRows(3, 5, TINY.gpt2.vocabSize, 8), undefined, 'int32'), { cache, attentionMask: tf.tensor2d(mask, undefined, 'int32'), lastOnly: true }).logits.dataSync() as Float32Array)];
+    const out = [tf.tidy(() => model.forward(tf.tensor2d(tokenRows(3, 5, config.vocabSize, 8), undefined, 'int32'), { cache, attentionMask: tf.tensor2d(mask, undefined, 'int32'), lastOnly: true }).logits.dataSync() as Float32Array)];
     for (let step = 0; step < 5; step++) {
       mask = mask.map((row) => [...row, 1]);
       out.push(tf.tidy(() => model.forward(tf.tensor2d([[step + 1], [step + 2], [step + 3]], undefined, 'int32'), { cache, attentionMask: tf.tensor2d(mask, undefined, 'int32'), lastOnly: true }).logits.dataSync() as Float32Array));
