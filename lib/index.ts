@@ -7,6 +7,7 @@
 
 // Backend
 export { initBackend, type BackendInfo, type BackendPreference } from './backend';
+export { withWasmThreads, wasmThreads } from './wasm-threads';
 export { packedWeights, registerWasmKernels, setFastWasmKernels } from './kernels';
 
 // Tokenizers

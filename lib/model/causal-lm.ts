@@ -239,6 +239,8 @@ export class CausalLM implements StudentModel {
   /** One pre-norm transformer block on x [B*T, C]: x + attention(norm(x)), then + mlp(norm(x)). */
   private block(layer: number, x: tf.Tensor2D, pass: Pass): tf.Tensor2D {
     const p = `layers.${layer}.`;
+    const decoded = pass.cache && pass.length === 1 ? this.decodeBlock(layer, x, pass.cache, pass) : undefined;
+    if (decoded) return decoded;
     const attended = tf.add(x, this.attention(layer, this.norm(x, `${p}ln1`, pass), pass)) as tf.Tensor2D;
     return tf.add(attended, this.mlp(p, this.norm(attended, `${p}ln2`, pass)));
   }
@@ -278,6 +280,29 @@ export class CausalLM implements StudentModel {
     }
     const attended = (pass.cache && pass.length === 1 && this.attendOne(pass.cache, layer, q, k, v, pass)) || this.attendAll(layer, q, k, v, pass); // [B*T, C]
     return this.linear(attended, `${p}attn.wo`, pass)[0];
+  }
+
+  /**
+   * Decoding one token per row with a cache: the whole block as one kernel where there is one (no adapter), with the
+   * same arithmetic as the ops of {@link block}; undefined otherwise.
+   */
+  private decodeBlock(layer: number, x: tf.Tensor2D, cache: KVCache, pass: Pass): tf.Tensor2D | undefined {
+    const { config, weights: w } = this;
+    if (this.adapter) return undefined;
+    const p = `layers.${layer}.`;
+    const wqkv = cache.derived(`${p}attn.wqkv`, () => tf.concat([w[`${p}attn.wq`], w[`${p}attn.wk`], w[`${p}attn.wv`]], 1));
+    const bqkv = hasQKVBias(config.arch) ? cache.derived(`${p}attn.bqkv`, () => tf.concat([w[`${p}attn.bq`], w[`${p}attn.bk`], w[`${p}attn.bv`]])) : undefined;
+    if (this.rotary) pass.rotaryRows ??= { cos: tf.gather(this.rotary.cos, pass.positions), sin: tf.gather(this.rotary.sin, pass.positions) }; // [B, hs]
+    const weights = {
+      ln1g: w[`${p}ln1.g`], ln1b: w[`${p}ln1.b`], wqkv, bqkv, wo: w[`${p}attn.wo`], bo: w[`${p}attn.bo`],
+      ln2g: w[`${p}ln2.g`], ln2b: w[`${p}ln2.b`], wIn: w[`${p}mlp.w_in`], bIn: w[`${p}mlp.b_in`],
+      wGate: w[`${p}mlp.w_gate`], wUp: w[`${p}mlp.w_up`], wOut: w[`${p}mlp.w_out`], bOut: w[`${p}mlp.b_out`],
+      cos: pass.rotaryRows?.cos, sin: pass.rotaryRows?.sin, rotateHalf: this.rotary?.rotateHalf,
+    };
+    const step = this.ops.decodeBlock(x, weights, pass.mask, cache.layer(layer), { heads: config.nHeads, kvHeads: config.nKvHeads, eps: config.normEps });
+    if (!step) return undefined;
+    cache.replace(layer, step.keys, step.values);
+    return step.out;
   }
 
   /** Decoding one token per row with a cache: attention and the cache's growth as one kernel, where there is one. */

@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Tokenizer } from '../tokenizer/types';
+import { withWasmThreads } from '../wasm-threads';
 import { type GenerateOptions, type Generation, RowSampler } from './sampling';
 import type { T5Model } from './t5';
 
@@ -64,7 +65,7 @@ export async function t5Generate(model: T5Model, tokenizer: Tokenizer, sources: 
   try {
     for (let step = 0; step < Math.min(longest + options.maxNewTokens, maxSeqLen); step++) {
       const fed = cache ? decoderRows.map((row) => row.slice(-1)) : decoderRows;
-      const logits = tf.tidy(() => model.decode(tf.tensor2d(fed, undefined, 'int32'), encoding, { cache, lastOnly: true }).logits);
+      const logits = withWasmThreads(1, () => tf.tidy(() => model.decode(tf.tensor2d(fed, undefined, 'int32'), encoding, { cache, lastOnly: true }).logits));
       const values = (await logits.data()) as Float32Array;
       logits.dispose();
       for (let r = 0; r < batch; r++) {
