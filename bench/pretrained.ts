@@ -24,6 +24,8 @@
  * GRPO, the estimate or a PyTorch peer (none of those takes T5 yet); their `mode` is `full`.
  *
  * Options: `--models gpt2-124m,smollm2-135m,qwen2.5-0.5b,t5-small,flan-t5-base` (default all five), `--no-torch`,
+ * `--train-only` (decoder-only shapes: the model made in memory, only the LoRA training steps and their memory;
+ * no sampling, GRPO, full fine-tuning or PyTorch peer),
  * `--estimate-only` (the memory estimates of the decoder-only plans alone, in seconds: nothing is allocated).
  */
 import { spawnSync } from 'node:child_process';
@@ -35,8 +37,9 @@ import { gitCommit } from './commit';
 import { initBackend } from '../lib/backend';
 import {
   CausalLM, checkMemory, estimateMemory, exportHFCheckpoint, generate, LoraAdapter, loadCheckpoint, trackTensorBytes,
-  validateModelConfig, WASM_HEAP_BYTES, defaultTargetModules, adapterParameterCount, parameterCount, type ModelConfig, type MemoryPlan,
+  validateModelConfig, WASM_HEAP_BYTES, defaultTargetModules, adapterParameterCount, parameterCount, packedBudgetFor, type ModelConfig, type MemoryPlan,
 } from '../lib/model';
+import { packedWeights } from '../lib/kernels';
 import { exportT5Checkpoint, importT5Checkpoint, T5Model, t5Generate, type T5Config } from '../lib/model';
 import { PPOTrainer } from '../lib/rl';
 import { Seq2SeqTrainer, Trainer } from '../lib/train';
@@ -62,6 +65,8 @@ const NEW_TOKENS = 64;
  * a shape whose update does not fit the heap at 4 (Qwen2.5-0.5B: its 151,936-wide logits).
  */
 const GRPO = { prompts: 4, samples: 4, updateRows: 4 };
+/** Rows of logits at once where the plain plan does not fit (at most 64: the kept transposed embedding's case). */
+const LOGIT_CHUNK = 64;
 const MiB = 1024 * 1024;
 /**
  * Full fine-tuning is tried only when its estimate leaves a quarter of the heap free (the estimate counts tensor
@@ -76,11 +81,20 @@ interface ModelFigures {
   mode: 'lora' | 'full';
   /** Tokens per training micro-batch: 256, or fewer where 256 does not fit the heap (no activation recomputation). */
   trainTokens: number;
+  /** Most bytes of tensor buffers held at once (counted at the wasm allocator). */
   peakMiB: number;
+  /** The wasm heap's size at the end: its high-water mark (tensors, XNNPACK's packed weights, fragmentation). */
+  heapMiB: number;
+  /** Blocks recomputed in the backward pass, and rows of logits at once (0: all), where the plain plan does not fit. */
+  gradientCheckpointing?: boolean;
+  logitChunkRows?: number;
+  /** Bytes of weights whose packed copies were kept (absent: all). */
+  packedBudgetMiB?: number;
   /** The memory estimate (decoder-only shapes; lib/model/memory.ts has no T5 plan yet). */
   estimateMiB?: number;
   trainTokPerS?: number;
-  sampleTokPerS: number;
+  /** KV-cache sampling (absent with --train-only). */
+  sampleTokPerS?: number;
   /** One GRPO iteration (decoder-only shapes; the RL loop takes no T5 policy yet). */
   grpoIterationS?: number;
   /** Rows per GRPO minibatch (GRPO.updateRows, halved where that update does not fit the heap). */
@@ -141,10 +155,18 @@ async function trainRate(model: CausalLM, tokens: number): Promise<number> {
 function plans(shape: ModelConfig): { loraPlan: MemoryPlan; trainTokens: number } {
   const config = validateModelConfig(shape);
   const lora = { rank: RANK, alpha: 2 * RANK, dropout: 0, targetModules: defaultTargetModules(config) };
-  const plan = (seqLen: number): MemoryPlan => ({ config, mode: { kind: 'lora', rank: RANK, parameters: adapterParameterCount(config, lora) }, microBatch: 1, seqLen, sampleBatch: GRPO.prompts * GRPO.samples, sampleLen: NEW_TOKENS + 8 });
+  const plain = (seqLen: number): MemoryPlan => ({ config, mode: { kind: 'lora', rank: RANK, parameters: adapterParameterCount(config, lora) }, microBatch: 1, seqLen, sampleBatch: GRPO.prompts * GRPO.samples, sampleLen: NEW_TOKENS + 8 });
+  // Where the plain plan does not fit: blocks recomputed, logits LOGIT_CHUNK rows at a time, and XNNPACK's packed
+  // copies kept only within the heap left.
+  const saving = (seqLen: number): MemoryPlan => {
+    const plan = { ...plain(seqLen), gradientCheckpointing: true, logitChunkRows: LOGIT_CHUNK };
+    return { ...plan, packedBudget: packedBudgetFor(plan, WASM_HEAP_BYTES) };
+  };
+  const fits = (plan: MemoryPlan) => estimateMemory(plan).total <= WASM_HEAP_BYTES;
   let trainTokens = TRAIN_TOKENS;
-  while (trainTokens > 32 && estimateMemory(plan(trainTokens)).total > WASM_HEAP_BYTES) trainTokens /= 2;
-  return { loraPlan: plan(trainTokens), trainTokens };
+  if (fits(plain(trainTokens))) return { loraPlan: plain(trainTokens), trainTokens };
+  while (trainTokens > 32 && !fits(saving(trainTokens))) trainTokens /= 2;
+  return { loraPlan: saving(trainTokens), trainTokens };
 }
 
 /** The estimates alone: the LoRA plan at 256 tokens and at the length that fits, full fine-tuning at that length. */
@@ -164,16 +186,30 @@ function printEstimates(names: string[]): void {
   console.log(JSON.stringify(out));
 }
 
-/** One model's figures, in this process (the child). */
-async function measure(name: string, dir: string): Promise<ModelFigures> {
+/** The memory settings a model ran with (see {@link plans}). */
+function savingOf(model: CausalLM): Pick<ModelFigures, 'gradientCheckpointing' | 'logitChunkRows' | 'packedBudgetMiB'> {
+  return {
+    gradientCheckpointing: model.gradientCheckpointing, logitChunkRows: model.logitChunkRows,
+    packedBudgetMiB: Number.isFinite(packedWeights.budget) ? Math.round(packedWeights.budget / MiB) : undefined,
+  };
+}
+
+/**
+ * One model's figures, in this process (the child). With `trainOnly` the model is made in memory (no folder) and
+ * only loading and the training steps are measured.
+ */
+async function measure(name: string, dir: string, trainOnly: boolean): Promise<ModelFigures> {
   await initBackend('wasm');
   const shape = SHAPES[name];
-  await writeRandomFolder(shape, dir);
+  if (!trainOnly) await writeRandomFolder(shape, dir);
   const tracker = trackTensorBytes(tf.backend());
-  const { model, tokenizer } = await loadCheckpoint(dir, { maxSeqLen: shape.maxSeqLen });
+  const { model, tokenizer } = trainOnly ? { model: CausalLM.create(shape, { seed: 1 }), tokenizer: undefined } : await loadCheckpoint(dir, { maxSeqLen: shape.maxSeqLen });
   const lora = { rank: RANK, alpha: 2 * RANK, dropout: 0, targetModules: defaultTargetModules(validateModelConfig(shape)) };
   const { loraPlan, trainTokens } = plans(shape);
   const estimate = checkMemory(loraPlan, WASM_HEAP_BYTES, name);
+  model.gradientCheckpointing = loraPlan.gradientCheckpointing ?? false;
+  model.logitChunkRows = loraPlan.logitChunkRows ?? 0;
+  packedWeights.budget = loraPlan.packedBudget ?? Number.POSITIVE_INFINITY;
   const updatePlan = (rows: number): MemoryPlan => ({ ...loraPlan, microBatch: rows, seqLen: NEW_TOKENS + 8 });
   let grpoRows = GRPO.updateRows;
   while (grpoRows > 1 && estimateMemory(updatePlan(grpoRows)).total > WASM_HEAP_BYTES) grpoRows /= 2;
@@ -182,6 +218,12 @@ async function measure(name: string, dir: string): Promise<ModelFigures> {
   const phase = (what: string) => process.stderr.write(`${name}: ${what} (tensor bytes held: ${Math.round(tracker.current / MiB)} MiB)\n`);
   phase('loaded; training');
   const trainTokPerS = await trainRate(model, trainTokens);
+  if (!tokenizer) {
+    const figures = { fits: true, mode: 'lora' as const, trainTokens, peakMiB: Math.round(tracker.peak / MiB), heapMiB: Math.round(tracker.heapBytes / MiB), estimateMiB: Math.round(estimate.total / MiB), ...savingOf(model), trainTokPerS };
+    tracker.stop();
+    model.dispose();
+    return figures;
+  }
   phase('sampling');
 
   const prompts = randomRows(SAMPLE_BATCH, 8, shape.vocabSize, 9);
@@ -202,6 +244,7 @@ async function measure(name: string, dir: string): Promise<ModelFigures> {
   const grpoIterationS = (performance.now() - start) / 1000;
   grpo.dispose();
   const loraPeak = tracker.peak;
+  const loraHeap = tracker.heapBytes;
 
   // Full fine-tuning where the estimate fits the heap: the adapter merged away, every weight trained.
   const fullPlan = { ...loraPlan, mode: { kind: 'full' as const }, sampleBatch: 0 };
@@ -218,8 +261,8 @@ async function measure(name: string, dir: string): Promise<ModelFigures> {
   tracker.stop();
   model.dispose();
   return {
-    fits: true, mode: 'lora', trainTokens, peakMiB: Math.round(loraPeak / MiB), estimateMiB: Math.round(estimate.total / MiB),
-    trainTokPerS, sampleTokPerS, grpoIterationS, grpoRows, full,
+    fits: true, mode: 'lora', trainTokens, peakMiB: Math.round(loraPeak / MiB), heapMiB: Math.round(loraHeap / MiB), estimateMiB: Math.round(estimate.total / MiB),
+    ...savingOf(model), trainTokPerS, sampleTokPerS, grpoIterationS, grpoRows, full,
   };
 }
 
@@ -259,9 +302,10 @@ async function measureT5(name: string, dir: string): Promise<ModelFigures> {
   const generations = await t5Generate(model, loaded.tokenizer!, sources, { maxNewTokens: NEW_TOKENS, temperature: 1, seed: 2, stop: [] });
   const sampleTokPerS = generations.reduce((n, g) => n + g.tokenIds.length, 0) / ((performance.now() - start) / 1000);
   const peakMiB = Math.round(tracker.peak / MiB);
+  const heapMiB = Math.round(tracker.heapBytes / MiB);
   tracker.stop();
   model.dispose();
-  return { fits, mode: 'full', trainTokens: TRAIN_TOKENS, peakMiB, trainTokPerS, sampleTokPerS };
+  return { fits, mode: 'full', trainTokens: TRAIN_TOKENS, peakMiB, heapMiB, trainTokPerS, sampleTokPerS };
 }
 
 /** The PyTorch peer's figures for the folder, or why there are none. */
@@ -278,7 +322,7 @@ function torchFigures(dir: string, trainTokens: number): Record<string, number |
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === '--child') {
-    const figures = T5_SHAPES[args[1]] ? await measureT5(args[1], args[2]) : await measure(args[1], args[2]);
+    const figures = T5_SHAPES[args[1]] ? await measureT5(args[1], args[2]) : await measure(args[1], args[2], args.includes('--train-only'));
     process.stdout.write(`${JSON.stringify(figures)}\n`);
     return;
   }
@@ -299,7 +343,8 @@ async function main(): Promise<void> {
   for (const name of selected) {
     const dir = mkdtempSync(join(tmpdir(), `rrl-bench-${name}-`));
     try {
-      const child = spawnSync(process.execPath, [require.resolve('tsx/cli'), __filename, '--child', name, dir], { encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'inherit'] });
+      const trainOnly = args.includes('--train-only') && !T5_SHAPES[name];
+      const child = spawnSync(process.execPath, [require.resolve('tsx/cli'), __filename, '--child', name, dir, ...(trainOnly ? ['--train-only'] : [])], { encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'inherit'] });
       const last = child.stdout.trim().split('\n').pop() ?? '';
       if (child.status !== 0 || !last.startsWith('{')) {
         console.log(`${name}: failed (exit ${child.status}): ${last}`);
@@ -307,6 +352,7 @@ async function main(): Promise<void> {
       }
       const figures = JSON.parse(last) as ModelFigures;
       if (T5_SHAPES[name]) figures.torch = { skipped: 'no PyTorch T5 peer' };
+      else if (trainOnly) figures.torch = { skipped: '--train-only' };
       else if (!args.includes('--no-torch') && existsSync(join(dir, 'model.safetensors'))) figures.torch = torchFigures(dir, figures.trainTokens);
       results[name] = figures;
       console.log(`# ${name}: ${JSON.stringify(figures)}`);
@@ -316,16 +362,17 @@ async function main(): Promise<void> {
   }
   const num = (v: unknown, digits = 1) => (typeof v === 'number' ? v.toFixed(digits) : '—');
   const ratio = (ours: number, theirs: unknown) => (typeof theirs === 'number' && theirs > 0 ? `${(ours / theirs).toFixed(2)}x` : '—');
-  console.log('| model | mode | peak MiB (estimate) | train tok/s | sample tok/s | GRPO iteration s | torch train / sample tok/s, GRPO s, peak RSS MiB | wasm/torch train, sample |');
+  console.log('| model | mode | tensor peak MiB / heap MiB (estimate) | train tok/s | sample tok/s | GRPO iteration s | torch train / sample tok/s, GRPO s, peak RSS MiB | wasm/torch train, sample |');
   console.log('|---|---|---|---|---|---|---|---|');
   for (const [name, f] of Object.entries(results)) {
     const t = f.torch ?? {};
     if (f.mode === 'full') {
-      console.log(`| ${name} | full, ${f.trainTokens} tokens | ${f.peakMiB} | ${f.fits ? num(f.trainTokPerS) : 'does not fit'} | ${num(f.sampleTokPerS)} | — | ${t.skipped ?? '—'} | — |`);
+      console.log(`| ${name} | full, ${f.trainTokens} tokens | ${f.peakMiB} / ${f.heapMiB} | ${f.fits ? num(f.trainTokPerS) : 'does not fit'} | ${num(f.sampleTokPerS)} | — | ${t.skipped ?? '—'} | — |`);
       continue;
     }
-    console.log(`| ${name} | LoRA r=${RANK}, ${f.trainTokens} tokens | ${f.peakMiB} (${f.estimateMiB}) | ${num(f.trainTokPerS)} | ${num(f.sampleTokPerS)} | ${num(f.grpoIterationS)} | `
-      + `${t.skipped ?? t.failed ?? `${num(t.trainTokPerS)} / ${num(t.sampleTokPerS)}, ${num(t.grpoIterationS)}, ${num(t.peakRssMiB, 0)}`} | ${ratio(f.trainTokPerS!, t.trainTokPerS)}, ${ratio(f.sampleTokPerS, t.sampleTokPerS)} |`);
+    const saving = f.gradientCheckpointing ? `, recomputed blocks, logits ${f.logitChunkRows} rows at a time${f.packedBudgetMiB !== undefined ? `, packed weights ${f.packedBudgetMiB} MiB` : ''}` : '';
+    console.log(`| ${name} | LoRA r=${RANK}, ${f.trainTokens} tokens${saving} | ${f.peakMiB} / ${f.heapMiB} (${f.estimateMiB}) | ${num(f.trainTokPerS)} | ${num(f.sampleTokPerS)} | ${num(f.grpoIterationS)} | `
+      + `${t.skipped ?? t.failed ?? `${num(t.trainTokPerS)} / ${num(t.sampleTokPerS)}, ${num(t.grpoIterationS)}, ${num(t.peakRssMiB, 0)}`} | ${ratio(f.trainTokPerS!, t.trainTokPerS)}, ${ratio(f.sampleTokPerS ?? 0, t.sampleTokPerS)} |`);
     if (f.full) console.log(`| ${name} | full | ${f.full.fits ? `${f.full.peakMiB} (${f.full.estimateMiB})` : `does not fit (estimate ${f.full.estimateMiB})`} | ${num(f.full.trainTokPerS)} | | | | |`);
   }
   console.log(JSON.stringify(results));

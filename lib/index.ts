@@ -7,7 +7,7 @@
 
 // Backend
 export { initBackend, type BackendInfo, type BackendPreference } from './backend';
-export { registerWasmKernels, setFastWasmKernels } from './kernels';
+export { packedWeights, registerWasmKernels, setFastWasmKernels } from './kernels';
 
 // Tokenizers
 export { CharTokenizer, ByteTokenizer, WordCharTokenizer, HFTokenizer, loadTokenizer, saveAsHFTokenizer, type Tokenizer } from './tokenizer';
@@ -17,7 +17,7 @@ export {
   CausalLM, KVCache, generate, sampleToken, tokenLogProbs, sequenceLogProbs, validateModelConfig, type ModelConfig,
   saveCheckpoint, loadCheckpoint, importHFCheckpoint, exportHFCheckpoint,
   readSafetensors, readSafetensorsHeader, writeSafetensors,
-  LoraAdapter, type LoraConfig, trainableWeights, mergedArrays, estimateMemory, checkMemory, MemoryLimitError,
+  LoraAdapter, type LoraConfig, trainableWeights, mergedArrays, estimateMemory, checkMemory, packedBudgetFor, MemoryLimitError, scoreNextTokens,
   T5Model, t5Generate, t5TargetLogProbs, importT5Checkpoint, exportT5Checkpoint,
   loadStudentCheckpoint, type StudentModel, type Student,
 } from './model';

@@ -114,6 +114,20 @@ const loraSchema = z.strictObject({
   targetModules: z.array(z.string().min(1)).min(1).optional(),
 });
 
+/**
+ * How a training step spends memory, for students whose activations or logits would not fit (pretrained shapes
+ * on the 4 GiB wasm heap); both off by default, and with both off training is the plain forward and backward pass.
+ */
+const trainingMemoryShape = {
+  /** Recompute each transformer block in the backward pass instead of keeping its activations (one more forward pass). */
+  gradientCheckpointing: z.boolean().default(false),
+  /**
+   * Rows of logits computed at once for the loss and RL log-probs (0: all of a micro-batch's [rows x tokens, vocabulary]
+   * at once); with n > 0, n rows at a time, recomputed in the backward pass.
+   */
+  logitChunkRows: nonNegativeInt.default(0),
+};
+
 /** Longest student sequence accepted (a 4 GB wasm heap holds 4 heads of 16k x 16k float32 scores, not 32k). */
 const MAX_SEQ_LEN = 16_384;
 
@@ -143,6 +157,7 @@ const modelShapeSchema = z.strictObject({
   maxSeqLen: positiveInt.default(256),
   tokenizer: studentTokenizerSchema,
   lora: loraSchema.optional(),
+  ...trainingMemoryShape,
 }).superRefine((shape, context) => {
   // checked here so a bad shape fails before any work, not in the distill stage
   const problem = (path: string, message: string) => context.addIssue({ code: 'custom', path: [path], message });
@@ -205,6 +220,7 @@ const studentSchema = z.union([
    */
   z.strictObject({
     checkpoint: z.string().min(1), maxSeqLen: positiveInt.optional(), lora: loraSchema.optional(), chatTemplate: z.boolean().default(false),
+    ...trainingMemoryShape,
   }),
   t5ShapeSchema,
   modelShapeSchema,

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import type { PackedWeights } from './packed-weights';
 import { TransposeCache } from './transpose-cache';
 import { wasmOps, WasmOps } from './wasm-ops';
 
@@ -17,9 +18,10 @@ import { wasmOps, WasmOps } from './wasm-ops';
  * - a few rows times a large transposed matrix (sampling with a tied embedding) reuse a cached transposed copy;
  * - a 2-D `A^T B` with fewer rows than columns in its result is computed as `(B^T A)^T`, so that the smaller
  *   operand is the one XNNPACK packs.
- * `transposes` holds those copies; clear it when the kernel is unregistered.
+ * `transposes` holds those copies; clear it when the kernel is unregistered. `packed` decides whether XNNPACK's
+ * packed copy of a persistent right operand (a weight, a cached transpose) is kept after its product.
  */
-export function routedBatchMatMulConfig(shipped: tf.KernelConfig, transposes: TransposeCache): tf.KernelConfig {
+export function routedBatchMatMulConfig(shipped: tf.KernelConfig, transposes: TransposeCache, packed: PackedWeights): tf.KernelConfig {
   return {
     // The shipped kernel's name, backend and setup (which binds its wasm function; it still runs our 2-D products).
     ...shipped,
@@ -35,7 +37,7 @@ export function routedBatchMatMulConfig(shipped: tf.KernelConfig, transposes: Tr
           inputs: { a: x, b: y }, backend, attrs: { transposeA: false, transposeB: false },
         }) as tf.TensorInfo;
       const useShipped = () => shipped.kernelFunc({ inputs, backend, attrs }) as tf.TensorInfo;
-      return routedBatchMatMul(ops, matMul2d, useShipped, transposes, a, b, transposeA, transposeB);
+      return routedBatchMatMul(ops, matMul2d, useShipped, transposes, packed, a, b, transposeA, transposeB);
     },
   };
 }
@@ -83,6 +85,7 @@ function routedBatchMatMul(
   matMul2d: (x: tf.TensorInfo, y: tf.TensorInfo) => tf.TensorInfo,
   useShipped: () => tf.TensorInfo,
   transposes: TransposeCache,
+  packed: PackedWeights,
   a: tf.TensorInfo,
   b: tf.TensorInfo,
   transposeA: boolean,
@@ -129,6 +132,7 @@ function routedBatchMatMul(
       const rows = keep(ops.reshape(aPlain, [sizeOf(aBatch) * m, k]));
       const weight = keep(ops.reshape(bPlain, [k, n]));
       const product = keep(matMul2d(rows, weight));
+      if (cachedB || bPlain === b) packed.afterProduct(ops.backend, bPlain);
       return ops.reshape(product, outShape);
     }
 

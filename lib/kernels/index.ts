@@ -12,6 +12,7 @@ import { integerPowConfig } from './integer-pow';
 import { leadingSumConfig } from './leading-sum';
 import { rowNormConfig, rowNormGradConfig } from './row-norm';
 import { sharedCastConfig, sharedIdentityConfig } from './shared-identity';
+import { PackedWeights } from './packed-weights';
 import { TransposeCache } from './transpose-cache';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum';
 import { wasmKernel } from './wasm-ops';
@@ -22,9 +23,12 @@ export const PINNED_WASM_VERSION = '4.22.0';
 /** Transposed weights held by the routed BatchMatMul for sampling. */
 const transposes = new TransposeCache();
 
+/** The budget of XNNPACK packed copies kept for the routed BatchMatMul's persistent operands (see PackedWeights). */
+export const packedWeights = new PackedWeights();
+
 /** Shipped wasm kernels that have a faster replacement here, and how to build the replacement from them. */
 const REPLACEMENTS: Record<string, (shipped: tf.KernelConfig) => tf.KernelConfig> = {
-  BatchMatMul: (shipped) => routedBatchMatMulConfig(shipped, transposes),
+  BatchMatMul: (shipped) => routedBatchMatMulConfig(shipped, transposes, packedWeights),
   Pow: integerPowConfig,
   Identity: sharedIdentityConfig,
   GatherV2: gatherRowsConfig,

@@ -5,11 +5,11 @@ export {
   LoraAdapter, type LoraConfig, defaultTargetModules, adapterParameterCount, trainableWeights, mergedArrays, withAdapterTraining,
 } from './lora';
 export {
-  estimateMemory, checkMemory, describeEstimate, parameterCount, trackTensorBytes, MemoryLimitError, WASM_HEAP_BYTES,
+  estimateMemory, checkMemory, describeEstimate, packedBudgetFor, parameterCount, trackTensorBytes, MemoryLimitError, WASM_HEAP_BYTES,
   type MemoryPlan, type MemoryEstimate, type TrainingMode, type TensorBytesTracker,
 } from './memory';
 export { KVCache } from './kv-cache';
-export { sequenceLogProbs, tokenLogProbs } from './logprobs';
+export { scoreNextTokens, sequenceLogProbs, tokenLogProbs, type NextTokenScores } from './logprobs';
 export { generate, sampleToken, type GenerateOptions, type Generation, type PartialText, type SamplingOptions } from './sampling';
 export {
   saveCheckpoint,

@@ -43,11 +43,25 @@ export interface MemoryPlan {
   sampleLen?: number;
   /** A second, frozen copy of the weights is held (RL's reference policy under full fine-tuning). */
   referenceCopy?: boolean;
+  /** Blocks recomputed in the backward pass ({@link CausalLM.gradientCheckpointing}). */
+  gradientCheckpointing?: boolean;
+  /** Rows of logits at once ({@link CausalLM.logitChunkRows}; 0 or absent: all). */
+  logitChunkRows?: number;
+  /** Bytes of weights whose XNNPACK packed copies are kept (lib/kernels/packed-weights.ts; absent: all of them). */
+  packedBudget?: number;
 }
 
 /** Estimated bytes by part; `total` is their sum. */
 export interface MemoryEstimate {
   weights: number;
+  /**
+   * Outside the tensors, in the wasm heap: XNNPACK's packed copies of the weights the backend keeps (up to the
+   * plan's budget), and when that budget is exceeded the largest matrix packed anew on each use (the head), twice
+   * (its packed copy and the hole the previous one left).
+   */
+  packed: number;
+  /** The transposed tied embedding [d, V] that sampling and chunked logits multiply by, made once and kept. */
+  headCopy: number;
   gradients: number;
   optimizer: number;
   activations: number;
@@ -76,12 +90,50 @@ export function estimateMemory(plan: MemoryPlan): MemoryEstimate {
   const optimizer = FLOAT * trainable * 2;
   const tokens = microBatch * seqLen;
   const perLayer = ACTIVATION_PER_D * config.dModel + ACTIVATION_PER_FF[config.arch] * config.dFF + ACTIVATION_PER_SCORE * config.nHeads * seqLen;
-  const activations = FLOAT * tokens * (config.nLayers * perLayer + LOGIT_COPIES * config.vocabSize);
+  // Recomputed blocks keep each block's input [tokens, d] and one block's activations at a time.
+  const blocks = plan.gradientCheckpointing ? config.nLayers * config.dModel + perLayer : config.nLayers * perLayer;
+  const chunk = plan.logitChunkRows ?? 0;
+  const logitRows = chunk > 0 ? Math.min(chunk, tokens) : tokens;
+  const activations = FLOAT * (tokens * blocks + logitRows * LOGIT_COPIES * config.vocabSize);
   const kvWidth = (config.dModel / config.nHeads) * config.nKvHeads;
   const sampleRows = plan.sampleBatch ?? 0;
   const kvCache = FLOAT * 2 * 2 * config.nLayers * sampleRows * (plan.sampleLen ?? 0) * kvWidth
     + FLOAT * sampleRows * config.vocabSize * 2;
-  return { weights, gradients, optimizer, activations, kvCache, total: weights + gradients + optimizer + activations + kvCache };
+  const headMatrix = FLOAT * config.vocabSize * config.dModel;
+  const headCopy = config.tieEmbeddings && (sampleRows > 0 || (chunk > 0 && chunk <= FEW_ROWS)) ? headMatrix : 0;
+  const packable = FLOAT * packedParameters(config) + headMatrix;
+  const budget = plan.packedBudget ?? Number.POSITIVE_INFINITY;
+  const packed = packable <= budget ? packable : budget + 2 * headMatrix;
+  const total = weights + packed + headCopy + gradients + optimizer + activations + kvCache;
+  return { weights, packed, headCopy, gradients, optimizer, activations, kvCache, total };
+}
+
+/**
+ * The largest packed-weights budget (see {@link MemoryPlan.packedBudget}) under which the plan's estimate fits
+ * `limit`: unlimited when it fits with every packed copy kept, 0 when it fits with none kept or not at all.
+ */
+export function packedBudgetFor(plan: MemoryPlan, limit: number): number {
+  const all = estimateMemory({ ...plan, packedBudget: undefined });
+  if (all.total <= limit) return Number.POSITIVE_INFINITY;
+  const headMatrix = FLOAT * plan.config.vocabSize * plan.config.dModel;
+  return Math.max(0, limit - (all.total - all.packed) - 2 * headMatrix);
+}
+
+/**
+ * Rows up to which the routed BatchMatMul multiplies by a kept transposed copy of a large right operand
+ * (lib/kernels/batch-matmul.ts): sampling's rows, and chunks of logits this small.
+ */
+const FEW_ROWS = 64;
+
+/**
+ * Parameters in the weights that stay the right operand of their products from pass to pass, so the backend
+ * keeps their packed copies: each layer's output projection and feed-forward matrices (q, k and v are fused
+ * into a new matrix on each pass, packed and released with it).
+ */
+function packedParameters(config: ResolvedModelConfig): number {
+  let n = 0;
+  for (const [name, shape] of weightShapes(config)) if (/\.(attn\.wo|mlp\.w_\w+)$/.test(name)) n += shape[0] * shape[1];
+  return n;
 }
 
 const MiB = 1024 * 1024;
@@ -89,7 +141,7 @@ const mib = (bytes: number) => `${Math.round(bytes / MiB).toLocaleString('en-US'
 
 /** One line naming each part of an estimate. */
 export function describeEstimate(e: MemoryEstimate): string {
-  return `${mib(e.total)} (weights ${mib(e.weights)}, gradients ${mib(e.gradients)}, optimizer moments ${mib(e.optimizer)}, `
+  return `${mib(e.total)} (weights ${mib(e.weights)}, packed weights ${mib(e.packed + e.headCopy)}, gradients ${mib(e.gradients)}, optimizer moments ${mib(e.optimizer)}, `
     + `activations ${mib(e.activations)}, KV cache ${mib(e.kvCache)})`;
 }
 
@@ -103,8 +155,8 @@ export class MemoryLimitError extends Error {
 
 /**
  * Settings near the plan that fit under `limit`: LoRA (rank 16 on four d x d projections) instead of full fine-tuning,
- * smaller micro-batches, shorter rows, alone or combined; fewest changes first, then the largest that fits; at
- * most three.
+ * recomputed blocks with logits 64 rows at a time (and packed weights within the heap left), smaller
+ * micro-batches, shorter rows, alone or combined; fewest changes first, then the largest that fits; at most three.
  */
 function settingsThatFit(plan: MemoryPlan, limit: number): string[] {
   const found: { text: string; changes: number; total: number }[] = [];
@@ -113,13 +165,21 @@ function settingsThatFit(plan: MemoryPlan, limit: number): string[] {
   for (let m = Math.floor(plan.microBatch / 2); m >= 1; m = Math.floor(m / 2)) microBatches.push(m);
   const lengths = [plan.seqLen];
   for (let t = Math.floor(plan.seqLen / 2); t >= 32; t = Math.floor(t / 2)) lengths.push(t);
+  const recompute = plan.gradientCheckpointing || plan.microBatch === 0 ? [false] : [false, true];
   for (const mode of modes) {
-    for (const microBatch of microBatches) {
-      for (const seqLen of lengths) {
-        const changes = [mode ? 'LoRA (rank 16)' : '', microBatch !== plan.microBatch ? `micro-batch ${microBatch}` : '', seqLen !== plan.seqLen ? `sequence length ${seqLen}` : ''].filter(Boolean);
-        if (changes.length === 0) continue;
-        const total = estimateMemory({ ...plan, mode: mode ?? plan.mode, microBatch, seqLen }).total;
-        if (total <= limit) found.push({ text: `${changes.join(', ')}: ${mib(total)}`, changes: changes.length, total });
+    for (const saving of recompute) {
+      for (const microBatch of microBatches) {
+        for (const seqLen of lengths) {
+          const changes = [
+            mode ? 'LoRA (rank 16)' : '', saving ? 'gradientCheckpointing with logitChunkRows 64' : '',
+            microBatch !== plan.microBatch ? `micro-batch ${microBatch}` : '', seqLen !== plan.seqLen ? `sequence length ${seqLen}` : '',
+          ].filter(Boolean);
+          if (changes.length === 0) continue;
+          let changed: MemoryPlan = { ...plan, mode: mode ?? plan.mode, microBatch, seqLen };
+          if (saving) changed = { ...changed, gradientCheckpointing: true, logitChunkRows: 64 };
+          const total = estimateMemory({ ...changed, packedBudget: packedBudgetFor(changed, limit) }).total;
+          if (total <= limit) found.push({ text: `${changes.join(', ')}: ${mib(total)}`, changes: changes.length, total });
+        }
       }
     }
   }
@@ -151,46 +211,60 @@ export interface TensorBytesTracker {
   readonly current: number;
   /** Most bytes held at once since tracking started (or since {@link resetPeak}). */
   readonly peak: number;
+  /**
+   * The wasm heap's size now: its high-water mark (it grows and never shrinks), tensor buffers plus what the
+   * backend allocates inside wasm (XNNPACK's packed weights, kernel scratch) plus fragmentation. Past 4 GiB a run aborts.
+   */
+  readonly heapBytes: number;
   resetPeak(): void;
   /** Stops counting (restores the backend's allocator calls). */
   stop(): void;
 }
 
-interface WasmAllocator {
+interface WasmModule {
   _malloc(bytes: number): number;
   _free(offset: number): void;
+  HEAPU8: Uint8Array;
 }
 
 /**
  * Counts the wasm backend's tensor buffers as they are allocated and freed (each buffer once, however many
  * tensors view it: tf.memory() counts a reshaped view again), to measure a real peak. `backend` is
  * `tf.backend()` on wasm; throws on another backend.
+ * Emscripten binds `_malloc` and `_free` lazily: their first call replaces the module's property with the raw
+ * export, which would drop a hook assigned in its place. So each hook is a getter that keeps the hook in place and
+ * a setter that takes the replacement as the function to call.
  */
 export function trackTensorBytes(backend: unknown): TensorBytesTracker {
-  const wasm = (backend as { wasm?: WasmAllocator }).wasm;
+  const wasm = (backend as { wasm?: WasmModule }).wasm;
   if (!wasm || typeof wasm._malloc !== 'function') throw new Error('trackTensorBytes: needs the wasm backend');
-  const { _malloc: malloc, _free: free } = wasm;
   const sizes = new Map<number, number>();
   const state = { current: 0, peak: 0 };
-  wasm._malloc = (bytes: number) => {
+  const originals = { _malloc: Object.getOwnPropertyDescriptor(wasm, '_malloc')!, _free: Object.getOwnPropertyDescriptor(wasm, '_free')! };
+  let malloc = wasm._malloc;
+  let free = wasm._free;
+  const hookedMalloc = (bytes: number) => {
     const offset = malloc.call(wasm, bytes);
     sizes.set(offset >>> 0, bytes);
     state.current += bytes;
     state.peak = Math.max(state.peak, state.current);
     return offset;
   };
-  wasm._free = (offset: number) => {
+  const hookedFree = (offset: number) => {
     state.current -= sizes.get(offset >>> 0) ?? 0;
     sizes.delete(offset >>> 0);
     free.call(wasm, offset);
   };
+  Object.defineProperty(wasm, '_malloc', { configurable: true, get: () => hookedMalloc, set: (f: WasmModule['_malloc']) => { malloc = f; } });
+  Object.defineProperty(wasm, '_free', { configurable: true, get: () => hookedFree, set: (f: WasmModule['_free']) => { free = f; } });
   return {
     get current() { return state.current; },
     get peak() { return state.peak; },
+    get heapBytes() { return wasm.HEAPU8.buffer.byteLength; },
     resetPeak: () => { state.peak = state.current; },
     stop: () => {
-      wasm._malloc = malloc;
-      wasm._free = free;
+      Object.defineProperty(wasm, '_malloc', { ...originals._malloc, value: malloc });
+      Object.defineProperty(wasm, '_free', { ...originals._free, value: free });
     },
   };
 }

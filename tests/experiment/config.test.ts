@@ -28,6 +28,15 @@ describe('experiment config validation', () => {
     expect(config.rewards.weights).toEqual({ 'answer-correctness': 1 });
   });
 
+  test('student memory settings: off by default, on a shape or a checkpoint student, a negative chunk named', () => {
+    expect(validateExperiment(minimal).student).toMatchObject({ gradientCheckpointing: false, logitChunkRows: 0 });
+    const shaped = validateExperiment({ ...minimal, student: { arch: 'qwen2', gradientCheckpointing: true, logitChunkRows: 64 } });
+    expect(shaped.student).toMatchObject({ gradientCheckpointing: true, logitChunkRows: 64 });
+    const folder = validateExperiment({ ...minimal, student: { checkpoint: 'models/x', gradientCheckpointing: true } });
+    expect(folder.student).toMatchObject({ checkpoint: 'models/x', gradientCheckpointing: true, logitChunkRows: 0 });
+    expect(problems({ ...minimal, student: { logitChunkRows: -1 } })[0]).toMatch(/^student\.logitChunkRows: /);
+  });
+
   test('a typo in a field name is named, with a suggestion', () => {
     const found = problems({ ...minimal, rl: { lerningRate: 1e-5 } });
     expect(found).toHaveLength(1);

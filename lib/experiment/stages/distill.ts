@@ -20,7 +20,7 @@ import { rowEncoder, studentTrainer } from '../../train/student-trainer';
 import { RunInterrupted, type StageContext, type StageResult } from '../runner';
 import type { ExperimentConfig } from '../schema';
 import { readSplit } from './data';
-import { attachStudentLora, checkStudentMemory, studentChat } from './student';
+import { applyStudentMemorySettings, attachStudentLora, checkStudentMemory, studentChat } from './student';
 
 /** Characters every format writes besides the data: separators, task prefixes, answer marker. */
 const FORMAT_CHARACTERS = ' ###-->[answer][explain]\n';
@@ -38,10 +38,9 @@ async function createStudent(config: ExperimentConfig, train: Example[], records
     : student.tokenizer === 'word-char' ? WordCharTokenizer.fromTexts(texts, 0.05) : CharTokenizer.fromTexts(texts);
   const { tokenizer: _kind, lora: _lora, ...shape } = student;
   const options = { seed: config.seed };
-  const model = shape.arch === 't5'
-    ? T5Model.create({ ...shape, vocabSize: tokenizer.vocabSize }, options)
-    : CausalLM.create({ ...shape, vocabSize: tokenizer.vocabSize }, options);
-  return { model, tokenizer };
+  if (shape.arch === 't5') return { model: T5Model.create({ ...shape, vocabSize: tokenizer.vocabSize }, options), tokenizer };
+  const { gradientCheckpointing: _recompute, logitChunkRows: _chunk, ...layout } = shape;
+  return { model: CausalLM.create({ ...layout, vocabSize: tokenizer.vocabSize }, options), tokenizer };
 }
 
 /**
@@ -75,6 +74,7 @@ export async function distillStage(context: StageContext): Promise<StageResult> 
     { format: options.format, alpha: options.alpha, maxLength: model.config.maxSeqLen, chat }, rowEncoder(model));
   if (truncated > 0) logger.warn(`${truncated} of ${rows.length} training rows were longer than ${model.config.maxSeqLen} tokens: the start of their question was cut`, { stage: 'distill' });
   const microBatch = Math.ceil(options.batchSize / options.gradAccumulation);
+  applyStudentMemorySettings(config, model);
   checkStudentMemory('distill', config, model, { microBatch, seqLen: model.config.maxSeqLen, sampleBatch: options.batchSize, sampleLen: model.config.maxSeqLen });
   attachStudentLora(config, model);
   const stepsPerEpoch = Math.ceil(rows.length / options.batchSize);

@@ -61,8 +61,8 @@ export async function evalStage(context: StageContext): Promise<StageResult> {
   const { config, dir } = context;
   let { test } = readSplit(context);
   if (config.eval.limit !== undefined) test = test.slice(0, config.eval.limit);
+  const reward = buildReward(context); // first: its modules' setup (natural's load) blocks for a moment
   const judge = await openJudge(context);
-  const reward = buildReward(context);
   const sources: Record<string, () => Promise<Rationales | undefined>> = {
     'no-rationale': async () => new Map(test.map((e) => [e.id, ''])),
     teacher: async () => {

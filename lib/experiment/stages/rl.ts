@@ -17,7 +17,7 @@ import { loadRLPrompts } from '../../data/experiment-data';
 import { readMetrics } from '../../log/metrics';
 import { readSplit } from './data';
 import { buildReward, openJudge } from './judge';
-import { attachStudentLora, checkStudentMemory, studentChat, studentLora } from './student';
+import { applyStudentMemorySettings, attachStudentLora, checkStudentMemory, studentChat, studentLora } from './student';
 
 /**
  * The prompts of iteration `iteration`: consecutive slices of a seeded shuffle of the RL questions, reshuffled on
@@ -83,11 +83,13 @@ export async function rlStage(context: StageContext): Promise<StageResult> {
     logger.info(`resuming at iteration ${(state?.iteration ?? 0) + 1}`, { stage: 'rl' });
   }
   attachStudentLora(config, policy);
+  applyStudentMemorySettings(config, policy);
   checkStudentMemory('rl', config, policy, {
     microBatch: rl.minibatchSize, seqLen: policy.config.maxSeqLen, sampleBatch: rl.minibatchSize, sampleLen: policy.config.maxSeqLen, referenceCopy: !lora,
   });
   // The distilled student, frozen: RL's reference and, for a `student-copy` judge, the judge.
   const reference = frozenCopy ?? policy.withoutAdapter();
+  const reward = buildReward(context); // before the judge's connection: its modules' setup (natural's load) blocks for a moment
   const judge = await openJudge(context, { model: reference, tokenizer });
   const chat = studentChat(config, tokenizer);
   const promptOf = (example: Example) => {
@@ -95,7 +97,7 @@ export async function rlStage(context: StageContext): Promise<StageResult> {
     return chat ? chatPrompt(prompt, tokenizer) : prompt;
   };
   const trainer = new PPOTrainer({
-    policy, reference, tokenizer, reward: buildReward(context), judge: judge.judge, seed: config.seed,
+    policy, reference, tokenizer, reward, judge: judge.judge, seed: config.seed,
     promptOf, config: trainerSettings(rl), totalIterations: rl.iterations,
   });
   if (state) trainer.loadState(state, optimizerState, lastDir);
