@@ -29,7 +29,8 @@ export interface LoraConfig {
    * Modules to adapt by their Hugging Face names, matched like PEFT's `target_modules`: a name equal to a
    * module's path or to its last parts (`c_proj` adapts GPT-2's attn.c_proj and mlp.c_proj). GPT-2: c_attn
    * (q, k and v in one), attn.c_proj, c_fc, mlp.c_proj; Llama/Qwen2: q_proj, k_proj, v_proj, o_proj, gate_proj,
-   * up_proj, down_proj.
+   * up_proj, down_proj; T5: q, k, v, o (self- and cross-attention; SelfAttention.q or EncDecAttention.q for one),
+   * wi (v1.0) or wi_0 and wi_1 (v1.1), wo.
    */
   targetModules: string[];
 }
