@@ -15,6 +15,7 @@ const INTEGRATION = [
   'llm/openai-http', 'reliability/secrets', 'reliability/training-guards', 'rewards/judge', 'rewards/local-judge',
   'rl/trainer', 'teacher/run', 'distill/tiny-run', 'experiment/hf-student', 'experiment/lora-student', 'llm/server-parity',
   'llm/t5-server', 'reliability/secret-echo', 'reliability/cli-exit-codes', 'reliability/run-log', 'experiment/teacher-usage',
+  'experiment/t5-student',
 ];
 const files = (names) => names.map((name) => `<rootDir>/tests/${name}.test.ts`);
 

@@ -15,11 +15,13 @@ import { LocalLLMClient } from '../lib/llm/local-client';
 import { ServerConfigError, startServer } from '../lib/llm/server';
 import { InputError, readingInput } from '../lib/input-error';
 import { logger, redactSecrets, registerSecret } from '../lib/log/logger';
-import { loadCheckpoint } from '../lib/model/checkpoint';
+import { loadStudentCheckpoint } from '../lib/model/checkpoint';
 import type { CausalLM } from '../lib/model/causal-lm';
 import { exportHFCheckpoint } from '../lib/model/hf';
-import type { T5Model } from '../lib/model/t5';
+import { T5Model } from '../lib/model/t5';
+import { exportT5Checkpoint } from '../lib/model/t5-hf';
 import { accuracy, predictWithStudent } from '../lib/eval/predict';
+import { QUESTION_END } from '../lib/train/formats';
 import { listRewards, loadRewardFiles } from '../lib/reward/registry';
 import '../rewards';
 import { dataCommand, importRationalesCommand } from './data-commands';
@@ -176,7 +178,7 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
         const out = outputFile(argv.out);
         const settings = resolveEvalSettings(argv);
         await initBackend();
-        const { model, tokenizer } = await readingInput(() => loadCheckpoint(settings.checkpoint));
+        const { model, tokenizer } = await readingInput(() => loadStudentCheckpoint(settings.checkpoint));
         const predictions = await predictWithStudent(model, tokenizer, settings.examples, { format: settings.format, maxNewTokens: settings.maxNewTokens, chat: settings.chat });
         model.dispose();
         const lines = predictions.map((p) => JSON.stringify(p)).join('\n') + '\n';
@@ -196,10 +198,10 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
         const { examples } = settings;
         logger.info(`eval: ${settings.checkpoint} on ${examples.length} questions, format ${settings.format}, max new tokens ${settings.maxNewTokens} (${settings.from})`);
         await initBackend();
-        const { model, tokenizer } = await readingInput(() => loadCheckpoint(settings.checkpoint));
+        const { model, tokenizer } = await readingInput(() => loadStudentCheckpoint(settings.checkpoint));
         const predictions = await predictWithStudent(model, tokenizer, examples, { format: settings.format, maxNewTokens: settings.maxNewTokens, chat: settings.chat });
         const client = settings.judge ? await readingInput(() => LocalLLMClient.fromFolder(settings.judge!, { longPrompts: 'keep-end' }))
-          : new LocalLLMClient<CausalLM | T5Model>(model, tokenizer, { longPrompts: 'keep-end' });
+          : new LocalLLMClient<CausalLM | T5Model>(model, tokenizer, { longPrompts: 'keep-end', ...(settings.judgeSettings.template === '' ? { decoderPrefixAfter: QUESTION_END } : {}) });
         const judge = new Judge(client, settings.judgeSettings);
         const judged = await judge.answerAll(examples, new Map(predictions.map((p) => [p.exampleId, p.rationale])));
         const result = { questions: examples.length, studentAccuracy: accuracy(predictions), judgeAccuracy: judged.filter((a) => a.correct).length / Math.max(1, examples.length) };
@@ -233,8 +235,8 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
       (y) => y.positional('checkpoint', { type: 'string', demandOption: true }).positional('out', { type: 'string', demandOption: true }),
       (argv) => run(async () => {
         await initBackend();
-        const { model, tokenizer } = await loadCheckpoint(String(argv.checkpoint));
-        await exportHFCheckpoint(String(argv.out), model, tokenizer);
+        const { model, tokenizer } = await loadStudentCheckpoint(String(argv.checkpoint));
+        await (model instanceof T5Model ? exportT5Checkpoint(String(argv.out), model, tokenizer) : exportHFCheckpoint(String(argv.out), model, tokenizer));
         model.dispose();
         console.log(argv.out);
       }))

@@ -1,8 +1,9 @@
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount, setThreadsCount, setWasmPaths, type BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmKernels } from './kernels';
 import { logger } from './log/logger';
+import { availableWasmThreads, locateThreadCount, MAX_WASM_THREADS, type ThreadedWasmModule, withThreadedWasmLoader } from './wasm-threads';
 
 export { registerWasmKernels, setFastWasmKernels, fastWasmKernelsOn, PINNED_WASM_VERSION } from './kernels';
 
@@ -25,10 +26,11 @@ let chosen: Promise<BackendInfo> | undefined;
 
 /**
  * Chooses and initialises the tfjs backend once per process: `@tensorflow/tfjs-node-gpu`, then
- * `@tensorflow/tfjs-node` (each only if installed), then wasm (SIMD, single-threaded, with the project's
- * kernels: see `registerWasmKernels`), then the pure-JS cpu backend. The env variable `RRL_BACKEND`
- * (`auto|tensorflow|wasm|cpu`) overrides `preference`. Logs the choice and the reason; later calls return the
- * first result.
+ * `@tensorflow/tfjs-node` (each only if installed), then wasm (SIMD, with the project's kernels: see
+ * `registerWasmKernels`), then the pure-JS cpu backend. The env variable `RRL_BACKEND` (`auto|tensorflow|wasm|cpu`)
+ * overrides `preference`. wasm computes on one thread unless `RRL_WASM_THREADS` (`auto` or 1-8) asks for XNNPACK's
+ * thread pool (decoding still runs on one: see `withWasmThreads`). Logs the choice and the reason; later calls
+ * return the first result.
  *
  * ```ts
  * const { name, reason } = await initBackend();   // e.g. { name: 'wasm', reason: 'tfjs-node-gpu: not installed; ...' }
@@ -70,14 +72,13 @@ async function choose(requested: BackendPreference): Promise<BackendInfo> {
     }
   }
   if (preference === 'auto' || preference === 'wasm') {
-    const failure = await tryWasm();
+    const threads = requestedWasmThreads();
+    const failure = await tryWasm(threads);
     if (failure === undefined) {
       const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'SIMD' : 'no SIMD';
-      return {
-        name: 'wasm',
-        reason: because(`wasm: XNNPACK, ${simd}, 1 thread (threads slow down small-batch sampling and keep `
-          + 'the process alive), project kernels registered'),
-      };
+      const pool = getThreadsCount();
+      const count = pool === 1 ? '1 thread' : `${pool} threads (decoding on 1)`;
+      return { name: 'wasm', reason: because(`wasm: XNNPACK, ${simd}, ${count}, project kernels registered`) };
     }
     if (preference === 'wasm') throw new Error(`${source}: the wasm backend failed to start: ${failure}`);
     skipped.push(`wasm: ${failure}`);
@@ -102,16 +103,41 @@ async function tryNative(pkg: string): Promise<string | undefined> {
   }
 }
 
-/** Starts the wasm backend from the package's own .wasm files (so any working directory works). */
-async function tryWasm(): Promise<string | undefined> {
+/**
+ * XNNPACK threads for the wasm backend from `RRL_WASM_THREADS`: a whole number from 1 to 8, or `auto` (one per
+ * available CPU, at most 8); unset, 1. Anything else is an error naming the variable.
+ */
+function requestedWasmThreads(): number {
+  const fromEnv = process.env.RRL_WASM_THREADS;
+  if (fromEnv === undefined || fromEnv === '') return 1;
+  if (fromEnv === 'auto') return availableWasmThreads();
+  const threads = Number(fromEnv);
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_WASM_THREADS) {
+    throw new Error(`RRL_WASM_THREADS: '${fromEnv}' is not 'auto' or a whole number of threads from 1 to ${MAX_WASM_THREADS}`);
+  }
+  return threads;
+}
+
+/**
+ * Starts the wasm backend from the package's own .wasm files (so any working directory works): the
+ * single-threaded build for one thread, else the threaded build with an XNNPACK pool of `threads` (see
+ * {@link withThreadedWasmLoader}), whose worker threads are unreferenced so that they never keep the process alive.
+ */
+async function tryWasm(threads: number): Promise<string | undefined> {
   try {
     const dist = path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
     setWasmPaths(dist + path.sep);
-    // tfjs 4.22 cannot start wasm worker threads in Node; make the single-threaded choice explicit.
-    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+    // tfjs 4.22 turns threads off in Node (it cannot load its workers there); withThreadedWasmLoader can.
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', threads > 1);
+    setThreadsCount(threads);
     registerWasmKernels();
-    const started = await withoutNewProcessHandlers(() => tf.setBackend('wasm'));
-    return started ? undefined : 'failed to initialise';
+    const start = () => tf.setBackend('wasm');
+    const started = await withoutNewProcessHandlers(threads > 1 ? () => withThreadedWasmLoader(start) : start);
+    if (!started) return 'failed to initialise';
+    const module = (tf.backend() as BackendWasm).wasm as unknown as ThreadedWasmModule & { PThread?: { runningWorkers: { unref(): void }[] } };
+    for (const worker of module.PThread?.runningWorkers ?? []) worker.unref();
+    if (threads > 1 && !locateThreadCount(module)) logger.warn('wasm: the thread pool\'s size was not found in the heap; decoding runs on every thread');
+    return undefined;
   } catch (err) {
     return `failed to load: ${(err as Error).message.split('\n')[0]}`;
   }

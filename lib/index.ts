@@ -7,6 +7,7 @@
 
 // Backend
 export { initBackend, type BackendInfo, type BackendPreference } from './backend';
+export { withWasmThreads, wasmThreads } from './wasm-threads';
 export { packedWeights, registerWasmKernels, setFastWasmKernels } from './kernels';
 
 // Tokenizers
@@ -19,6 +20,7 @@ export {
   readSafetensors, readSafetensorsHeader, writeSafetensors,
   LoraAdapter, type LoraConfig, trainableWeights, mergedArrays, estimateMemory, estimateT5Memory, checkMemory, packedBudgetFor, MemoryLimitError, scoreNextTokens,
   T5Model, t5Generate, t5TargetLogProbs, importT5Checkpoint, exportT5Checkpoint,
+  loadStudentCheckpoint, type StudentModel, type Student,
 } from './model';
 
 // Data
@@ -39,6 +41,7 @@ export { zeroShotCoT, fewShotCoT, rationalization, cote, crop, diverse, loadCoTD
 export {
   Trainer, AdamW, warmupCosine, clipByGlobalNorm, maskedCrossEntropy, distill, selectRecords, encodeDistillSet,
   questionText, trainingTexts, encodeTrainingText, chatPrompt, chatTrainingText, Seq2SeqTrainer, encodeSeq2SeqText, seq2seqBatch,
+  studentTrainer, type DistillTrainer,
 } from './train';
 
 // RL

@@ -7,7 +7,7 @@
  * repeats while loops ("so the coin is so the coin is ...") do.
  */
 import { defineReward } from '../lib/reward/define';
-import { bagOf, contentWords, cosine, sentences, words } from './text';
+import { bagOf, contentWords, cosine, loadNatural, sentences, words } from './text';
 
 /** Share of the text's word n-grams that repeat an earlier one (0 for texts shorter than n). */
 export function repeatedNgramShare(text: string, n: number): number {
@@ -37,6 +37,7 @@ export function adjacentFlow(text: string): number {
 export default defineReward({
   name: 'coherence',
   description: 'adjacent-sentence similarity, discounted by repeated n-grams and sentences',
+  prepare: loadNatural,
   defaults: { ngram: 6, floor: 0.5 },
   async score(batch, _context, { ngram, floor }) {
     return batch.map(({ rationale }) => {

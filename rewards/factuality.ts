@@ -8,7 +8,7 @@
  */
 import { defineReward } from '../lib/reward/define';
 import { checkSteps } from './steps';
-import { contentWords, mean, sentences, sourceText } from './text';
+import { contentWords, loadNatural, mean, sentences, sourceText } from './text';
 
 /** Mean over sentences of the share of content words that occur in the example's sources. */
 export function contextSupport(rationale: string, source: string): number {
@@ -23,6 +23,7 @@ export function contextSupport(rationale: string, source: string): number {
 export default defineReward({
   name: 'factuality',
   description: 'context support of each sentence, plus exact checks of last-letter, arithmetic and coin-flip steps',
+  prepare: loadNatural,
   defaults: { stepWeight: 0.7 },
   async score(batch, _context, { stepWeight }) {
     return batch.map(({ example, rationale }) => {

@@ -6,11 +6,12 @@
  */
 import { isRepetitive } from '../lib/eval/quality';
 import { defineReward } from '../lib/reward/define';
-import { words } from './text';
+import { loadNatural, words } from './text';
 
 export default defineReward({
   name: 'length-guard',
   description: 'penalises empty, too short, too long and looping rationales',
+  prepare: loadNatural,
   defaults: { minWords: 5, maxWords: 150, loopPenalty: 0.5 },
   async score(batch, _context, { minWords, maxWords, loopPenalty }) {
     return batch.map(({ rationale }) => {

@@ -5,11 +5,12 @@
  * make a question distinct. In [0, 1].
  */
 import { defineReward } from '../lib/reward/define';
-import { bagOf, contentWords, cosine, natural, sourceText } from './text';
+import { bagOf, contentWords, cosine, loadNatural, natural, sourceText } from './text';
 
 export default defineReward({
   name: 'relevance',
   description: 'TF-IDF cosine between the rationale and the question with its context',
+  prepare: loadNatural,
   async score(batch) {
     const sources = batch.map((x) => contentWords(sourceText(x.example)));
     const idf = new (natural().TfIdf)();

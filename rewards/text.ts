@@ -14,7 +14,8 @@ let loaded: typeof Natural | undefined;
  * each of which calls `require('dotenv').config()`: that would print a line per call to stdout (breaking `--json`
  * output) and copy the working folder's `.env` into `process.env`. So the first call loads it with
  * `DOTENV_CONFIG_QUIET` set and then restores `process.env` as it was: keys dotenv added are removed, values it
- * changed are put back. Loading takes ~1.5 s (see README, rewards).
+ * changed are put back. Loading takes ~1.5 s (see README, rewards); the text rewards load it when an instance is
+ * created ({@link loadNatural}), not at import.
  */
 export function natural(): typeof Natural {
   if (loaded) return loaded;
@@ -27,6 +28,11 @@ export function natural(): typeof Natural {
     for (const [key, value] of Object.entries(before)) if (process.env[key] !== value) process.env[key] = value;
   }
   return loaded;
+}
+
+/** Loads natural now (the text rewards' `prepare`, see defineReward), so no batch waits for it. */
+export function loadNatural(): void {
+  natural();
 }
 
 let wordTokenizer: Natural.WordTokenizer | undefined;

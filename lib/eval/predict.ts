@@ -4,8 +4,7 @@
  */
 import { parseAnswer, scoreAnswer } from '../data/answers';
 import type { Example } from '../data/types';
-import type { CausalLM } from '../model/causal-lm';
-import { generate } from '../model/sampling';
+import type { StudentModel } from '../model/student';
 import type { Tokenizer } from '../tokenizer/types';
 import { answerFromGeneration, answerTaskPrompt, chatPrompt, rationalePrompt, type TargetFormat } from '../train/formats';
 
@@ -23,7 +22,7 @@ export interface StudentPrediction {
  * template ({@link chatPrompt}).
  */
 export async function predictWithStudent(
-  model: CausalLM, tokenizer: Tokenizer, examples: readonly Example[],
+  model: StudentModel, tokenizer: Tokenizer, examples: readonly Example[],
   options: { format: TargetFormat; maxNewTokens: number; batchSize?: number; chat?: boolean },
 ): Promise<StudentPrediction[]> {
   const batchSize = options.batchSize ?? 32;
@@ -31,12 +30,11 @@ export async function predictWithStudent(
   const out: StudentPrediction[] = [];
   for (let start = 0; start < examples.length; start += batchSize) {
     const batch = examples.slice(start, start + batchSize);
-    const generations = await generate(model, tokenizer, batch.map((e) => prompt(rationalePrompt(e, options.format))),
-      { maxNewTokens: options.maxNewTokens, greedy: true, addBos: tokenizer.addsBos });
+    const generations = await model.complete(tokenizer, batch.map((e) => prompt(rationalePrompt(e, options.format))),
+      { maxNewTokens: options.maxNewTokens, greedy: true });
     let parsed = generations.map((g) => answerFromGeneration(g.text));
     if (options.format === 'mt-re') {
-      const answers = await generate(model, tokenizer, batch.map((e) => prompt(answerTaskPrompt(e))),
-        { maxNewTokens: 32, greedy: true, addBos: tokenizer.addsBos });
+      const answers = await model.complete(tokenizer, batch.map((e) => prompt(answerTaskPrompt(e))), { maxNewTokens: 32, greedy: true });
       parsed = parsed.map((p, i) => ({ rationale: p.rationale, answer: answers[i].text.trim() }));
     }
     batch.forEach((example, i) => {

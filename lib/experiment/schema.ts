@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { validateT5Config } from '../model/t5-config';
 import { checkGroupSize, rlTrainerShape } from '../rl/config';
 
 const positiveInt = z.number().int().positive();
@@ -106,8 +107,9 @@ const loraSchema = z.strictObject({
   dropout: z.number().min(0).lt(1).default(0.05),
   /**
    * Hugging Face module names, matched like PEFT's target_modules (GPT-2: c_attn, c_proj, c_fc; Llama/Qwen2:
-   * q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj). Default PEFT's: c_attn for GPT-2, q_proj and
-   * v_proj for Llama and Qwen2.
+   * q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj; T5: q, k, v, o, wi or wi_0 and wi_1, wo, or a
+   * longer path such as SelfAttention.q). Default PEFT's: c_attn for GPT-2, q_proj and v_proj for Llama and Qwen2,
+   * q and v for T5.
    */
   targetModules: z.array(z.string().min(1)).min(1).optional(),
 });
@@ -129,6 +131,22 @@ const trainingMemoryShape = {
 /** Longest student sequence accepted (a 4 GB wasm heap holds 4 heads of 16k x 16k float32 scores, not 32k). */
 const MAX_SEQ_LEN = 16_384;
 
+/**
+ * `char`: one token per character; `word-char`: words found in at least 5% of the training texts are one token,
+ * the rest (names, numbers) one per character, so rows are 1.6-2.6x shorter on templated rationales; `byte`.
+ */
+const studentTokenizerSchema = z.enum(['char', 'word-char', 'byte']).default('char');
+
+/** The attention-score bound of MAX_SEQ_LEN, for any student shape. */
+function checkSeqLen(maxSeqLen: number, nHeads: number, problem: (path: string, message: string) => void): void {
+  if (maxSeqLen < 2) problem('maxSeqLen', `maxSeqLen ${maxSeqLen} leaves no room for a prompt and a token: at least 2`);
+  if (maxSeqLen > MAX_SEQ_LEN) {
+    // one [T, T] float32 attention-score matrix per head is the first thing that stops fitting the wasm heap
+    const gigabytes = (maxSeqLen ** 2 * 4 * nHeads) / 2 ** 30;
+    problem('maxSeqLen', `maxSeqLen ${maxSeqLen} is over ${MAX_SEQ_LEN}: one row's attention scores alone would need ${gigabytes.toPrecision(3)} GB`);
+  }
+}
+
 const modelShapeSchema = z.strictObject({
   arch: z.enum(['gpt2', 'llama', 'qwen2']).default('gpt2'),
   dModel: positiveInt.default(128),
@@ -137,11 +155,7 @@ const modelShapeSchema = z.strictObject({
   nKvHeads: positiveInt.optional(),
   dFF: positiveInt.optional(),
   maxSeqLen: positiveInt.default(256),
-  /**
-   * `char`: one token per character; `word-char`: words found in at least 5% of the training texts are one token,
-   * the rest (names, numbers) one per character, so rows are 1.6-2.6x shorter on templated rationales; `byte`.
-   */
-  tokenizer: z.enum(['char', 'word-char', 'byte']).default('char'),
+  tokenizer: studentTokenizerSchema,
   lora: loraSchema.optional(),
   ...trainingMemoryShape,
 }).superRefine((shape, context) => {
@@ -149,12 +163,52 @@ const modelShapeSchema = z.strictObject({
   const problem = (path: string, message: string) => context.addIssue({ code: 'custom', path: [path], message });
   if (shape.dModel % shape.nHeads !== 0) problem('nHeads', `nHeads ${shape.nHeads} must divide dModel ${shape.dModel}`);
   if (shape.nKvHeads !== undefined && shape.nHeads % shape.nKvHeads !== 0) problem('nKvHeads', `nKvHeads ${shape.nKvHeads} must divide nHeads ${shape.nHeads}`);
-  if (shape.maxSeqLen < 2) problem('maxSeqLen', `maxSeqLen ${shape.maxSeqLen} leaves no room for a prompt and a token: at least 2`);
-  if (shape.maxSeqLen > MAX_SEQ_LEN) {
-    // one [T, T] float32 attention-score matrix per head is the first thing that stops fitting the wasm heap
-    const gigabytes = (shape.maxSeqLen ** 2 * 4 * shape.nHeads) / 2 ** 30;
-    problem('maxSeqLen', `maxSeqLen ${shape.maxSeqLen} is over ${MAX_SEQ_LEN}: one row's attention scores alone would need ${gigabytes.toPrecision(3)} GB`);
+  checkSeqLen(shape.maxSeqLen, shape.nHeads, problem);
+});
+
+/**
+ * A T5 encoder-decoder student trained from scratch (field names of the model's T5Config; Hugging Face's in
+ * brackets). The prompt is its source and the rationale its target; `maxSeqLen` bounds each of them. Fields left
+ * out take the model's defaults: `dKv` dModel / nHeads, `dFF` 4 dModel, `nDecoderLayers` nLayers,
+ * `relativeBuckets` 32, `relativeMaxDistance` 128, `feedForward` gated-gelu with an untied head (the v1.1 and
+ * Flan-T5 layout; `relu` with `tieEmbeddings: true` is v1.0's).
+ */
+const t5ShapeSchema = z.strictObject({
+  arch: z.literal('t5'),
+  /** [d_model] */
+  dModel: positiveInt.default(128),
+  /** Size of one attention head [d_kv]. */
+  dKv: positiveInt.optional(),
+  /** Feed-forward width [d_ff]. */
+  dFF: positiveInt.optional(),
+  /** Encoder blocks [num_layers]. */
+  nLayers: positiveInt.default(4),
+  /** Decoder blocks [num_decoder_layers]. */
+  nDecoderLayers: positiveInt.optional(),
+  /** [num_heads] */
+  nHeads: positiveInt.default(4),
+  /** Relative position buckets [relative_attention_num_buckets]. */
+  relativeBuckets: positiveInt.optional(),
+  /** [relative_attention_max_distance] */
+  relativeMaxDistance: positiveInt.optional(),
+  /** [feed_forward_proj] */
+  feedForward: z.enum(['relu', 'gated-gelu']).optional(),
+  /** Share the embedding with the output projection, scaled by dModel^-0.5 [tie_word_embeddings]. */
+  tieEmbeddings: z.boolean().optional(),
+  maxSeqLen: positiveInt.default(256),
+  tokenizer: studentTokenizerSchema,
+  lora: loraSchema.optional(),
+}).superRefine((shape, context) => {
+  const problem = (path: string, message: string) => context.addIssue({ code: 'custom', path: [path], message });
+  const { tokenizer: _tokenizer, lora: _lora, ...model } = shape;
+  try {
+    validateT5Config({ ...model, vocabSize: 1 }, 'student');
+  } catch (error) {
+    // the model's own rules (one place); its message names the field
+    const message = (error as Error).message.replace(/^student: /, '');
+    problem(/field "(\w+)"/.exec(message)?.[1] ?? 'arch', message);
   }
+  checkSeqLen(shape.maxSeqLen, shape.nHeads, problem);
 });
 
 const studentSchema = z.union([
@@ -168,6 +222,7 @@ const studentSchema = z.union([
     checkpoint: z.string().min(1), maxSeqLen: positiveInt.optional(), lora: loraSchema.optional(), chatTemplate: z.boolean().default(false),
     ...trainingMemoryShape,
   }),
+  t5ShapeSchema,
   modelShapeSchema,
 ]);
 

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ADAMW_STEP, type AdamWStepAttrs } from './adamw-step';
 import { DECODE_ATTENTION, type DecodeAttentionAttrs } from './decode-attention';
+import { DECODE_BLOCK, type DecodeBlockAttrs } from './decode-block';
 import { GELU_TANH_GRAD } from './gelu-grad';
 import { ROW_NORM, ROW_NORM_GRAD, type RowNormAttrs, type RowNormGradAttrs } from './row-norm';
 
@@ -56,6 +57,37 @@ export function decodeAttention(
 ): { out: tf.Tensor2D; keys: tf.Tensor4D; values: tf.Tensor4D } | undefined {
   const inputs: tf.NamedTensorMap = past ? { ...step, keyMask, pastK: past.k, pastV: past.v } : { ...step, keyMask };
   const result = runIfRegistered(DECODE_ATTENTION, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[] | undefined;
+  if (!result) return undefined;
+  const [out, keys, values] = result;
+  return { out: out as tf.Tensor2D, keys: keys as tf.Tensor4D, values: values as tf.Tensor4D };
+}
+
+/**
+ * The weights {@link decodeBlock} takes (see {@link DECODE_BLOCK}): norm gains (and shifts, for LayerNorm), the
+ * fused q|k|v projection, the output projection, the MLP's (w_in for GELU, or w_gate and w_up for SwiGLU, then
+ * w_out), each with its bias where the layout has one, and for rotary layouts this step's cos/sin rows [B, h] and
+ * the rotate-half matrix [h, h].
+ */
+export interface DecodeBlockWeights {
+  ln1g: tf.Tensor; ln1b?: tf.Tensor; wqkv: tf.Tensor; bqkv?: tf.Tensor; wo: tf.Tensor; bo?: tf.Tensor;
+  ln2g: tf.Tensor; ln2b?: tf.Tensor; wIn?: tf.Tensor; bIn?: tf.Tensor; wGate?: tf.Tensor; wUp?: tf.Tensor;
+  wOut: tf.Tensor; bOut?: tf.Tensor; cos?: tf.Tensor; sin?: tf.Tensor; rotateHalf?: tf.Tensor;
+}
+
+/**
+ * One transformer block (GPT-2, Llama or Qwen2 layout) for one new token per row, x [B, C] -> x' [B, C], attending
+ * over the cached keys/values (grown by this step's, as {@link decodeAttention}); see {@link DECODE_BLOCK}.
+ */
+export function decodeBlock(
+  x: tf.Tensor2D,
+  weights: DecodeBlockWeights,
+  keyMask: tf.Tensor2D,
+  past: { k: tf.Tensor4D; v: tf.Tensor4D } | undefined,
+  attrs: DecodeBlockAttrs,
+): { out: tf.Tensor2D; keys: tf.Tensor4D; values: tf.Tensor4D } | undefined {
+  const given = Object.fromEntries(Object.entries(weights).filter(([, t]) => t !== undefined)) as tf.NamedTensorMap;
+  const inputs: tf.NamedTensorMap = { x, ...given, keyMask, ...(past ? { pastK: past.k, pastV: past.v } : {}) };
+  const result = runIfRegistered(DECODE_BLOCK, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[] | undefined;
   if (!result) return undefined;
   const [out, keys, values] = result;
   return { out: out as tf.Tensor2D, keys: keys as tf.Tensor4D, values: values as tf.Tensor4D };

@@ -4,6 +4,7 @@ import { logger } from '../log/logger';
 import { adamwStepConfig } from './adamw-step';
 import { routedBatchMatMulConfig } from './batch-matmul';
 import { decodeAttentionConfig } from './decode-attention';
+import { decodeBlockConfig } from './decode-block';
 import { gatherRowsConfig } from './gather-rows';
 import { geluTanhGradConfig } from './gelu-grad';
 import { heapSliceConfig, heapSplitConfig } from './heap-slice';
@@ -45,7 +46,7 @@ let fast = false;
 /**
  * Makes the wasm backend complete and fast for training a transformer (idempotent):
  * - registers `UnsortedSegmentSum` (the gradient of `tf.gather`, i.e. of embeddings), which wasm lacks, and
- *   the one-kernel `RowNorm` and `DecodeAttention` that decoding uses, `RowNormGrad` and `GeluTanhGrad` that
+ *   the one-kernel `RowNorm`, `DecodeAttention` and `DecodeBlock` that decoding uses, `RowNormGrad` and `GeluTanhGrad` that
  *   the norms' and GELU's gradients use, and `AdamWStep` that the optimizer uses (see `rowNorm`,
  *   `decodeAttention`, `rowNormGrad`, `geluTanhGrad`, `adamwStep`);
  * - replaces `BatchMatMul` by a kernel that sends every product to XNNPACK's fast path (4-7x faster training),
@@ -58,7 +59,7 @@ let fast = false;
  * (correct, slower) with a warning. Safe before or after `tf.setBackend('wasm')`. Called by `initBackend`.
  */
 export function registerWasmKernels(): void {
-  const ownKernels = [unsortedSegmentSumConfig, rowNormConfig, rowNormGradConfig, geluTanhGradConfig, adamwStepConfig, decodeAttentionConfig];
+  const ownKernels = [unsortedSegmentSumConfig, rowNormConfig, rowNormGradConfig, geluTanhGradConfig, adamwStepConfig, decodeAttentionConfig, decodeBlockConfig];
   for (const kernel of ownKernels) {
     const config = kernel();
     if (tf.getKernel(config.kernelName, 'wasm') === undefined) tf.registerKernel(config);
@@ -98,6 +99,7 @@ export function fastWasmKernelsOn(): boolean {
   return fast;
 }
 
-export { adamwStep, decodeAttention, geluTanhGrad, rowNorm, rowNormGrad } from './fused-ops';
+export { adamwStep, decodeAttention, decodeBlock, geluTanhGrad, rowNorm, rowNormGrad, type DecodeBlockWeights } from './fused-ops';
 export type { AdamWStepAttrs } from './adamw-step';
 export type { DecodeAttentionAttrs } from './decode-attention';
+export type { DecodeBlockAttrs } from './decode-block';

@@ -1,10 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { logger } from '../log/logger';
-import { generate, loadCheckpoint, type CausalLM } from '../model';
+import { generate, loadCheckpoint, loadStudentCheckpoint, type CausalLM } from '../model';
 import type { PartialText } from '../model/sampling';
 import { T5Model } from '../model/t5';
 import { t5Generate } from '../model/t5-generate';
-import { importT5Checkpoint, isT5Folder } from '../model/t5-hf';
 import type { Tokenizer } from '../tokenizer/types';
 import { RequestBatcher } from './batcher';
 import { canonicalJson } from './cache';
@@ -34,6 +33,13 @@ export interface LocalClientOptions {
    * counted in `stats.cutPrompts` and logged once, for a small in-process judge that reads long prompts.
    */
   longPrompts?: 'error' | 'keep-end';
+  /**
+   * T5 only: a text prompt holding this marker is split after its first occurrence; the part up to it (+ EOS) is
+   * the source and the rest (trimmed) the decoder's forced prefix, which the completion continues. A T5 student
+   * trained on `question ###` -> `rationale --> answer` so reads the judge's `question ### rationale -->` as it
+   * learned to and writes the answer (the `student-copy` judge).
+   */
+  decoderPrefixAfter?: string;
 }
 
 /** Settings shared by every sequence of one batched `generate` call. */
@@ -49,6 +55,8 @@ interface DecodeSettings {
 
 interface Job {
   ids: number[];
+  /** T5: the decoder's forced prefix (see {@link LocalClientOptions.decoderPrefixAfter}). */
+  decoderPrefix?: number[];
   n: number;
   settings: DecodeSettings;
   onText?: TextListener;
@@ -137,16 +145,11 @@ export class LocalLLMClient<M extends CausalLM | T5Model = CausalLM> implements 
   }
 
   /**
-   * Load any model folder a client can serve: a Hugging Face T5 folder as a {@link T5Model}, anything else as
-   * {@link LocalLLMClient.fromCheckpoint} does. The folder must hold its tokenizer.
+   * Load any model folder a client can serve: a checkpoint of this library's (decoder-only or T5) or a Hugging Face
+   * folder (decoder-only or T5; see `loadStudentCheckpoint`). The folder must hold its tokenizer.
    */
   static async fromFolder(dir: string, options: LocalClientOptions = {}): Promise<LocalLLMClient<CausalLM | T5Model>> {
-    if (!isT5Folder(dir)) return LocalLLMClient.fromCheckpoint(dir, options);
-    const { model, tokenizer } = await importT5Checkpoint(dir);
-    if (!tokenizer) {
-      model.dispose();
-      throw new Error(`${dir}/tokenizer.json: file is missing (a Hugging Face folder needs its tokenizer)`);
-    }
+    const { model, tokenizer } = await loadStudentCheckpoint(dir);
     return new LocalLLMClient<CausalLM | T5Model>(model, tokenizer, { name: dir.replace(/\/+$/, '').split('/').pop(), ...options });
   }
 
@@ -190,7 +193,11 @@ export class LocalLLMClient<M extends CausalLM | T5Model = CausalLM> implements 
     return this.run('chat', prompt, request, [...stops, ...(request.stop ?? [])], false);
   }
 
-  private async run(kind: string, prompt: string | number[], request: SamplingRequest, stop: string[], echo: boolean): Promise<CompletionResult> {
+  private async run(kind: string, whole: string | number[], request: SamplingRequest, stop: string[], echo: boolean): Promise<CompletionResult> {
+    const marker = this.lm instanceof T5Model ? this.options.decoderPrefixAfter : undefined;
+    const at = marker !== undefined && typeof whole === 'string' ? whole.indexOf(marker) : -1;
+    const prompt = at >= 0 ? whole.slice(0, at + marker!.length) : whole;
+    const decoderPrefix = at >= 0 ? this.tokenizer.encode((whole as string).slice(at + marker!.length).trim()) : undefined;
     let ids = this.promptIds(prompt);
     const maxTokens = request.maxTokens ?? 16;
     // Generating needs one free position after the prompt; scoring the prompt alone (max tokens 0) does not. A T5
@@ -227,7 +234,7 @@ export class LocalLLMClient<M extends CausalLM | T5Model = CausalLM> implements 
       seed: request.seed,
       logprobs: request.logprobs,
     };
-    const { choices, completionTokens } = await this.batcher.submit(canonicalJson(settings), { ids, n, settings, onText: request.onText });
+    const { choices, completionTokens } = await this.batcher.submit(canonicalJson(settings), { ids, decoderPrefix, n, settings, onText: request.onText });
     return { model: this.model, choices, usage: usage(completionTokens), ...(echoed ? { echo: echoed } : {}) };
   }
 
@@ -269,6 +276,7 @@ export class LocalLLMClient<M extends CausalLM | T5Model = CausalLM> implements 
   /** One batched generate over every sample of every job; returns each job's samples. */
   private async decode(jobs: Job[], settings: DecodeSettings): Promise<JobResult[]> {
     const rows = jobs.flatMap((job) => Array.from({ length: job.n }, () => job.ids));
+    const decoderPrefixes = jobs.flatMap((job) => Array.from({ length: job.n }, () => job.decoderPrefix ?? []));
     this.stats.batches++;
     this.stats.sequences += rows.length;
     const withLogprobs = settings.logprobs !== undefined;
@@ -285,7 +293,7 @@ export class LocalLLMClient<M extends CausalLM | T5Model = CausalLM> implements 
       betweenSteps: yieldToEventLoop,
       onStep: jobs.some((job) => job.onText) ? streamTo(jobs, settings.stop) : undefined,
     };
-    const outputs = lm instanceof T5Model ? await t5Generate(lm, this.tokenizer, rows, options) : await generate(lm, this.tokenizer, rows, options);
+    const outputs = lm instanceof T5Model ? await t5Generate(lm, this.tokenizer, rows, { ...options, decoderPrefixes }) : await generate(lm, this.tokenizer, rows, options);
     const generations = outputs.map((out): Generation => ({
       text: out.text,
       finishReason: out.finishReason === 'length' ? 'length' : 'stop',

@@ -12,6 +12,10 @@ import { FUSED_OPS, type FastOps } from './ops';
 import { recomputed, type RandomReplay } from './recompute';
 import { applyRotary, attention, attentionBias, geluTanh, layerNorm, linear, rmsNorm, rotaryTables, splitHeads, swiGlu } from './layers';
 import { initialWeights, valueHeadShapes, weightShapes } from './weights';
+import { generate, type GenerateOptions, type Generation } from './sampling';
+import { scoreNextTokens } from './logprobs';
+import { rowsOf, type ScoredRows, type ScoreOptions, type ScoringRows, type ScoringTensors, type StudentModel } from './student';
+import type { Tokenizer } from '../tokenizer/types';
 
 /** Options of {@link CausalLM.forward}. */
 export interface ForwardOptions {
@@ -94,7 +98,7 @@ function positionsFromMask(mask: tf.Tensor2D, queryLength: number): tf.Tensor2D 
   return tf.maximum(tf.sub(tf.slice(counts, [0, columns - queryLength], [-1, queryLength]), 1), 0) as tf.Tensor2D;
 }
 
-export class CausalLM {
+export class CausalLM implements StudentModel {
   readonly config: ResolvedModelConfig;
   /** LM parameters by native name (see {@link weightShapes}). */
   readonly weights: Record<string, tf.Variable>;
@@ -235,6 +239,8 @@ export class CausalLM {
   /** One pre-norm transformer block on x [B*T, C]: x + attention(norm(x)), then + mlp(norm(x)). */
   private block(layer: number, x: tf.Tensor2D, pass: Pass): tf.Tensor2D {
     const p = `layers.${layer}.`;
+    const decoded = pass.cache && pass.length === 1 ? this.decodeBlock(layer, x, pass.cache, pass) : undefined;
+    if (decoded) return decoded;
     const attended = tf.add(x, this.attention(layer, this.norm(x, `${p}ln1`, pass), pass)) as tf.Tensor2D;
     return tf.add(attended, this.mlp(p, this.norm(attended, `${p}ln2`, pass)));
   }
@@ -274,6 +280,29 @@ export class CausalLM {
     }
     const attended = (pass.cache && pass.length === 1 && this.attendOne(pass.cache, layer, q, k, v, pass)) || this.attendAll(layer, q, k, v, pass); // [B*T, C]
     return this.linear(attended, `${p}attn.wo`, pass)[0];
+  }
+
+  /**
+   * Decoding one token per row with a cache: the whole block as one kernel where there is one (no adapter), with the
+   * same arithmetic as the ops of {@link block}; undefined otherwise.
+   */
+  private decodeBlock(layer: number, x: tf.Tensor2D, cache: KVCache, pass: Pass): tf.Tensor2D | undefined {
+    const { config, weights: w } = this;
+    if (this.adapter) return undefined;
+    const p = `layers.${layer}.`;
+    const wqkv = cache.derived(`${p}attn.wqkv`, () => tf.concat([w[`${p}attn.wq`], w[`${p}attn.wk`], w[`${p}attn.wv`]], 1));
+    const bqkv = hasQKVBias(config.arch) ? cache.derived(`${p}attn.bqkv`, () => tf.concat([w[`${p}attn.bq`], w[`${p}attn.bk`], w[`${p}attn.bv`]])) : undefined;
+    if (this.rotary) pass.rotaryRows ??= { cos: tf.gather(this.rotary.cos, pass.positions), sin: tf.gather(this.rotary.sin, pass.positions) }; // [B, hs]
+    const weights = {
+      ln1g: w[`${p}ln1.g`], ln1b: w[`${p}ln1.b`], wqkv, bqkv, wo: w[`${p}attn.wo`], bo: w[`${p}attn.bo`],
+      ln2g: w[`${p}ln2.g`], ln2b: w[`${p}ln2.b`], wIn: w[`${p}mlp.w_in`], bIn: w[`${p}mlp.b_in`],
+      wGate: w[`${p}mlp.w_gate`], wUp: w[`${p}mlp.w_up`], wOut: w[`${p}mlp.w_out`], bOut: w[`${p}mlp.b_out`],
+      cos: pass.rotaryRows?.cos, sin: pass.rotaryRows?.sin, rotateHalf: this.rotary?.rotateHalf,
+    };
+    const step = this.ops.decodeBlock(x, weights, pass.mask, cache.layer(layer), { heads: config.nHeads, kvHeads: config.nKvHeads, eps: config.normEps });
+    if (!step) return undefined;
+    cache.replace(layer, step.keys, step.values);
+    return step.out;
   }
 
   /** Decoding one token per row with a cache: attention and the cache's growth as one kernel, where there is one. */
@@ -364,6 +393,27 @@ export class CausalLM {
     const [batch, length, d] = hidden.shape;
     const v = linear(tf.reshape(hidden, [batch * length, d]), this.valueHeadWeights['value_head.w'] as tf.Tensor2D, this.valueHeadWeights['value_head.b'] as tf.Tensor1D);
     return tf.reshape(v, [batch, length]);
+  }
+
+  /** Continues text prompts, BOS first when the tokenizer adds one (see {@link generate}). */
+  complete(tokenizer: Tokenizer, prompts: string[], options: GenerateOptions): Promise<Generation[]> {
+    return generate(this, tokenizer, prompts, { ...options, addBos: tokenizer.addsBos });
+  }
+
+  /**
+   * Scoring rows of prompt -> response pairs: [BOS] + prompt (its end kept when longer than maxSeqLen − 1, as
+   * {@link generate} keeps it) + response.
+   */
+  scoringRows(tokenizer: Tokenizer, prompts: string[], responses: number[][]): ScoringRows {
+    const contexts = prompts.map((p) => tokenizer.encode(p, { addBos: tokenizer.addsBos }).slice(-(this.config.maxSeqLen - 1)));
+    return rowsOf(contexts, responses, tokenizer.padId);
+  }
+
+  /** Next-token log-probs (and entropies) of scoring rows ({@link scoreNextTokens}); hidden state [B, L − 1, d]. */
+  scoreRows(rows: ScoringTensors, options: ScoreOptions = {}): ScoredRows {
+    const [batch, length] = rows.ids.shape;
+    const scores = scoreNextTokens(this, rows.ids, { attentionMask: rows.attentionMask, ...options });
+    return { ...scores, hidden: tf.slice(scores.hidden, [0, 0, 0], [batch, length - 1, -1]) };
   }
 
   /** A new, empty KV cache for this model. */

@@ -1,7 +1,8 @@
 /**
- * Checkpoint folders: `config.json` (format tag + ModelConfig), `model.safetensors` (LM and value head weights by
- * native name, float32), the tokenizer's file(s) (with `generation_config.json` `eos_token_id` when it stops on more
- * than its EOS, e.g. Llama 3's [128001, 128008, 128009]), and for resuming `optimizer.safetensors` (optimizer slots,
+ * Checkpoint folders: `config.json` (format tag + the model's config: a ModelConfig, or a T5Config with `arch` t5),
+ * `model.safetensors` (model and value head weights by native name, float32), the tokenizer's file(s) (with
+ * `generation_config.json` `eos_token_id` when it stops on more than its EOS, e.g. Llama 3's [128001, 128008,
+ * 128009]), and for resuming `optimizer.safetensors` (optimizer slots,
  * step in the metadata) + `trainer_state.json` (anything else: schedule, RNG state). The folder is written under
  * a temporary name beside the target and renamed into place, so a reader never sees half a checkpoint.
  */
@@ -17,6 +18,10 @@ import { asObject, readJsonFile } from '../tokenizer/json-file';
 import { checkTokenizerFits, recoverInterruptedWrite, writeFolderAtomic } from './folder';
 import { importHFCheckpoint, type GenerationDefaults, type LoadOptions } from './hf';
 import { LoraAdapter } from './lora';
+import type { Student } from './student';
+import { T5Model } from './t5';
+import { type ResolvedT5Config, validateT5Config } from './t5-config';
+import { importT5Checkpoint } from './t5-hf';
 
 /** Value of `format` in a checkpoint's config.json. */
 export const CHECKPOINT_FORMAT = 'rationale-rl/causal-lm';
@@ -42,16 +47,16 @@ export interface HasOptimizerState {
 
 /** What {@link saveCheckpoint} writes. */
 export interface CheckpointContents {
-  model: CausalLM;
+  model: Student;
   tokenizer: Tokenizer;
   optimizer?: HasOptimizerState;
   /** Trainer state (step, schedule, RNG state, ...) written as trainer_state.json. */
   extra?: Record<string, unknown>;
 }
 
-/** What {@link loadCheckpoint} returns. */
-export interface LoadedCheckpoint {
-  model: CausalLM;
+/** What {@link loadCheckpoint} (a decoder-only model) and {@link loadStudentCheckpoint} (any student) return. */
+export interface LoadedCheckpoint<M extends Student = CausalLM> {
+  model: M;
   tokenizer: Tokenizer;
   optimizerState?: OptimizerState;
   extra?: Record<string, unknown>;
@@ -86,15 +91,17 @@ export async function saveCheckpoint(dir: string, contents: CheckpointContents):
   });
 }
 
-/** Reads `config.json` of a checkpoint folder and validates its model config. */
-export function readCheckpointConfig(dir: string): ResolvedModelConfig {
+/** Reads `config.json` of a checkpoint folder and validates its model config (a T5 one when its `arch` is t5). */
+export function readCheckpointConfig(dir: string): ResolvedModelConfig | ResolvedT5Config {
   const path = join(dir, 'config.json');
   const json = readJsonFile(path) as Record<string, unknown> | null;
   if (typeof json !== 'object' || json === null || json.format !== CHECKPOINT_FORMAT) {
     throw new Error(`${path}: field "format" must be "${CHECKPOINT_FORMAT}" (a Hugging Face config.json has "model_type" instead)`);
   }
   if (json.version !== CHECKPOINT_VERSION) throw new Error(`${path}: field "version" is ${JSON.stringify(json.version)}; this code reads version ${CHECKPOINT_VERSION}`);
-  return validateModelConfig(json.model, `${path} (field "model")`);
+  const model = json.model as Record<string, unknown> | undefined;
+  const where = `${path} (field "model")`;
+  return model?.arch === 't5' ? validateT5Config(model, where) : validateModelConfig(model, where);
 }
 
 function readWeights(path: string): WeightArrays {
@@ -108,28 +115,44 @@ function readWeights(path: string): WeightArrays {
 }
 
 /**
- * Loads a checkpoint folder of either format: this library's own (written by {@link saveCheckpoint}; weights come
- * back bit-exact, with optimizer and trainer state when saved) or a Hugging Face one (config.json with
+ * Loads a decoder-only checkpoint folder of either format: this library's own (written by {@link saveCheckpoint};
+ * weights come back bit-exact, with optimizer and trainer state when saved) or a Hugging Face one (config.json with
  * `model_type`, see {@link importHFCheckpoint}; it must hold its tokenizer). `options` apply to Hugging Face folders:
- * `maxSeqLen` caps the context, `seed` draws the fresh value head.
+ * `maxSeqLen` caps the context, `seed` draws the fresh value head. A T5 folder is refused: read it with
+ * {@link loadStudentCheckpoint}.
  */
 export async function loadCheckpoint(dir: string, options: LoadOptions = {}): Promise<LoadedCheckpoint> {
+  const loaded = await loadStudentCheckpoint(dir, options);
+  if (loaded.model instanceof CausalLM) return loaded as LoadedCheckpoint;
+  loaded.model.dispose();
+  throw new Error(`${join(dir, 'config.json')}: a T5 (encoder-decoder) checkpoint; this reader takes decoder-only models (load it with loadStudentCheckpoint)`);
+}
+
+/**
+ * Loads any student checkpoint folder: this library's own (decoder-only or T5, written by {@link saveCheckpoint};
+ * weights come back bit-exact, with the LoRA adapter, optimizer and trainer state when saved) or a Hugging Face one
+ * (config.json with `model_type`: gpt2, llama, mistral, qwen2 or t5; it must hold its tokenizer). `options` apply to
+ * Hugging Face folders: `maxSeqLen` caps the context (T5: the longest source and target, default 512), `seed` draws
+ * the fresh value head.
+ */
+export async function loadStudentCheckpoint(dir: string, options: LoadOptions = {}): Promise<LoadedCheckpoint<Student>> {
   recoverInterruptedWrite(resolve(dir));
   const configPath = join(dir, 'config.json');
   const json = asObject(readJsonFile(configPath), configPath);
   if (json.format === undefined && json.model_type !== undefined) {
-    const { model, tokenizer, generation } = await importHFCheckpoint(dir, options);
-    if (!tokenizer) {
-      model.dispose();
+    const imported = json.model_type === 't5' ? await importT5Checkpoint(dir, options) : await importHFCheckpoint(dir, options);
+    if (!imported.tokenizer) {
+      imported.model.dispose();
       throw new Error(`${join(dir, 'tokenizer.json')}: file is missing (a Hugging Face folder needs its tokenizer)`);
     }
-    return { model, tokenizer, generation };
+    return { model: imported.model, tokenizer: imported.tokenizer, generation: 'generation' in imported ? imported.generation : undefined };
   }
   const config = readCheckpointConfig(dir);
   const tokenizer = loadTokenizer(dir);
   checkTokenizerFits(tokenizer, config, join(dir, 'tokenizer.json'));
   const weightsPath = join(dir, 'model.safetensors');
-  const model = CausalLM.fromWeights(config, readWeights(weightsPath), weightsPath);
+  const weights = readWeights(weightsPath);
+  const model: Student = config.arch === 't5' ? T5Model.fromWeights(config, weights, weightsPath) : CausalLM.fromWeights(config, weights, weightsPath);
   if (existsSync(join(dir, ADAPTER_FOLDER, 'adapter_config.json'))) {
     try {
       LoraAdapter.load(join(dir, ADAPTER_FOLDER), model);

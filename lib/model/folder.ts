@@ -6,7 +6,6 @@ import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { processIsRunning } from '../fs';
 import type { Tokenizer } from '../tokenizer/types';
-import type { ResolvedModelConfig } from './config';
 
 /**
  * Clears what a writer killed in the middle of {@link writeFolderAtomic} left beside `target` (names end in
@@ -47,7 +46,7 @@ export async function writeFolderAtomic(dir: string, write: (temp: string) => Pr
 }
 
 /** Checks that every id the tokenizer can produce has a row in the model's embedding. */
-export function checkTokenizerFits(tokenizer: Tokenizer, config: ResolvedModelConfig, where: string): void {
+export function checkTokenizerFits(tokenizer: Tokenizer, config: { vocabSize: number }, where: string): void {
   if (tokenizer.vocabSize > config.vocabSize) {
     throw new Error(`${where}: tokenizer vocabSize ${tokenizer.vocabSize} is larger than the model config's vocabSize ${config.vocabSize}`);
   }

@@ -14,6 +14,7 @@ export { generate, sampleToken, type GenerateOptions, type Generation, type Part
 export {
   saveCheckpoint,
   loadCheckpoint,
+  loadStudentCheckpoint,
   readCheckpointConfig,
   CHECKPOINT_FORMAT,
   CHECKPOINT_VERSION,
@@ -40,5 +41,6 @@ export { type T5Config, type ResolvedT5Config, type T5FeedForward, validateT5Con
 export { T5Model, type T5Encoding, type T5DecodeOptions, type T5Output } from './t5';
 export { relativeBucket } from './t5-position';
 export { t5TargetLogProbs } from './t5-logprobs';
+export { type StudentModel, type Student, type ScoringRows, type ScoringTensors, type ScoredRows, type ScoreOptions } from './student';
 export { t5Generate, type T5GenerateOptions } from './t5-generate';
 export { t5ConfigFromHF, t5ConfigToHF, t5WeightsFromHF, t5WeightsToHF, importT5Checkpoint, exportT5Checkpoint, isT5Folder } from './t5-hf';

@@ -11,9 +11,11 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { writeJsonAtomic } from '../fs';
 import { Random } from '../random';
-import type { CausalLM, ProjectionAdapter, WeightArrays } from './causal-lm';
+import type { ProjectionAdapter, WeightArrays } from './causal-lm';
 import type { ResolvedModelConfig } from './config';
 import { readSafetensors, writeSafetensors } from './safetensors';
+import type { Student, StudentModel } from './student';
+import type { ResolvedT5Config } from './t5-config';
 
 /** Adapter settings (the `student.lora` config section). */
 export interface LoraConfig {
@@ -27,15 +29,17 @@ export interface LoraConfig {
    * Modules to adapt by their Hugging Face names, matched like PEFT's `target_modules`: a name equal to a
    * module's path or to its last parts (`c_proj` adapts GPT-2's attn.c_proj and mlp.c_proj). GPT-2: c_attn
    * (q, k and v in one), attn.c_proj, c_fc, mlp.c_proj; Llama/Qwen2: q_proj, k_proj, v_proj, o_proj, gate_proj,
-   * up_proj, down_proj.
+   * up_proj, down_proj; T5: q, k, v, o (self- and cross-attention; SelfAttention.q or EncDecAttention.q for one),
+   * wi (v1.0) or wi_0 and wi_1 (v1.1), wo.
    */
   targetModules: string[];
 }
 
-/** One adaptable projection of a layout: its HF module path in a layer, the forward hook name, its widths. */
-interface ModuleSpec {
-  hf: string;
-  /** The hook the forward pass calls (a native weight name, or `attn.qkv` for GPT-2's fused c_attn). */
+/** One adaptable projection of a model: its Hugging Face module path, the forward hook name, the weights it updates. */
+interface Site {
+  /** The module's HF path, e.g. `model.layers.0.self_attn.q_proj`, `encoder.block.0.layer.0.SelfAttention.q`. */
+  path: string;
+  /** The hook the forward pass calls (a native weight name, or `layers.<i>.attn.qkv` for GPT-2's fused c_attn). */
   hook: string;
   /** The native weights it updates when merged, with their column widths (c_attn: wq, wk, wv). */
   native: string[];
@@ -43,52 +47,91 @@ interface ModuleSpec {
   outWidths: number[];
 }
 
-function moduleSpecs(config: ResolvedModelConfig): ModuleSpec[] {
+/** Every projection of a decoder-only layout that LoRA can adapt, layer by layer. */
+function causalSites(config: ResolvedModelConfig): Site[] {
   const { dModel: d, dFF: ff } = config;
   const kv = (d / config.nHeads) * config.nKvHeads;
-  if (config.arch === 'gpt2') {
-    return [
-      { hf: 'attn.c_attn', hook: 'attn.qkv', native: ['attn.wq', 'attn.wk', 'attn.wv'], inWidth: d, outWidths: [d, d, d] },
-      { hf: 'attn.c_proj', hook: 'attn.wo', native: ['attn.wo'], inWidth: d, outWidths: [d] },
-      { hf: 'mlp.c_fc', hook: 'mlp.w_in', native: ['mlp.w_in'], inWidth: d, outWidths: [ff] },
-      { hf: 'mlp.c_proj', hook: 'mlp.w_out', native: ['mlp.w_out'], inWidth: ff, outWidths: [d] },
-    ];
+  const sites: Site[] = [];
+  for (let layer = 0; layer < config.nLayers; layer++) {
+    const n = `layers.${layer}.`;
+    const site = (hf: string, hook: string, native: string[], inWidth: number, outWidths: number[]) =>
+      sites.push({ path: `${config.arch === 'gpt2' ? `transformer.h.${layer}.` : `model.layers.${layer}.`}${hf}`, hook: n + hook, native: native.map((w) => n + w), inWidth, outWidths });
+    if (config.arch === 'gpt2') {
+      site('attn.c_attn', 'attn.qkv', ['attn.wq', 'attn.wk', 'attn.wv'], d, [d, d, d]);
+      site('attn.c_proj', 'attn.wo', ['attn.wo'], d, [d]);
+      site('mlp.c_fc', 'mlp.w_in', ['mlp.w_in'], d, [ff]);
+      site('mlp.c_proj', 'mlp.w_out', ['mlp.w_out'], ff, [d]);
+      continue;
+    }
+    const one = (hf: string, native: string, inWidth: number, out: number) => site(hf, native, [native], inWidth, [out]);
+    one('self_attn.q_proj', 'attn.wq', d, d); one('self_attn.k_proj', 'attn.wk', d, kv); one('self_attn.v_proj', 'attn.wv', d, kv);
+    one('self_attn.o_proj', 'attn.wo', d, d); one('mlp.gate_proj', 'mlp.w_gate', d, ff); one('mlp.up_proj', 'mlp.w_up', d, ff);
+    one('mlp.down_proj', 'mlp.w_out', ff, d);
   }
-  const one = (hf: string, native: string, inWidth: number, out: number): ModuleSpec => ({ hf, hook: native, native: [native], inWidth, outWidths: [out] });
-  return [
-    one('self_attn.q_proj', 'attn.wq', d, d), one('self_attn.k_proj', 'attn.wk', d, kv), one('self_attn.v_proj', 'attn.wv', d, kv),
-    one('self_attn.o_proj', 'attn.wo', d, d), one('mlp.gate_proj', 'mlp.w_gate', d, ff), one('mlp.up_proj', 'mlp.w_up', d, ff),
-    one('mlp.down_proj', 'mlp.w_out', ff, d),
-  ];
+  return sites;
 }
 
-/** The HF path of layer i's module, as PEFT names it under `base_model.model.`. */
-function hfLayerPrefix(config: ResolvedModelConfig, layer: number): string {
-  return config.arch === 'gpt2' ? `transformer.h.${layer}.` : `model.layers.${layer}.`;
-}
-
-/** The modules of a layout that `targets` select; throws naming a target that selects none and the valid names. */
-function selectModules(config: ResolvedModelConfig, targets: string[], where: string): ModuleSpec[] {
-  const specs = moduleSpecs(config);
-  const matches = (spec: ModuleSpec, target: string) => spec.hf === target || spec.hf.endsWith(`.${target}`);
-  for (const target of targets) {
-    if (!specs.some((s) => matches(s, target))) {
-      throw new Error(`${where}: target module "${target}" matches no ${config.arch} projection; valid names: ${specs.map((s) => s.hf.split('.').pop()).filter((n, i, all) => all.indexOf(n) === i).join(', ')} (or a path such as ${specs[specs.length - 1].hf})`);
+/**
+ * Every projection of a T5 model that LoRA can adapt, by HF path: per block `layer.0.SelfAttention.{q,k,v,o}`,
+ * in the decoder `layer.1.EncDecAttention.{q,k,v,o}`, and the feed-forward's `DenseReluDense.{wi | wi_0, wi_1, wo}`.
+ */
+function t5Sites(config: ResolvedT5Config): Site[] {
+  const { dModel: d, dFF: ff } = config;
+  const inner = config.nHeads * config.dKv;
+  const sites: Site[] = [];
+  const one = (path: string, native: string, inWidth: number, out: number) => sites.push({ path, hook: native, native: [native], inWidth, outWidths: [out] });
+  for (const stack of ['encoder', 'decoder'] as const) {
+    const layers = stack === 'encoder' ? config.nLayers : config.nDecoderLayers;
+    for (let i = 0; i < layers; i++) {
+      const h = `${stack}.block.${i}.layer.`;
+      const n = `${stack}.layers.${i}.`;
+      const attention = (hf: string, native: string) => {
+        for (const [m, w] of [['q', 'wq'], ['k', 'wk'], ['v', 'wv']]) one(`${h}${hf}.${m}`, `${n}${native}.${w}`, d, inner);
+        one(`${h}${hf}.o`, `${n}${native}.wo`, inner, d);
+      };
+      attention('0.SelfAttention', 'self');
+      if (stack === 'decoder') attention('1.EncDecAttention', 'cross');
+      const dense = `${h}${stack === 'decoder' ? 2 : 1}.DenseReluDense`;
+      if (config.feedForward === 'relu') one(`${dense}.wi`, `${n}ff.w_in`, d, ff);
+      else (one(`${dense}.wi_0`, `${n}ff.w_gate`, d, ff), one(`${dense}.wi_1`, `${n}ff.w_up`, d, ff));
+      one(`${dense}.wo`, `${n}ff.w_out`, ff, d);
     }
   }
+  return sites;
+}
+
+/** A student model's config: decoder-only or T5. */
+type AdaptableConfig = ResolvedModelConfig | ResolvedT5Config;
+
+function allSites(config: AdaptableConfig): Site[] {
+  return config.arch === 't5' ? t5Sites(config) : causalSites(config);
+}
+
+/**
+ * The projections `targets` select, matched like PEFT's target_modules (a target equal to a module's path or to
+ * its last parts); throws naming a target that selects none and the valid names.
+ */
+function selectSites(config: AdaptableConfig, targets: string[], where: string): Site[] {
+  const sites = allSites(config);
+  const matches = (site: Site, target: string) => site.path === target || site.path.endsWith(`.${target}`);
   if (targets.length === 0) throw new Error(`${where}: "targetModules" names no module`);
-  return specs.filter((s) => targets.some((t) => matches(s, t)));
+  for (const target of targets) {
+    if (!sites.some((s) => matches(s, target))) {
+      const names = [...new Set(sites.map((s) => s.path.split('.').pop()))].join(', ');
+      throw new Error(`${where}: target module "${target}" matches no ${config.arch} projection; valid names: ${names} (or a path such as ${sites[sites.length - 1].path})`);
+    }
+  }
+  return sites.filter((s) => targets.some((t) => matches(s, t)));
 }
 
-/** PEFT's default target modules of a layout: GPT-2's fused c_attn, Llama's and Qwen2's q_proj and v_proj. */
-export function defaultTargetModules(config: ResolvedModelConfig): string[] {
-  return config.arch === 'gpt2' ? ['c_attn'] : ['q_proj', 'v_proj'];
+/** PEFT's default target modules of a layout: GPT-2's fused c_attn, Llama's and Qwen2's q_proj and v_proj, T5's q and v. */
+export function defaultTargetModules(config: AdaptableConfig): string[] {
+  return config.arch === 'gpt2' ? ['c_attn'] : config.arch === 't5' ? ['q', 'v'] : ['q_proj', 'v_proj'];
 }
 
-/** Trainable parameters of `lora` on a model of `config`: rank * (in + out) per adapted projection and layer. */
-export function adapterParameterCount(config: ResolvedModelConfig, lora: LoraConfig, where = 'lora'): number {
-  const perLayer = selectModules(config, lora.targetModules, where).reduce((n, s) => n + s.inWidth + s.outWidths.reduce((x, y) => x + y, 0), 0);
-  return config.nLayers * lora.rank * perLayer;
+/** Trainable parameters of `lora` on a model of `config`: rank * (in + out) per adapted projection. */
+export function adapterParameterCount(config: AdaptableConfig, lora: LoraConfig, where = 'lora'): number {
+  return lora.rank * selectSites(config, lora.targetModules, where).reduce((n, s) => n + s.inWidth + s.outWidths.reduce((x, y) => x + y, 0), 0);
 }
 
 /** Checks rank, alpha and dropout; `where` names the source in errors. */
@@ -100,10 +143,9 @@ function checkConfig(lora: LoraConfig, where: string): void {
 
 let adapterCount = 0;
 
-/** One adapted projection in one layer: its spec and the variables a [in, r] = A^T, b [r, out] = B^T. */
+/** One adapted projection: its site and the variables a [in, r] = A^T, b [r, out] = B^T. */
 interface Adapted {
-  spec: ModuleSpec;
-  layer: number;
+  site: Site;
   a: tf.Variable;
   b: tf.Variable;
 }
@@ -120,34 +162,31 @@ export class LoraAdapter implements ProjectionAdapter {
   private readonly byHook = new Map<string, Adapted>();
   private random: Random;
 
-  private constructor(readonly modelConfig: ResolvedModelConfig, readonly config: LoraConfig, modules: ModuleSpec[], seed: number) {
+  private constructor(readonly modelConfig: AdaptableConfig, readonly config: LoraConfig, sites: Site[], seed: number) {
     this.scale = config.alpha / config.rank;
     this.random = new Random(seed);
     const prefix = `lora_${adapterCount++}`;
     const r = config.rank;
-    for (let layer = 0; layer < modelConfig.nLayers; layer++) {
-      for (const spec of modules) {
-        const out = spec.outWidths.reduce((x, y) => x + y, 0);
-        // PEFT's default init: A ~ kaiming_uniform(a = sqrt(5)) = U(-1/sqrt(in), 1/sqrt(in)), B = 0.
-        const bound = 1 / Math.sqrt(spec.inWidth);
-        const aData = new Float32Array(spec.inWidth * r);
-        for (let i = 0; i < aData.length; i++) aData[i] = (2 * this.random.next() - 1) * bound;
-        const name = `layers.${layer}.${spec.hook}`;
-        const a = tf.variable(tf.tensor2d(aData, [spec.inWidth, r]), true, `${prefix}/${name}.lora_a`);
-        const b = tf.variable(tf.zeros([r, out]), true, `${prefix}/${name}.lora_b`);
-        this.weights[`${name}.lora_a`] = a;
-        this.weights[`${name}.lora_b`] = b;
-        this.byHook.set(name, { spec, layer, a, b });
-      }
+    for (const site of sites) {
+      const out = site.outWidths.reduce((x, y) => x + y, 0);
+      // PEFT's default init: A ~ kaiming_uniform(a = sqrt(5)) = U(-1/sqrt(in), 1/sqrt(in)), B = 0.
+      const bound = 1 / Math.sqrt(site.inWidth);
+      const aData = new Float32Array(site.inWidth * r);
+      for (let i = 0; i < aData.length; i++) aData[i] = (2 * this.random.next() - 1) * bound;
+      const a = tf.variable(tf.tensor2d(aData, [site.inWidth, r]), true, `${prefix}/${site.hook}.lora_a`);
+      const b = tf.variable(tf.zeros([r, out]), true, `${prefix}/${site.hook}.lora_b`);
+      this.weights[`${site.hook}.lora_a`] = a;
+      this.weights[`${site.hook}.lora_b`] = b;
+      this.byHook.set(site.hook, { site, a, b });
     }
   }
 
   /** Makes adapters for `model` (seeded A, zero B) and attaches them; the model then runs with them. */
-  static attach(model: CausalLM, config: LoraConfig, options: { seed?: number; where?: string } = {}): LoraAdapter {
+  static attach(model: Student, config: LoraConfig, options: { seed?: number; where?: string } = {}): LoraAdapter {
     const where = options.where ?? 'lora';
     checkConfig(config, where);
     if (model.adapter) throw new Error(`${where}: the model already has an adapter (merge or detach it first)`);
-    const adapter = new LoraAdapter(model.config, config, selectModules(model.config, config.targetModules, where), options.seed ?? 0);
+    const adapter = new LoraAdapter(model.config, config, selectSites(model.config, config.targetModules, where), options.seed ?? 0);
     model.adapter = adapter;
     return adapter;
   }
@@ -167,7 +206,7 @@ export class LoraAdapter implements ProjectionAdapter {
     if (adapted) return tf.add(y, this.delta(adapted, x));
     // Llama's q/k/v run as one fused product: the update is [dq | dk | dv], zeros for projections not adapted.
     const qkv = /^layers\.(\d+)\.attn\.qkv$/.exec(projection);
-    if (!qkv || this.modelConfig.arch === 'gpt2') return y;
+    if (!qkv || this.modelConfig.arch === 'gpt2' || this.modelConfig.arch === 't5') return y;
     const parts = ['wq', 'wk', 'wv'].map((n) => this.byHook.get(`layers.${qkv[1]}.attn.${n}`));
     if (parts.every((p) => !p)) return y;
     const kv = (this.modelConfig.dModel / this.modelConfig.nHeads) * this.modelConfig.nKvHeads;
@@ -191,10 +230,10 @@ export class LoraAdapter implements ProjectionAdapter {
   /** scale * a b per native weight it updates ([in, out] each; c_attn's split into wq, wk, wv), not tidied. */
   private updates(): { name: string; update: tf.Tensor2D }[] {
     const out: { name: string; update: tf.Tensor2D }[] = [];
-    for (const { spec, layer, a, b } of this.byHook.values()) {
+    for (const { site, a, b } of this.byHook.values()) {
       const full = tf.mul(tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D), this.scale) as tf.Tensor2D;
-      const pieces = spec.native.length === 1 ? [full] : (tf.split(full, spec.outWidths, 1) as tf.Tensor2D[]);
-      spec.native.forEach((n, i) => out.push({ name: `layers.${layer}.${n}`, update: pieces[i] }));
+      const pieces = site.native.length === 1 ? [full] : (tf.split(full, site.outWidths, 1) as tf.Tensor2D[]);
+      site.native.forEach((name, i) => out.push({ name, update: pieces[i] }));
     }
     return out;
   }
@@ -217,7 +256,7 @@ export class LoraAdapter implements ProjectionAdapter {
    * Adds every update into `model`'s weights in place and detaches this adapter from it (no second copy of the
    * weights is made); the adapter is disposed.
    */
-  mergeIntoModel(model: CausalLM): void {
+  mergeIntoModel(model: Student): void {
     if (model.adapter !== this) throw new Error('LoraAdapter.mergeIntoModel: this adapter is not the model\'s');
     tf.tidy(() => {
       for (const { name, update } of this.updates()) model.weights[name].assign(tf.add(model.weights[name], update));
@@ -226,9 +265,12 @@ export class LoraAdapter implements ProjectionAdapter {
     this.dispose();
   }
 
-  /** PEFT's key of one adapter matrix, e.g. `base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight`. */
+  /**
+   * PEFT's key of one adapter matrix, e.g. `base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight`,
+   * `base_model.model.encoder.block.0.layer.0.SelfAttention.q.lora_A.weight`.
+   */
   private peftKey(adapted: Adapted, matrix: 'A' | 'B'): string {
-    return `base_model.model.${hfLayerPrefix(this.modelConfig, adapted.layer)}${adapted.spec.hf}.lora_${matrix}.weight`;
+    return `base_model.model.${adapted.site.path}.lora_${matrix}.weight`;
   }
 
   /**
@@ -247,7 +289,7 @@ export class LoraAdapter implements ProjectionAdapter {
     }
     writeSafetensors(join(dir, 'adapter_model.safetensors'), tensors, { format: 'pt' });
     writeJsonAtomic(join(dir, 'adapter_config.json'), {
-      peft_type: 'LORA', task_type: 'CAUSAL_LM', base_model_name_or_path: baseModel, inference_mode: true,
+      peft_type: 'LORA', task_type: this.modelConfig.arch === 't5' ? 'SEQ_2_SEQ_LM' : 'CAUSAL_LM', base_model_name_or_path: baseModel, inference_mode: true,
       r: this.config.rank, lora_alpha: this.config.alpha, lora_dropout: this.config.dropout,
       target_modules: this.config.targetModules, bias: 'none', fan_in_fan_out: this.modelConfig.arch === 'gpt2',
       modules_to_save: null, init_lora_weights: true, use_rslora: false, use_dora: false,
@@ -259,7 +301,7 @@ export class LoraAdapter implements ProjectionAdapter {
    * types, rank-stabilised or DoRA adapters, trained biases, modules_to_save, and tensors that are missing,
    * unexpected or of the wrong shape.
    */
-  static load(dir: string, model: CausalLM): LoraAdapter {
+  static load(dir: string, model: Student): LoraAdapter {
     const configPath = join(dir, 'adapter_config.json');
     const weightsPath = join(dir, 'adapter_model.safetensors');
     for (const path of [configPath, weightsPath]) if (!existsSync(path)) throw new Error(`${path} does not exist (a PEFT adapter folder holds adapter_config.json and adapter_model.safetensors)`);
@@ -309,18 +351,18 @@ export class LoraAdapter implements ProjectionAdapter {
 }
 
 /** The parameters a trainer updates: the adapter's when the model has one, else every LM weight. */
-export function trainableWeights(model: CausalLM): Record<string, tf.Variable> {
+export function trainableWeights(model: StudentModel): Record<string, tf.Variable> {
   return model.adapter ? model.adapter.weights : model.weights;
 }
 
 /** The model's weights as host arrays with its adapter (if any) merged in: what export and checkpoints write. */
-export async function mergedArrays(model: CausalLM): Promise<WeightArrays> {
+export async function mergedArrays(model: StudentModel): Promise<WeightArrays> {
   const arrays = await model.toArrays();
   return model.adapter instanceof LoraAdapter ? model.adapter.mergeInto(arrays) : arrays;
 }
 
 /** Runs `f` with the model's adapter (if any) in training mode (dropout on), restoring it after. */
-export function withAdapterTraining<T>(model: CausalLM, f: () => T): T {
+export function withAdapterTraining<T>(model: StudentModel, f: () => T): T {
   const adapter = model.adapter;
   if (!adapter) return f();
   const previous = adapter.training;

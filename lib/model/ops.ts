@@ -4,7 +4,7 @@
  * and the reference path runs; so the model code reads as the reference, and a fast path is swapped in one place.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { decodeAttention, rowNorm } from '../kernels/fused-ops';
+import { decodeAttention, decodeBlock, rowNorm } from '../kernels/fused-ops';
 
 export interface FastOps {
   /** LayerNorm (with `shift`) or RMSNorm of rows x [N, C] as one kernel. */
@@ -14,10 +14,15 @@ export interface FastOps {
    * step's) under the key mask [B, S]; returns the attended rows [B, H*h] and the grown keys/values.
    */
   decodeAttention: typeof decodeAttention;
+  /**
+   * One new token per row through a whole GPT-2-layout block (LayerNorms, attention over the cache, GELU MLP):
+   * x [B, C] -> [B, C], with the grown keys/values.
+   */
+  decodeBlock: typeof decodeBlock;
 }
 
 /** The project's fused kernels (registered on wasm; see lib/kernels). */
-export const FUSED_OPS: FastOps = { norm: rowNorm, decodeAttention };
+export const FUSED_OPS: FastOps = { norm: rowNorm, decodeAttention, decodeBlock };
 
 /** No fast paths: every op of the reference path (for checking a fast path against it). */
-export const REFERENCE_OPS: FastOps = { norm: () => undefined, decodeAttention: () => undefined };
+export const REFERENCE_OPS: FastOps = { norm: () => undefined, decodeAttention: () => undefined, decodeBlock: () => undefined };

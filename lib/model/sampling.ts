@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Random } from '../random';
 import type { Tokenizer } from '../tokenizer/types';
+import { withWasmThreads } from '../wasm-threads';
 import type { CausalLM } from './causal-lm';
 
 /** How to pick each next token. */
@@ -295,12 +296,13 @@ export async function generate(model: CausalLM, tokenizer: Tokenizer, prompts: s
     for (let step = 0; step < options.maxNewTokens; step++) {
       const fed = cache && step > 0 ? sequences.map((s) => s.slice(-1)) : sequences;
       const width = fed[0].length;
-      const logits = tf.tidy(() => {
+      // A decoding step's products are a few rows each: on one thread (see withWasmThreads).
+      const logits = withWasmThreads(1, () => tf.tidy(() => {
         const ids = tf.tensor2d(fed, [batch, width], 'int32');
         const attentionMask = tf.tensor2d(masks, [batch, masks[0].length], 'int32');
         const positions = tf.tensor2d(masks.map((row) => positionIds(row).slice(-width)), [batch, width], 'int32');
         return model.forward(ids, { attentionMask, positions, cache, lastOnly: true }).logits;
-      });
+      }));
       const values = (await logits.data()) as Float32Array;
       logits.dispose();
       const vocab = model.config.vocabSize;

@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Tokenizer } from '../tokenizer/types';
+import { withWasmThreads } from '../wasm-threads';
 import { type GenerateOptions, type Generation, RowSampler } from './sampling';
 import type { T5Model } from './t5';
 
@@ -13,6 +14,11 @@ import type { T5Model } from './t5';
 export interface T5GenerateOptions extends Omit<GenerateOptions, 'addBos'> {
   /** Append EOS to each text source, as T5's tokenizer does (default true; token-id sources are used as given). */
   addEos?: boolean;
+  /**
+   * Token ids each row's decoder is fed after the start id before anything is sampled (teacher-forced, not part of
+   * the output), e.g. a rationale the answer must follow; a prefix longer than maxSeqLen − 1 keeps its end.
+   */
+  decoderPrefixes?: number[][];
 }
 
 /** Right-pads token-id sources to one width: ids and attention mask. */
@@ -53,14 +59,23 @@ export async function t5Generate(model: T5Model, tokenizer: Tokenizer, sources: 
   const cache = options.useCache === false ? undefined : model.newCache();
   const encoding = tf.tidy(() => model.encode(tf.tensor2d(encoded.ids, undefined, 'int32'), tf.tensor2d(encoded.attentionMask, undefined, 'int32')));
   const decoderRows = encoded.ids.map(() => [decoderStartId]);
+  // rows decode in step: row r is fed its prefix for its first prefix.length steps, then samples
+  const prefixes = encoded.ids.map((_, r) => options.decoderPrefixes?.[r]?.slice(-(maxSeqLen - 1)) ?? []);
+  const longest = prefixes.reduce((widest, prefix) => Math.max(widest, prefix.length), 0);
   try {
-    for (let step = 0; step < Math.min(options.maxNewTokens, maxSeqLen); step++) {
+    for (let step = 0; step < Math.min(longest + options.maxNewTokens, maxSeqLen); step++) {
       const fed = cache ? decoderRows.map((row) => row.slice(-1)) : decoderRows;
-      const logits = tf.tidy(() => model.decode(tf.tensor2d(fed, undefined, 'int32'), encoding, { cache, lastOnly: true }).logits);
+      const logits = withWasmThreads(1, () => tf.tidy(() => model.decode(tf.tensor2d(fed, undefined, 'int32'), encoding, { cache, lastOnly: true }).logits));
       const values = (await logits.data()) as Float32Array;
       logits.dispose();
       for (let r = 0; r < batch; r++) {
-        decoderRows[r].push(sampler.finished(r) ? tokenizer.padId : sampler.take(r, values.subarray(r * vocabSize, (r + 1) * vocabSize)));
+        const prefix = prefixes[r];
+        if (step < prefix.length) decoderRows[r].push(prefix[step]);
+        else if (sampler.finished(r)) decoderRows[r].push(tokenizer.padId);
+        else {
+          decoderRows[r].push(sampler.take(r, values.subarray(r * vocabSize, (r + 1) * vocabSize)));
+          if (step + 1 - prefix.length >= options.maxNewTokens) sampler.cut(r);
+        }
       }
       options.onStep?.(sampler.partial());
       if (sampler.done) break;

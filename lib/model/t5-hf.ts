@@ -15,6 +15,8 @@ import { asObject, readJsonFile } from '../tokenizer/json-file';
 import type { Tokenizer } from '../tokenizer/types';
 import type { WeightArrays } from './causal-lm';
 import { writeFolderAtomic } from './folder';
+import { mergedArrays } from './lora';
+import { saveAsHFTokenizer } from '../tokenizer/hf-export';
 import { readHFTensors, transpose } from './hf';
 import { writeSafetensors } from './safetensors';
 import { T5Model } from './t5';
@@ -161,12 +163,17 @@ export async function importT5Checkpoint(dir: string, options: { maxSeqLen?: num
   return { model, tokenizer };
 }
 
-/** Writes a HF T5 folder (config.json, model.safetensors, and the tokenizer's files if given), atomically. */
+/**
+ * Writes a HF T5 folder, atomically: config.json (with the tokenizer's pad and EOS ids), model.safetensors (F32,
+ * a LoRA adapter on the model merged in) and, when given, the tokenizer as tokenizer.json + tokenizer_config.json
+ * (see saveAsHFTokenizer: this library's char, byte and word-char tokenizers become files giving the same ids).
+ */
 export async function exportT5Checkpoint(dir: string, model: T5Model, tokenizer?: Tokenizer): Promise<void> {
-  const tensors = t5WeightsToHF(model.config, await model.toArrays());
+  const tensors = t5WeightsToHF(model.config, await mergedArrays(model));
   await writeFolderAtomic(dir, async (temp) => {
-    writeJsonAtomic(join(temp, 'config.json'), t5ConfigToHF(model.config));
+    const ids = tokenizer ? { pad_token_id: tokenizer.padId, eos_token_id: tokenizer.eosId } : {};
+    writeJsonAtomic(join(temp, 'config.json'), { ...t5ConfigToHF(model.config), ...ids });
     writeSafetensors(join(temp, 'model.safetensors'), Object.fromEntries(tensors), { format: 'pt' });
-    if (tokenizer) await tokenizer.save(temp);
+    if (tokenizer) await saveAsHFTokenizer(tokenizer, temp);
   });
 }

@@ -11,7 +11,12 @@ import { KVCache } from './kv-cache';
 import { type ResolvedT5Config, type T5Config, t5WeightShapes, validateT5Config } from './t5-config';
 import { relativeBucketGrid } from './t5-position';
 import { gaussian, initialWeights, valueHeadShapes } from './weights';
-import type { WeightArrays } from './causal-lm';
+import type { ProjectionAdapter, WeightArrays } from './causal-lm';
+import type { GenerateOptions, Generation } from './sampling';
+import { entropyFromLogits, tokenLogProbs } from './logprobs';
+import { rowsOf, padRows, realTokenMask, type ScoredRows, type ScoreOptions, type ScoringRows, type ScoringTensors, type StudentModel } from './student';
+import { t5Generate } from './t5-generate';
+import type { Tokenizer } from '../tokenizer/types';
 import { Random } from '../random';
 
 /** The encoder's output for a batch of sources: what every decoder call reads. */
@@ -105,12 +110,19 @@ function t5Attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Te
   return tf.reshape(rows, [batch * queries, heads * h]);
 }
 
-export class T5Model {
+export class T5Model implements StudentModel {
   readonly config: ResolvedT5Config;
   /** Parameters by native name (see {@link t5WeightShapes}). */
   readonly weights: Record<string, tf.Variable>;
   /** Value head parameters (`value_head.w` [d, 1], `value_head.b` [1]) on the decoder's last hidden state. */
   readonly valueHeadWeights: Record<string, tf.Variable>;
+  /**
+   * Runs on every projection when set (LoRA), called with the projection's native weight name, e.g.
+   * `encoder.layers.0.self.wq`, `decoder.layers.1.cross.wv`, `decoder.layers.0.ff.w_gate`. Disposed with the model.
+   */
+  adapter?: ProjectionAdapter;
+  /** A view made by {@link withoutAdapter}: its weights are another model's, not its own to dispose. */
+  private view = false;
 
   private constructor(config: ResolvedT5Config, weights: Record<string, tf.Variable>, valueHeadWeights: Record<string, tf.Variable>) {
     this.config = config;
@@ -150,6 +162,8 @@ export class T5Model {
         if (found.shape.join(',') !== shape.join(',')) {
           throw new Error(`${where}: weight "${name}" has shape [${found.shape.join(', ')}] but the config needs [${shape.join(', ')}]`);
         }
+        const bad = found.data.findIndex((value) => !Number.isFinite(value));
+        if (bad >= 0) throw new Error(`${where}: weight "${name}" holds a non-finite value (${found.data[bad]} at index ${bad}); the checkpoint is corrupt`);
         data.set(name, found.data);
       }
       return data;
@@ -170,13 +184,18 @@ export class T5Model {
     return rmsNorm(x, this.weights[`${name}.g`] as tf.Tensor1D, this.config.normEps);
   }
 
+  /** x [N, in] @ W [in, out] for the weight named `name` (T5 has no biases), changed by the adapter when there is one. */
+  private project(x: tf.Tensor2D, name: string): tf.Tensor2D {
+    const y = linear(x, this.weights[name] as tf.Tensor2D);
+    return this.adapter ? this.adapter.apply(name, x, y) : y;
+  }
+
   /** Feed-forward of block `p`: relu(x W_in) W_out, or (gelu_new(x W_gate) * x W_up) W_out. */
   private feedForward(x: tf.Tensor2D, p: string): tf.Tensor2D {
-    const w = this.weights;
     const inner = this.config.feedForward === 'relu'
-      ? tf.relu(linear(x, w[`${p}.w_in`] as tf.Tensor2D))
-      : tf.mul(geluTanh(linear(x, w[`${p}.w_gate`] as tf.Tensor2D)), linear(x, w[`${p}.w_up`] as tf.Tensor2D));
-    return linear(inner as tf.Tensor2D, w[`${p}.w_out`] as tf.Tensor2D);
+      ? tf.relu(this.project(x, `${p}.w_in`))
+      : tf.mul(geluTanh(this.project(x, `${p}.w_gate`)), this.project(x, `${p}.w_up`));
+    return this.project(inner as tf.Tensor2D, `${p}.w_out`);
   }
 
   /**
@@ -196,8 +215,8 @@ export class T5Model {
     for (let i = 0; i < config.nLayers; i++) {
       const p = `encoder.layers.${i}`;
       const h = this.norm(x, `${p}.ln_self`);
-      const [q, k, v] = ['wq', 'wk', 'wv'].map((m) => splitHeads(linear(h, w[`${p}.self.${m}`] as tf.Tensor2D), batch, config.nHeads));
-      x = tf.add(x, linear(t5Attention(q, k, v, bias), w[`${p}.self.wo`] as tf.Tensor2D));
+      const [q, k, v] = ['wq', 'wk', 'wv'].map((m) => splitHeads(this.project(h, `${p}.self.${m}`), batch, config.nHeads));
+      x = tf.add(x, this.project(t5Attention(q, k, v, bias), `${p}.self.wo`));
       x = tf.add(x, this.feedForward(this.norm(x, `${p}.ln_ff`), `${p}.ff`));
     }
     return { hidden: tf.reshape(this.norm(x, 'encoder.ln_f'), [batch, length, config.dModel]), mask: sourceMask };
@@ -221,7 +240,7 @@ export class T5Model {
     const source = tf.reshape(encoding.hidden, [batch * sourceLength, d]) as tf.Tensor2D;
     // cross-attention keys/values [B, H, S, h]: with a cache, computed on the first step and kept
     const crossKV = (p: string, m: 'wk' | 'wv'): tf.Tensor4D => {
-      const make = () => splitHeads(linear(source, w[`${p}.cross.${m}`] as tf.Tensor2D), batch, heads);
+      const make = () => splitHeads(this.project(source, `${p}.cross.${m}`), batch, heads);
       return cache ? cache.derived(`${p}.cross.${m}`, make) : make();
     };
 
@@ -229,12 +248,12 @@ export class T5Model {
     for (let i = 0; i < config.nDecoderLayers; i++) {
       const p = `decoder.layers.${i}`;
       const h = this.norm(x, `${p}.ln_self`);
-      const [q, k, v] = ['wq', 'wk', 'wv'].map((m) => splitHeads(linear(h, w[`${p}.self.${m}`] as tf.Tensor2D), batch, heads));
+      const [q, k, v] = ['wq', 'wk', 'wv'].map((m) => splitHeads(this.project(h, `${p}.self.${m}`), batch, heads));
       const kv = cache ? cache.append(i, k, v) : { k, v };
-      x = tf.add(x, linear(t5Attention(q, kv.k, kv.v, selfBias), w[`${p}.self.wo`] as tf.Tensor2D));
+      x = tf.add(x, this.project(t5Attention(q, kv.k, kv.v, selfBias), `${p}.self.wo`));
       const hc = this.norm(x, `${p}.ln_cross`);
-      const qc = splitHeads(linear(hc, w[`${p}.cross.wq`] as tf.Tensor2D), batch, heads);
-      x = tf.add(x, linear(t5Attention(qc, crossKV(p, 'wk'), crossKV(p, 'wv'), crossBias), w[`${p}.cross.wo`] as tf.Tensor2D));
+      const qc = splitHeads(this.project(hc, `${p}.cross.wq`), batch, heads);
+      x = tf.add(x, this.project(t5Attention(qc, crossKV(p, 'wk'), crossKV(p, 'wv'), crossBias), `${p}.cross.wo`));
       x = tf.add(x, this.feedForward(this.norm(x, `${p}.ln_ff`), `${p}.ff`));
     }
     if (cache) cache.length += length;
@@ -245,7 +264,7 @@ export class T5Model {
     // tied: the embedding projects hidden * d^-0.5 (HF T5ForConditionalGeneration); untied: lm_head as is
     const logits = config.tieEmbeddings
       ? tf.matMul(tf.mul(head, d ** -0.5), cache ? cache.outputProjection(w.shared as tf.Tensor2D) : w.shared, false, !cache)
-      : tf.matMul(head, w.lm_head as tf.Tensor2D);
+      : this.project(head, 'lm_head');
     return {
       logits: tf.reshape(logits, [batch, options.lastOnly ? 1 : length, config.vocabSize]),
       hidden: tf.reshape(hidden, [batch, length, d]),
@@ -265,6 +284,46 @@ export class T5Model {
     const [batch, length, d] = hidden.shape;
     const v = linear(tf.reshape(hidden, [batch * length, d]), this.valueHeadWeights['value_head.w'] as tf.Tensor2D, this.valueHeadWeights['value_head.b'] as tf.Tensor1D);
     return tf.reshape(v, [batch, length]);
+  }
+
+  /**
+   * Continues text prompts: each prompt (+ EOS) is a source, the continuation what the decoder writes after the
+   * start id (see {@link t5Generate}).
+   */
+  complete(tokenizer: Tokenizer, prompts: string[], options: GenerateOptions): Promise<Generation[]> {
+    const { addBos: _decoderOnly, ...rest } = options;
+    return t5Generate(this, tokenizer, prompts, { ...rest, addEos: true });
+  }
+
+  /**
+   * Scoring rows of prompt -> response pairs: the source is the prompt + EOS (cut to maxSeqLen keeping its start,
+   * as {@link t5Generate} cuts it), `ids` the decoder start id followed by the response.
+   */
+  scoringRows(tokenizer: Tokenizer, prompts: string[], responses: number[][]): ScoringRows {
+    const { maxSeqLen, decoderStartId } = this.config;
+    const sources = prompts.map((prompt) => {
+      const body = tokenizer.encode(prompt);
+      return [...body.slice(0, maxSeqLen - 1), tokenizer.eosId];
+    });
+    return {
+      ...rowsOf(responses.map(() => [decoderStartId]), responses, tokenizer.padId),
+      source: { ids: padRows(sources, tokenizer.padId), mask: realTokenMask(sources) },
+    };
+  }
+
+  /**
+   * Next-token log-probs (and entropies) of scoring rows: the decoder reads ids[:, :L − 1] against the encoded
+   * source, so position t predicts ids[t + 1]; hidden state [B, L − 1, d].
+   */
+  scoreRows(rows: ScoringTensors, options: ScoreOptions = {}): ScoredRows {
+    if (!rows.source) throw new Error('T5Model.scoreRows: the rows have no source (scoring rows of a T5 student carry the prompt as their source)');
+    const [batch, length] = rows.ids.shape;
+    const decoderIds = tf.slice(rows.ids, [0, 0], [batch, length - 1]) as tf.Tensor2D; // the last token predicts nothing
+    const { logits, hidden } = this.forward(rows.source.ids, decoderIds, { sourceMask: rows.source.mask });
+    const temperature = options.temperature ?? 1;
+    const predicting = (temperature === 1 ? logits : tf.div(logits, temperature)) as tf.Tensor3D; // [B, L − 1, V]
+    const logprobs = tokenLogProbs(predicting, tf.slice(rows.ids, [0, 1], [batch, length - 1]) as tf.Tensor2D);
+    return { logprobs, entropy: options.entropy ? (entropyFromLogits(predicting) as tf.Tensor2D) : undefined, hidden };
   }
 
   /** A new, empty decoder cache (self-attention keys/values per decoder block, cross-attention ones on first use). */
@@ -295,7 +354,18 @@ export class T5Model {
     return out;
   }
 
+  /**
+   * The same model without its adapter, sharing every weight (no copy): with LoRA, the base model, e.g. RL's
+   * frozen reference. Disposing the view frees nothing of the original's.
+   */
+  withoutAdapter(): T5Model {
+    const base = new T5Model(this.config, this.weights, this.valueHeadWeights);
+    base.view = true;
+    return base;
+  }
+
   dispose(): void {
-    for (const v of [...Object.values(this.weights), ...Object.values(this.valueHeadWeights)]) v.dispose();
+    if (!this.view) for (const v of [...Object.values(this.weights), ...Object.values(this.valueHeadWeights)]) v.dispose();
+    this.adapter?.dispose();
   }
 }

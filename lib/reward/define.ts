@@ -15,6 +15,12 @@ export interface RewardSpec<O extends RewardOptions> {
   defaults?: O;
   /** True when the module needs `context.judge` (an LLMClient). */
   needsJudge?: boolean;
+  /**
+   * Called when a configured instance is made ({@link RewardDefinition.create}, so when an experiment or a composite
+   * sets the module up), before any scoring: the place to load a slow dependency, which would otherwise block the
+   * event loop in the middle of the first batch (and of any judge requests in flight).
+   */
+  prepare?(): void;
   /** One number per input, higher is better; async and batched. */
   score(batch: RewardInput[], context: RewardContext, options: O): Promise<number[]>;
 }
@@ -67,6 +73,7 @@ export function defineReward<O extends RewardOptions = RewardOptions>(spec: Rewa
     needsJudge: spec.needsJudge ?? false,
     create(options = {}) {
       checkOptionNames(spec.name, defaults, options);
+      spec.prepare?.();
       return make({ ...defaults, ...options } as O);
     },
   };

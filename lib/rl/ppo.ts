@@ -20,9 +20,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { Example } from '../data/types';
 import { asJudge, type Judge } from '../eval/judge';
 import type { LLMClient } from '../llm/types';
-import type { CausalLM } from '../model/causal-lm';
 import type { OptimizerState } from '../model/checkpoint';
-import { scoreNextTokens } from '../model/logprobs';
+import type { StudentModel } from '../model/student';
 import { trainableWeights, withAdapterTraining } from '../model/lora';
 import { Random } from '../random';
 import type { Tokenizer } from '../tokenizer/types';
@@ -36,7 +35,7 @@ import { clippedPolicyLoss, clippedValueLoss, klPenalty, maskedMean } from './lo
 import { RunningMoments, scaleAndClipScores } from './reward-scaling';
 import type { RewardContext, RewardInput, RewardModule, RewardScores } from '../reward/types';
 import { resolvePPOConfig, type PPOConfig, type PPOConfigInput } from './config';
-import { checkFinite, collectRollout, type Rollout } from './rollout';
+import { checkFinite, collectRollout, rowTensors, type Rollout } from './rollout';
 
 /** A reward for the trainer: a composite (with components) or any single {@link RewardModule}. */
 export type TrainerReward = RewardModule & { scoreAll?: (batch: RewardInput[], context: RewardContext) => Promise<RewardScores> };
@@ -109,14 +108,14 @@ export interface PPOTrainerState {
 
 /** Construction options of {@link PPOTrainer}. */
 export interface PPOTrainerOptions {
-  /** The policy being trained (its value head is the critic). */
-  policy: CausalLM;
+  /** The policy being trained (its value head is the critic): a decoder-only or a T5 student. */
+  policy: StudentModel;
   /**
    * The frozen reference; default a frozen copy of the policy as given, or, when the policy has a LoRA adapter,
    * the policy without it (its base weights: no second copy). Pass the starting checkpoint when resuming a policy
    * trained without an adapter.
    */
-  reference?: CausalLM;
+  reference?: StudentModel;
   tokenizer: Tokenizer;
   reward: TrainerReward;
   /** The frozen judge handed to reward modules (a plain LLMClient is asked with the default judge settings). */
@@ -141,8 +140,8 @@ function meanStd(values: number[]): { mean: number; std: number } {
  * comment for one iteration's steps. Drive it with {@link PPOTrainer.step}, or stage by stage.
  */
 export class PPOTrainer {
-  readonly policy: CausalLM;
-  readonly reference: CausalLM;
+  readonly policy: StudentModel;
+  readonly reference: StudentModel;
   readonly tokenizer: Tokenizer;
   readonly config: PPOConfig;
   readonly optimizer: AdamW;
@@ -332,8 +331,7 @@ export class PPOTrainer {
     const width = Math.max(...picked.map((b) => scored.attentionMask[b].lastIndexOf(1) + 1));
     const cut = (rows: number[][], w: number) => rows.map((row) => row.slice(0, w));
     const { value: loss, grads, parts } = tf.tidy(() => {
-      const ids = tf.tensor2d(cut(take(scored.ids), width), undefined, 'int32');
-      const attentionMask = tf.tensor2d(cut(take(scored.attentionMask), width), undefined, 'int32');
+      const rows = rowTensors(scored, picked, width);
       const tokenMask = tf.tensor2d(cut(take(mask), width - 1));
       const oldLogprobs = tf.tensor2d(cut(take(scored.logprobs), width - 1));
       const advantage = tf.tensor2d(cut(take(advantages), width - 1));
@@ -341,8 +339,7 @@ export class PPOTrainer {
       const oldValues = tf.tensor2d(cut(take(scored.values), width - 1));
       const parts: Record<string, tf.Scalar> = {};
       const result = withAdapterTraining(this.policy, () => tf.variableGrads(() => {
-        const [batch, length] = ids.shape;
-        const { logprobs: logp, entropy: entropies, hidden } = scoreNextTokens(this.policy, ids, { attentionMask, temperature: c.temperature, entropy: true });
+        const { logprobs: logp, entropy: entropies, hidden } = this.policy.scoreRows(rows, { temperature: c.temperature, entropy: true });
         const policy = clippedPolicyLoss(logp, oldLogprobs, advantage, tokenMask, c.clipRange,
           { clipRangeHigh: c.clipRangeHigh, aggregation: c.lossAggregation, maxTokens: c.maxNewTokens });
         const entropy = maskedMean(entropies!, tokenMask);
@@ -356,7 +353,7 @@ export class PPOTrainer {
           total = tf.add(total, tf.mul(beta, klPenalty(logp, refLogprobs, tokenMask)));
         }
         if (c.algorithm === 'ppo') {
-          const values = tf.slice(this.policy.value(hidden), [0, 0], [batch, length - 1]);
+          const values = this.policy.value(hidden);
           const value = clippedValueLoss(values, oldValues, target, tokenMask, c.valueClipRange);
           total = tf.add(total, tf.mul(c.valueCoef, value.loss));
           parts.valueLoss = tf.keep(value.loss);

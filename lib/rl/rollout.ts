@@ -5,9 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Example } from '../data/types';
-import type { CausalLM } from '../model/causal-lm';
-import { scoreNextTokens } from '../model/logprobs';
-import { generate } from '../model/sampling';
+import type { ScoringRows, ScoringTensors, StudentModel } from '../model/student';
 import type { Tokenizer } from '../tokenizer/types';
 
 /** A batch of sampled rationales with everything the update needs, as host arrays. */
@@ -18,12 +16,14 @@ export interface Rollout {
   prompts: string[];
   rationales: string[];
   finishReasons: ('stop' | 'eos' | 'length')[];
-  /** [B, L] right-padded rows: BOS, prompt tokens, response tokens. */
+  /** [B, L] right-padded rows: BOS, prompt tokens, response tokens (T5: the decoder start id, response tokens). */
   ids: number[][];
   /** [B, L] 1 for real tokens. */
   attentionMask: number[][];
   /** [B, L − 1]: entry t is about predicting ids[t + 1]; 1 where that token is a response token. */
   responseMask: number[][];
+  /** Encoder-decoder students: the prompt rows the encoder reads (see {@link ScoringRows}). */
+  source?: ScoringRows['source'];
   /** [B, L − 1] log π_old of each next token (temperature applied). */
   logprobs: number[][];
   /** [B, L − 1] log π_ref of each next token. */
@@ -53,15 +53,27 @@ export interface RolloutOptions {
   withReference?: boolean;
 }
 
-/** Per-token log-probs [B, L − 1] and values [B, L − 1] of right-padded rows under a model (one pass, no gradient). */
-export function tokenPass(model: CausalLM, ids: tf.Tensor2D, attentionMask: tf.Tensor2D, temperature: number, withValues: boolean): { logprobs: tf.Tensor2D; values?: tf.Tensor2D } {
+/** Per-token log-probs [B, L − 1] and values [B, L − 1] of scoring rows under a model (one pass, no gradient). */
+export function tokenPass(model: StudentModel, rows: ScoringTensors, temperature: number, withValues: boolean): { logprobs: tf.Tensor2D; values?: tf.Tensor2D } {
   return tf.tidy(() => {
-    const [batch, length] = ids.shape;
-    const { logprobs, hidden } = scoreNextTokens(model, ids, { attentionMask, temperature });
+    const { logprobs, hidden } = model.scoreRows(rows, { temperature });
     if (!withValues) return { logprobs };
-    const values = tf.slice(model.value(hidden), [0, 0], [batch, length - 1]) as tf.Tensor2D;
-    return { logprobs, values };
+    return { logprobs, values: model.value(hidden) };
   });
+}
+
+/**
+ * Rows `picked` of scoring rows as tensors, `ids` and `attentionMask` cut to `width` columns when given (right
+ * padding no picked row uses); the source rows are cut to the widest picked source.
+ */
+export function rowTensors(rows: Pick<ScoringRows, 'ids' | 'attentionMask' | 'source'>, picked: number[], width?: number): ScoringTensors {
+  const table = (values: number[][], columns?: number) => tf.tensor2d(picked.map((b) => values[b].slice(0, columns)), undefined, 'int32');
+  const source = rows.source;
+  const sourceWidth = source && Math.max(...picked.map((b) => source.mask[b].lastIndexOf(1) + 1));
+  return {
+    ids: table(rows.ids, width), attentionMask: table(rows.attentionMask, width),
+    ...(source ? { source: { ids: table(source.ids, sourceWidth), mask: table(source.mask, sourceWidth) } } : {}),
+  };
 }
 
 function firstNonFinite(rows: number[][]): [number, number] | undefined {
@@ -83,36 +95,29 @@ export function checkFinite(name: string, rows: number[][]): void {
  * `promptOf` turns an example into the student's prompt.
  */
 export async function collectRollout(
-  policy: CausalLM, reference: CausalLM, tokenizer: Tokenizer, examples: Example[], groupSize: number,
+  policy: StudentModel, reference: StudentModel, tokenizer: Tokenizer, examples: Example[], groupSize: number,
   promptOf: (example: Example) => string, options: RolloutOptions,
 ): Promise<Rollout> {
   const rows = examples.flatMap((example) => Array.from({ length: groupSize }, () => example));
   const prompts = rows.map(promptOf);
   const started = performance.now();
-  const generations = await generate(policy, tokenizer, prompts, {
+  const generations = await policy.complete(tokenizer, prompts, {
     maxNewTokens: options.maxNewTokens, temperature: options.temperature, topK: options.topK, topP: options.topP, minP: options.minP,
-    stop: options.stop, seed: options.seed, addBos: tokenizer.addsBos,
+    stop: options.stop, seed: options.seed,
   });
   const samplingMs = performance.now() - started;
 
-  // Prompt tokens as generate() saw them: BOS added (if the tokenizer adds it), the start cut when longer than maxSeqLen − 1.
-  const promptIds = prompts.map((p) => tokenizer.encode(p, { addBos: tokenizer.addsBos }).slice(-(policy.config.maxSeqLen - 1)));
-  const sequences = promptIds.map((p, b) => [...p, ...generations[b].tokenIds]);
-  const width = Math.max(...sequences.map((s) => s.length));
-  const ids = sequences.map((s) => [...s, ...Array(width - s.length).fill(tokenizer.padId)]);
-  const attentionMask = sequences.map((s) => Array.from({ length: width }, (_, t) => (t < s.length ? 1 : 0)));
-  const responseMask = sequences.map((s, b) => Array.from({ length: width - 1 }, (_, t) => (t + 1 >= promptIds[b].length && t + 1 < s.length ? 1 : 0)));
-
+  const scoring = policy.scoringRows(tokenizer, prompts, generations.map((g) => g.tokenIds));
+  const { ids, attentionMask, responseMask } = scoring;
   const passStarted = performance.now();
   const logprobs: number[][] = [];
   const refLogprobs: number[][] = [];
   const values: number[][] = [];
   for (let start = 0; start < ids.length; start += options.chunkSize) {
     const chunk = tf.tidy(() => {
-      const chunkIds = tf.tensor2d(ids.slice(start, start + options.chunkSize), undefined, 'int32');
-      const chunkMask = tf.tensor2d(attentionMask.slice(start, start + options.chunkSize), undefined, 'int32');
-      const policyPass = tokenPass(policy, chunkIds, chunkMask, options.temperature, options.withValues);
-      const refLogprobs = options.withReference ?? true ? tokenPass(reference, chunkIds, chunkMask, options.temperature, false).logprobs : policyPass.logprobs.clone();
+      const part = rowTensors(scoring, Array.from({ length: Math.min(options.chunkSize, ids.length - start) }, (_, i) => start + i));
+      const policyPass = tokenPass(policy, part, options.temperature, options.withValues);
+      const refLogprobs = options.withReference ?? true ? tokenPass(reference, part, options.temperature, false).logprobs : policyPass.logprobs.clone();
       return { logprobs: policyPass.logprobs, values: policyPass.values, refLogprobs };
     });
     logprobs.push(...(chunk.logprobs.arraySync() as number[][]));
@@ -126,7 +131,7 @@ export async function collectRollout(
     examples: rows, groupSize, prompts,
     rationales: generations.map((g) => g.text.trim()),
     finishReasons: generations.map((g) => g.finishReason),
-    ids, attentionMask, responseMask,
+    ids, attentionMask, responseMask, ...(scoring.source ? { source: scoring.source } : {}),
     logprobs: masked(logprobs),
     refLogprobs: masked(refLogprobs),
     values: options.withValues ? masked(values) : responseMask.map((row) => row.map(() => 0)),

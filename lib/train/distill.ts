@@ -5,16 +5,14 @@
  */
 import { parseAnswer, scoreAnswer } from '../data/answers';
 import type { Example, RationaleRecord } from '../data/types';
-import type { CausalLM } from '../model/causal-lm';
-import { generate } from '../model/sampling';
+import type { OptimizerState } from '../model/checkpoint';
+import type { Student } from '../model/student';
 import { Random } from '../random';
 import { accuracy, predictWithStudent, type StudentPrediction } from '../eval/predict';
 import type { Tokenizer } from '../tokenizer/types';
-import {
-  answerFromGeneration, answerTaskPrompt, chatTrainingText, encodeTrainingText, rationalePrompt, trainingTexts,
-  type EncodedText, type TargetFormat,
-} from './formats';
-import type { TrainBatch, Trainer } from './trainer';
+import { chatTrainingText, encodeTrainingText, trainingTexts, type EncodedText, type TargetFormat, type TrainingText } from './formats';
+import type { AdamW } from './adamw';
+import type { StepResult, TrainBatch } from './trainer';
 
 /** Which teacher records to learn from. */
 export interface RecordFilter {
@@ -55,22 +53,39 @@ export function selectRecords(
   return { records: kept, stats };
 }
 
+/** Tokenizes one training text as a row, cut to `maxLength` (causal: {@link encodeTrainingText}; T5: encodeSeq2SeqText). */
+export type RowEncoder<Row> = (tokenizer: Tokenizer, text: TrainingText, maxLength: number) => Row;
+
 /**
  * Token rows for the selected records under `format` (with `chat`, each one exchange in the tokenizer's chat
- * template: {@link chatTrainingText}); `truncated` counts rows cut to `maxLength`.
+ * template: {@link chatTrainingText}); `truncated` counts rows cut to `maxLength`. Rows are the causal layout
+ * unless `encode` says otherwise (T5: encodeSeq2SeqText).
  */
-export function encodeDistillSet(
+export function encodeDistillSet<Row extends { truncated: boolean } = EncodedText>(
   records: readonly RationaleRecord[], examples: readonly Example[], tokenizer: Tokenizer,
   options: { format: TargetFormat; alpha: number; maxLength: number; chat?: boolean },
-): { rows: EncodedText[]; truncated: number } {
+  encode: RowEncoder<Row> = encodeTrainingText as unknown as RowEncoder<Row>,
+): { rows: Row[]; truncated: number } {
   const byId = new Map(examples.map((e) => [e.id, e]));
   const rows = records.flatMap((record) => {
     const example = byId.get(record.exampleId);
     if (!example) throw new Error(`rationale record for "${record.exampleId}" has no example`);
     return trainingTexts(example, record, options.format, options.alpha)
-      .map((text) => encodeTrainingText(tokenizer, options.chat ? chatTrainingText(text, tokenizer) : text, options.maxLength));
+      .map((text) => encode(tokenizer, options.chat ? chatTrainingText(text, tokenizer) : text, options.maxLength));
   });
   return { rows, truncated: rows.filter((r) => r.truncated).length };
+}
+
+/**
+ * What {@link distill} trains with: the causal Trainer on {@link EncodedText} rows, or the Seq2SeqTrainer on
+ * source -> target pairs; `stepRows` pads a list of its rows into one batch and makes one update.
+ */
+export interface DistillTrainer<Row> {
+  readonly model: Student;
+  readonly optimizer: AdamW;
+  stepRows(rows: Row[], padId: number): Promise<StepResult>;
+  restore(state: OptimizerState, where?: string): void;
+  dispose(): void;
 }
 
 /** Right-pad rows to the longest one; padding is masked out of attention and loss. */
@@ -142,8 +157,8 @@ export function epochOrder(rowCount: number, seed: number, epoch: number): numbe
  * Train the student on `rows` for `options.epochs`, evaluating on `test` every `evalEvery` epochs. Returns the final
  * state and whether it stopped early (on `shouldStop`). Continue a run by passing the state it returned or saved.
  */
-export async function distill(
-  trainer: Trainer, tokenizer: Tokenizer, rows: readonly EncodedText[], test: readonly Example[],
+export async function distill<Row>(
+  trainer: DistillTrainer<Row>, tokenizer: Tokenizer, rows: readonly Row[], test: readonly Example[],
   options: DistillOptions, hooks: DistillHooks = {}, state: DistillState = initialDistillState(),
 ): Promise<{ state: DistillState; stopped: boolean }> {
   const batchesPerEpoch = Math.ceil(rows.length / options.batchSize);
@@ -156,8 +171,7 @@ export async function distill(
         return { state, stopped: true };
       }
       const start = state.batchInEpoch * options.batchSize;
-      const batch = padBatch(order.slice(start, start + options.batchSize).map((i) => rows[i]), tokenizer.padId);
-      const result = await trainer.step(batch);
+      const result = await trainer.stepRows(order.slice(start, start + options.batchSize).map((i) => rows[i]), tokenizer.padId);
       if (!Number.isFinite(result.loss) || !Number.isFinite(result.gradNorm)) {
         throw new Error(`distillation step ${state.step}: loss ${result.loss}, gradient norm ${result.gradNorm} `
           + '(not finite); the last good checkpoint is kept');

@@ -7,3 +7,4 @@ export * from './formats';
 export * from './distill';
 export * from './distill';
 export { encodeSeq2SeqText, seq2seqBatch, Seq2SeqTrainer, type Seq2SeqBatch, type Seq2SeqExample } from './seq2seq';
+export { studentTrainer, rowEncoder, type TrainingRow } from './student-trainer';

@@ -5,10 +5,13 @@
  * same micro-batching, weighting, clipping and schedule as the causal {@link Trainer}.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { OptimizerState } from '../model/checkpoint';
+import { trainableWeights, withAdapterTraining } from '../model/lora';
 import type { T5Model } from '../model/t5';
 import { t5TargetLogProbs } from '../model/t5-logprobs';
 import type { Tokenizer } from '../tokenizer/types';
 import { AdamW } from './adamw';
+import type { DistillTrainer } from './distill';
 import type { TrainingText } from './formats';
 import { accumulateGrads, applyUpdate } from './step';
 import type { StepResult, TrainerOptions } from './trainer';
@@ -62,13 +65,16 @@ export function seq2seqBatch(examples: Seq2SeqExample[], padId: number): Seq2Seq
 
 const sum = (rows: number[][]) => rows.reduce((n, row) => n + row.reduce((a, b) => a + b, 0), 0);
 
-export class Seq2SeqTrainer {
+/** Trains a T5 model's weights, or only its adapter's when one is attached (LoRA), like the causal Trainer. */
+export class Seq2SeqTrainer implements DistillTrainer<Seq2SeqExample> {
   readonly optimizer: AdamW;
+  private readonly trainable: Record<string, tf.Variable>;
   private readonly variableNames: Map<string, string>;
 
   constructor(readonly model: T5Model, readonly options: TrainerOptions) {
-    this.optimizer = new AdamW(model.weights, options);
-    this.variableNames = new Map(Object.entries(model.weights).map(([name, v]) => [v.name, name]));
+    this.trainable = trainableWeights(model);
+    this.optimizer = new AdamW(this.trainable, options);
+    this.variableNames = new Map(Object.entries(this.trainable).map(([name, v]) => [v.name, name]));
   }
 
   /** Weighted mean negative log-likelihood of the targets, -sum(w log p) / sum(w) (a scalar the caller disposes). */
@@ -92,13 +98,23 @@ export class Seq2SeqTrainer {
       const part = { sources: rows(batch.sources), sourceMask: rows(batch.sourceMask), targets: rows(batch.targets), targetWeights: rows(batch.targetWeights) };
       const share = sum(part.targetWeights) / total;
       if (share === 0) continue;
-      const { value, grads } = tf.variableGrads(() => tf.mul(this.loss(part), share) as tf.Scalar, Object.values(this.model.weights));
+      const { value, grads } = withAdapterTraining(this.model, () => tf.variableGrads(() => tf.mul(this.loss(part), share) as tf.Scalar, Object.values(this.trainable)));
       loss += (await value.data())[0];
       value.dispose();
       accumulated = accumulateGrads(accumulated, grads, this.variableNames);
     }
     const { lr, gradNorm } = await applyUpdate(this.optimizer, accumulated, this.options.schedule, this.options.maxGradNorm ?? 1);
     return { loss, gradNorm, lr };
+  }
+
+  /** One update on a list of pairs, right-padded with `padId` into one batch. */
+  stepRows(rows: Seq2SeqExample[], padId: number): Promise<StepResult> {
+    return this.step(seq2seqBatch(rows, padId));
+  }
+
+  /** Restores the optimizer (and so the schedule position) from a checkpoint's optimizer state. */
+  restore(state: OptimizerState, where?: string): void {
+    this.optimizer.setState(state, where);
   }
 
   dispose(): void {

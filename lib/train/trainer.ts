@@ -6,9 +6,11 @@
 import * as tf from '@tensorflow/tfjs';
 import type { CausalLM } from '../model/causal-lm';
 import type { OptimizerState } from '../model/checkpoint';
+import { scoreNextTokens } from '../model/logprobs';
 import { trainableWeights, withAdapterTraining } from '../model/lora';
 import { AdamW, type AdamWOptions } from './adamw';
-import { scoreNextTokens } from '../model/logprobs';
+import { padBatch, type DistillTrainer } from './distill';
+import type { EncodedText } from './formats';
 import { maskedNegativeLogLikelihood } from './loss';
 import { type WarmupCosineOptions } from './schedule';
 import { accumulateGrads, applyUpdate } from './step';
@@ -64,7 +66,7 @@ function targetCount(targetMask: number[][]): number {
  * Trains a model's weights, or only its adapter's when one is attached (LoRA: the base weights get no
  * gradient and no optimizer state).
  */
-export class Trainer {
+export class Trainer implements DistillTrainer<EncodedText> {
   readonly optimizer: AdamW;
   private readonly trainable: Record<string, tf.Variable>;
   private readonly variableNames: Map<string, string>;
@@ -113,6 +115,11 @@ export class Trainer {
     }
     const { lr, gradNorm } = await applyUpdate(this.optimizer, accumulated, this.options.schedule, this.options.maxGradNorm ?? 1);
     return { loss, gradNorm, lr };
+  }
+
+  /** One update on rows of {@link encodeTrainingText}, right-padded with `padId` into one batch. */
+  stepRows(rows: EncodedText[], padId: number): Promise<StepResult> {
+    return this.step(padBatch(rows, padId));
   }
 
   /** Restores the optimizer (and so the schedule position) from a checkpoint's optimizer state. */

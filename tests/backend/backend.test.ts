@@ -5,6 +5,8 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend';
 import { fastWasmKernelsOn } from '../../lib/kernels';
+import { wasmThreads } from '../../lib/wasm-threads';
+import { trainAndSample } from './threads-workload';
 
 const repo = path.resolve(__dirname, '../..');
 
@@ -40,6 +42,8 @@ describe('initBackend', () => {
     expect(info.reason).toContain('SIMD');
     expect(fastWasmKernelsOn()).toBe(true);
     expect(tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT')).toBe(false);
+    expect(info.reason).toContain('1 thread');
+    expect(wasmThreads()).toBe(1);
   });
 
   test('a second call returns the first result, whatever it asks for', async () => {
@@ -85,4 +89,61 @@ test('an uncaught error after initBackend prints the error and its stack, not th
   expect(err).toContain('throws.ts');
   expect(err).not.toContain('WasmBackendModule');
   expect(err.length).toBeLessThan(3000); // was ~39 KB: a line of minified source
+});
+
+/** Runs `lines` (TypeScript importing from the repository) in a fresh process; its exit code, stdout and stderr. */
+function runChild(dir: string, lines: string[], env: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
+  const script = path.join(dir, `child-${Math.random().toString(36).slice(2)}.ts`);
+  fs.writeFileSync(script, lines.join('\n'));
+  const tsx = path.join(repo, 'node_modules/tsx/dist/cli.mjs');
+  return new Promise((resolve) => {
+    // The timeout kills a child that does not exit by itself (a worker thread left referenced).
+    execFile(process.execPath, [tsx, script], { cwd: dir, env: { ...process.env, ...env }, timeout: 90_000 },
+      (error, out, err) => resolve({ code: error ? (error.code as number | null) ?? null : 0, out, err }));
+  });
+}
+
+describe('RRL_WASM_THREADS', () => {
+  const imports = (names: string[]) => names.map((n) => `import { ${n.split(':')[0]} } from ${JSON.stringify(path.join(repo, n.split(':')[1]))};`);
+
+  test('2 threads: XNNPACK pool of 2, decoding on 1, training and sampling bit-identical to 1 thread, the process exits by itself', async () => {
+    await initBackend();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rrl-threads-'));
+    try {
+      const child = runChild(dir, [
+        ...imports(['initBackend:lib/backend', 'wasmThreads, withWasmThreads:lib/wasm-threads', 'trainAndSample:tests/backend/threads-workload']),
+        `import { getThreadsCount } from ${JSON.stringify(require.resolve('@tensorflow/tfjs-backend-wasm'))};`,
+        'initBackend().then(async (info) => {',
+        '  const pool = { reason: info.reason, pool: getThreadsCount(), now: wasmThreads(), inside: withWasmThreads(1, () => wasmThreads()), after: wasmThreads() };',
+        '  console.log(JSON.stringify({ ...pool, ...(await trainAndSample()) }));',
+        '});',
+      ], { RRL_WASM_THREADS: '2' });
+      const here = await trainAndSample(); // this process: one thread
+      const { code, out, err } = await child;
+      expect(err).not.toContain('Error');
+      expect(code).toBe(0);
+      const threaded = JSON.parse(out);
+      expect(threaded).toMatchObject({ pool: 2, now: 2, inside: 1, after: 2 });
+      expect(threaded.reason).toContain('wasm: XNNPACK, SIMD, 2 threads (decoding on 1)');
+      expect(threaded.losses).toEqual(here.losses);
+      expect(threaded.weights).toBe(here.weights);
+      expect(threaded.generated).toEqual(here.generated);
+      expect(fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('rrl-wasm-') && fs.statSync(path.join(os.tmpdir(), f)).mtimeMs > Date.now() - 120_000)).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a value other than auto or 1-8 is an error naming the variable', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rrl-threads-'));
+    try {
+      const bad = await Promise.all(['0', '9', 'two'].map((value) => initInChild(fs.mkdtempSync(path.join(dir, 'bad-')), { RRL_WASM_THREADS: value })));
+      for (const [i, value] of ['0', '9', 'two'].entries()) {
+        expect(bad[i].code).toBe(3);
+        expect(bad[i].out).toContain(`RRL_WASM_THREADS: '${value}' is not 'auto' or a whole number of threads from 1 to 8`);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -47,6 +47,17 @@ describe('experiment config validation', () => {
     expect(problems({ ...minimal, student: { dModle: 64 } })[0]).toMatch(/^student\.dModle: unknown field \(did you mean "dModel"\?\)/);
   });
 
+  test('a T5 student: T5Config names with the experiment\'s defaults; the model\'s rules name the bad field', () => {
+    expect(validateExperiment({ ...minimal, student: { arch: 't5', dKv: 8, nDecoderLayers: 2 } }).student)
+      .toEqual({ arch: 't5', dModel: 128, dKv: 8, nLayers: 4, nDecoderLayers: 2, nHeads: 4, maxSeqLen: 256, tokenizer: 'char' });
+    expect(problems({ ...minimal, student: { arch: 't5', relativeBuckets: 7 } }))
+      .toEqual(['student.relativeBuckets: field "relativeBuckets" must be even (half of them per direction in the encoder)']);
+    expect(problems({ ...minimal, student: { arch: 't5', dModel: 30, nHeads: 4 } }))
+      .toEqual(['student.nHeads: field "nHeads" (4) must divide field "dModel" (30) unless "dKv" is given']);
+    expect(problems({ ...minimal, student: { arch: 't5', nKvHeads: 2 } })[0]).toMatch(/^student\.nKvHeads: unknown field/);
+    expect(problems({ ...minimal, student: { arch: 't5', feedForward: 'swiglu' } })[0]).toMatch(/^student\.feedForward: Invalid option: expected one of "relu"\|"gated-gelu"/);
+  });
+
   test('a wrong type names the field and the expected type', () => {
     expect(problems({ ...minimal, rl: { iterations: 'ten' } })).toEqual(['rl.iterations: Invalid input: expected number, received string']);
   });

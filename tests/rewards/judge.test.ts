@@ -10,6 +10,7 @@ import type { Example } from '../../lib/data/types';
 import { OpenAICompatibleClient } from '../../lib/llm/openai-client';
 import { Judge } from '../../lib/eval/judge';
 import { CompositeReward, createReward } from '../../rewards';
+import { loadNatural } from '../../rewards/text';
 
 const example: Example = {
   id: 'last_letters/0', question: 'Take the last letters of each words in "Jeff Jen" and concatenate them.',
@@ -36,6 +37,9 @@ let server: Server;
 let baseURL: string;
 
 beforeAll(async () => {
+  // The text rewards' natural loads in ~1.5 s (more under load) and blocks this process, which is also the server:
+  // loaded first, it cannot outlast the server's 5 s keep-alive timeout between two tests' requests (ECONNRESET).
+  loadNatural();
   server = createServer((request, response) => {
     let raw = '';
     request.on('data', (chunk) => (raw += chunk));

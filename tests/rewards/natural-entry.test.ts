@@ -1,7 +1,8 @@
 /**
  * The text rewards reach natural through its public entry, which runs `require('dotenv').config()` five times: in a
  * folder holding a `.env`, a process using a text reward prints no dotenv line to stdout, does not get the `.env`
- * variables in process.env, and scores exactly as natural's classes score in this process.
+ * variables in process.env, and scores exactly as natural's classes score in this process. natural loads when the
+ * first text reward is made (before any scoring), not when the rewards are imported.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -47,10 +48,14 @@ console.log(JSON.stringify({ marker: process.env.RRL_DOTENV_MARKER ?? null }));
 test('text rewards: stdout is only the script\'s JSON, the .env marker stays out of process.env, values equal this process\'s', async () => {
   const child = runInFolderWithDotenv(`import { createReward } from ${JSON.stringify(REWARDS)};
 const batch = ${JSON.stringify(examples.map((example, i) => ({ example, rationale: rationales[i] })))};
+const naturalLoaded = () => Object.keys(require.cache).some((path) => path.endsWith('/natural/lib/natural/index.js'));
 (async () => {
+  const loadedAtImport = naturalLoaded();
+  const modules = ${JSON.stringify(TEXT_REWARDS)}.map((name) => createReward({ name }));
+  const loadedAtCreate = naturalLoaded();
   const scores: Record<string, number[]> = {};
-  for (const name of ${JSON.stringify(TEXT_REWARDS)}) scores[name] = await createReward({ name }).score(batch, {});
-  console.log(JSON.stringify({ scores, marker: process.env.RRL_DOTENV_MARKER ?? null, quiet: process.env.DOTENV_CONFIG_QUIET ?? null }));
+  for (const module of modules) scores[module.name] = await module.score(batch, {});
+  console.log(JSON.stringify({ scores, loadedAtImport, loadedAtCreate, marker: process.env.RRL_DOTENV_MARKER ?? null, quiet: process.env.DOTENV_CONFIG_QUIET ?? null }));
 })();
 `);
   expect(child.stderr).toBe('');
@@ -58,6 +63,7 @@ const batch = ${JSON.stringify(examples.map((example, i) => ({ example, rational
   const lines = child.stdout.split('\n').filter((line) => line !== '');
   expect(lines).toHaveLength(1); // no "◇ injected env" line
   const result = JSON.parse(lines[0]);
+  expect([result.loadedAtImport, result.loadedAtCreate]).toEqual([false, true]); // loaded by the first text reward made, not at import
   expect(result.marker).toBeNull();
   expect(result.quiet).toBeNull(); // set only while natural loads
   const batch = examples.map((example, i) => ({ example, rationale: rationales[i] }));

@@ -5,7 +5,9 @@ import { writeJsonl } from '../../data/jsonl';
 import { logger } from '../../log/logger';
 import { startProgress } from '../../log/progress';
 import { CausalLM } from '../../model/causal-lm';
-import { loadCheckpoint, saveCheckpoint } from '../../model/checkpoint';
+import { loadStudentCheckpoint, saveCheckpoint } from '../../model/checkpoint';
+import type { Student } from '../../model/student';
+import { T5Model } from '../../model/t5';
 import { ByteTokenizer } from '../../tokenizer/byte';
 import { CharTokenizer } from '../../tokenizer/char';
 import { WordCharTokenizer } from '../../tokenizer/word-char';
@@ -14,7 +16,7 @@ import {
   distill, encodeDistillSet, initialDistillState, selectRecords, type DistillState,
 } from '../../train/distill';
 import { questionText } from '../../train/formats';
-import { Trainer } from '../../train/trainer';
+import { rowEncoder, studentTrainer } from '../../train/student-trainer';
 import { RunInterrupted, type StageContext, type StageResult } from '../runner';
 import type { ExperimentConfig } from '../schema';
 import { readSplit } from './data';
@@ -23,20 +25,22 @@ import { applyStudentMemorySettings, attachStudentLora, checkStudentMemory, stud
 /** Characters every format writes besides the data: separators, task prefixes, answer marker. */
 const FORMAT_CHARACTERS = ' ###-->[answer][explain]\n';
 
-/** A new student of the configured shape, or the configured checkpoint, with its tokenizer. */
-async function createStudent(config: ExperimentConfig, train: Example[], records: RationaleRecord[]): Promise<{ model: CausalLM; tokenizer: Tokenizer }> {
+/** A new student of the configured shape (decoder-only or T5), or the configured checkpoint, with its tokenizer. */
+async function createStudent(config: ExperimentConfig, train: Example[], records: RationaleRecord[]): Promise<{ model: Student; tokenizer: Tokenizer }> {
   const student = config.student;
   if ('checkpoint' in student) {
     if (!existsSync(student.checkpoint)) throw new Error(`student.checkpoint: ${student.checkpoint} does not exist`);
-    const { model, tokenizer } = await loadCheckpoint(student.checkpoint, { maxSeqLen: student.maxSeqLen, seed: config.seed });
+    const { model, tokenizer } = await loadStudentCheckpoint(student.checkpoint, { maxSeqLen: student.maxSeqLen, seed: config.seed });
     return { model, tokenizer };
   }
   const texts = [FORMAT_CHARACTERS, ...train.map(questionText), ...train.flatMap((e) => e.answers), ...records.map((r) => r.rationale)];
   const tokenizer = student.tokenizer === 'byte' ? new ByteTokenizer()
     : student.tokenizer === 'word-char' ? WordCharTokenizer.fromTexts(texts, 0.05) : CharTokenizer.fromTexts(texts);
-  const { tokenizer: _kind, gradientCheckpointing: _recompute, logitChunkRows: _chunk, ...shape } = student;
-  const model = CausalLM.create({ ...shape, vocabSize: tokenizer.vocabSize }, { seed: config.seed });
-  return { model, tokenizer };
+  const { tokenizer: _kind, lora: _lora, ...shape } = student;
+  const options = { seed: config.seed };
+  if (shape.arch === 't5') return { model: T5Model.create({ ...shape, vocabSize: tokenizer.vocabSize }, options), tokenizer };
+  const { gradientCheckpointing: _recompute, logitChunkRows: _chunk, ...layout } = shape;
+  return { model: CausalLM.create({ ...layout, vocabSize: tokenizer.vocabSize }, options), tokenizer };
 }
 
 /**
@@ -53,12 +57,12 @@ export async function distillStage(context: StageContext): Promise<StageResult> 
   if (records.length === 0) throw new Error(`distill: no teacher rationale left to train on (${JSON.stringify(stats)})`);
 
   const lastDir = `${dir}/last`;
-  let model: CausalLM;
+  let model: Student;
   let tokenizer: Tokenizer;
   let state: DistillState = initialDistillState();
   let optimizerState;
   if (context.resume && existsSync(lastDir)) {
-    const loaded = await loadCheckpoint(lastDir);
+    const loaded = await loadStudentCheckpoint(lastDir);
     ({ model, tokenizer, optimizerState } = loaded);
     state = (loaded.extra?.distill as DistillState | undefined) ?? state;
     logger.info(`resuming at epoch ${state.epoch + 1}, step ${state.step}`, { stage: 'distill' });
@@ -67,14 +71,14 @@ export async function distillStage(context: StageContext): Promise<StageResult> 
   }
   const chat = studentChat(config, tokenizer);
   const { rows, truncated } = encodeDistillSet(records, train, tokenizer,
-    { format: options.format, alpha: options.alpha, maxLength: model.config.maxSeqLen, chat });
+    { format: options.format, alpha: options.alpha, maxLength: model.config.maxSeqLen, chat }, rowEncoder(model));
   if (truncated > 0) logger.warn(`${truncated} of ${rows.length} training rows were longer than ${model.config.maxSeqLen} tokens: the start of their question was cut`, { stage: 'distill' });
   const microBatch = Math.ceil(options.batchSize / options.gradAccumulation);
   applyStudentMemorySettings(config, model);
   checkStudentMemory('distill', config, model, { microBatch, seqLen: model.config.maxSeqLen, sampleBatch: options.batchSize, sampleLen: model.config.maxSeqLen });
   attachStudentLora(config, model);
   const stepsPerEpoch = Math.ceil(rows.length / options.batchSize);
-  const trainer = new Trainer(model, {
+  const trainer = studentTrainer(model, {
     weightDecay: options.weightDecay, maxGradNorm: options.gradClip,
     microBatchSize: microBatch,
     schedule: { peakLr: options.learningRate, warmupSteps: options.warmupSteps, totalSteps: stepsPerEpoch * options.epochs, minLr: options.learningRate / 10 },

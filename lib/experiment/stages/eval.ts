@@ -8,7 +8,7 @@ import type { Judge } from '../../eval/judge';
 import { compareAllPairs, type PairedComparison } from '../../eval/stats';
 import { logger } from '../../log/logger';
 import { startProgress } from '../../log/progress';
-import { loadCheckpoint } from '../../model/checkpoint';
+import { loadStudentCheckpoint } from '../../model/checkpoint';
 import { predictWithStudent } from '../../eval/predict';
 import type { CompositeReward } from '../../reward/composite';
 import type { StageContext, StageResult } from '../runner';
@@ -41,7 +41,7 @@ async function meanRewards(reward: CompositeReward, judge: Judge, examples: Exam
 
 /** Greedy rationales of a student checkpoint for each example. */
 async function studentRationales(dir: string, examples: Example[], context: StageContext): Promise<Rationales> {
-  const { model, tokenizer } = await loadCheckpoint(dir);
+  const { model, tokenizer } = await loadStudentCheckpoint(dir);
   try {
     const predictions = await predictWithStudent(model, tokenizer, examples, {
       format: context.config.distill.format, maxNewTokens: context.config.distill.maxNewTokens, chat: studentChat(context.config, tokenizer),
@@ -61,8 +61,8 @@ export async function evalStage(context: StageContext): Promise<StageResult> {
   const { config, dir } = context;
   let { test } = readSplit(context);
   if (config.eval.limit !== undefined) test = test.slice(0, config.eval.limit);
+  const reward = buildReward(context); // first: its modules' setup (natural's load) blocks for a moment
   const judge = await openJudge(context);
-  const reward = buildReward(context);
   const sources: Record<string, () => Promise<Rationales | undefined>> = {
     'no-rationale': async () => new Map(test.map((e) => [e.id, ''])),
     teacher: async () => {

@@ -4,8 +4,8 @@ import type { Example } from '../../data/types';
 import { logger } from '../../log/logger';
 import type { MetricsRecord } from '../../log/metrics';
 import { startProgress } from '../../log/progress';
-import type { CausalLM } from '../../model/causal-lm';
-import { loadCheckpoint, saveCheckpoint, type OptimizerState } from '../../model/checkpoint';
+import { loadStudentCheckpoint, saveCheckpoint, type OptimizerState } from '../../model/checkpoint';
+import type { Student } from '../../model/student';
 import { LoraAdapter } from '../../model/lora';
 import type { PPOConfig } from '../../rl/config';
 import { PPOTrainer, type IterationStats, type PPOTrainerState } from '../../rl/ppo';
@@ -66,9 +66,9 @@ export async function rlStage(context: StageContext): Promise<StageResult> {
   }
   const start = context.outputsOf('distill').best;
   const lastDir = `${dir}/last`;
-  const distilled = await loadCheckpoint(start);
+  const distilled = await loadStudentCheckpoint(start);
   const tokenizer = distilled.tokenizer;
-  let policy: CausalLM = distilled.model;
+  let policy: Student = distilled.model;
   if (policy.adapter instanceof LoraAdapter) policy.adapter.mergeIntoModel(policy); // the distilled student, one set of weights
   const lora = studentLora(config, policy) !== undefined;
   // Full fine-tuning keeps a frozen copy; under LoRA the policy without its adapter is the reference (made below).
@@ -77,7 +77,7 @@ export async function rlStage(context: StageContext): Promise<StageResult> {
   let optimizerState: OptimizerState | undefined;
   if (context.resume && existsSync(lastDir)) {
     policy.dispose();
-    const loaded = await loadCheckpoint(lastDir);
+    const loaded = await loadStudentCheckpoint(lastDir);
     ({ model: policy, optimizerState } = loaded);
     state = loaded.extra?.ppo as PPOTrainerState | undefined;
     logger.info(`resuming at iteration ${(state?.iteration ?? 0) + 1}`, { stage: 'rl' });
@@ -89,6 +89,7 @@ export async function rlStage(context: StageContext): Promise<StageResult> {
   });
   // The distilled student, frozen: RL's reference and, for a `student-copy` judge, the judge.
   const reference = frozenCopy ?? policy.withoutAdapter();
+  const reward = buildReward(context); // before the judge's connection: its modules' setup (natural's load) blocks for a moment
   const judge = await openJudge(context, { model: reference, tokenizer });
   const chat = studentChat(config, tokenizer);
   const promptOf = (example: Example) => {
@@ -96,7 +97,7 @@ export async function rlStage(context: StageContext): Promise<StageResult> {
     return chat ? chatPrompt(prompt, tokenizer) : prompt;
   };
   const trainer = new PPOTrainer({
-    policy, reference, tokenizer, reward: buildReward(context), judge: judge.judge, seed: config.seed,
+    policy, reference, tokenizer, reward, judge: judge.judge, seed: config.seed,
     promptOf, config: trainerSettings(rl), totalIterations: rl.iterations,
   });
   if (state) trainer.loadState(state, optimizerState, lastDir);

@@ -1,0 +1,25 @@
+import { createHash } from 'crypto';
+import { CausalLM, generate } from '../../lib/model';
+import { CharTokenizer } from '../../lib/tokenizer';
+import { Trainer } from '../../lib/train';
+
+/**
+ * Three AdamW steps of a small GPT-2-layout model, then a sampled generation with the KV cache: the losses, a
+ * SHA-256 of every weight's bytes after training, and the generated ids. Run once per thread count to compare.
+ */
+export async function trainAndSample(): Promise<{ losses: number[]; weights: string; generated: number[][] }> {
+  const model = CausalLM.create({ arch: 'gpt2', vocabSize: 64, dModel: 64, nLayers: 2, nHeads: 4, maxSeqLen: 64, tieEmbeddings: true }, { seed: 3 });
+  const trainer = new Trainer(model, { schedule: { peakLr: 1e-2, warmupSteps: 1, totalSteps: 3 }, microBatchSize: 8 });
+  let s = 7;
+  const ids = Array.from({ length: 8 }, () => Array.from({ length: 64 }, () => (s = (s * 1103515245 + 12345) % 2147483648) % 64));
+  const targetMask = ids.map((row) => row.map(() => 1));
+  const losses: number[] = [];
+  for (let step = 0; step < 3; step++) losses.push((await trainer.step({ ids, targetMask })).loss);
+  trainer.dispose();
+  const hash = createHash('sha256');
+  for (const w of Object.values(model.weights)) hash.update(Buffer.from((w.dataSync() as Float32Array).buffer));
+  const tokenizer = new CharTokenizer(Array.from({ length: 60 }, (_, i) => String.fromCodePoint(0x21 + i)));
+  const generations = await generate(model, tokenizer, ['abc', 'hello', '12+34=', 'x'], { maxNewTokens: 12, seed: 5 });
+  model.dispose();
+  return { losses, weights: hash.digest('hex'), generated: generations.map((g) => g.tokenIds) };
+}
