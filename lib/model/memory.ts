@@ -198,7 +198,7 @@ const mib = (bytes: number) => `${Math.round(bytes / MiB).toLocaleString('en-US'
 
 /** One line naming each part of an estimate. */
 export function describeEstimate(e: MemoryEstimate): string {
-  return `${mib(e.total)} (weights ${mib(e.weights)}, packed weights ${mib(e.packed + e.headCopy)}, gradients ${mib(e.gradients)}, optimizer moments ${mib(e.optimizer)}, `
+  return `${mib(e.total)} (weights ${mib(e.weights)}, packed weights ${mib(e.packed)}, ${e.headCopy > 0 ? `transposed embedding ${mib(e.headCopy)}, ` : ''}gradients ${mib(e.gradients)}, optimizer moments ${mib(e.optimizer)}, `
     + `activations ${mib(e.activations)}, KV cache ${mib(e.kvCache)})`;
 }
 
