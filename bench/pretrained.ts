@@ -20,8 +20,8 @@
  * Prints a table, then (last line) one JSON object:
  * `{"gpt2-124m": {"fits": true, "mode": "lora", "peakMiB", "trainTokPerS", "sampleTokPerS", "grpoIterationS", "torch": {...}}, ...}`.
  *
- * The T5 shapes (t5-small 60M, flan-t5-base 250M) are measured with full fine-tuning where it fits, without LoRA,
- * GRPO, the estimate or a PyTorch peer (none of those takes T5 yet); their `mode` is `full`.
+ * The T5 shapes (t5-small 60M, flan-t5-base 250M) are measured with full fine-tuning where its estimate
+ * (estimateT5Memory) leaves a quarter of the heap, without LoRA, GRPO or a PyTorch peer; their `mode` is `full`.
  *
  * Options: `--models gpt2-124m,smollm2-135m,qwen2.5-0.5b,t5-small,flan-t5-base` (default all five), `--no-torch`,
  * `--train-only` (decoder-only shapes: the model made in memory, only the LoRA training steps and their memory;
@@ -36,7 +36,7 @@ import * as tf from '@tensorflow/tfjs';
 import { gitCommit } from './commit';
 import { initBackend } from '../lib/backend';
 import {
-  CausalLM, checkMemory, estimateMemory, exportHFCheckpoint, generate, LoraAdapter, loadCheckpoint, trackTensorBytes,
+  CausalLM, checkMemory, estimateMemory, estimateT5Memory, exportHFCheckpoint, generate, LoraAdapter, loadCheckpoint, trackTensorBytes,
   validateModelConfig, WASM_HEAP_BYTES, defaultTargetModules, adapterParameterCount, parameterCount, packedBudgetFor, type ModelConfig, type MemoryPlan,
 } from '../lib/model';
 import { packedWeights } from '../lib/kernels';
@@ -90,7 +90,7 @@ interface ModelFigures {
   logitChunkRows?: number;
   /** Bytes of weights whose packed copies were kept (absent: all). */
   packedBudgetMiB?: number;
-  /** The memory estimate (decoder-only shapes; lib/model/memory.ts has no T5 plan yet). */
+  /** The memory estimate (estimateMemory of the LoRA plan; estimateT5Memory of the T5 plan). */
   estimateMiB?: number;
   trainTokPerS?: number;
   /** KV-cache sampling (absent with --train-only). */
@@ -284,11 +284,12 @@ async function measureT5(name: string, dir: string): Promise<ModelFigures> {
   const tracker = trackTensorBytes(tf.backend());
   const loaded = await importT5Checkpoint(dir);
   const model = loaded.model;
-  const fits = 16 * model.numParams() <= 0.75 * WASM_HEAP_BYTES;
+  const half = TRAIN_TOKENS / 2;
+  const estimate = estimateT5Memory({ config: model.config, microBatch: 1, sourceLen: half, targetLen: half, sampleBatch: SAMPLE_BATCH, sampleSourceLen: 8, sampleLen: NEW_TOKENS });
+  const fits = estimate.total <= FULL_FINE_TUNING_BUDGET;
   let trainTokPerS: number | undefined;
   if (fits) {
     const trainer = new Seq2SeqTrainer(model, { schedule: { peakLr: 1e-4, warmupSteps: 0, totalSteps: 10 } });
-    const half = TRAIN_TOKENS / 2;
     const batch = { sources: randomRows(1, half, shape.vocabSize, 5), sourceMask: [Array(half).fill(1)], targets: randomRows(1, half, shape.vocabSize, 6), targetWeights: [Array(half).fill(1)] };
     await trainer.step(batch);
     const start = performance.now();
@@ -305,7 +306,7 @@ async function measureT5(name: string, dir: string): Promise<ModelFigures> {
   const heapMiB = Math.round(tracker.heapBytes / MiB);
   tracker.stop();
   model.dispose();
-  return { fits, mode: 'full', trainTokens: TRAIN_TOKENS, peakMiB, heapMiB, trainTokPerS, sampleTokPerS };
+  return { fits, mode: 'full', trainTokens: TRAIN_TOKENS, peakMiB, heapMiB, estimateMiB: Math.round(estimate.total / MiB), trainTokPerS, sampleTokPerS };
 }
 
 /** The PyTorch peer's figures for the folder, or why there are none. */
@@ -367,7 +368,7 @@ async function main(): Promise<void> {
   for (const [name, f] of Object.entries(results)) {
     const t = f.torch ?? {};
     if (f.mode === 'full') {
-      console.log(`| ${name} | full, ${f.trainTokens} tokens | ${f.peakMiB} / ${f.heapMiB} | ${f.fits ? num(f.trainTokPerS) : 'does not fit'} | ${num(f.sampleTokPerS)} | — | ${t.skipped ?? '—'} | — |`);
+      console.log(`| ${name} | full, ${f.trainTokens} tokens | ${f.peakMiB} / ${f.heapMiB} (${f.estimateMiB}) | ${f.fits ? num(f.trainTokPerS) : 'does not fit'} | ${num(f.sampleTokPerS)} | — | ${t.skipped ?? '—'} | — |`);
       continue;
     }
     const saving = f.gradientCheckpointing ? `, recomputed blocks, logits ${f.logitChunkRows} rows at a time${f.packedBudgetMiB !== undefined ? `, packed weights ${f.packedBudgetMiB} MiB` : ''}` : '';

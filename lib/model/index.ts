@@ -5,8 +5,8 @@ export {
   LoraAdapter, type LoraConfig, defaultTargetModules, adapterParameterCount, trainableWeights, mergedArrays, withAdapterTraining,
 } from './lora';
 export {
-  estimateMemory, checkMemory, describeEstimate, packedBudgetFor, parameterCount, trackTensorBytes, MemoryLimitError, WASM_HEAP_BYTES,
-  type MemoryPlan, type MemoryEstimate, type TrainingMode, type TensorBytesTracker,
+  estimateMemory, estimateT5Memory, checkMemory, describeEstimate, packedBudgetFor, parameterCount, trackTensorBytes, MemoryLimitError, WASM_HEAP_BYTES,
+  type MemoryPlan, type T5MemoryPlan, type MemoryEstimate, type TrainingMode, type TensorBytesTracker,
 } from './memory';
 export { KVCache } from './kv-cache';
 export { scoreNextTokens, sequenceLogProbs, tokenLogProbs, type NextTokenScores } from './logprobs';

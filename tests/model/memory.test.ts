@@ -2,7 +2,10 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend';
 import { CausalLM } from '../../lib/model/causal-lm';
 import { validateModelConfig, type ModelConfig } from '../../lib/model/config';
-import { checkMemory, estimateMemory, MemoryLimitError, packedBudgetFor, parameterCount, trackTensorBytes, WASM_HEAP_BYTES } from '../../lib/model/memory';
+import { checkMemory, estimateMemory, estimateT5Memory, MemoryLimitError, packedBudgetFor, parameterCount, trackTensorBytes, WASM_HEAP_BYTES } from '../../lib/model/memory';
+import { T5Model } from '../../lib/model/t5';
+import type { T5Config } from '../../lib/model/t5-config';
+import { Seq2SeqTrainer } from '../../lib/train/seq2seq';
 import { Trainer } from '../../lib/train/trainer';
 import { tokenRows } from './tiny';
 
@@ -104,5 +107,27 @@ describe('memory', () => {
     expect(estimate.packed).toBe(budget + 2 * 4 * 151936 * 896);
     expect(estimate.headCopy).toBe(4 * 151936 * 896);
     expect(packedBudgetFor({ ...saving, config: validateModelConfig({ arch: 'gpt2', vocabSize: 64, dModel: 64, nLayers: 2, nHeads: 4, maxSeqLen: 64 }) }, WASM_HEAP_BYTES)).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  test.each([
+    ['relu, tied', { arch: 't5', vocabSize: 500, dModel: 64, dKv: 16, dFF: 128, nLayers: 2, nHeads: 4, maxSeqLen: 128, feedForward: 'relu', tieEmbeddings: true }, 4, 64, 32],
+    ['gated-GELU, untied, wide vocabulary', { arch: 't5', vocabSize: 3000, dModel: 64, dKv: 16, dFF: 128, nLayers: 2, nHeads: 4, maxSeqLen: 128, feedForward: 'gated-gelu', tieEmbeddings: false }, 4, 32, 32],
+  ] as [string, T5Config, number, number, number][])('T5 estimate of tensor bytes within 15%% of the measured training-step peak: %s', async (_name, config, rows, sourceLen, targetLen) => {
+    const model = T5Model.create(config, { seed: 1 });
+    const trainer = new Seq2SeqTrainer(model, { schedule: { peakLr: 1e-3, warmupSteps: 0, totalSteps: 10 } });
+    const ones = (n: number, l: number) => Array.from({ length: n }, () => Array(l).fill(1));
+    const batch = { sources: tokenRows(rows, sourceLen, config.vocabSize, 3, 1), sourceMask: ones(rows, sourceLen), targets: tokenRows(rows, targetLen, config.vocabSize, 4, 1), targetWeights: ones(rows, targetLen) };
+    await trainer.step(batch); // AdamW's moments exist from here
+    const tracker = trackTensorBytes(tf.backend());
+    const before = tracker.current;
+    await trainer.step(batch);
+    tracker.stop();
+    const estimate = estimateT5Memory({ config: model.config, microBatch: rows, sourceLen, targetLen });
+    const measured = tracker.peak - before + estimate.weights + estimate.optimizer;
+    const tensors = estimate.total - estimate.packed;
+    expect(tensors / measured).toBeGreaterThan(0.85);
+    expect(tensors / measured).toBeLessThan(1.15);
+    trainer.dispose();
+    model.dispose();
   });
 });
