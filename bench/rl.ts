@@ -69,6 +69,10 @@ const RECOMBINED_PROMPTS = 3000;
 
 const QUICK_EVAL_LIMIT = 12;
 
+/** `--validation`: questions recombined from the train split (seed VALIDATION_SEED + distillation seed) evaluated instead of the test split. */
+const VALIDATION_QUESTIONS = 150;
+const VALIDATION_SEED = 1000;
+
 /** The RL settings a run can override from the command line. */
 interface RLSettings {
   algorithm: 'ppo' | 'rloo' | 'grpo';
@@ -81,6 +85,10 @@ interface RLSettings {
   learningRate: number;
   klCoef: number;
   temperature: number;
+  /** GRPO's divisor of r − mean(group) (`advantageScaling`). */
+  advantageScaling: 'group' | 'batch' | 'none';
+  /** The composite of the built-in rewards, or answer-correctness alone. */
+  reward: 'composite' | 'correctness';
   evalLimit?: number;
 }
 
@@ -101,13 +109,13 @@ function experiment(name: DatasetName, runName: string, seed: number, distillSee
     teacher: { kind: 'recorded', path: join(options.dataDir, 'zero-shot-cot', 'teacher-rationales', `${name}.jsonl`) },
     ...sections,
     judge: { kind: 'student-copy' },
-    rewards: { weights: REWARD_WEIGHTS, expression: REWARD_EXPRESSION },
+    rewards: options.rl.reward === 'composite' ? { weights: REWARD_WEIGHTS, expression: REWARD_EXPRESSION } : { weights: { 'answer-correctness': 1 } },
     rl: {
       algorithm: options.rl.algorithm, iterations: options.rl.iterations ?? (options.quick ? 2 : RL_ITERATIONS[name]), batchSize: options.rl.batchSize, samplesPerPrompt: options.rl.samplesPerPrompt,
       prompts: options.rl.prompts === 'train' ? { kind: 'train' }
         : { kind: 'file', path: promptsFile(options.out, name, distillSeed), mapping: { question: 'question', answer: 'answer' }, answerType: name === 'coin_flip' ? 'yes-no' : 'text' },
       ppoEpochs: 2, minibatchSize: 16, learningRate: options.rl.learningRate, kl: { coef: options.rl.klCoef },
-      temperature: options.rl.temperature, maxNewTokens: distill.maxNewTokens, checkpointEvery: 5,
+      temperature: options.rl.temperature, advantageScaling: options.rl.advantageScaling, maxNewTokens: distill.maxNewTokens, checkpointEvery: 5,
     },
     eval: { conditions: options.conditions, samples: 4, ...(options.rl.evalLimit ? { limit: options.rl.evalLimit } : {}) },
   }, `bench:rl ${runName}`);
@@ -147,6 +155,22 @@ function copiedStage(shared: RunFolder, stage: StageName): StageFunction {
   };
 }
 
+/**
+ * `--validation`: the shared run's data stage with its test split replaced by {@link VALIDATION_QUESTIONS} questions
+ * recombined from the train split's words or people (seeded apart from the RL prompts'), so RL settings are chosen
+ * without the test split. The RL stage drops any RL prompt that is also a validation question.
+ */
+function validationDataStage(shared: RunFolder, name: DatasetName, distillSeed: number): StageFunction {
+  return async (context) => {
+    const result = await copiedStage(shared, 'data')(context);
+    const train = readJsonl(context.run.path('data', 'train.jsonl')) as Example[];
+    const validation = recombinedQuestions(name, train, VALIDATION_QUESTIONS, VALIDATION_SEED + distillSeed)
+      .map((e, i) => ({ ...e, id: `validation-${name}/${i}` }));
+    writeJsonl(context.run.path('data', 'test.jsonl'), validation);
+    return { ...result, summary: { ...result.summary, test: validation.length, testIs: 'validation: recombined from train' } };
+  };
+}
+
 /** What one RL run (a distillation seed and an RL seed) reached. */
 interface SeedResult {
   distillSeed: number;
@@ -159,7 +183,8 @@ interface SeedResult {
   curve: Record<string, number>[];
 }
 
-const CURVE_FIELDS = ['reward/total/mean', ...Object.keys(REWARD_WEIGHTS).map((n) => `reward/${n}/mean`), 'judgeAccuracy', 'kl', 'rationaleChars'];
+const CURVE_FIELDS = ['reward/total/mean', ...Object.keys(REWARD_WEIGHTS).map((n) => `reward/${n}/mean`), 'judgeAccuracy', 'kl', 'rationaleChars',
+  'entropy', 'clipFraction', 'approxKL', 'flatGroups/total', 'flatGroups/answer-correctness'];
 
 function readCurve(run: RunFolder): Record<string, number>[] {
   return readMetrics(run.path('metrics.jsonl')).filter((r) => r.stage === 'rl').map((r) => Object.fromEntries(
@@ -183,7 +208,8 @@ function distillState(config: ExperimentConfig): 'none' | 'done' | 'unfinished' 
   return record.status === 'done' ? 'done' : 'unfinished';
 }
 
-async function runDataset(name: DatasetName, options: { out: string; dataDir: string; quick: boolean; rl: RLSettings; distillSeeds: number[]; seeds: number[] }): Promise<SeedResult[]> {
+async function runDataset(name: DatasetName, options: { out: string; dataDir: string; quick: boolean; rl: RLSettings; distillSeeds: number[]; seeds: number[]; validation: boolean; tag?: string }): Promise<SeedResult[]> {
+  const suffix = `${options.validation ? '-val' : ''}${options.tag ? `-${options.tag}` : ''}`;
   const results: SeedResult[] = [];
   for (const distillSeed of options.distillSeeds) {
     const sharedConfig = experiment(name, `${name}-d${distillSeed}`, distillSeed, distillSeed, { ...options, conditions: ['distilled', 'rl'] });
@@ -199,11 +225,12 @@ async function runDataset(name: DatasetName, options: { out: string; dataDir: st
       const train = readJsonl(shared.path('data', 'train.jsonl')) as Example[];
       writeJsonl(promptsFile(options.out, name, distillSeed), recombinedQuestions(name, train, RECOMBINED_PROMPTS, distillSeed).map((e) => ({ question: e.question, answer: e.answers[0] })));
     }
-    const implementations = { ...STAGE_IMPLEMENTATIONS, ...Object.fromEntries(SHARED_STAGES.map((s) => [s, copiedStage(shared, s)])) };
+    const implementations = { ...STAGE_IMPLEMENTATIONS, ...Object.fromEntries(SHARED_STAGES.map((s) => [s, copiedStage(shared, s)])),
+      ...(options.validation ? { data: validationDataStage(shared, name, distillSeed) } : {}) };
     for (const seed of options.seeds) {
       // Every run evaluates both students (the distilled one's greedy rationales are the same in each), so its
       // config does not depend on which runs came first and runs can go to processes of their own.
-      const config = experiment(name, `${name}-d${distillSeed}-seed${seed}`, seed, distillSeed, { ...options, conditions: ['distilled', 'rl'] });
+      const config = experiment(name, `${name}-d${distillSeed}${suffix}-seed${seed}`, seed, distillSeed, { ...options, conditions: ['distilled', 'rl'] });
       process.stderr.write(`${name}: distillation seed ${distillSeed}, RL seed ${seed} in ${config.output}/${config.name}\n`);
       const stale = distillState(config) === 'stale';
       await runExperiment(config, { implementations, resume: !stale, restart: stale });
@@ -302,6 +329,10 @@ async function main(): Promise<void> {
     .option('lr', { type: 'number', default: 2e-4 })
     .option('kl', { type: 'number', default: 0.05, describe: 'KL penalty coefficient (fixed)' })
     .option('temperature', { type: 'number', default: 0.6, describe: 'rollout sampling temperature' })
+    .option('scaling', { choices: ['group', 'batch', 'none'] as const, default: 'group' as const, describe: 'GRPO advantage scaling (rl.advantageScaling)' })
+    .option('reward', { choices: ['composite', 'correctness'] as const, default: 'composite' as const, describe: 'the built-in composite, or answer-correctness alone' })
+    .option('validation', { type: 'boolean', default: false, describe: `evaluate on ${VALIDATION_QUESTIONS} questions recombined from the train split instead of the test split (run folders <dataset>-d<d>-val-seed<k>), to choose RL settings` })
+    .option('tag', { type: 'string', describe: 'a name part for the RL run folders (<dataset>-d<d>[-val]-<tag>-seed<k>), so runs with other settings get folders of their own' })
     .option('eval-limit', { type: 'number', describe: `score only the first N held-out questions (${QUICK_EVAL_LIMIT} with --quick)` })
     .strict()
     .parse();
@@ -322,12 +353,13 @@ async function main(): Promise<void> {
   const rl: RLSettings = {
     iterations: argv.iterations, batchSize: argv['batch-size'] ?? (argv.quick ? 4 : 8),
     algorithm: argv.algorithm, prompts: argv.prompts, samplesPerPrompt: argv.samples, learningRate: argv.lr, klCoef: argv.kl, temperature: argv.temperature,
+    advantageScaling: argv.scaling, reward: argv.reward,
     evalLimit: argv['eval-limit'] ?? (argv.quick ? QUICK_EVAL_LIMIT : undefined),
   };
   const backend = await initBackend();
   const all: Partial<Record<DatasetName, SeedResult[]>> = {};
   for (const name of requested as DatasetName[]) {
-    all[name] = await runDataset(name, { out, dataDir: argv['data-dir'], quick: argv.quick, rl, distillSeeds, seeds });
+    all[name] = await runDataset(name, { out, dataDir: argv['data-dir'], quick: argv.quick, rl, distillSeeds, seeds, validation: argv.validation, tag: argv.tag });
   }
   // Merged into the file, so a run of one dataset keeps the other's curves.
   const curvesFile = join(out, 'curves.json');
@@ -337,7 +369,8 @@ async function main(): Promise<void> {
   console.log(`\ncommit ${commit}`);
   console.log(`${rl.algorithm.toUpperCase()} rationale refinement from the distilled student (backend ${backend.name}${argv.quick ? ', --quick slice' : ''}); `
     + `${rl.iterations ?? (argv.quick ? 2 : JSON.stringify(RL_ITERATIONS))} iterations x ${rl.batchSize} ${rl.prompts} prompts x ${rl.samplesPerPrompt} samples, lr ${rl.learningRate}, KL ${rl.klCoef}, `
-    + `temperature ${rl.temperature}; reward ${REWARD_EXPRESSION} (weights ${JSON.stringify(REWARD_WEIGHTS)}); curves in ${curvesFile}`);
+    + `temperature ${rl.temperature}, advantage scaling ${rl.advantageScaling}; reward ${rl.reward === 'composite' ? `${REWARD_EXPRESSION} (weights ${JSON.stringify(REWARD_WEIGHTS)})` : 'answer-correctness'}; `
+    + `${argv.validation ? `evaluated on ${VALIDATION_QUESTIONS} validation questions recombined from the train split (not the test split); ` : ''}curves in ${curvesFile}`);
   for (const [name, results] of Object.entries(all)) printCurves(name as DatasetName, results);
   printTable(all);
   console.log(JSON.stringify({ commit, ...Object.fromEntries(Object.entries(all).map(([name, results]) => [name, summary(results)])) }));

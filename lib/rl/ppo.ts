@@ -60,6 +60,12 @@ export interface IterationStats {
   rewards: Record<string, { mean: number; std: number }>;
   /** Share of the judge's answers in this step's scoring that were correct (when a reward asked the judge). */
   judgeAccuracy?: number;
+  /**
+   * Share of the prompts' groups (k >= 2 samples) whose valid scores are all equal, for the total (`total`) and each
+   * reward component: GRPO and RLOO get no signal from a group flat in the total, and a group flat in correctness
+   * but not in the total learns from the other components alone.
+   */
+  flatGroups: Record<string, number>;
   /** Mean per-sequence KL(π_old‖π_ref) of the rollout (k1 summed over tokens), and β used. */
   kl: number;
   klCoef: number;
@@ -134,6 +140,19 @@ function meanStd(values: number[]): { mean: number; std: number } {
   if (values.length === 0) return { mean: Number.NaN, std: Number.NaN };
   const mean = values.reduce((a, b) => a + b, 0) / values.length;
   return { mean, std: Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / values.length) };
+}
+
+/** Share of groups of `k` consecutive rows whose valid values are all equal (groups with under 2 valid rows skipped); NaN for k < 2. */
+export function flatGroupShare(values: number[], valid: boolean[], k: number): number {
+  let flat = 0;
+  let groups = 0;
+  for (let g = 0; g + k <= values.length; g += k) {
+    const members = values.slice(g, g + k).filter((_, i) => valid[g + i]);
+    if (members.length < 2) continue;
+    groups++;
+    if (members.every((v) => v === members[0])) flat++;
+  }
+  return groups === 0 ? Number.NaN : flat / groups;
 }
 
 /**
@@ -291,12 +310,15 @@ export class PPOTrainer {
     const rewardStats: Record<string, { mean: number; std: number }> = {};
     for (const [name, values] of Object.entries(scored.components)) rewardStats[name] = meanStd(validRows.map((b) => values[b]));
     rewardStats.total = meanStd(validScores);
+    const flatGroups = Object.fromEntries(Object.entries({ ...scored.components, total: scored.scores })
+      .map(([name, values]) => [name, flatGroupShare(values, scored.valid, scored.groupSize)]));
     const responseTokens = scored.responseLengths.reduce((a, b) => a + b, 0);
     const average = (x: number) => x / minibatches;
     const stats: IterationStats = {
       iteration: this.iteration,
       rewards: rewardStats,
       ...(scored.judgeAccuracy === undefined ? {} : { judgeAccuracy: scored.judgeAccuracy }),
+      flatGroups,
       kl: meanStd(validRows.map((b) => sequenceKL[b])).mean,
       klCoef: beta,
       lr,
