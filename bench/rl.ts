@@ -43,7 +43,7 @@ import { writeJsonAtomic } from '../lib/fs';
 import { saveCheckpoint } from '../lib/model/checkpoint';
 import { readSplit } from '../lib/experiment/stages/data';
 import { distillWithRecipe, QUICK_RECIPE, RECIPE_SETTINGS, type RecipeSettings } from './distill-recipe';
-import { recombinedQuestions } from './rl-prompts';
+import { novelNames, recombinedQuestions, trainNames } from './rl-prompts';
 
 type DatasetName = 'last_letters' | 'coin_flip';
 const DATASETS: readonly DatasetName[] = ['last_letters', 'coin_flip'];
@@ -77,7 +77,7 @@ const VALIDATION_SEED = 1000;
 interface RLSettings {
   algorithm: 'ppo' | 'rloo' | 'grpo';
   /** RL questions: recombined from the train split's words/people ({@link recombinedQuestions}), or the train split. */
-  prompts: 'recombined' | 'train';
+  prompts: 'recombined' | 'novel' | 'train';
   /** RL iterations; default per dataset ({@link RL_ITERATIONS}). */
   iterations?: number;
   batchSize: number;
@@ -98,7 +98,20 @@ const REWARD_WEIGHTS = { 'answer-correctness': 1, factuality: 0.5, relevance: 0.
 const REWARD_EXPRESSION = 'answer_correctness * (1 + factuality + relevance + coherence) + length_guard';
 
 /** Where a dataset's recombined RL questions are written (as `{question, answer}` lines). */
-const promptsFile = (out: string, name: DatasetName, distillSeed: number) => join(out, `${name}-d${distillSeed}-rl-prompts.jsonl`);
+const promptsFile = (out: string, name: DatasetName, distillSeed: number, kind: RLSettings['prompts']) => join(out, `${name}-d${distillSeed}-rl-prompts${kind === 'novel' ? '-novel' : ''}.jsonl`);
+
+/** Novel names for the RL questions (`--prompts novel`) and, apart from them, for the validation questions. */
+const NOVEL_NAMES = { rl: 2000, validation: 600 };
+
+/**
+ * The names of a distillation seed's fresh questions, made from its train split's names: for the RL questions
+ * (seed d) and, disjoint from those, for the validation questions (seed VALIDATION_SEED + d).
+ */
+function novelNamePools(name: DatasetName, train: readonly Example[], distillSeed: number): { rl: string[]; validation: string[] } {
+  const pool = trainNames(name, train);
+  const rl = novelNames(pool, NOVEL_NAMES.rl, distillSeed);
+  return { rl, validation: novelNames(pool, NOVEL_NAMES.validation, VALIDATION_SEED + distillSeed, new Set(rl)) };
+}
 
 function experiment(name: DatasetName, runName: string, seed: number, distillSeed: number, options: { out: string; dataDir: string; quick: boolean; rl: RLSettings; conditions: ('distilled' | 'rl')[] }): ExperimentConfig {
   const sections = recipeSections(options.quick ? QUICK_RECIPE : RECIPE_SETTINGS[name]);
@@ -113,7 +126,7 @@ function experiment(name: DatasetName, runName: string, seed: number, distillSee
     rl: {
       algorithm: options.rl.algorithm, iterations: options.rl.iterations ?? (options.quick ? 2 : RL_ITERATIONS[name]), batchSize: options.rl.batchSize, samplesPerPrompt: options.rl.samplesPerPrompt,
       prompts: options.rl.prompts === 'train' ? { kind: 'train' }
-        : { kind: 'file', path: promptsFile(options.out, name, distillSeed), mapping: { question: 'question', answer: 'answer' }, answerType: name === 'coin_flip' ? 'yes-no' : 'text' },
+        : { kind: 'file', path: promptsFile(options.out, name, distillSeed, options.rl.prompts), mapping: { question: 'question', answer: 'answer' }, answerType: name === 'coin_flip' ? 'yes-no' : 'text' },
       ppoEpochs: 2, minibatchSize: 16, learningRate: options.rl.learningRate, kl: { coef: options.rl.klCoef },
       temperature: options.rl.temperature, advantageScaling: options.rl.advantageScaling, maxNewTokens: distill.maxNewTokens, checkpointEvery: 5,
     },
@@ -157,14 +170,15 @@ function copiedStage(shared: RunFolder, stage: StageName): StageFunction {
 
 /**
  * `--validation`: the shared run's data stage with its test split replaced by {@link VALIDATION_QUESTIONS} questions
- * recombined from the train split's words or people (seeded apart from the RL prompts'), so RL settings are chosen
- * without the test split. The RL stage drops any RL prompt that is also a validation question.
+ * over novel names made from the train split's (none the RL questions use; the test split's names are new to the
+ * student too), so RL settings are chosen without the test split. The RL stage drops any RL prompt that is also a
+ * validation question.
  */
 function validationDataStage(shared: RunFolder, name: DatasetName, distillSeed: number): StageFunction {
   return async (context) => {
     const result = await copiedStage(shared, 'data')(context);
     const train = readJsonl(context.run.path('data', 'train.jsonl')) as Example[];
-    const validation = recombinedQuestions(name, train, VALIDATION_QUESTIONS, VALIDATION_SEED + distillSeed)
+    const validation = recombinedQuestions(name, train, VALIDATION_QUESTIONS, VALIDATION_SEED + distillSeed, novelNamePools(name, train, distillSeed).validation)
       .map((e, i) => ({ ...e, id: `validation-${name}/${i}` }));
     writeJsonl(context.run.path('data', 'test.jsonl'), validation);
     return { ...result, summary: { ...result.summary, test: validation.length, testIs: 'validation: recombined from train' } };
@@ -221,9 +235,10 @@ async function runDataset(name: DatasetName, options: { out: string; dataDir: st
       await runExperiment(sharedConfig, { implementations: recipe, stages: SHARED_STAGES, resume: false, restart: stale || sharedState === 'unfinished' });
     }
     const shared = new RunFolder(sharedConfig);
-    if (options.rl.prompts === 'recombined') {
+    if (options.rl.prompts !== 'train') {
       const train = readJsonl(shared.path('data', 'train.jsonl')) as Example[];
-      writeJsonl(promptsFile(options.out, name, distillSeed), recombinedQuestions(name, train, RECOMBINED_PROMPTS, distillSeed).map((e) => ({ question: e.question, answer: e.answers[0] })));
+      const names = options.rl.prompts === 'novel' ? novelNamePools(name, train, distillSeed).rl : trainNames(name, train);
+      writeJsonl(promptsFile(options.out, name, distillSeed, options.rl.prompts), recombinedQuestions(name, train, RECOMBINED_PROMPTS, distillSeed, names).map((e) => ({ question: e.question, answer: e.answers[0] })));
     }
     const implementations = { ...STAGE_IMPLEMENTATIONS, ...Object.fromEntries(SHARED_STAGES.map((s) => [s, copiedStage(shared, s)])),
       ...(options.validation ? { data: validationDataStage(shared, name, distillSeed) } : {}) };
@@ -324,7 +339,7 @@ async function main(): Promise<void> {
     .option('iterations', { type: 'number', describe: `RL iterations (default ${Object.entries(RL_ITERATIONS).map(([n, i]) => `${i} ${n}`).join(', ')}; 2 with --quick)` })
     .option('batch-size', { type: 'number', describe: 'prompts per iteration (default 8, 4 with --quick)' })
     .option('algorithm', { choices: ['grpo', 'rloo', 'ppo'] as const, default: 'grpo' as const })
-    .option('prompts', { choices: ['recombined', 'train'] as const, default: 'recombined' as const, describe: 'RL questions: recombined from the train split\'s words/people, or the train split itself' })
+    .option('prompts', { choices: ['recombined', 'novel', 'train'] as const, default: 'recombined' as const, describe: 'RL questions: recombined from the train split\'s words/people, recombined with novel names made from them, or the train split itself' })
     .option('samples', { type: 'number', default: 8, describe: 'rationales sampled per prompt' })
     .option('lr', { type: 'number', default: 2e-4 })
     .option('kl', { type: 'number', default: 0.05, describe: 'KL penalty coefficient (fixed)' })
