@@ -87,6 +87,8 @@ interface RLSettings {
   temperature: number;
   /** GRPO's divisor of r − mean(group) (`advantageScaling`). */
   advantageScaling: 'group' | 'batch' | 'none';
+  /** Minibatches of 16 whose gradients make one optimizer step (`gradientAccumulationSteps`). */
+  gradientAccumulationSteps: number;
   /** The composite of the built-in rewards, or answer-correctness alone. */
   reward: 'composite' | 'correctness';
   evalLimit?: number;
@@ -127,7 +129,7 @@ function experiment(name: DatasetName, runName: string, seed: number, distillSee
       algorithm: options.rl.algorithm, iterations: options.rl.iterations ?? (options.quick ? 2 : RL_ITERATIONS[name]), batchSize: options.rl.batchSize, samplesPerPrompt: options.rl.samplesPerPrompt,
       prompts: options.rl.prompts === 'train' ? { kind: 'train' }
         : { kind: 'file', path: promptsFile(options.out, name, distillSeed, options.rl.prompts), mapping: { question: 'question', answer: 'answer' }, answerType: name === 'coin_flip' ? 'yes-no' : 'text' },
-      ppoEpochs: 2, minibatchSize: 16, learningRate: options.rl.learningRate, kl: { coef: options.rl.klCoef },
+      ppoEpochs: 2, minibatchSize: 16, gradientAccumulationSteps: options.rl.gradientAccumulationSteps, learningRate: options.rl.learningRate, kl: { coef: options.rl.klCoef },
       temperature: options.rl.temperature, advantageScaling: options.rl.advantageScaling, maxNewTokens: distill.maxNewTokens, checkpointEvery: 5,
     },
     eval: { conditions: options.conditions, samples: 4, ...(options.rl.evalLimit ? { limit: options.rl.evalLimit } : {}) },
@@ -345,6 +347,7 @@ async function main(): Promise<void> {
     .option('kl', { type: 'number', default: 0.05, describe: 'KL penalty coefficient (fixed)' })
     .option('temperature', { type: 'number', default: 0.6, describe: 'rollout sampling temperature' })
     .option('scaling', { choices: ['group', 'batch', 'none'] as const, default: 'group' as const, describe: 'GRPO advantage scaling (rl.advantageScaling)' })
+    .option('grad-accum', { type: 'number', default: 1, describe: 'minibatches of 16 rationales per optimizer step (rl.gradientAccumulationSteps; 4 = one step over all 64 of an iteration)' })
     .option('reward', { choices: ['composite', 'correctness'] as const, default: 'composite' as const, describe: 'the built-in composite, or answer-correctness alone' })
     .option('validation', { type: 'boolean', default: false, describe: `evaluate on ${VALIDATION_QUESTIONS} questions recombined from the train split instead of the test split (run folders <dataset>-d<d>-val-seed<k>), to choose RL settings` })
     .option('tag', { type: 'string', describe: 'a name part for the RL run folders (<dataset>-d<d>[-val]-<tag>-seed<k>), so runs with other settings get folders of their own' })
@@ -368,7 +371,7 @@ async function main(): Promise<void> {
   const rl: RLSettings = {
     iterations: argv.iterations, batchSize: argv['batch-size'] ?? (argv.quick ? 4 : 8),
     algorithm: argv.algorithm, prompts: argv.prompts, samplesPerPrompt: argv.samples, learningRate: argv.lr, klCoef: argv.kl, temperature: argv.temperature,
-    advantageScaling: argv.scaling, reward: argv.reward,
+    advantageScaling: argv.scaling, reward: argv.reward, gradientAccumulationSteps: argv['grad-accum'],
     evalLimit: argv['eval-limit'] ?? (argv.quick ? QUICK_EVAL_LIMIT : undefined),
   };
   const backend = await initBackend();
@@ -383,7 +386,7 @@ async function main(): Promise<void> {
   writeJsonAtomic(curvesFile, curves);
   console.log(`\ncommit ${commit}`);
   console.log(`${rl.algorithm.toUpperCase()} rationale refinement from the distilled student (backend ${backend.name}${argv.quick ? ', --quick slice' : ''}); `
-    + `${rl.iterations ?? (argv.quick ? 2 : JSON.stringify(RL_ITERATIONS))} iterations x ${rl.batchSize} ${rl.prompts} prompts x ${rl.samplesPerPrompt} samples, lr ${rl.learningRate}, KL ${rl.klCoef}, `
+    + `${rl.iterations ?? (argv.quick ? 2 : JSON.stringify(RL_ITERATIONS))} iterations x ${rl.batchSize} ${rl.prompts} prompts x ${rl.samplesPerPrompt} samples, lr ${rl.learningRate}, ${rl.gradientAccumulationSteps} minibatches per optimizer step, KL ${rl.klCoef}, `
     + `temperature ${rl.temperature}, advantage scaling ${rl.advantageScaling}; reward ${rl.reward === 'composite' ? `${REWARD_EXPRESSION} (weights ${JSON.stringify(REWARD_WEIGHTS)})` : 'answer-correctness'}; `
     + `${argv.validation ? `evaluated on ${VALIDATION_QUESTIONS} validation questions recombined from the train split (not the test split); ` : ''}curves in ${curvesFile}`);
   for (const [name, results] of Object.entries(all)) printCurves(name as DatasetName, results);
