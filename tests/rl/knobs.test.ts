@@ -1,7 +1,7 @@
 /**
  * The RL knobs a TRL user expects, each against a hand-computed value: loss aggregation, GRPO advantage scaling,
- * clip-higher, min-p sampling, early stop on approximate KL, β = 0 without a reference pass, masking truncated
- * rationales.
+ * clip-higher, min-p sampling, early stop on approximate KL, β = 0 without a reference pass, gradient accumulation,
+ * masking truncated rationales.
  */
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend';
