@@ -6,12 +6,14 @@
  * questions 70/30 (seed d), imports the real GPT-3 zero-shot-CoT rationales as the teacher and distils the student
  * with bench:distill's recipe (`bench/distill-recipe.ts`, the same code path: teacher-correct rows plus recombined
  * rows, word-char tokens, Llama d64/2-layer, seed d). Each RL seed k has its own run folder (`<dataset>-d<d>-seed<k>`)
- * whose data, teacher and distill stages copy the shared run's files, then refines the distilled student with the
- * built-in rewards (answer-correctness judged by a frozen copy of the distilled student, gating factuality with the
- * exact step checks, relevance and coherence; plus length-guard) on fresh questions recombined from the train
- * split's words or people (`--prompts train` for the train split itself), and evaluates on the held-out split:
- * judge accuracy, composite reward, repetition rate and mean rationale length, for the distilled and the RL student,
- * with the paired statistics of the eval stage (bootstrap interval, McNemar p) per run.
+ * whose data, teacher and distill stages copy the shared run's files, then refines the distilled student with GRPO
+ * against answer-correctness judged by a frozen copy of the distilled student (`--reward composite`: the built-in
+ * composite, quality gated by correctness) on fresh questions over novel names made from the train split's names
+ * (`--prompts recombined`: the train split's own names; `train`: the train split), sampled at temperature 1, one
+ * optimizer step per epoch over an iteration's 64 rationales, and evaluates on the held-out split: judge accuracy,
+ * composite reward, repetition rate and mean rationale length, for the distilled and the RL student, with the paired
+ * statistics of the eval stage (bootstrap interval, McNemar p) per run. `--validation` evaluates on questions over
+ * other novel names instead of the test split (run folders `<dataset>-d<d>-val[-<tag>]-seed<k>`), to choose settings.
  *
  * Every run folder is an ordinary experiment run, so an interrupted benchmark continues where it stopped when run
  * again. Prints the commit, the reward curves and a table with mean, spread and 95% t-intervals over runs; writes
@@ -20,7 +22,7 @@
  *   npm run bench:rl                                  # both datasets, distillation seeds 0,1 x RL seeds 1,2,3
  *   npm run bench:rl -- --dataset last_letters        # one
  *   npm run bench:rl -- --quick                       # a tiny slice, tiny model, 2 iterations (smoke test)
- *   npm run bench:rl -- --iterations 40 --lr 1e-4     # RL settings for tuning runs (see --help)
+ *   npm run bench:rl -- --validation --tag lr1e-4 --lr 1e-4 --distill-seeds 0 --seeds 1   # a tuning run (see --help)
  */
 import { cpSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -64,7 +66,7 @@ function recipeSections(recipe: RecipeSettings): Pick<ExperimentInput, 'student'
 /** RL iterations per dataset (sized so the 2 x 3 runs per dataset fit about an hour of 2 shared cores); Coin Flip's rationales are about twice as long. */
 const RL_ITERATIONS: Record<DatasetName, number> = { last_letters: 40, coin_flip: 16 };
 
-/** Fresh questions recombined from the train split's words and people (`--prompts recombined`), per dataset. */
+/** Fresh RL questions per dataset (`--prompts novel` or `recombined`). */
 const RECOMBINED_PROMPTS = 3000;
 
 const QUICK_EVAL_LIMIT = 12;
