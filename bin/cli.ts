@@ -89,6 +89,7 @@ const questionArgs = (y: Argv) => y
   .option('limit', { type: 'number', describe: 'only the first N questions' })
   .option('format', { choices: ['fine-tune-cot', 'mt-cot', 'mt-re'], describe: 'the student\'s target format (default: the experiment\'s)' })
   .option('max-new-tokens', { type: 'number', describe: 'rationale length limit (default: the experiment\'s distill.maxNewTokens)' })
+  .option('chat-template', { type: 'boolean', describe: 'render prompts with the student\'s chat template, an instruct student (default: the experiment\'s student.chatTemplate)' })
   .option('run', { type: 'string', describe: 'a run folder (checkpoints/<name>): its test split, student, judge, format and max new tokens are the defaults' });
 
 const experimentArg = (y: Argv) => y
@@ -176,7 +177,7 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
         const settings = resolveEvalSettings(argv);
         await initBackend();
         const { model, tokenizer } = await readingInput(() => loadCheckpoint(settings.checkpoint));
-        const predictions = await predictWithStudent(model, tokenizer, settings.examples, { format: settings.format, maxNewTokens: settings.maxNewTokens });
+        const predictions = await predictWithStudent(model, tokenizer, settings.examples, { format: settings.format, maxNewTokens: settings.maxNewTokens, chat: settings.chat });
         model.dispose();
         const lines = predictions.map((p) => JSON.stringify(p)).join('\n') + '\n';
         if (out) writeFileAtomic(out, lines);
@@ -196,7 +197,7 @@ function buildParser(args: string[], done: (code: number) => void): Argv {
         logger.info(`eval: ${settings.checkpoint} on ${examples.length} questions, format ${settings.format}, max new tokens ${settings.maxNewTokens} (${settings.from})`);
         await initBackend();
         const { model, tokenizer } = await readingInput(() => loadCheckpoint(settings.checkpoint));
-        const predictions = await predictWithStudent(model, tokenizer, examples, { format: settings.format, maxNewTokens: settings.maxNewTokens });
+        const predictions = await predictWithStudent(model, tokenizer, examples, { format: settings.format, maxNewTokens: settings.maxNewTokens, chat: settings.chat });
         const client = settings.judge ? await readingInput(() => LocalLLMClient.fromFolder(settings.judge!, { longPrompts: 'keep-end' }))
           : new LocalLLMClient<CausalLM | T5Model>(model, tokenizer, { longPrompts: 'keep-end' });
         const judge = new Judge(client, settings.judgeSettings);

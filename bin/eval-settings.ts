@@ -29,6 +29,7 @@ export interface QuestionArgs {
   limit?: number;
   format?: string;
   maxNewTokens?: number;
+  chatTemplate?: boolean;
   judge?: string;
   judgeTemplate?: string;
   judgeMaxTokens?: number;
@@ -40,6 +41,8 @@ export interface EvalSettings {
   examples: Example[];
   format: ExperimentConfig['distill']['format'];
   maxNewTokens: number;
+  /** Prompts rendered by the student's chat template (`--chat-template`, else the experiment's `student.chatTemplate`). */
+  chat: boolean;
   /** The judge checkpoint; undefined: the student itself, frozen. */
   judge?: string;
   /** How the judge is asked: the experiment's `judge.template` and `judge.maxTokens`. */
@@ -51,8 +54,8 @@ export interface EvalSettings {
 /**
  * Resolve `rrl eval` / `rrl generate` settings. With `--run <run folder>`, the run's manifest gives the defaults the
  * experiment used: its test split (`data/test.jsonl`), its RL student (else its distilled one), its judge (the
- * distilled student for `student-copy`, the `checkpoint` judge's folder), `distill.format` and
- * `distill.maxNewTokens`. Without it, the schema's defaults and the default data folder (`RRL_DATA_DIR`, else the
+ * distilled student for `student-copy`, the `checkpoint` judge's folder), `distill.format`, `distill.maxNewTokens`
+ * and `student.chatTemplate`. Without it, the schema's defaults and the default data folder (`RRL_DATA_DIR`, else the
  * package's `data/`). Flags given on the command line win.
  */
 export function resolveEvalSettings(args: QuestionArgs): EvalSettings {
@@ -60,6 +63,7 @@ export function resolveEvalSettings(args: QuestionArgs): EvalSettings {
   const config = run?.manifest.config ?? experimentDefaults();
   const format = (args.format ?? config.distill.format) as EvalSettings['format'];
   const maxNewTokens = args.maxNewTokens ?? config.distill.maxNewTokens;
+  const chat = args.chatTemplate ?? ('checkpoint' in config.student && config.student.chatTemplate);
   const checkpoint = args.checkpoint ?? run?.student;
   if (!checkpoint) throw new ConfigError('arguments', ['give a checkpoint folder, or --run <run folder> to use its student']);
   const judge = args.judge ?? run?.judge;
@@ -75,7 +79,7 @@ export function resolveEvalSettings(args: QuestionArgs): EvalSettings {
   else throw new ConfigError('arguments', ['give --dataset <name>, --questions <file.jsonl> or --run <run folder>']);
   if (limit) examples = examples.slice(0, limit);
   const judgeSettings = { template: args.judgeTemplate ?? config.judge.template, maxTokens: positiveCount('judge-max-tokens', args.judgeMaxTokens) ?? config.judge.maxTokens };
-  return { checkpoint, examples, format, maxNewTokens, judge, judgeSettings, from: run ? `run ${run.root}` : 'experiment defaults' };
+  return { checkpoint, examples, format, maxNewTokens, chat, judge, judgeSettings, from: run ? `run ${run.root}` : 'experiment defaults' };
 }
 
 /** `read()`, with any failure an {@link InputError} (exit code 2) carrying the same message. */

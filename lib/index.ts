@@ -29,7 +29,7 @@ export {
 } from './data';
 
 // LLM clients and the server
-export { type LLMClient, LocalLLMClient, createOpenAIClient, ReliableLLMClient, LLMError, renderChat, chatPromptFor, startServer } from './llm';
+export { type LLMClient, LocalLLMClient, createOpenAIClient, ReliableLLMClient, LLMError, renderChat, chatPromptFor, renderChatTemplate, startServer } from './llm';
 export { InputError } from './input-error';
 
 // Teacher
@@ -38,7 +38,7 @@ export { zeroShotCoT, fewShotCoT, rationalization, cote, crop, diverse, loadCoTD
 // Distillation
 export {
   Trainer, AdamW, warmupCosine, clipByGlobalNorm, maskedCrossEntropy, distill, selectRecords, encodeDistillSet,
-  questionText, trainingTexts, encodeTrainingText, Seq2SeqTrainer, encodeSeq2SeqText, seq2seqBatch,
+  questionText, trainingTexts, encodeTrainingText, chatPrompt, chatTrainingText, Seq2SeqTrainer, encodeSeq2SeqText, seq2seqBatch,
 } from './train';
 
 // RL

@@ -5,14 +5,14 @@
  * make a question distinct. In [0, 1].
  */
 import { defineReward } from '../lib/reward/define';
-import { TfIdf, bagOf, contentWords, cosine, sourceText } from './text';
+import { bagOf, contentWords, cosine, natural, sourceText } from './text';
 
 export default defineReward({
   name: 'relevance',
   description: 'TF-IDF cosine between the rationale and the question with its context',
   async score(batch) {
     const sources = batch.map((x) => contentWords(sourceText(x.example)));
-    const idf = new TfIdf();
+    const idf = new (natural().TfIdf)();
     for (const terms of sources) idf.addDocument(terms);
     const weigh = (terms: string[]) => {
       const vector = bagOf(terms);

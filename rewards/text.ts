@@ -1,31 +1,48 @@
 /**
  * Text helpers shared by the built-in reward modules: sentences, content words, bags of words.
  */
-import type { TfIdf as TfIdfClass } from 'natural/lib/natural/tfidf';
-import type { PorterStemmer as PorterStemmerType, WordTokenizer as WordTokenizerClass } from 'natural/lib/natural';
+import type * as Natural from 'natural';
 import type { Example } from '../lib/data/types';
 import { sentences } from '../lib/eval/quality';
 
-// natural's package entry also loads its sentiment module, an ES module that CommonJS (and jest) cannot require;
-// these are the files of the parts used here, typed by natural's own declarations.
-export const TfIdf: typeof TfIdfClass = require('natural/lib/natural/tfidf/tfidf');
-const { WordTokenizer } = require('natural/lib/natural/tokenizers/regexp_tokenizer') as { WordTokenizer: typeof WordTokenizerClass };
-const PorterStemmer: typeof PorterStemmerType = require('natural/lib/natural/stemmers/porter_stemmer');
-const { words: stopwords } = require('natural/lib/natural/util/stopwords') as { words: string[] };
-
 export { sentences };
 
-const tokenizer = new WordTokenizer();
-const STOPWORDS = new Set(stopwords);
+let loaded: typeof Natural | undefined;
+
+/**
+ * natural through its public entry, loaded once, on first use. The entry also loads natural's storage modules,
+ * each of which calls `require('dotenv').config()`: that would print a line per call to stdout (breaking `--json`
+ * output) and copy the working folder's `.env` into `process.env`. So the first call loads it with
+ * `DOTENV_CONFIG_QUIET` set and then restores `process.env` as it was: keys dotenv added are removed, values it
+ * changed are put back. Loading takes ~1.5 s (see README, rewards).
+ */
+export function natural(): typeof Natural {
+  if (loaded) return loaded;
+  const before = { ...process.env };
+  process.env.DOTENV_CONFIG_QUIET = 'true';
+  try {
+    loaded = require('natural') as typeof Natural;
+  } finally {
+    for (const key of Object.keys(process.env)) if (!(key in before)) delete process.env[key];
+    for (const [key, value] of Object.entries(before)) if (process.env[key] !== value) process.env[key] = value;
+  }
+  return loaded;
+}
+
+let wordTokenizer: Natural.WordTokenizer | undefined;
+let stopwords: Set<string> | undefined;
 
 /** Lower-cased word tokens (letters and digits). */
 export function words(text: string): string[] {
-  return tokenizer.tokenize(text.toLowerCase()) ?? [];
+  wordTokenizer ??= new (natural().WordTokenizer)();
+  return wordTokenizer.tokenize(text.toLowerCase()) ?? [];
 }
 
 /** Stemmed words without stopwords: what a sentence is about. */
 export function contentWords(text: string): string[] {
-  return words(text).filter((w) => !STOPWORDS.has(w)).map((w) => PorterStemmer.stem(w));
+  const { PorterStemmer } = natural();
+  stopwords ??= new Set(natural().stopwords);
+  return words(text).filter((w) => !stopwords!.has(w)).map((w) => PorterStemmer.stem(w));
 }
 
 /** Counts of each item. */

@@ -145,9 +145,13 @@ const modelShapeSchema = z.strictObject({
 const studentSchema = z.union([
   /**
    * A checkpoint folder: this library's own or a Hugging Face one (config.json + safetensors + tokenizer.json);
-   * `maxSeqLen` caps a Hugging Face model's context (default its config's).
+   * `maxSeqLen` caps a Hugging Face model's context (default its config's). `chatTemplate`: an instruct student
+   * reads its distillation, RL and evaluation prompts rendered by its tokenizer's chat template (user turn: the
+   * question; assistant turn: the rationale and answer); it must have one.
    */
-  z.strictObject({ checkpoint: z.string().min(1), maxSeqLen: positiveInt.optional(), lora: loraSchema.optional() }),
+  z.strictObject({
+    checkpoint: z.string().min(1), maxSeqLen: positiveInt.optional(), lora: loraSchema.optional(), chatTemplate: z.boolean().default(false),
+  }),
   modelShapeSchema,
 ]);
 

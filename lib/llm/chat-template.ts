@@ -32,27 +32,34 @@ export interface ChatPrompt {
 const compiled = new Map<string, Template>();
 
 /**
- * The prompt for `messages` in `tokenizer`'s own format: its chat template (tokenizer_config.json `chat_template`,
- * rendered by @huggingface/jinja as transformers' `apply_chat_template(..., add_generation_prompt=True)` does,
- * with `bos_token` / `eos_token`), whose reply ends at the tokenizer's end-of-turn token (a stop id), so no stop
- * strings; without a template, {@link renderChat} and {@link CHAT_STOPS}. A template that fails to render throws
- * naming the tokenizer's chat template.
+ * `messages` rendered by `tokenizer`'s chat template (tokenizer_config.json `chat_template`) with @huggingface/jinja,
+ * as transformers' `apply_chat_template(messages, add_generation_prompt=..., tokenize=False)` does, with `bos_token`
+ * / `eos_token` set. Throws when the tokenizer has no template, or naming the template when it fails to render.
  */
-export function chatPromptFor(messages: readonly ChatMessage[], tokenizer: Tokenizer): ChatPrompt {
+export function renderChatTemplate(messages: readonly ChatMessage[], tokenizer: Tokenizer, addGenerationPrompt: boolean): string {
   const source = tokenizer.chatTemplate;
-  if (source === undefined) return { prompt: renderChat(messages), stops: CHAT_STOPS };
+  if (source === undefined) throw new Error('the tokenizer has no chat template (tokenizer_config.json "chat_template")');
   let template = compiled.get(source);
   try {
     if (!template) compiled.set(source, (template = new Template(source)));
     const tokenName = (id: number | undefined) => (id === undefined ? '' : tokenizer.decode([id]));
-    const prompt = template.render({
+    return template.render({
       messages: messages.map((m) => ({ role: m.role, content: m.content })),
-      add_generation_prompt: true,
+      add_generation_prompt: addGenerationPrompt,
       bos_token: tokenName(tokenizer.bosId),
       eos_token: tokenName(tokenizer.eosId),
     });
-    return { prompt, stops: [] };
   } catch (error) {
     throw new Error(`chat template (tokenizer_config.json "chat_template"): ${(error as Error).message}`);
   }
+}
+
+/**
+ * The prompt for `messages` in `tokenizer`'s own format: its chat template ({@link renderChatTemplate} with the
+ * generation prompt), whose reply ends at the tokenizer's end-of-turn token (a stop id), so no stop strings; without
+ * a template, {@link renderChat} and {@link CHAT_STOPS}.
+ */
+export function chatPromptFor(messages: readonly ChatMessage[], tokenizer: Tokenizer): ChatPrompt {
+  if (tokenizer.chatTemplate === undefined) return { prompt: renderChat(messages), stops: CHAT_STOPS };
+  return { prompt: renderChatTemplate(messages, tokenizer, true), stops: [] };
 }

@@ -24,9 +24,9 @@ export interface LocalClientOptions {
   /** Most sequences (prompts x n) in one `generate` call (default 32). */
   maxBatchSize?: number;
   /**
-   * Prepend the BOS token to every text prompt. Default: true for the project's own char/byte tokenizers (their
-   * models are trained with BOS, see lib/train/formats.ts), false for Hugging Face tokenizers (whose models mostly
-   * are not). Token-id prompts are used as given.
+   * Prepend the BOS token to every text prompt. Default: the tokenizer's `addsBos` (true for this library's
+   * tokenizers; a Hugging Face tokenizer's `add_bos_token`: Llama true, Qwen2 false), as training encodes prompts.
+   * Token-id prompts are used as given.
    */
   addBos?: boolean;
   /**
@@ -167,7 +167,7 @@ export class LocalLLMClient<M extends CausalLM | T5Model = CausalLM> implements 
   promptIds(prompt: string | number[]): number[] {
     if (typeof prompt === 'string') {
       if (this.lm instanceof T5Model) return this.tokenizer.encode(prompt, { addEos: true });
-      return this.tokenizer.encode(prompt, { addBos: this.options.addBos ?? this.tokenizer.kind !== 'hf' });
+      return this.tokenizer.encode(prompt, { addBos: this.options.addBos ?? this.tokenizer.addsBos });
     }
     const bad = prompt.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= this.tokenizer.vocabSize);
     if (bad >= 0) {

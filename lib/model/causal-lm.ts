@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { hasQKVBias, LAYOUTS, type ModelConfig, type ResolvedModelConfig, usesRotary, validateModelConfig } from './config';
 import { KVCache } from './kv-cache';
 import { FUSED_OPS, type FastOps } from './ops';
+import { recomputed, type RandomReplay } from './recompute';
 import { applyRotary, attention, attentionBias, geluTanh, layerNorm, linear, rmsNorm, rotaryTables, splitHeads, swiGlu } from './layers';
 import { initialWeights, valueHeadShapes, weightShapes } from './weights';
 
@@ -56,7 +57,7 @@ interface Pass {
  * projection's output y [N, out] and its input x [N, in]: `layers.<i>.attn.qkv` (q, k and v in one), then
  * `layers.<i>.attn.wo`, `.mlp.w_in` (GPT-2), `.mlp.w_gate`, `.mlp.w_up` (Llama), `.mlp.w_out`.
  */
-export interface ProjectionAdapter {
+export interface ProjectionAdapter extends RandomReplay {
   /** The adapter's own trainable parameters. */
   readonly weights: Record<string, tf.Variable>;
   /** Training-only behaviour (dropout) on. */
@@ -106,6 +107,18 @@ export class CausalLM {
    * Disposed with the model.
    */
   adapter?: ProjectionAdapter;
+  /**
+   * Recompute each transformer block in the backward pass instead of keeping its activations (see recompute.ts):
+   * a training step then holds one block's activations plus each block's input, for one more forward pass of
+   * compute. Gradients reach the trainable weights (the adapter's when one is attached). Off by default.
+   */
+  gradientCheckpointing = false;
+  /**
+   * Rows of logits computed at once where log-probs of chosen tokens are taken ({@link scoreNextTokens} in
+   * logprobs.ts: training loss, RL log-probs): 0 (the default) computes the whole [B, T, V] at once; n > 0 takes n
+   * rows at a time and recomputes them in the backward pass, so no more than n x V logits are alive.
+   */
+  logitChunkRows = 0;
   private readonly rotary?: { cos: tf.Tensor2D; sin: tf.Tensor2D; rotateHalf: tf.Tensor2D };
   /** A view made by {@link withoutAdapter}: its weights are another model's, not its own to dispose. */
   private view = false;
@@ -172,15 +185,27 @@ export class CausalLM {
   forward(ids: tf.Tensor2D, options: ForwardOptions = {}): ForwardResult {
     const { config } = this;
     const pass = this.begin(ids, options);
-    let x = this.embed(ids, pass); // [B*T, C]
-    for (let layer = 0; layer < config.nLayers; layer++) x = this.block(layer, x, pass); // [B*T, C]
-    if (pass.cache) pass.cache.length += pass.length;
-    const hidden = this.norm(x, 'ln_f', pass); // [B*T, C]
+    const hidden = this.trunk(ids, pass); // [B*T, C]
     const logits = this.head(hidden, pass); // [B*T, V], or [B, V] with lastOnly
     return {
       logits: tf.reshape(logits, [pass.batch, pass.lastOnly ? 1 : pass.length, config.vocabSize]),
       hidden: tf.reshape(hidden, [pass.batch, pass.length, config.dModel]),
     };
+  }
+
+  /** {@link forward} without the head: the final hidden state [B, T, dModel] alone (not tidied). */
+  hiddenStates(ids: tf.Tensor2D, options: ForwardOptions = {}): tf.Tensor3D {
+    const pass = this.begin(ids, options);
+    return tf.reshape(this.trunk(ids, pass), [pass.batch, pass.length, this.config.dModel]);
+  }
+
+  /** Embedding -> blocks -> final norm: ids [B, T] -> hidden rows [B*T, C]. */
+  private trunk(ids: tf.Tensor2D, pass: Pass): tf.Tensor2D {
+    let x = this.embed(ids, pass); // [B*T, C]
+    const recompute = this.gradientCheckpointing && !pass.cache;
+    for (let layer = 0; layer < this.config.nLayers; layer++) x = recompute ? this.recomputedBlock(layer, x, pass) : this.block(layer, x, pass); // [B*T, C]
+    if (pass.cache) pass.cache.length += pass.length;
+    return this.norm(x, 'ln_f', pass);
   }
 
   /** Checks the inputs of {@link forward} and derives what every block of the pass shares. */
@@ -214,13 +239,36 @@ export class CausalLM {
     return tf.add(attended, this.mlp(p, this.norm(attended, `${p}ln2`, pass)));
   }
 
+  /**
+   * {@link block} as one op that keeps only its input x [B*T, C] for the backward pass and runs again there. The
+   * pass's attention bias and rotary rows are made first, outside the op, so the recomputation reads the same ones.
+   */
+  private recomputedBlock(layer: number, x: tf.Tensor2D, pass: Pass): tf.Tensor2D {
+    pass.bias ??= attentionBias(pass.mask, pass.length, pass.past); // [B, T, T]
+    if (this.rotary) pass.rotaryRows ??= this.rotaryRowsAt(pass.positions);
+    const constants = pass.rotaryRows ? [pass.bias, pass.rotaryRows.cos, pass.rotaryRows.sin] : [pass.bias];
+    const block = (input: tf.Tensor, [bias, cos, sin]: tf.Tensor[]) =>
+      this.block(layer, input as tf.Tensor2D, { ...pass, bias: bias as tf.Tensor3D, rotaryRows: cos && { cos: cos as tf.Tensor2D, sin: sin as tf.Tensor2D } });
+    return recomputed(block, x, this.trainableWeights(`layers.${layer}.`), constants, this.adapter) as tf.Tensor2D;
+  }
+
+  /** The trainable variables whose names start with `prefix`: the adapter's when one is attached, else the model's. */
+  trainableWeights(prefix: string): tf.Variable[] {
+    return Object.entries(this.adapter?.weights ?? this.weights).filter(([name, v]) => name.startsWith(prefix) && v.trainable).map(([, v]) => v);
+  }
+
+  /** Rotary cos/sin rows [B*T, hs] at positions [B*T]. */
+  private rotaryRowsAt(positions: tf.Tensor1D): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
+    return { cos: tf.gather(this.rotary!.cos, positions), sin: tf.gather(this.rotary!.sin, positions) };
+  }
+
   /** Causal self-attention of layer `layer` on h [B*T, C] -> [B*T, C] (grouped-query heads, rotary q/k). */
   private attention(layer: number, h: tf.Tensor2D, pass: Pass): tf.Tensor2D {
     const { config } = this;
     const p = `layers.${layer}.`;
     let [q, k, v] = this.linear(h, `${p}attn.qkv`, pass); // [B*T, H*hs], [B*T, Hkv*hs], [B*T, Hkv*hs]
     if (this.rotary) {
-      pass.rotaryRows ??= { cos: tf.gather(this.rotary.cos, pass.positions), sin: tf.gather(this.rotary.sin, pass.positions) }; // [B*T, hs]
+      pass.rotaryRows ??= this.rotaryRowsAt(pass.positions); // [B*T, hs]
       q = applyRotary(q, config.nHeads, pass.rotaryRows.cos, pass.rotaryRows.sin, this.rotary.rotateHalf);
       k = applyRotary(k, config.nKvHeads, pass.rotaryRows.cos, pass.rotaryRows.sin, this.rotary.rotateHalf);
     }
@@ -268,10 +316,20 @@ export class CausalLM {
   private head(hidden: tf.Tensor2D, pass: Pass): tf.Tensor2D {
     const { batch, length } = pass;
     const rows = pass.lastOnly && length > 1 ? (tf.reshape(tf.slice(tf.reshape(hidden, [batch, length, -1]), [0, length - 1, 0], [-1, 1, -1]), [batch, -1]) as tf.Tensor2D) : hidden;
-    const w = this.weights;
-    if (!this.config.tieEmbeddings) return this.linear(rows, 'lm_head', pass)[0];
     // tied: rows @ tok_emb^T, with the transposed embedding made once per cache when decoding
-    return pass.cache ? tf.matMul(rows, pass.cache.outputProjection(w.tok_emb as tf.Tensor2D)) : tf.matMul(rows, w.tok_emb, false, true);
+    if (pass.cache && this.config.tieEmbeddings) return tf.matMul(rows, pass.cache.outputProjection(this.weights.tok_emb as tf.Tensor2D));
+    return this.logitsOf(rows);
+  }
+
+  /** Logits [N, V] of final hidden rows [N, C] (after the final norm): rows @ W_head, or rows @ tok_emb^T when tied. */
+  logitsOf(rows: tf.Tensor2D): tf.Tensor2D {
+    if (!this.config.tieEmbeddings) return this.linear(rows, 'lm_head')[0];
+    return tf.matMul(rows, this.weights.tok_emb, false, true);
+  }
+
+  /** The trainable variables {@link logitsOf} reads (none under LoRA: its head is frozen). */
+  headWeights(): tf.Variable[] {
+    return this.trainableWeights(this.config.tieEmbeddings ? 'tok_emb' : 'lm_head');
   }
 
   /**

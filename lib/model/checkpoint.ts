@@ -1,6 +1,7 @@
 /**
  * Checkpoint folders: `config.json` (format tag + ModelConfig), `model.safetensors` (LM and value head weights by
- * native name, float32), the tokenizer's file(s), and for resuming `optimizer.safetensors` (optimizer slots,
+ * native name, float32), the tokenizer's file(s) (with `generation_config.json` `eos_token_id` when it stops on more
+ * than its EOS, e.g. Llama 3's [128001, 128008, 128009]), and for resuming `optimizer.safetensors` (optimizer slots,
  * step in the metadata) + `trainer_state.json` (anything else: schedule, RNG state). The folder is written under
  * a temporary name beside the target and renamed into place, so a reader never sees half a checkpoint.
  */
@@ -76,6 +77,9 @@ export async function saveCheckpoint(dir: string, contents: CheckpointContents):
     writeJsonAtomic(join(temp, 'config.json'), { format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, model: model.config });
     writeSafetensors(join(temp, 'model.safetensors'), toRecord(weights), { format: CHECKPOINT_FORMAT });
     await tokenizer.save(temp);
+    const stopIds = tokenizer.stopIds ?? [tokenizer.eosId];
+    // read back by loadTokenizer with the tokenizer's files, as from a Hugging Face folder
+    if (stopIds.length > 1 || stopIds[0] !== tokenizer.eosId) writeJsonAtomic(join(temp, 'generation_config.json'), { eos_token_id: stopIds });
     if (optimizerState) writeSafetensors(join(temp, 'optimizer.safetensors'), toRecord(optimizerState.slots), { step: String(optimizerState.step) });
     if (extra) writeJsonAtomic(join(temp, 'trainer_state.json'), extra);
     if (adapter) await adapter.save(join(temp, ADAPTER_FOLDER));

@@ -118,7 +118,7 @@ export class LoraAdapter implements ProjectionAdapter {
   training = false;
   readonly scale: number;
   private readonly byHook = new Map<string, Adapted>();
-  private readonly random: Random;
+  private random: Random;
 
   private constructor(readonly modelConfig: ResolvedModelConfig, readonly config: LoraConfig, modules: ModuleSpec[], seed: number) {
     this.scale = config.alpha / config.rank;
@@ -150,6 +150,15 @@ export class LoraAdapter implements ProjectionAdapter {
     const adapter = new LoraAdapter(model.config, config, selectModules(model.config, config.targetModules, where), options.seed ?? 0);
     model.adapter = adapter;
     return adapter;
+  }
+
+  /** The state of the dropout masks' random generator (read and set back by activation recomputation). */
+  get randomState(): number {
+    return this.random.getState();
+  }
+
+  set randomState(state: number) {
+    this.random = Random.fromState(state);
   }
 
   /** The forward hook: y + scale * dropout(x) a b for an adapted projection, y itself otherwise. */

@@ -87,11 +87,4 @@ export function clippedValueLoss(values: tf.Tensor, oldValues: tf.Tensor, return
   });
 }
 
-/** Entropy of each position's next-token distribution, H = logsumexp(z) − Σ softmax(z)·z; logits [B, T, V] -> [B, T]. */
-export function entropyFromLogits(logits: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    const logNormaliser = tf.logSumExp(logits, -1);
-    const expected = tf.sum(tf.mul(tf.softmax(logits), logits), -1);
-    return tf.sub(logNormaliser, expected);
-  });
-}
+export { entropyFromLogits } from '../model/logprobs';

@@ -22,7 +22,7 @@ import { asJudge, type Judge } from '../eval/judge';
 import type { LLMClient } from '../llm/types';
 import type { CausalLM } from '../model/causal-lm';
 import type { OptimizerState } from '../model/checkpoint';
-import { tokenLogProbs } from '../model/logprobs';
+import { scoreNextTokens } from '../model/logprobs';
 import { trainableWeights, withAdapterTraining } from '../model/lora';
 import { Random } from '../random';
 import type { Tokenizer } from '../tokenizer/types';
@@ -32,7 +32,7 @@ import { warmupCosine } from '../train/schedule';
 import { rationalePrompt } from '../train/formats';
 import { explainedVariance, gae, grpoAdvantages, rlooAdvantages, whiten } from './advantages';
 import { AdaptiveKLController, FixedKLController, perTokenKL, shapedRewards, type KLController } from './kl';
-import { clippedPolicyLoss, clippedValueLoss, entropyFromLogits, klPenalty, maskedMean } from './losses';
+import { clippedPolicyLoss, clippedValueLoss, klPenalty, maskedMean } from './losses';
 import { RunningMoments, scaleAndClipScores } from './reward-scaling';
 import type { RewardContext, RewardInput, RewardModule, RewardScores } from '../reward/types';
 import { resolvePPOConfig, type PPOConfig, type PPOConfigInput } from './config';
@@ -418,13 +418,11 @@ export class PPOTrainer {
       const parts: Record<string, tf.Scalar> = {};
       const result = withAdapterTraining(this.policy, () => tf.variableGrads(() => {
         const [batch, length] = ids.shape;
-        const { logits, hidden } = this.policy.forward(ids, { attentionMask });
-        const predicting = tf.div(tf.slice(logits, [0, 0, 0], [batch, length - 1, -1]), c.temperature) as tf.Tensor3D;
-        const logp = tokenLogProbs(predicting, tf.slice(ids, [0, 1], [batch, length - 1]) as tf.Tensor2D);
+        const { logprobs: logp, entropy: entropies, hidden } = scoreNextTokens(this.policy, ids, { attentionMask, temperature: c.temperature, entropy: true });
         const policy = clippedPolicyLoss(logp, oldLogprobs, advantage, tokenMask, c.clipRange,
           { clipRangeHigh: c.clipRangeHigh, aggregation: c.lossAggregation, maxTokens: c.maxNewTokens });
         const policyLoss = weighted(policyWeight, policy.loss);
-        const entropy = weighted(weights.token, maskedMean(entropyFromLogits(predicting), tokenMask));
+        const entropy = weighted(weights.token, maskedMean(entropies!, tokenMask));
         let total = tf.sub(policyLoss, tf.mul(c.entropyCoef, entropy));
         parts.policyLoss = tf.keep(policyLoss);
         parts.clipFraction = tf.keep(weighted(weights.token, policy.clipFraction));

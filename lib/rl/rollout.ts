@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Example } from '../data/types';
 import type { CausalLM } from '../model/causal-lm';
-import { tokenLogProbs } from '../model/logprobs';
+import { scoreNextTokens } from '../model/logprobs';
 import { generate } from '../model/sampling';
 import type { Tokenizer } from '../tokenizer/types';
 
@@ -57,9 +57,7 @@ export interface RolloutOptions {
 export function tokenPass(model: CausalLM, ids: tf.Tensor2D, attentionMask: tf.Tensor2D, temperature: number, withValues: boolean): { logprobs: tf.Tensor2D; values?: tf.Tensor2D } {
   return tf.tidy(() => {
     const [batch, length] = ids.shape;
-    const { logits, hidden } = model.forward(ids, { attentionMask });
-    const predicting = tf.div(tf.slice(logits, [0, 0, 0], [batch, length - 1, -1]), temperature) as tf.Tensor3D;
-    const logprobs = tokenLogProbs(predicting, tf.slice(ids, [0, 1], [batch, length - 1]) as tf.Tensor2D);
+    const { logprobs, hidden } = scoreNextTokens(model, ids, { attentionMask, temperature });
     if (!withValues) return { logprobs };
     const values = tf.slice(model.value(hidden), [0, 0], [batch, length - 1]) as tf.Tensor2D;
     return { logprobs, values };
@@ -93,12 +91,12 @@ export async function collectRollout(
   const started = performance.now();
   const generations = await generate(policy, tokenizer, prompts, {
     maxNewTokens: options.maxNewTokens, temperature: options.temperature, topK: options.topK, topP: options.topP, minP: options.minP,
-    stop: options.stop, seed: options.seed, addBos: true,
+    stop: options.stop, seed: options.seed, addBos: tokenizer.addsBos,
   });
   const samplingMs = performance.now() - started;
 
-  // Prompt tokens as generate() saw them: BOS added, the start cut when longer than maxSeqLen − 1.
-  const promptIds = prompts.map((p) => tokenizer.encode(p, { addBos: true }).slice(-(policy.config.maxSeqLen - 1)));
+  // Prompt tokens as generate() saw them: BOS added (if the tokenizer adds it), the start cut when longer than maxSeqLen − 1.
+  const promptIds = prompts.map((p) => tokenizer.encode(p, { addBos: tokenizer.addsBos }).slice(-(policy.config.maxSeqLen - 1)));
   const sequences = promptIds.map((p, b) => [...p, ...generations[b].tokenIds]);
   const width = Math.max(...sequences.map((s) => s.length));
   const ids = sequences.map((s) => [...s, ...Array(width - s.length).fill(tokenizer.padId)]);

@@ -17,6 +17,8 @@ export class ByteTokenizer implements Tokenizer {
   readonly kind = 'byte';
   readonly padId = 256;
   readonly bosId = 257;
+  /** Its models train and sample with BOS first. */
+  readonly addsBos = true;
   readonly eosId = 258;
   readonly vocabSize = 259;
   /** Every token in id order: `<0x00>` ... `<0xFF>` (the byte-fallback names Hugging Face uses), then the specials. */

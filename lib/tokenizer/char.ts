@@ -13,6 +13,8 @@ export class CharTokenizer implements Tokenizer {
   readonly kind = 'char';
   readonly padId = 0;
   readonly bosId = 1;
+  /** Its models train and sample with BOS first. */
+  readonly addsBos = true;
   readonly eosId = 2;
   readonly unkId = 3;
   readonly vocabSize: number;

@@ -47,6 +47,7 @@ function mergelessBPE(
     },
     config: {
       tokenizer_class: 'PreTrainedTokenizerFast',
+      add_bos_token: true, // this library's models train and sample with BOS first
       bos_token: tokens[specials.bos],
       eos_token: tokens[specials.eos],
       pad_token: tokens[specials.pad],

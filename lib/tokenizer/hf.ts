@@ -32,12 +32,25 @@ function configTokenName(config: Record<string, unknown>, field: string, source:
 }
 
 /**
+ * Whether a tokenizer.json `post_processor` puts `bos` first in a single sequence: a `TemplateProcessing` whose
+ * `single` template starts with it, alone or inside a `Sequence` (Llama 3's ByteLevel + TemplateProcessing).
+ */
+function postProcessorAddsBos(processor: unknown, bos: string): boolean {
+  if (typeof processor !== 'object' || processor === null) return false;
+  const { type, single, processors } = processor as { type?: unknown; single?: unknown; processors?: unknown };
+  if (type === 'Sequence' && Array.isArray(processors)) return processors.some((p) => postProcessorAddsBos(p, bos));
+  if (type !== 'TemplateProcessing' || !Array.isArray(single)) return false;
+  return (single[0] as { SpecialToken?: { id?: unknown } } | undefined)?.SpecialToken?.id === bos;
+}
+
+/**
  * A Hugging Face `tokenizer.json` (BPE as in GPT-2, Llama and Qwen checkpoints; also Unigram and WordPiece) run by
  * `@huggingface/tokenizers`. Special tokens come only from what the folder declares, never from vocabulary
  * entries that look special: tokenizer_config.json `bos_token` / `eos_token` / `pad_token` first (`null` declares
  * none), then config.json / generation_config.json ids, then, for a tokenizer.json with exactly one special added
  * token (GPT-2's `<|endoftext|>`), that token for all three. No declared EOS is an error; no declared BOS means
- * `addBos` adds nothing; PAD defaults to EOS (padding is masked). `encode` never adds specials by itself: only
+ * `addBos` adds nothing; PAD defaults to EOS (padding is masked). Whether prompts get BOS ({@link HFTokenizer.addsBos})
+ * follows tokenizer_config.json `add_bos_token`, else the tokenizer.json post-processor. `encode` never adds specials by itself: only
  * `addBos`/`addEos` do, so every tokenizer family behaves alike. Decoding does not "clean up" spaces, so it
  * inverts encoding exactly. The chat template of tokenizer_config.json, if any, is {@link HFTokenizer.chatTemplate}.
  */
@@ -45,6 +58,8 @@ export class HFTokenizer implements Tokenizer {
   readonly kind = 'hf';
   readonly vocabSize: number;
   readonly bosId: number | undefined;
+  /** tokenizer_config.json `add_bos_token`, else whether tokenizer.json's post-processor prepends the BOS token. */
+  readonly addsBos: boolean;
   readonly eosId: number;
   readonly padId: number;
   readonly stopIds: readonly number[];
@@ -110,6 +125,11 @@ export class HFTokenizer implements Tokenizer {
     const pad = named('pad') ?? tokenOf(declared.pad, 'pad_token_id') ?? eos;
     this.specialTokens = { bos, eos, pad };
     this.bosId = bos === undefined ? undefined : vocab.get(bos)!;
+    const addBosToken = config.add_bos_token;
+    if (addBosToken !== undefined && addBosToken !== null && typeof addBosToken !== 'boolean') {
+      throw new Error(`${configSource}: "add_bos_token" must be true or false, got ${JSON.stringify(addBosToken)}`);
+    }
+    this.addsBos = bos !== undefined && (typeof addBosToken === 'boolean' ? addBosToken : postProcessorAddsBos(tokenizerJson.post_processor, bos));
     this.eosId = vocab.get(eos)!;
     this.padId = vocab.get(pad)!;
     for (const [i, id] of (declared.eos ?? []).entries()) tokenOf(id, `eos_token_id[${i}]`);

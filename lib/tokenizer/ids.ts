@@ -1,8 +1,11 @@
 import type { EncodeOptions, Tokenizer } from './types';
 
-/** Prepends BOS (when the tokenizer has one) and appends EOS to `ids` (in place) as `options` ask; returns `ids`. */
+/**
+ * Prepends BOS (when the tokenizer has one and `ids` do not start with it already) and appends EOS to `ids` (in
+ * place) as `options` ask; returns `ids`.
+ */
 export function withSpecials(ids: number[], tokenizer: Pick<Tokenizer, 'bosId' | 'eosId'>, options: EncodeOptions = {}): number[] {
-  if (options.addBos && tokenizer.bosId !== undefined) ids.unshift(tokenizer.bosId);
+  if (options.addBos && tokenizer.bosId !== undefined && ids[0] !== tokenizer.bosId) ids.unshift(tokenizer.bosId);
   if (options.addEos) ids.push(tokenizer.eosId);
   return ids;
 }

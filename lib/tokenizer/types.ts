@@ -1,5 +1,5 @@
 export interface EncodeOptions {
-  /** Prepend the BOS token (default false). */
+  /** Prepend the BOS token (default false); nothing when the text already starts with it (a rendered chat template). */
   addBos?: boolean;
   /** Append the EOS token (default false). */
   addEos?: boolean;
@@ -29,6 +29,12 @@ export interface Tokenizer {
   readonly vocabSize: number;
   /** The BOS id, or undefined when the tokenizer declares none (Qwen): `addBos` then adds nothing. */
   readonly bosId: number | undefined;
+  /**
+   * Whether the model's inputs start with BOS: what prompt encoding for training, RL, evaluation and the local client
+   * passes as `addBos`. A Hugging Face tokenizer's `add_bos_token` (tokenizer_config.json: Llama true, Qwen2 false),
+   * else whether its tokenizer.json post-processor prepends BOS (Llama 3); true for this library's own tokenizers.
+   */
+  readonly addsBos: boolean;
   readonly eosId: number;
   /** Every id that ends a generation (default `[eosId]`), e.g. an instruct model's end-of-turn and end-of-text. */
   readonly stopIds?: readonly number[];

@@ -18,6 +18,8 @@ export class WordCharTokenizer implements Tokenizer {
   readonly kind = 'word-char';
   readonly padId = 0;
   readonly bosId = 1;
+  /** Its models train and sample with BOS first. */
+  readonly addsBos = true;
   readonly eosId = 2;
   readonly unkId = 3;
   readonly vocabSize: number;

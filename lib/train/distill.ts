@@ -11,7 +11,7 @@ import { Random } from '../random';
 import { accuracy, predictWithStudent, type StudentPrediction } from '../eval/predict';
 import type { Tokenizer } from '../tokenizer/types';
 import {
-  answerFromGeneration, answerTaskPrompt, encodeTrainingText, rationalePrompt, trainingTexts,
+  answerFromGeneration, answerTaskPrompt, chatTrainingText, encodeTrainingText, rationalePrompt, trainingTexts,
   type EncodedText, type TargetFormat,
 } from './formats';
 import type { TrainBatch, Trainer } from './trainer';
@@ -55,17 +55,20 @@ export function selectRecords(
   return { records: kept, stats };
 }
 
-/** Token rows for the selected records under `format`; `truncated` counts rows cut to `maxLength`. */
+/**
+ * Token rows for the selected records under `format` (with `chat`, each one exchange in the tokenizer's chat
+ * template: {@link chatTrainingText}); `truncated` counts rows cut to `maxLength`.
+ */
 export function encodeDistillSet(
   records: readonly RationaleRecord[], examples: readonly Example[], tokenizer: Tokenizer,
-  options: { format: TargetFormat; alpha: number; maxLength: number },
+  options: { format: TargetFormat; alpha: number; maxLength: number; chat?: boolean },
 ): { rows: EncodedText[]; truncated: number } {
   const byId = new Map(examples.map((e) => [e.id, e]));
   const rows = records.flatMap((record) => {
     const example = byId.get(record.exampleId);
     if (!example) throw new Error(`rationale record for "${record.exampleId}" has no example`);
     return trainingTexts(example, record, options.format, options.alpha)
-      .map((text) => encodeTrainingText(tokenizer, text, options.maxLength));
+      .map((text) => encodeTrainingText(tokenizer, options.chat ? chatTrainingText(text, tokenizer) : text, options.maxLength));
   });
   return { rows, truncated: rows.filter((r) => r.truncated).length };
 }
@@ -89,6 +92,8 @@ export interface DistillOptions {
   evalEvery: number;
   maxNewTokens: number;
   format: TargetFormat;
+  /** Prompts rendered by the student's chat template (an instruct student, `student.chatTemplate`). */
+  chat?: boolean;
   seed: number;
   /** Save a resume point every N steps (besides each epoch's end). */
   checkpointEvery: number;

@@ -1,4 +1,5 @@
 import type { Example, RationaleRecord } from '../data/types';
+import { renderChatTemplate } from '../llm/chat-template';
 import type { Tokenizer } from '../tokenizer/types';
 
 /**
@@ -19,6 +20,8 @@ export interface TrainingText {
   prompt: string;
   target: string;
   weight: number;
+  /** The target ends with a chat template's end of turn ({@link chatTrainingText}): no EOS is appended. */
+  endsTurn?: boolean;
 }
 
 /** The question as the student reads it: context paragraphs and choices folded in. */
@@ -68,6 +71,39 @@ export function trainingTexts(example: Example, record: RationaleRecord, format:
   }
 }
 
+/** The user turn of a prompt: without the format's end marker, whose place the chat template's assistant header takes. */
+function userTurn(prompt: string): string {
+  for (const marker of [QUESTION_END, ANSWER_START]) if (prompt.endsWith(marker)) return prompt.slice(0, -marker.length);
+  return prompt;
+}
+
+/**
+ * A student prompt as an instruct student reads it (`student.chatTemplate`): rendered by the tokenizer's chat
+ * template as one user turn (the question; `[answer]` / `[explain]` task prefixes kept, the ` ###` / ` -->` marker
+ * dropped) followed by the assistant header its reply continues.
+ */
+export function chatPrompt(prompt: string, tokenizer: Tokenizer): string {
+  return renderChatTemplate([{ role: 'user', content: userTurn(prompt) }], tokenizer, true);
+}
+
+/**
+ * A training text as one chat exchange in the tokenizer's chat template: the prompt is {@link chatPrompt}, the target
+ * the assistant's reply (the target, trimmed) followed by the special token the template ends the turn with
+ * (ChatML's `<|im_end|>`, Llama 3's `<|eot_id|>`), on which the loss is taken instead of an appended EOS; a template
+ * that ends the turn without a special token gets the EOS.
+ */
+export function chatTrainingText(text: TrainingText, tokenizer: Tokenizer): TrainingText {
+  const prompt = chatPrompt(text.prompt, tokenizer);
+  const reply = text.target.trim();
+  const exchange = renderChatTemplate([{ role: 'user', content: userTurn(text.prompt) }, { role: 'assistant', content: reply }], tokenizer, false);
+  if (!exchange.startsWith(prompt + reply)) {
+    throw new Error('chat template (tokenizer_config.json "chat_template"): a rendered user + assistant exchange is not the rendered prompt followed by the reply, so the reply cannot be told apart');
+  }
+  const [next] = tokenizer.encode(exchange.slice(prompt.length + reply.length));
+  const special = next !== undefined && tokenizer.decode([next], { skipSpecial: true }) === '';
+  return special ? { prompt, target: reply + tokenizer.decode([next]), weight: text.weight, endsTurn: true } : { prompt, target: reply, weight: text.weight };
+}
+
 /** Token ids of one training sequence and the loss weight of each token as a prediction target. */
 export interface EncodedText {
   ids: number[];
@@ -78,13 +114,15 @@ export interface EncodedText {
 }
 
 /**
- * Tokenize `BOS prompt target EOS` (no BOS when the tokenizer has none) so that the loss covers exactly the target tokens and the EOS. A sequence longer
- * than `maxLength` loses the start of its prompt (BOS kept); a target that alone does not fit loses its end.
+ * Tokenize `BOS prompt target EOS` (BOS only when the tokenizer `addsBos`, Llama yes, Qwen2 and GPT-2 no, and the
+ * prompt does not start with it already; no EOS after a target that `endsTurn`) so that the loss covers exactly the
+ * target tokens and the EOS. A sequence longer than `maxLength` loses the start of its prompt (BOS kept); a target
+ * that alone does not fit loses its end.
  */
 export function encodeTrainingText(tokenizer: Tokenizer, text: TrainingText, maxLength: number): EncodedText {
   let prompt = tokenizer.encode(text.prompt);
-  let target = [...tokenizer.encode(text.target), tokenizer.eosId];
-  const bos = tokenizer.bosId === undefined ? [] : [tokenizer.bosId]; // Qwen-style tokenizers have none
+  let target = [...tokenizer.encode(text.target), ...(text.endsTurn ? [] : [tokenizer.eosId])];
+  const bos = tokenizer.addsBos && tokenizer.bosId !== undefined && prompt[0] !== tokenizer.bosId ? [tokenizer.bosId] : [];
   const room = maxLength - bos.length;
   const truncated = prompt.length + target.length > room;
   if (truncated) {

@@ -8,7 +8,8 @@ import type { CausalLM } from '../model/causal-lm';
 import type { OptimizerState } from '../model/checkpoint';
 import { trainableWeights, withAdapterTraining } from '../model/lora';
 import { AdamW, type AdamWOptions } from './adamw';
-import { maskedCrossEntropy } from './loss';
+import { scoreNextTokens } from '../model/logprobs';
+import { maskedNegativeLogLikelihood } from './loss';
 import { type WarmupCosineOptions } from './schedule';
 import { accumulateGrads, applyUpdate } from './step';
 
@@ -83,9 +84,8 @@ export class Trainer {
   loss(ids: tf.Tensor2D, targetMask: tf.Tensor2D, attentionMask?: tf.Tensor2D): tf.Scalar {
     return tf.tidy(() => {
       const [batch, length] = ids.shape;
-      const { logits } = this.model.forward(ids, { attentionMask });
-      const predicting = tf.slice(logits, [0, 0, 0], [batch, length - 1, -1]);
-      return maskedCrossEntropy(predicting, tf.slice(ids, [0, 1], [batch, length - 1]), tf.slice(targetMask, [0, 1], [batch, length - 1]));
+      const { logprobs } = scoreNextTokens(this.model, ids, { attentionMask });
+      return maskedNegativeLogLikelihood(logprobs, tf.slice(targetMask, [0, 1], [batch, length - 1]));
     });
   }
 

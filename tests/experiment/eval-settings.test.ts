@@ -63,4 +63,14 @@ describe('rrl eval / generate settings', () => {
     expect(resolveEvalSettings({ ...base, run: root })).toMatchObject({ checkpoint: join(root, 'distill', 'best'), judge: '/models/judge', maxNewTokens: 96 });
     expect(() => resolveEvalSettings({ ...base, run: join(dir, 'missing') })).toThrow('has no manifest.json (not a run folder)');
   });
+
+  it('chat prompts: the run\'s student.chatTemplate, else off; --chat-template wins', () => {
+    expect(resolveEvalSettings({ ...base, checkpoint: 'ckpt', dataset: 'last_letters' }).chat).toBe(false);
+    const instruct = fakeRun('instruct', { student: { checkpoint: '/models/instruct', chatTemplate: true } }, {});
+    expect(resolveEvalSettings({ ...base, run: instruct }).chat).toBe(true);
+    expect(resolveEvalSettings({ ...base, run: instruct, chatTemplate: false }).chat).toBe(false);
+    const plain = fakeRun('base-model', { student: { checkpoint: '/models/base' } }, {});
+    expect(resolveEvalSettings({ ...base, run: plain }).chat).toBe(false);
+    expect(resolveEvalSettings({ ...base, run: plain, chatTemplate: true }).chat).toBe(true);
+  });
 });

@@ -1,4 +1,7 @@
-/** An experiment whose student is a Hugging Face folder (the Qwen2 fixture of bench/torch/hf_reference.py). */
+/**
+ * An experiment whose student is a Hugging Face folder (the Qwen2 fixture of bench/torch/hf_reference.py), read as an
+ * instruct student: its prompts rendered by the fixture's ChatML template (`student.chatTemplate`).
+ */
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +11,9 @@ import { runExperiment } from '../../lib/experiment/runner';
 import { STAGE_IMPLEMENTATIONS, type EvalResults } from '../../lib/experiment/stages';
 import { setConsoleLevel } from '../../lib/log/logger';
 import { loadCheckpoint } from '../../lib/model/checkpoint';
+import { readJsonl } from '../../lib/data/jsonl';
+import type { Example } from '../../lib/data/types';
+import { predictWithStudent } from '../../lib/eval/predict';
 
 setConsoleLevel('error');
 
@@ -18,7 +24,7 @@ test('student: { checkpoint: <Hugging Face folder> } runs distill, RL, eval and 
     name: 'hf', output, seed: 3,
     data: { source: { kind: 'synthetic', task: 'coin_flip', size: 24, steps: 1 } },
     teacher: { kind: 'offline', errorRate: 0.3 },
-    student: { checkpoint: join(__dirname, '..', 'fixtures', 'hf', 'qwen2-f16'), maxSeqLen: 200 },
+    student: { checkpoint: join(__dirname, '..', 'fixtures', 'hf', 'qwen2-f16'), maxSeqLen: 200, chatTemplate: true },
     distill: { epochs: 1, batchSize: 8, evalEvery: 1, warmupSteps: 1, maxNewTokens: 6 },
     rewards: { weights: { 'answer-correctness': 1, 'length-guard': 0.2 } },
     rl: { iterations: 1, batchSize: 4, minibatchSize: 4, ppoEpochs: 1, maxNewTokens: 6, checkpointEvery: 1 },
@@ -34,5 +40,11 @@ test('student: { checkpoint: <Hugging Face folder> } runs distill, RL, eval and 
   const distilled = await loadCheckpoint(join(run, 'distill', 'best'));
   expect(distilled.model.config).toMatchObject({ arch: 'qwen2', maxSeqLen: 200, vocabSize: 96 });
   expect([distilled.tokenizer.bosId, distilled.tokenizer.eosId]).toEqual([undefined, 95]);
+  // distillation's evaluation read the chat-rendered prompts: its predictions are the best checkpoint's with chat
+  const test = readJsonl(join(run, 'data', 'test.jsonl')) as Example[];
+  const logged = readJsonl(join(run, 'distill', 'predictions-epoch1.jsonl'));
+  const options = { format: config.distill.format, maxNewTokens: config.distill.maxNewTokens };
+  expect(await predictWithStudent(distilled.model, distilled.tokenizer, test, { ...options, chat: true })).toEqual(logged);
+  expect(await predictWithStudent(distilled.model, distilled.tokenizer, test, options)).not.toEqual(logged);
   distilled.model.dispose();
 });

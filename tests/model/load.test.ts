@@ -42,7 +42,7 @@ test('the OpenAI-compatible local client serves a Hugging Face folder', async ()
   const client = await LocalLLMClient.fromCheckpoint(join(FIXTURES, 'llama-sharded-bf16'));
   const result = await client.complete({ prompt: 'The coin', maxTokens: 5, temperature: 0 });
   expect(result.usage.completionTokens).toBeGreaterThan(0);
-  expect(result.usage.promptTokens).toBe(8); // one token per character (the local client adds no BOS for HF tokenizers)
+  expect(result.usage.promptTokens).toBe(1 + 8); // BOS (tokenizer_config.json add_bos_token: true), then one token per character
   client.lm.dispose();
 });
 

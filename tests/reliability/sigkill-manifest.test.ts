@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Random } from '../../lib/random';
-import { bundleCrashWriter, runAndKillAtStep } from './support/kill-loop';
+import { bundleCrashWriter, runAndKillAtStep, runAndKillMidWrite } from './support/kill-loop';
 
 const STEPS = 400;
 const KILLS = 20;
@@ -28,6 +28,24 @@ it(`the run manifest survives ${KILLS} SIGKILLs during RunFolder.updateStage, an
     step = now;
   }
   expect(step).toBeLessThan(STEPS);
+  const final = await runAndKillAtStep(writer, ['manifest', root, String(STEPS)], Infinity);
+  expect(final).toEqual({ killed: false, finished: { start: step } });
+  expect(stepIn(root)).toBe(STEPS);
+}, 600_000); // a guard against a hang, not a speed limit
+
+it('a SIGKILL inside a manifest write (half its bytes on disk) leaves the previous manifest whole, however fast the machine', async () => {
+  const writer = bundleCrashWriter();
+  const root = join(mkdtempSync(join(tmpdir(), 'rrl-kill-midwrite-')), 'run');
+  const random = new Random(5);
+  let step = 0;
+  for (let round = 0; round < 5; round++) {
+    // The write of step `stallAt` stops halfway and waits; the kill cannot miss it. An in-place write would leave
+    // manifest.json cut in half here and JSON.parse would fail.
+    const stallAt = step + 1 + random.int(10);
+    expect(await runAndKillMidWrite(writer, ['manifest', root, String(STEPS), String(stallAt)])).toEqual({ killedMidWrite: true });
+    expect(stepIn(root)).toBe(stallAt - 1);
+    step = stallAt - 1;
+  }
   const final = await runAndKillAtStep(writer, ['manifest', root, String(STEPS)], Infinity);
   expect(final).toEqual({ killed: false, finished: { start: step } });
   expect(stepIn(root)).toBe(STEPS);

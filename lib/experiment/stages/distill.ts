@@ -18,7 +18,7 @@ import { Trainer } from '../../train/trainer';
 import { RunInterrupted, type StageContext, type StageResult } from '../runner';
 import type { ExperimentConfig } from '../schema';
 import { readSplit } from './data';
-import { attachStudentLora, checkStudentMemory } from './student';
+import { attachStudentLora, checkStudentMemory, studentChat } from './student';
 
 /** Characters every format writes besides the data: separators, task prefixes, answer marker. */
 const FORMAT_CHARACTERS = ' ###-->[answer][explain]\n';
@@ -65,8 +65,9 @@ export async function distillStage(context: StageContext): Promise<StageResult> 
   } else {
     ({ model, tokenizer } = await createStudent(config, train, records));
   }
+  const chat = studentChat(config, tokenizer);
   const { rows, truncated } = encodeDistillSet(records, train, tokenizer,
-    { format: options.format, alpha: options.alpha, maxLength: model.config.maxSeqLen });
+    { format: options.format, alpha: options.alpha, maxLength: model.config.maxSeqLen, chat });
   if (truncated > 0) logger.warn(`${truncated} of ${rows.length} training rows were longer than ${model.config.maxSeqLen} tokens: the start of their question was cut`, { stage: 'distill' });
   const microBatch = Math.ceil(options.batchSize / options.gradAccumulation);
   checkStudentMemory('distill', config, model, { microBatch, seqLen: model.config.maxSeqLen, sampleBatch: options.batchSize, sampleLen: model.config.maxSeqLen });
@@ -84,7 +85,7 @@ export async function distillStage(context: StageContext): Promise<StageResult> 
   try {
     const result = await distill(trainer, tokenizer, rows, test, {
       epochs: options.epochs, batchSize: options.batchSize, evalEvery: options.evalEvery, maxNewTokens: options.maxNewTokens,
-      format: options.format, seed: config.seed, checkpointEvery: 50,
+      format: options.format, chat, seed: config.seed, checkpointEvery: 50,
     }, {
       onStep: (s) => {
         progress.update(s.step, { epoch: s.epoch + 1, loss: s.loss });

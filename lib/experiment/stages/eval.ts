@@ -14,6 +14,7 @@ import type { CompositeReward } from '../../reward/composite';
 import type { StageContext, StageResult } from '../runner';
 import { readSplit } from './data';
 import { buildReward, openJudge } from './judge';
+import { studentChat } from './student';
 
 /** What the evaluation writes to `eval/results.json`. */
 export interface EvalResults {
@@ -42,8 +43,9 @@ async function meanRewards(reward: CompositeReward, judge: Judge, examples: Exam
 async function studentRationales(dir: string, examples: Example[], context: StageContext): Promise<Rationales> {
   const { model, tokenizer } = await loadCheckpoint(dir);
   try {
-    const predictions = await predictWithStudent(model, tokenizer, examples,
-      { format: context.config.distill.format, maxNewTokens: context.config.distill.maxNewTokens });
+    const predictions = await predictWithStudent(model, tokenizer, examples, {
+      format: context.config.distill.format, maxNewTokens: context.config.distill.maxNewTokens, chat: studentChat(context.config, tokenizer),
+    });
     return new Map(predictions.map((p) => [p.exampleId, p.rationale]));
   } finally {
     model.dispose();

@@ -11,13 +11,13 @@ import type { PPOConfig } from '../../rl/config';
 import { PPOTrainer, type IterationStats, type PPOTrainerState } from '../../rl/ppo';
 import type { ExperimentConfig } from '../schema';
 import { Random } from '../../random';
-import { rationalePrompt } from '../../train/formats';
+import { chatPrompt, rationalePrompt } from '../../train/formats';
 import { RunInterrupted, type StageContext, type StageResult } from '../runner';
 import { loadRLPrompts } from '../../data/experiment-data';
 import { readMetrics } from '../../log/metrics';
 import { readSplit } from './data';
 import { buildReward, openJudge } from './judge';
-import { attachStudentLora, checkStudentMemory, studentLora } from './student';
+import { attachStudentLora, checkStudentMemory, studentChat, studentLora } from './student';
 
 /**
  * The prompts of iteration `iteration`: consecutive slices of a seeded shuffle of the RL questions, reshuffled on
@@ -90,9 +90,14 @@ export async function rlStage(context: StageContext): Promise<StageResult> {
   // The distilled student, frozen: RL's reference and, for a `student-copy` judge, the judge.
   const reference = frozenCopy ?? policy.withoutAdapter();
   const judge = await openJudge(context, { model: reference, tokenizer });
+  const chat = studentChat(config, tokenizer);
+  const promptOf = (example: Example) => {
+    const prompt = rationalePrompt(example, config.distill.format);
+    return chat ? chatPrompt(prompt, tokenizer) : prompt;
+  };
   const trainer = new PPOTrainer({
     policy, reference, tokenizer, reward: buildReward(context), judge: judge.judge, seed: config.seed,
-    promptOf: (example) => rationalePrompt(example, config.distill.format), config: trainerSettings(rl), totalIterations: rl.iterations,
+    promptOf, config: trainerSettings(rl), totalIterations: rl.iterations,
   });
   if (state) trainer.loadState(state, optimizerState, lastDir);
   const checkpoint = (to: string) => saveCheckpoint(to, { model: policy, tokenizer, optimizer: trainer.optimizer, extra: { ppo: trainer.state() } });

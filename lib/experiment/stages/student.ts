@@ -1,6 +1,7 @@
 /** The student's training mode (LoRA or full fine-tuning) and its memory check, shared by distillation and RL. */
 import * as tf from '@tensorflow/tfjs';
 import type { CausalLM } from '../../model/causal-lm';
+import type { Tokenizer } from '../../tokenizer/types';
 import { adapterParameterCount, defaultTargetModules, LoraAdapter, type LoraConfig } from '../../model/lora';
 import { checkMemory, describeEstimate, WASM_HEAP_BYTES, type MemoryPlan } from '../../model/memory';
 import { logger } from '../../log/logger';
@@ -17,6 +18,19 @@ export function studentLora(config: ExperimentConfig, model: CausalLM): LoraConf
 export function attachStudentLora(config: ExperimentConfig, model: CausalLM): void {
   const lora = studentLora(config, model);
   if (lora && !model.adapter) LoraAdapter.attach(model, lora, { seed: config.seed, where: 'student.lora' });
+}
+
+/**
+ * Whether the student's prompts go through its chat template (`student.chatTemplate`); refuses a student whose
+ * tokenizer has none, naming the field and the checkpoint.
+ */
+export function studentChat(config: ExperimentConfig, tokenizer: Tokenizer): boolean {
+  const student = config.student;
+  if (!('checkpoint' in student) || !student.chatTemplate) return false;
+  if (tokenizer.chatTemplate === undefined) {
+    throw new Error(`student.chatTemplate: ${student.checkpoint} has no chat template (tokenizer_config.json "chat_template"); set chatTemplate: false`);
+  }
+  return true;
 }
 
 /**

@@ -1,9 +1,11 @@
 // The work a SIGKILL test interrupts, run as a child process: it prints "ready" once set up, then writes, and
 // prints "finished <json>" if it is not killed first. Each mode continues from what the files already hold.
 //   teacher <outFile> <count>   generateRationales over <count> sums (records + the .done list)
-//   manifest <runRoot> <count>  RunFolder.updateStage, one manifest write per step, step kept in the summary; each
+//   manifest <runRoot> <count> [stallAt]
+//                               RunFolder.updateStage, one manifest write per step, step kept in the summary; each
 //                               step waits for a line on stdin and prints "step <n>" after its write, so the killer
-//                               (not the machine's speed) decides at which step the SIGKILL lands
+//                               (not the machine's speed) decides at which step the SIGKILL lands; at step <stallAt>
+//                               the write stops halfway (see stallNextWriteHalfway)
 //   checkpoint <dir> <count>    saveCheckpoint of a tiny model, the step kept in trainer_state.json; steps on
 //                               go-ahead lines like manifest
 import { basename, dirname } from 'node:path';
@@ -58,13 +60,31 @@ function stdinLines(): () => Promise<void> {
   });
 }
 
-async function manifest(root: string, count: number, ready: () => void) {
+/**
+ * Makes the process's next `fs.writeSync` write half its bytes, print "mid-write" and then wait for ever (for the
+ * killer's SIGKILL): a kill inside a file write on any machine. A writer that wrote the target file in place would
+ * leave it cut in half.
+ */
+function stallNextWriteHalfway(): void {
+  // the module object itself (not an import namespace copy), whose property every caller reads at call time
+  const writable = require('node:fs') as { writeSync: (fd: number, data: Uint8Array) => number };
+  const write = writable.writeSync;
+  writable.writeSync = (fd, data) => {
+    write(fd, data.subarray(0, data.length >> 1));
+    process.stdout.write('mid-write\n'); // synchronous on a pipe
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+    return 0;
+  };
+}
+
+async function manifest(root: string, count: number, ready: () => void, stallAt?: number) {
   const run = new RunFolder(manifestConfig(root));
   const start = Number(run.manifest().stages.teacher?.summary.step ?? 0);
   const goAhead = stdinLines();
   ready();
   for (let step = start + 1; step <= count; step++) {
     await goAhead();
+    if (step === stallAt) stallNextWriteHalfway();
     run.updateStage('teacher', { summary: { step, note: 'x'.repeat(2000) } });
     process.stdout.write(`step ${step}\n`);
   }
@@ -103,12 +123,12 @@ async function checkpoint(dir: string, count: number, ready: () => void) {
 
 if (require.main === module) {
   setConsoleLevel('error');
-  const [mode, path, count] = process.argv.slice(2);
-  const work = { teacher, manifest, checkpoint }[mode as 'teacher'];
+  const [mode, path, count, stallAt] = process.argv.slice(2);
+  const work = { teacher, manifest, checkpoint }[mode as 'manifest'];
   let announced = false;
   const ready = () => {
     if (!announced) process.stdout.write('ready\n');
     announced = true;
   };
-  void work(path, Number(count), ready).then((result) => process.stdout.write(`finished ${JSON.stringify(result)}\n`));
+  void work(path, Number(count), ready, stallAt === undefined ? undefined : Number(stallAt)).then((result) => process.stdout.write(`finished ${JSON.stringify(result)}\n`));
 }

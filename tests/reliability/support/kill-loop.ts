@@ -64,6 +64,39 @@ export function runAndKillAtStep(writer: string, args: string[], killAtStep: num
   });
 }
 
+/**
+ * Run a go-ahead writer (manifest mode with a stall step) and SIGKILL it once it prints "mid-write": it is then held
+ * inside a file write with half the bytes written. Resolves whether the kill came mid-write.
+ */
+export function runAndKillMidWrite(writer: string, args: string[]): Promise<{ killedMidWrite: boolean }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [writer, ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NODE_PATH: join(ROOT, 'node_modules') },
+    });
+    let out = '';
+    let err = '';
+    let midWrite = false;
+    child.stdin.on('error', () => {});
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (!midWrite && out.includes('mid-write\n')) {
+        midWrite = true;
+        child.kill('SIGKILL');
+        return;
+      }
+      // one go-ahead after "ready" and after each step
+      const lines = (chunk.toString().match(/^(ready|step \d+)$/gm) ?? []).length;
+      for (let i = 0; i < lines; i++) child.stdin.write('go\n');
+    });
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      if (signal === 'SIGKILL') resolve({ killedMidWrite: midWrite });
+      else reject(new Error(`crash writer ${args.join(' ')} exited with ${code} before stalling: ${err.slice(-500)}`));
+    });
+  });
+}
+
 /** Run `writer <args>` and SIGKILL it `killAfterMs` after it prints "ready" (it may finish first). */
 export function runAndKill(writer: string, args: string[], killAfterMs: number): Promise<ChildRun> {
   return new Promise((resolve, reject) => {
