@@ -6,12 +6,14 @@
  * questions 70/30 (seed d), imports the real GPT-3 zero-shot-CoT rationales as the teacher and distils the student
  * with bench:distill's recipe (`bench/distill-recipe.ts`, the same code path: teacher-correct rows plus recombined
  * rows, word-char tokens, Llama d64/2-layer, seed d). Each RL seed k has its own run folder (`<dataset>-d<d>-seed<k>`)
- * whose data, teacher and distill stages copy the shared run's files, then refines the distilled student with the
- * built-in rewards (answer-correctness judged by a frozen copy of the distilled student, gating factuality with the
- * exact step checks, relevance and coherence; plus length-guard) on fresh questions recombined from the train
- * split's words or people (`--prompts train` for the train split itself), and evaluates on the held-out split:
- * judge accuracy, composite reward, repetition rate and mean rationale length, for the distilled and the RL student,
- * with the paired statistics of the eval stage (bootstrap interval, McNemar p) per run.
+ * whose data, teacher and distill stages copy the shared run's files, then refines the distilled student with GRPO
+ * against answer-correctness judged by a frozen copy of the distilled student (`--reward composite`: the built-in
+ * composite, quality gated by correctness) on fresh questions over novel names made from the train split's names
+ * (`--prompts recombined`: the train split's own names; `train`: the train split), sampled at temperature 1, one
+ * optimizer step per epoch over an iteration's 64 rationales, and evaluates on the held-out split: judge accuracy,
+ * composite reward, repetition rate and mean rationale length, for the distilled and the RL student, with the paired
+ * statistics of the eval stage (bootstrap interval, McNemar p) per run. `--validation` evaluates on questions over
+ * other novel names instead of the test split (run folders `<dataset>-d<d>-val[-<tag>]-seed<k>`), to choose settings.
  *
  * Every run folder is an ordinary experiment run, so an interrupted benchmark continues where it stopped when run
  * again. Prints the commit, the reward curves and a table with mean, spread and 95% t-intervals over runs; writes
@@ -20,7 +22,7 @@
  *   npm run bench:rl                                  # both datasets, distillation seeds 0,1 x RL seeds 1,2,3
  *   npm run bench:rl -- --dataset last_letters        # one
  *   npm run bench:rl -- --quick                       # a tiny slice, tiny model, 2 iterations (smoke test)
- *   npm run bench:rl -- --iterations 40 --lr 1e-4     # RL settings for tuning runs (see --help)
+ *   npm run bench:rl -- --validation --tag lr1e-4 --lr 1e-4 --distill-seeds 0 --seeds 1   # a tuning run (see --help)
  */
 import { cpSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -43,7 +45,7 @@ import { writeJsonAtomic } from '../lib/fs';
 import { saveCheckpoint } from '../lib/model/checkpoint';
 import { readSplit } from '../lib/experiment/stages/data';
 import { distillWithRecipe, QUICK_RECIPE, RECIPE_SETTINGS, type RecipeSettings } from './distill-recipe';
-import { recombinedQuestions } from './rl-prompts';
+import { novelNames, recombinedQuestions, trainNames } from './rl-prompts';
 
 type DatasetName = 'last_letters' | 'coin_flip';
 const DATASETS: readonly DatasetName[] = ['last_letters', 'coin_flip'];
@@ -64,16 +66,20 @@ function recipeSections(recipe: RecipeSettings): Pick<ExperimentInput, 'student'
 /** RL iterations per dataset (sized so the 2 x 3 runs per dataset fit about an hour of 2 shared cores); Coin Flip's rationales are about twice as long. */
 const RL_ITERATIONS: Record<DatasetName, number> = { last_letters: 40, coin_flip: 16 };
 
-/** Fresh questions recombined from the train split's words and people (`--prompts recombined`), per dataset. */
+/** Fresh RL questions per dataset (`--prompts novel` or `recombined`). */
 const RECOMBINED_PROMPTS = 3000;
 
 const QUICK_EVAL_LIMIT = 12;
+
+/** `--validation`: questions recombined from the train split (seed VALIDATION_SEED + distillation seed) evaluated instead of the test split. */
+const VALIDATION_QUESTIONS = 150;
+const VALIDATION_SEED = 1000;
 
 /** The RL settings a run can override from the command line. */
 interface RLSettings {
   algorithm: 'ppo' | 'rloo' | 'grpo';
   /** RL questions: recombined from the train split's words/people ({@link recombinedQuestions}), or the train split. */
-  prompts: 'recombined' | 'train';
+  prompts: 'recombined' | 'novel' | 'train';
   /** RL iterations; default per dataset ({@link RL_ITERATIONS}). */
   iterations?: number;
   batchSize: number;
@@ -81,6 +87,12 @@ interface RLSettings {
   learningRate: number;
   klCoef: number;
   temperature: number;
+  /** GRPO's divisor of r − mean(group) (`advantageScaling`). */
+  advantageScaling: 'group' | 'batch' | 'none';
+  /** Minibatches of 16 whose gradients make one optimizer step (`gradientAccumulationSteps`). */
+  gradientAccumulationSteps: number;
+  /** The composite of the built-in rewards, or answer-correctness alone. */
+  reward: 'composite' | 'correctness';
   evalLimit?: number;
 }
 
@@ -90,7 +102,20 @@ const REWARD_WEIGHTS = { 'answer-correctness': 1, factuality: 0.5, relevance: 0.
 const REWARD_EXPRESSION = 'answer_correctness * (1 + factuality + relevance + coherence) + length_guard';
 
 /** Where a dataset's recombined RL questions are written (as `{question, answer}` lines). */
-const promptsFile = (out: string, name: DatasetName, distillSeed: number) => join(out, `${name}-d${distillSeed}-rl-prompts.jsonl`);
+const promptsFile = (out: string, name: DatasetName, distillSeed: number, kind: RLSettings['prompts']) => join(out, `${name}-d${distillSeed}-rl-prompts${kind === 'novel' ? '-novel' : ''}.jsonl`);
+
+/** Novel names for the RL questions (`--prompts novel`) and, apart from them, for the validation questions. */
+const NOVEL_NAMES = { rl: 2000, validation: 600 };
+
+/**
+ * The names of a distillation seed's fresh questions, made from its train split's names: for the RL questions
+ * (seed d) and, disjoint from those, for the validation questions (seed VALIDATION_SEED + d).
+ */
+function novelNamePools(name: DatasetName, train: readonly Example[], distillSeed: number): { rl: string[]; validation: string[] } {
+  const pool = trainNames(name, train);
+  const rl = novelNames(pool, NOVEL_NAMES.rl, distillSeed);
+  return { rl, validation: novelNames(pool, NOVEL_NAMES.validation, VALIDATION_SEED + distillSeed, new Set(rl)) };
+}
 
 function experiment(name: DatasetName, runName: string, seed: number, distillSeed: number, options: { out: string; dataDir: string; quick: boolean; rl: RLSettings; conditions: ('distilled' | 'rl')[] }): ExperimentConfig {
   const sections = recipeSections(options.quick ? QUICK_RECIPE : RECIPE_SETTINGS[name]);
@@ -101,13 +126,13 @@ function experiment(name: DatasetName, runName: string, seed: number, distillSee
     teacher: { kind: 'recorded', path: join(options.dataDir, 'zero-shot-cot', 'teacher-rationales', `${name}.jsonl`) },
     ...sections,
     judge: { kind: 'student-copy' },
-    rewards: { weights: REWARD_WEIGHTS, expression: REWARD_EXPRESSION },
+    rewards: options.rl.reward === 'composite' ? { weights: REWARD_WEIGHTS, expression: REWARD_EXPRESSION } : { weights: { 'answer-correctness': 1 } },
     rl: {
       algorithm: options.rl.algorithm, iterations: options.rl.iterations ?? (options.quick ? 2 : RL_ITERATIONS[name]), batchSize: options.rl.batchSize, samplesPerPrompt: options.rl.samplesPerPrompt,
       prompts: options.rl.prompts === 'train' ? { kind: 'train' }
-        : { kind: 'file', path: promptsFile(options.out, name, distillSeed), mapping: { question: 'question', answer: 'answer' }, answerType: name === 'coin_flip' ? 'yes-no' : 'text' },
-      ppoEpochs: 2, minibatchSize: 16, learningRate: options.rl.learningRate, kl: { coef: options.rl.klCoef },
-      temperature: options.rl.temperature, maxNewTokens: distill.maxNewTokens, checkpointEvery: 5,
+        : { kind: 'file', path: promptsFile(options.out, name, distillSeed, options.rl.prompts), mapping: { question: 'question', answer: 'answer' }, answerType: name === 'coin_flip' ? 'yes-no' : 'text' },
+      ppoEpochs: 2, minibatchSize: 16, gradientAccumulationSteps: options.rl.gradientAccumulationSteps, learningRate: options.rl.learningRate, kl: { coef: options.rl.klCoef },
+      temperature: options.rl.temperature, advantageScaling: options.rl.advantageScaling, maxNewTokens: distill.maxNewTokens, checkpointEvery: 5,
     },
     eval: { conditions: options.conditions, samples: 4, ...(options.rl.evalLimit ? { limit: options.rl.evalLimit } : {}) },
   }, `bench:rl ${runName}`);
@@ -147,6 +172,23 @@ function copiedStage(shared: RunFolder, stage: StageName): StageFunction {
   };
 }
 
+/**
+ * `--validation`: the shared run's data stage with its test split replaced by {@link VALIDATION_QUESTIONS} questions
+ * over novel names made from the train split's (none the RL questions use; the test split's names are new to the
+ * student too), so RL settings are chosen without the test split. The RL stage drops any RL prompt that is also a
+ * validation question.
+ */
+function validationDataStage(shared: RunFolder, name: DatasetName, distillSeed: number): StageFunction {
+  return async (context) => {
+    const result = await copiedStage(shared, 'data')(context);
+    const train = readJsonl(context.run.path('data', 'train.jsonl')) as Example[];
+    const validation = recombinedQuestions(name, train, VALIDATION_QUESTIONS, VALIDATION_SEED + distillSeed, novelNamePools(name, train, distillSeed).validation)
+      .map((e, i) => ({ ...e, id: `validation-${name}/${i}` }));
+    writeJsonl(context.run.path('data', 'test.jsonl'), validation);
+    return { ...result, summary: { ...result.summary, test: validation.length, testIs: 'validation: recombined from train' } };
+  };
+}
+
 /** What one RL run (a distillation seed and an RL seed) reached. */
 interface SeedResult {
   distillSeed: number;
@@ -159,7 +201,8 @@ interface SeedResult {
   curve: Record<string, number>[];
 }
 
-const CURVE_FIELDS = ['reward/total/mean', ...Object.keys(REWARD_WEIGHTS).map((n) => `reward/${n}/mean`), 'judgeAccuracy', 'kl', 'rationaleChars'];
+const CURVE_FIELDS = ['reward/total/mean', ...Object.keys(REWARD_WEIGHTS).map((n) => `reward/${n}/mean`), 'judgeAccuracy', 'kl', 'rationaleChars',
+  'entropy', 'clipFraction', 'approxKL', 'flatGroups/total', 'flatGroups/answer-correctness'];
 
 function readCurve(run: RunFolder): Record<string, number>[] {
   return readMetrics(run.path('metrics.jsonl')).filter((r) => r.stage === 'rl').map((r) => Object.fromEntries(
@@ -183,7 +226,8 @@ function distillState(config: ExperimentConfig): 'none' | 'done' | 'unfinished' 
   return record.status === 'done' ? 'done' : 'unfinished';
 }
 
-async function runDataset(name: DatasetName, options: { out: string; dataDir: string; quick: boolean; rl: RLSettings; distillSeeds: number[]; seeds: number[] }): Promise<SeedResult[]> {
+async function runDataset(name: DatasetName, options: { out: string; dataDir: string; quick: boolean; rl: RLSettings; distillSeeds: number[]; seeds: number[]; validation: boolean; tag?: string }): Promise<SeedResult[]> {
+  const suffix = `${options.validation ? '-val' : ''}${options.tag ? `-${options.tag}` : ''}`;
   const results: SeedResult[] = [];
   for (const distillSeed of options.distillSeeds) {
     const sharedConfig = experiment(name, `${name}-d${distillSeed}`, distillSeed, distillSeed, { ...options, conditions: ['distilled', 'rl'] });
@@ -195,15 +239,17 @@ async function runDataset(name: DatasetName, options: { out: string; dataDir: st
       await runExperiment(sharedConfig, { implementations: recipe, stages: SHARED_STAGES, resume: false, restart: stale || sharedState === 'unfinished' });
     }
     const shared = new RunFolder(sharedConfig);
-    if (options.rl.prompts === 'recombined') {
+    if (options.rl.prompts !== 'train') {
       const train = readJsonl(shared.path('data', 'train.jsonl')) as Example[];
-      writeJsonl(promptsFile(options.out, name, distillSeed), recombinedQuestions(name, train, RECOMBINED_PROMPTS, distillSeed).map((e) => ({ question: e.question, answer: e.answers[0] })));
+      const names = options.rl.prompts === 'novel' ? novelNamePools(name, train, distillSeed).rl : trainNames(name, train);
+      writeJsonl(promptsFile(options.out, name, distillSeed, options.rl.prompts), recombinedQuestions(name, train, RECOMBINED_PROMPTS, distillSeed, names).map((e) => ({ question: e.question, answer: e.answers[0] })));
     }
-    const implementations = { ...STAGE_IMPLEMENTATIONS, ...Object.fromEntries(SHARED_STAGES.map((s) => [s, copiedStage(shared, s)])) };
+    const implementations = { ...STAGE_IMPLEMENTATIONS, ...Object.fromEntries(SHARED_STAGES.map((s) => [s, copiedStage(shared, s)])),
+      ...(options.validation ? { data: validationDataStage(shared, name, distillSeed) } : {}) };
     for (const seed of options.seeds) {
       // Every run evaluates both students (the distilled one's greedy rationales are the same in each), so its
       // config does not depend on which runs came first and runs can go to processes of their own.
-      const config = experiment(name, `${name}-d${distillSeed}-seed${seed}`, seed, distillSeed, { ...options, conditions: ['distilled', 'rl'] });
+      const config = experiment(name, `${name}-d${distillSeed}${suffix}-seed${seed}`, seed, distillSeed, { ...options, conditions: ['distilled', 'rl'] });
       process.stderr.write(`${name}: distillation seed ${distillSeed}, RL seed ${seed} in ${config.output}/${config.name}\n`);
       const stale = distillState(config) === 'stale';
       await runExperiment(config, { implementations, resume: !stale, restart: stale });
@@ -297,11 +343,16 @@ async function main(): Promise<void> {
     .option('iterations', { type: 'number', describe: `RL iterations (default ${Object.entries(RL_ITERATIONS).map(([n, i]) => `${i} ${n}`).join(', ')}; 2 with --quick)` })
     .option('batch-size', { type: 'number', describe: 'prompts per iteration (default 8, 4 with --quick)' })
     .option('algorithm', { choices: ['grpo', 'rloo', 'ppo'] as const, default: 'grpo' as const })
-    .option('prompts', { choices: ['recombined', 'train'] as const, default: 'recombined' as const, describe: 'RL questions: recombined from the train split\'s words/people, or the train split itself' })
+    .option('prompts', { choices: ['recombined', 'novel', 'train'] as const, default: 'novel' as const, describe: 'RL questions: recombined from the train split\'s words/people, recombined with novel names made from them, or the train split itself' })
     .option('samples', { type: 'number', default: 8, describe: 'rationales sampled per prompt' })
     .option('lr', { type: 'number', default: 2e-4 })
     .option('kl', { type: 'number', default: 0.05, describe: 'KL penalty coefficient (fixed)' })
-    .option('temperature', { type: 'number', default: 0.6, describe: 'rollout sampling temperature' })
+    .option('temperature', { type: 'number', default: 1, describe: 'rollout sampling temperature' })
+    .option('scaling', { choices: ['group', 'batch', 'none'] as const, default: 'group' as const, describe: 'GRPO advantage scaling (rl.advantageScaling)' })
+    .option('grad-accum', { type: 'number', default: 4, describe: 'minibatches of 16 rationales per optimizer step (rl.gradientAccumulationSteps; 4 = one step over all 64 of an iteration)' })
+    .option('reward', { choices: ['composite', 'correctness'] as const, default: 'correctness' as const, describe: 'the built-in composite, or answer-correctness alone' })
+    .option('validation', { type: 'boolean', default: false, describe: `evaluate on ${VALIDATION_QUESTIONS} questions recombined from the train split instead of the test split (run folders <dataset>-d<d>-val-seed<k>), to choose RL settings` })
+    .option('tag', { type: 'string', describe: 'a name part for the RL run folders (<dataset>-d<d>[-val]-<tag>-seed<k>), so runs with other settings get folders of their own' })
     .option('eval-limit', { type: 'number', describe: `score only the first N held-out questions (${QUICK_EVAL_LIMIT} with --quick)` })
     .strict()
     .parse();
@@ -322,12 +373,13 @@ async function main(): Promise<void> {
   const rl: RLSettings = {
     iterations: argv.iterations, batchSize: argv['batch-size'] ?? (argv.quick ? 4 : 8),
     algorithm: argv.algorithm, prompts: argv.prompts, samplesPerPrompt: argv.samples, learningRate: argv.lr, klCoef: argv.kl, temperature: argv.temperature,
+    advantageScaling: argv.scaling, reward: argv.reward, gradientAccumulationSteps: argv['grad-accum'],
     evalLimit: argv['eval-limit'] ?? (argv.quick ? QUICK_EVAL_LIMIT : undefined),
   };
   const backend = await initBackend();
   const all: Partial<Record<DatasetName, SeedResult[]>> = {};
   for (const name of requested as DatasetName[]) {
-    all[name] = await runDataset(name, { out, dataDir: argv['data-dir'], quick: argv.quick, rl, distillSeeds, seeds });
+    all[name] = await runDataset(name, { out, dataDir: argv['data-dir'], quick: argv.quick, rl, distillSeeds, seeds, validation: argv.validation, tag: argv.tag });
   }
   // Merged into the file, so a run of one dataset keeps the other's curves.
   const curvesFile = join(out, 'curves.json');
@@ -336,8 +388,9 @@ async function main(): Promise<void> {
   writeJsonAtomic(curvesFile, curves);
   console.log(`\ncommit ${commit}`);
   console.log(`${rl.algorithm.toUpperCase()} rationale refinement from the distilled student (backend ${backend.name}${argv.quick ? ', --quick slice' : ''}); `
-    + `${rl.iterations ?? (argv.quick ? 2 : JSON.stringify(RL_ITERATIONS))} iterations x ${rl.batchSize} ${rl.prompts} prompts x ${rl.samplesPerPrompt} samples, lr ${rl.learningRate}, KL ${rl.klCoef}, `
-    + `temperature ${rl.temperature}; reward ${REWARD_EXPRESSION} (weights ${JSON.stringify(REWARD_WEIGHTS)}); curves in ${curvesFile}`);
+    + `${rl.iterations ?? (argv.quick ? 2 : JSON.stringify(RL_ITERATIONS))} iterations x ${rl.batchSize} ${rl.prompts} prompts x ${rl.samplesPerPrompt} samples, lr ${rl.learningRate}, ${rl.gradientAccumulationSteps} minibatches per optimizer step, KL ${rl.klCoef}, `
+    + `temperature ${rl.temperature}, advantage scaling ${rl.advantageScaling}; reward ${rl.reward === 'composite' ? `${REWARD_EXPRESSION} (weights ${JSON.stringify(REWARD_WEIGHTS)})` : 'answer-correctness'}; `
+    + `${argv.validation ? `evaluated on ${VALIDATION_QUESTIONS} validation questions recombined from the train split (not the test split); ` : ''}curves in ${curvesFile}`);
   for (const [name, results] of Object.entries(all)) printCurves(name as DatasetName, results);
   printTable(all);
   console.log(JSON.stringify({ commit, ...Object.fromEntries(Object.entries(all).map(([name, results]) => [name, summary(results)])) }));

@@ -14,6 +14,12 @@ export const rlTrainerShape = {
   samplesPerPrompt: positiveInt.default(1),
   ppoEpochs: positiveInt.default(2),
   minibatchSize: positiveInt.default(8),
+  /**
+   * Minibatches whose gradients are summed into one optimizer step (TRL's gradient_accumulation_steps): a step sees
+   * minibatchSize × gradientAccumulationSteps rationales, computed minibatchSize at a time, and equals one minibatch
+   * of that size (every loss term normalised over the whole step).
+   */
+  gradientAccumulationSteps: positiveInt.default(1),
   learningRate: z.number().positive().default(2e-5),
   /**
    * Learning rate per iteration: `constant`, or `cosine` from learningRate down to minLearningRate over the run's

@@ -59,6 +59,12 @@ export interface IterationStats {
   rewards: Record<string, { mean: number; std: number }>;
   /** Share of the judge's answers in this step's scoring that were correct (when a reward asked the judge). */
   judgeAccuracy?: number;
+  /**
+   * Share of the prompts' groups (k >= 2 samples) whose valid scores are all equal, for the total (`total`) and each
+   * reward component: GRPO and RLOO get no signal from a group flat in the total, and a group flat in correctness
+   * but not in the total learns from the other components alone.
+   */
+  flatGroups: Record<string, number>;
   /** Mean per-sequence KL(π_old‖π_ref) of the rollout (k1 summed over tokens), and β used. */
   kl: number;
   klCoef: number;
@@ -133,6 +139,19 @@ function meanStd(values: number[]): { mean: number; std: number } {
   if (values.length === 0) return { mean: Number.NaN, std: Number.NaN };
   const mean = values.reduce((a, b) => a + b, 0) / values.length;
   return { mean, std: Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / values.length) };
+}
+
+/** Share of groups of `k` consecutive rows whose valid values are all equal (groups with under 2 valid rows skipped); NaN for k < 2. */
+export function flatGroupShare(values: number[], valid: boolean[], k: number): number {
+  let flat = 0;
+  let groups = 0;
+  for (let g = 0; g + k <= values.length; g += k) {
+    const members = values.slice(g, g + k).filter((_, i) => valid[g + i]);
+    if (members.length < 2) continue;
+    groups++;
+    if (members.every((v) => v === members[0])) flat++;
+  }
+  return groups === 0 ? Number.NaN : flat / groups;
 }
 
 /**
@@ -270,9 +289,10 @@ export class PPOTrainer {
       const order = this.random.shuffle(lossRows);
       let epochKL = 0;
       let epochMinibatches = 0;
-      for (let start = 0; start < order.length; start += c.minibatchSize) {
-        const picked = order.slice(start, start + c.minibatchSize);
-        const stats = this.minibatchStep(scored, picked, mask, advantages, returns, beta, lr, `epoch ${epoch}, minibatch ${start / c.minibatchSize}`);
+      const stepRows = c.minibatchSize * c.gradientAccumulationSteps;
+      for (let start = 0; start < order.length; start += stepRows) {
+        const picked = order.slice(start, start + stepRows);
+        const stats = this.optimizerStep(scored, picked, mask, advantages, returns, beta, lr, `epoch ${epoch}, minibatch ${start / c.minibatchSize}`);
         for (const key of Object.keys(totals) as (keyof typeof totals)[]) totals[key] += stats[key];
         epochKL += stats.approxKL;
         epochMinibatches++;
@@ -289,12 +309,15 @@ export class PPOTrainer {
     const rewardStats: Record<string, { mean: number; std: number }> = {};
     for (const [name, values] of Object.entries(scored.components)) rewardStats[name] = meanStd(validRows.map((b) => values[b]));
     rewardStats.total = meanStd(validScores);
+    const flatGroups = Object.fromEntries(Object.entries({ ...scored.components, total: scored.scores })
+      .map(([name, values]) => [name, flatGroupShare(values, scored.valid, scored.groupSize)]));
     const responseTokens = scored.responseLengths.reduce((a, b) => a + b, 0);
     const average = (x: number) => x / minibatches;
     const stats: IterationStats = {
       iteration: this.iteration,
       rewards: rewardStats,
       ...(scored.judgeAccuracy === undefined ? {} : { judgeAccuracy: scored.judgeAccuracy }),
+      flatGroups,
       kl: meanStd(validRows.map((b) => sequenceKL[b])).mean,
       klCoef: beta,
       lr,
@@ -323,13 +346,66 @@ export class PPOTrainer {
     return this.update(await this.score(await this.rollout(examples)));
   }
 
-  /** One gradient step on the rows `picked`; throws naming the quantity when anything is NaN/Inf (no update then). */
-  private minibatchStep(scored: ScoredRollout, picked: number[], mask: number[][], advantages: number[][], returns: number[][], beta: number, lr: number, where: string) {
+  /**
+   * One optimizer step on the rows `picked`, their gradients computed `minibatchSize` rows at a time and summed; each
+   * part's loss terms are weighted so the sum is the loss of all `picked` rows at once (its share of the step's
+   * response tokens for token means, of its rationales for `sequence-mean`/`constant`). Throws naming the quantity
+   * when anything is NaN/Inf (no update then).
+   */
+  private optimizerStep(scored: ScoredRollout, picked: number[], mask: number[][], advantages: number[][], returns: number[][], beta: number, lr: number, where: string) {
+    const c = this.config;
+    const tokensOf = (rows: number[]) => rows.reduce((n, b) => n + mask[b].reduce((a, m) => a + m, 0), 0);
+    const stepTokens = tokensOf(picked);
+    const summed: Record<string, tf.Tensor> = {};
+    const numbers: Record<string, number> = { loss: 0, policyLoss: 0, valueLoss: 0, entropy: 0, clipFraction: 0, approxKL: 0, valueClipFraction: 0 };
+    try {
+      for (let start = 0; start < picked.length; start += c.minibatchSize) {
+        const part = picked.slice(start, start + c.minibatchSize);
+        const weights = {
+          token: part.length === picked.length ? 1 : tokensOf(part) / Math.max(stepTokens, 1),
+          row: part.length / picked.length,
+        };
+        const { grads, parts } = this.partGradients(scored, part, mask, advantages, returns, beta, weights);
+        for (const [name, value] of Object.entries(parts)) numbers[name] += value;
+        for (const [variable, g] of Object.entries(grads)) {
+          const previous = summed[variable];
+          summed[variable] = previous ? tf.add(previous, g) : g;
+          if (previous) tf.dispose([previous, g]);
+        }
+      }
+      const byName = Object.fromEntries(Object.entries(summed).map(([variable, g]) => [this.nameOfVariable.get(variable)!, g]));
+      const clipped = clipByGlobalNorm(byName, c.gradClip);
+      const gradNorm = clipped.norm.dataSync()[0];
+      try {
+        const bad = Object.entries({ ...numbers, gradNorm }).find(([, v]) => !Number.isFinite(v));
+        if (bad) throw new Error(`PPO update (${where}): ${bad[0]} is ${bad[1]}; no update applied`);
+        this.optimizer.apply(clipped.grads, lr);
+      } finally {
+        tf.dispose([clipped.norm, ...Object.values(clipped.grads)]);
+      }
+      return {
+        policyLoss: numbers.policyLoss, valueLoss: numbers.valueLoss, entropy: numbers.entropy, clipFraction: numbers.clipFraction,
+        approxKL: numbers.approxKL, valueClipFraction: numbers.valueClipFraction, gradNorm,
+      };
+    } finally {
+      tf.dispose(Object.values(summed));
+    }
+  }
+
+  /**
+   * Gradients of one part of an optimizer step (rows `picked`) with its loss terms weighted by `weights.token`
+   * (token means: entropy, GRPO's KL, value loss, the policy loss under `token-mean`) or `weights.row` (the policy
+   * loss under `sequence-mean`/`constant`); the weighted diagnostics as numbers.
+   */
+  private partGradients(scored: ScoredRollout, picked: number[], mask: number[][], advantages: number[][], returns: number[][], beta: number, weights: { token: number; row: number }) {
     const c = this.config;
     const take = (rows: number[][]) => picked.map((b) => rows[b]);
     // Drop the columns no picked row uses (right padding) to save compute.
     const width = Math.max(...picked.map((b) => scored.attentionMask[b].lastIndexOf(1) + 1));
     const cut = (rows: number[][], w: number) => rows.map((row) => row.slice(0, w));
+    const policyWeight = c.lossAggregation === 'token-mean' ? weights.token : weights.row;
+    // A weight of exactly 1 (no accumulation) leaves the graph, and so the float rounding, as without it.
+    const weighted = (w: number, t: tf.Scalar) => (w === 1 ? t : tf.mul(w, t) as tf.Scalar);
     const { value: loss, grads, parts } = tf.tidy(() => {
       const rows = rowTensors(scored, picked, width);
       const tokenMask = tf.tensor2d(cut(take(mask), width - 1));
@@ -342,44 +418,33 @@ export class PPOTrainer {
         const { logprobs: logp, entropy: entropies, hidden } = this.policy.scoreRows(rows, { temperature: c.temperature, entropy: true });
         const policy = clippedPolicyLoss(logp, oldLogprobs, advantage, tokenMask, c.clipRange,
           { clipRangeHigh: c.clipRangeHigh, aggregation: c.lossAggregation, maxTokens: c.maxNewTokens });
-        const entropy = maskedMean(entropies!, tokenMask);
-        let total = tf.sub(policy.loss, tf.mul(c.entropyCoef, entropy));
-        parts.policyLoss = tf.keep(policy.loss);
-        parts.clipFraction = tf.keep(policy.clipFraction);
-        parts.approxKL = tf.keep(policy.approxKL);
+        const policyLoss = weighted(policyWeight, policy.loss);
+        const entropy = weighted(weights.token, maskedMean(entropies!, tokenMask));
+        let total = tf.sub(policyLoss, tf.mul(c.entropyCoef, entropy));
+        parts.policyLoss = tf.keep(policyLoss);
+        parts.clipFraction = tf.keep(weighted(weights.token, policy.clipFraction));
+        parts.approxKL = tf.keep(weighted(weights.token, policy.approxKL));
         parts.entropy = tf.keep(entropy);
         if (c.algorithm === 'grpo' && beta > 0) {
           const refLogprobs = tf.tensor2d(cut(take(scored.refLogprobs), width - 1));
-          total = tf.add(total, tf.mul(beta, klPenalty(logp, refLogprobs, tokenMask)));
+          total = tf.add(total, tf.mul(beta, weighted(weights.token, klPenalty(logp, refLogprobs, tokenMask))));
         }
         if (c.algorithm === 'ppo') {
           const values = this.policy.value(hidden);
           const value = clippedValueLoss(values, oldValues, target, tokenMask, c.valueClipRange);
-          total = tf.add(total, tf.mul(c.valueCoef, value.loss));
-          parts.valueLoss = tf.keep(value.loss);
-          parts.valueClipFraction = tf.keep(value.clipFraction);
+          const valueLoss = weighted(weights.token, value.loss);
+          total = tf.add(total, tf.mul(c.valueCoef, valueLoss));
+          parts.valueLoss = tf.keep(valueLoss);
+          parts.valueClipFraction = tf.keep(weighted(weights.token, value.clipFraction));
         }
         return total as tf.Scalar;
       }, Object.values(this.trainable)));
       return { ...result, parts };
     });
     const numbers = Object.fromEntries(Object.entries(parts).map(([k, t]) => [k, t.dataSync()[0]]));
-    tf.dispose(Object.values(parts));
-    const byName = Object.fromEntries(Object.entries(grads).map(([variable, g]) => [this.nameOfVariable.get(variable)!, g]));
-    const clipped = clipByGlobalNorm(byName, c.gradClip);
-    const gradNorm = clipped.norm.dataSync()[0];
-    const lossValue = loss.dataSync()[0];
-    try {
-      const bad = Object.entries({ loss: lossValue, ...numbers, gradNorm }).find(([, v]) => !Number.isFinite(v));
-      if (bad) throw new Error(`PPO update (${where}): ${bad[0]} is ${bad[1]}; no update applied`);
-      this.optimizer.apply(clipped.grads, lr);
-    } finally {
-      tf.dispose([loss, clipped.norm, ...Object.values(grads), ...Object.values(clipped.grads)]);
-    }
-    return {
-      policyLoss: numbers.policyLoss, valueLoss: numbers.valueLoss ?? 0, entropy: numbers.entropy, clipFraction: numbers.clipFraction,
-      approxKL: numbers.approxKL, valueClipFraction: numbers.valueClipFraction ?? 0, gradNorm,
-    };
+    numbers.loss = loss.dataSync()[0];
+    tf.dispose([loss, ...Object.values(parts)]);
+    return { grads, parts: numbers };
   }
 
   /** The trainer's state for a checkpoint (JSON); the optimizer's slots come from `trainer.optimizer.getState()`. */

@@ -3,7 +3,6 @@
  * target-masked token rows, train the student on them epoch by epoch, and measure its accuracy on held-out
  * questions from its own greedy rationale and answer. Resumable at any step from a saved {@link DistillState}.
  */
-import { parseAnswer, scoreAnswer } from '../data/answers';
 import type { Example, RationaleRecord } from '../data/types';
 import type { OptimizerState } from '../model/checkpoint';
 import type { Student } from '../model/student';

@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-// The benchmark end to end on the real data with a tiny student: recombined RL questions, table, curves, JSON line.
-test('bench:rl --quick refines on recombined questions and prints one JSON object per seed as its last line', () => {
+// The benchmark end to end on the real data with a tiny student: RL questions over novel names, table, curves, JSON line.
+test('bench:rl --quick refines on questions over novel names and prints one JSON object per seed as its last line', () => {
   const out = mkdtempSync(join(tmpdir(), 'bench-rl-'));
   try {
     const stdout = execFileSync(process.execPath, ['--import', 'tsx', 'bench/rl.ts', '--quick', '--dataset', 'last_letters', '--distill-seeds', '0', '--seeds', '1', '--out', out],
@@ -27,11 +27,14 @@ test('bench:rl --quick refines on recombined questions and prints one JSON objec
       expect(ll[key]).toHaveLength(1);
       expect(ll[key][0]).toBeGreaterThanOrEqual(0);
     }
-    // RL questions: recombined from the train split, none of them a test question, gold answers computed.
+    // RL questions: over novel names (none a train split's name), none of them a test question, gold answers computed.
     const test = readFileSync(join(out, 'last_letters-d0', 'data', 'test.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).question);
+    const trainNames = new Set(readFileSync(join(out, 'last_letters-d0', 'data', 'train.jsonl'), 'utf8').trim().split('\n')
+      .flatMap((l) => /"(.+)"/.exec(JSON.parse(l).question)![1].split(' ')));
     const prompts = readFileSync(join(out, 'last_letters-d0-seed1', 'rl', 'prompts.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(prompts.length).toBeGreaterThan(2000);
     expect(prompts.filter((p) => test.includes(p.question))).toEqual([]);
+    expect(prompts.flatMap((p) => /"(.+)"/.exec(p.question)![1].split(' ')).filter((w: string) => trainNames.has(w))).toEqual([]);
     for (const p of prompts.slice(0, 10)) {
       expect(p.answers).toEqual([/"(.+)"/.exec(p.question)![1].split(' ').map((w: string) => w.at(-1)).join('')]);
     }

@@ -1,6 +1,6 @@
 import type { Example } from '../../lib/data/types';
 import { scoreAnswer } from '../../lib/data';
-import { recombinedQuestions } from '../../bench/rl-prompts';
+import { novelNames, recombinedQuestions, trainNames } from '../../bench/rl-prompts';
 
 const letters = (words: string): Example => ({
   id: `ll/${words}`, question: `Take the last letters of each words in "${words}" and concatenate them.`,
@@ -43,4 +43,31 @@ test('recombined coin-flip questions: train people, the answer follows the parit
     answers.add(e.answers[0]);
   }
   expect([...answers].sort()).toEqual(['no', 'yes']);
+});
+
+test('novel names: letter by letter from the pool\'s order-2 statistics, none in the pool or the excluded set, seeded', () => {
+  const pool = ['Whitney', 'Erika', 'Benito', 'Giselle', 'Noel', 'Jeff', 'Jennifer', 'Joelle', 'Bennett', 'Erica', 'Whit', 'Gisela'];
+  const names = novelNames(pool, 12, 4);
+  expect(names).toHaveLength(12);
+  expect(new Set(names).size).toBe(12);
+  expect(novelNames(pool, 12, 4)).toEqual(names);
+  const contexts = new Set(pool.flatMap((p) => [...`^^${p}$`].slice(2).map((c, i) => `^^${p}$`.slice(i, i + 3))));
+  for (const name of names) {
+    expect(pool).not.toContain(name);
+    expect(name.length).toBeGreaterThanOrEqual(3);
+    // every three consecutive letters (with the start and end marks) occur in some pool name
+    const padded = `^^${name}$`;
+    for (let i = 0; i + 3 <= padded.length; i++) expect(contexts).toContain(padded.slice(i, i + 3));
+  }
+  const others = novelNames(pool, 4, 5, new Set(names));
+  expect(others.some((n) => names.includes(n))).toBe(false);
+  expect(() => novelNames(['Ab'], 5, 1)).toThrow(/only 0 of 5 new names from a pool of 1/);
+  // the questions over them: every quoted word a novel name, gold from its last letters
+  const train = [letters('Whitney Erika Tj Benito')];
+  expect(trainNames('last_letters', train)).toEqual(['Whitney', 'Erika', 'Tj', 'Benito']);
+  for (const e of recombinedQuestions('last_letters', train, 10, 1, names)) {
+    const words = /"(.+)"/.exec(e.question)![1].split(' ');
+    expect(words.every((w) => names.includes(w))).toBe(true);
+    expect(e.answers).toEqual([words.map((w) => w.at(-1)).join('')]);
+  }
 });

@@ -12,6 +12,7 @@ test('the trainer\'s defaults are the values it ran with before the schema defin
     rewardScaling: 'none', gradClip: 1, temperature: 1, maxNewTokens: 96, whitenAdvantages: true, weightDecay: 0, stop: ['-->'],
     // knobs added since, at the values that leave the update as it was
     lossAggregation: 'token-mean', advantageScaling: 'group', maskTruncated: false, lrSchedule: 'constant', warmupIterations: 0, minLearningRate: 0,
+    gradientAccumulationSteps: 1,
   });
   // An experiment's rl section hands the trainer exactly these, with nothing restated.
   expect(trainerSettings(experiment().rl)).toEqual(resolvePPOConfig());

@@ -1,7 +1,7 @@
 /**
  * The RL knobs a TRL user expects, each against a hand-computed value: loss aggregation, GRPO advantage scaling,
- * clip-higher, min-p sampling, early stop on approximate KL, β = 0 without a reference pass, masking truncated
- * rationales.
+ * clip-higher, min-p sampling, early stop on approximate KL, β = 0 without a reference pass, gradient accumulation,
+ * masking truncated rationales.
  */
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend';
@@ -126,6 +126,35 @@ describe('trainer knobs', () => {
     lrs.forEach((lr, i) => expect(lr).toBeCloseTo(expected[i], 12));
     trainer.dispose();
     policy.dispose();
+  });
+
+  test.each(['token-mean', 'sequence-mean', 'constant'] as const)('gradient accumulation (%s): 2 minibatches of 4 summed give the update of one minibatch of 8', async (lossAggregation) => {
+    // Rationales of different lengths (stop at "z"), so a token mean over 8 rows is not the mean of two 4-row means.
+    const config: PPOConfigInput = { ...base, ppoEpochs: 1, maxNewTokens: 8, stop: ['z'], entropyCoef: 0.1, lossAggregation };
+    const run = async (settings: PPOConfigInput) => {
+      const policy = tiny();
+      const trainer = new PPOTrainer({ policy, tokenizer, reward, promptOf, seed: 3, config: { ...config, ...settings } });
+      const rollout = await trainer.rollout(examples);
+      const before = tf.memory().numTensors;
+      const { stats } = await trainer.update(await trainer.score(rollout));
+      expect(tf.memory().numTensors).toBe(before);
+      const weights = Object.fromEntries(Object.entries(policy.weights).map(([name, w]) => [name, Array.from(w.dataSync())]));
+      trainer.dispose();
+      policy.dispose();
+      return { stats, weights, lengths: rollout.responseLengths };
+    };
+    const one = await run({ minibatchSize: 8 });
+    const accumulated = await run({ minibatchSize: 4, gradientAccumulationSteps: 2 });
+    const separate = await run({ minibatchSize: 4 });
+    expect(new Set(one.lengths).size).toBeGreaterThan(1);
+    expect(accumulated.lengths).toEqual(one.lengths);
+    // The step's loss terms and the gradient's norm (before clipping: Adam's first step would hide a wrong scale).
+    for (const key of ['policyLoss', 'entropy', 'clipFraction', 'approxKL', 'gradNorm'] as const) expect(accumulated.stats[key]).toBeCloseTo(one.stats[key], 6);
+    expect(one.stats.gradNorm).toBeGreaterThan(0);
+    const maxDiff = (a: Record<string, number[]>, b: Record<string, number[]>) => Math.max(...Object.keys(a).map((n) => Math.max(...a[n].map((x, i) => Math.abs(x - b[n][i])))));
+    expect(maxDiff(accumulated.weights, one.weights)).toBeLessThan(1e-6);
+    // Two optimizer steps of 4 move the weights elsewhere (by about the learning rate): the comparison can fail.
+    expect(maxDiff(separate.weights, one.weights)).toBeGreaterThan(1e-3);
   });
 
   test('maskTruncated leaves rationales cut by maxNewTokens out of the loss', async () => {

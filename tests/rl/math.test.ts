@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   AdaptiveKLController, FixedKLController, RunningMoments, clippedPolicyLoss, clippedValueLoss, entropyFromLogits,
-  explainedVariance, gae, grpoAdvantages, klPenalty, perTokenKL, rlooAdvantages, scaleAndClipScores, shapedRewards, whiten,
+  explainedVariance, flatGroupShare, gae, grpoAdvantages, klPenalty, perTokenKL, rlooAdvantages, scaleAndClipScores, shapedRewards, whiten,
 } from '../../lib/rl';
 
 const close = (actual: number[], expected: number[], digits = 5) => {
@@ -164,6 +164,13 @@ describe('critic-free baselines', () => {
   test('GRPO: normalised within the group by the sample std', () => {
     const s = Math.sqrt(1 / 3); // sample std of 1, 0, 0
     close(grpoAdvantages([1, 0, 0, 2, 2, 2], 3), [(2 / 3) / s, -(1 / 3) / s, -(1 / 3) / s, 0, 0, 0], 4);
+  });
+
+  test('flat groups: the share of groups whose valid scores are all equal (no GRPO/RLOO signal)', () => {
+    // groups [1 0 0] varied, [2 2 2] flat, [5 NaN 5] flat once the invalid row is left out, [3 x x] one valid row: skipped
+    const valid = [true, true, true, true, true, true, true, false, true, true, false, false];
+    expect(flatGroupShare([1, 0, 0, 2, 2, 2, 5, Number.NaN, 5, 3, 0, 0], valid, 3)).toBeCloseTo(2 / 3, 12);
+    expect(flatGroupShare([1, 2], [true, true], 1)).toBeNaN();
   });
 });
 

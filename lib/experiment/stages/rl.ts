@@ -37,10 +37,11 @@ export function trainerSettings(rl: ExperimentConfig['rl']): PPOConfig {
   return trainer;
 }
 
-/** One metrics line per iteration: every statistic, reward components as `reward/<name>/mean|std`. */
+/** One metrics line per iteration: every statistic, reward components as `reward/<name>/mean|std`, `flatGroups/<name>`. */
 export function iterationMetrics(stats: IterationStats): MetricsRecord {
-  const { rewards, timings, iteration, rewardFailures, ...scalars } = stats;
+  const { rewards, timings, iteration, rewardFailures, flatGroups, ...scalars } = stats;
   const record: MetricsRecord = { stage: 'rl', step: iteration };
+  for (const [name, share] of Object.entries(flatGroups)) if (Number.isFinite(share)) record[`flatGroups/${name}`] = share;
   for (const [name, { samples }] of Object.entries(rewardFailures)) record[`rewardFailures/${name}`] = samples;
   for (const [name, { mean, std }] of Object.entries(rewards)) {
     record[`reward/${name}/mean`] = mean;
