@@ -11,7 +11,7 @@
  * composite, quality gated by correctness) on fresh questions over novel names made from the train split's names
  * (`--prompts recombined`: the train split's own names; `train`: the train split), sampled at temperature 1, one
  * optimizer step per epoch over an iteration's 64 rationales, and evaluates on the held-out split: judge accuracy,
- * composite reward, repetition rate and mean rationale length, for the distilled and the RL student, with the paired
+ * the run's reward, repetition rate and mean rationale length, for the distilled and the RL student, with the paired
  * statistics of the eval stage (bootstrap interval, McNemar p) per run. `--validation` evaluates on questions over
  * other novel names instead of the test split (run folders `<dataset>-d<d>-val[-<tag>]-seed<k>`), to choose settings.
  *
@@ -197,7 +197,7 @@ interface SeedResult {
   rl: ConditionResult;
   /** RL against distilled on the same held-out questions (paired bootstrap interval, McNemar p). */
   comparison: PairedComparison;
-  /** Per iteration: the composite reward, each component, judge accuracy and KL. */
+  /** Per iteration: the run's reward, each component, judge accuracy and KL. */
   curve: Record<string, number>[];
 }
 
@@ -274,7 +274,7 @@ const round = (x: number, digits = 3) => Math.round(x * 10 ** digits) / 10 ** di
 const runLabel = (r: SeedResult) => `d${r.distillSeed}/s${r.seed}`;
 
 function printCurves(name: DatasetName, results: SeedResult[]): void {
-  console.log(`\n${name}: composite reward / answer-correctness per iteration (mean over the iteration's rollouts; run = distillation seed / RL seed)`);
+  console.log(`\n${name}: reward / answer-correctness per iteration (mean over the iteration's rollouts; run = distillation seed / RL seed)`);
   const iterations = Math.max(...results.map((r) => r.curve.length));
   const step = Math.max(1, Math.ceil(iterations / 12));
   console.log(`| iteration | ${results.map(runLabel).join(' | ')} |`);
@@ -306,8 +306,8 @@ function printTable(all: Partial<Record<DatasetName, SeedResult[]>>): void {
     return `**${summary.mean.toFixed(1)} ${interval(summary.ci95, 1)}**`;
   });
   line('RL − distilled per run, points [paired bootstrap 95%] McNemar p', (r) => r.map((s) => `${runLabel(s)}: ${s.comparison.diff.toFixed(1)} ${interval(s.comparison.ci95, 1)} p ${s.comparison.pValue.toPrecision(2)}`).join('; '));
-  line('composite reward, distilled', (r) => spread(r.map((s) => s.distilled.rewards?.total ?? Number.NaN), 3));
-  line('**composite reward, RL**', (r) => `**${spread(r.map((s) => s.rl.rewards?.total ?? Number.NaN), 3)}**`);
+  line('reward (the run\'s, `--reward`), distilled', (r) => spread(r.map((s) => s.distilled.rewards?.total ?? Number.NaN), 3));
+  line('**reward, RL**', (r) => `**${spread(r.map((s) => s.rl.rewards?.total ?? Number.NaN), 3)}**`);
   line('repetition rate, distilled / RL', (r) => `${spread(r.map((s) => s.distilled.repetitionRate ?? Number.NaN), 3)} / ${spread(r.map((s) => s.rl.repetitionRate ?? Number.NaN), 3)}`);
   line('mean length (chars), distilled / RL', (r) => `${spread(r.map((s) => s.distilled.meanLength ?? Number.NaN), 0)} / ${spread(r.map((s) => s.rl.meanLength ?? Number.NaN), 0)}`);
   line('held-out questions', (r) => String(r[0].rl.n));
