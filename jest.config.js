@@ -8,7 +8,7 @@
 const SLOW = [
   'backend/backend', 'bench-distill/quick-run', 'bench-rl/quick-run', 'data/files', 'docs/notebook', 'experiment/hotpotqa-serve',
   'experiment/kill-resume', 'experiment/outside-reward', 'llm/cache-crash', 'reliability/sigkill-checkpoint',
-  'reliability/sigkill-manifest', 'reliability/sigkill-teacher', 'rewards/natural-entry',
+  'reliability/sigkill-manifest', 'reliability/sigkill-teacher', 'rewards/natural-entry', 'bench-seeds/seeds',
 ];
 const INTEGRATION = [
   'experiment/end-to-end', 'experiment/judge-settings', 'experiment/runner', 'llm/call-layer', 'llm/local-server',
