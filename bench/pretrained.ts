@@ -21,7 +21,8 @@
  * `{"gpt2-124m": {"fits": true, "mode": "lora", "peakMiB", "trainTokPerS", "sampleTokPerS", "grpoIterationS", "torch": {...}}, ...}`.
  *
  * The T5 shapes (t5-small 60M, flan-t5-base 250M) are measured with full fine-tuning where its estimate
- * (estimateT5Memory) leaves a quarter of the heap, without LoRA, GRPO or a PyTorch peer; their `mode` is `full`.
+ * (estimateT5Memory) leaves a quarter of the heap (`mode` `full`), else with LoRA (`mode` `lora`, the full plan's
+ * estimate under `full`); without GRPO or a PyTorch peer.
  *
  * Options: `--models gpt2-124m,smollm2-135m,qwen2.5-0.5b,t5-small,flan-t5-base` (default all five), `--no-torch`,
  * `--train-only` (decoder-only shapes: the model made in memory, only the LoRA training steps and their memory;
@@ -51,7 +52,7 @@ const SHAPES: Record<string, ModelConfig> = {
   'smollm2-135m': { arch: 'llama', vocabSize: 49152, dModel: 576, nLayers: 30, nHeads: 9, nKvHeads: 3, dFF: 1536, maxSeqLen: 8192, ropeTheta: 100000, tieEmbeddings: true },
   'qwen2.5-0.5b': { arch: 'qwen2', vocabSize: 151936, dModel: 896, nLayers: 24, nHeads: 14, nKvHeads: 2, dFF: 4864, maxSeqLen: 32768, ropeTheta: 1000000, normEps: 1e-6, tieEmbeddings: true },
 };
-/** T5 shapes (HF configs of t5-small and google/flan-t5-base): full fine-tuning where it fits, no LoRA or GRPO yet. */
+/** T5 shapes (HF configs of t5-small and google/flan-t5-base): full fine-tuning where it fits, else LoRA; no GRPO yet. */
 const T5_SHAPES: Record<string, T5Config> = {
   't5-small': { arch: 't5', vocabSize: 32128, dModel: 512, dKv: 64, dFF: 2048, nLayers: 6, nHeads: 8, maxSeqLen: 512, feedForward: 'relu', tieEmbeddings: true },
   'flan-t5-base': { arch: 't5', vocabSize: 32128, dModel: 768, dKv: 64, dFF: 2048, nLayers: 12, nHeads: 12, maxSeqLen: 512, feedForward: 'gated-gelu', tieEmbeddings: false },
@@ -77,7 +78,7 @@ const FULL_FINE_TUNING_BUDGET = 0.75 * WASM_HEAP_BYTES;
 /** Figures of one model (and of its PyTorch peer under `torch`). */
 interface ModelFigures {
   fits: boolean;
-  /** `lora` for the decoder-only shapes; `full` for T5 (no LoRA on T5 yet; no train figures where it does not fit). */
+  /** `lora` for the decoder-only shapes; for T5 `full` where full fine-tuning fits, else `lora` (no T5 LoRA estimate yet). */
   mode: 'lora' | 'full';
   /** Tokens per training micro-batch: 256, or fewer where 256 does not fit the heap (no activation recomputation). */
   trainTokens: number;
@@ -267,10 +268,10 @@ async function measure(name: string, dir: string, trainOnly: boolean): Promise<M
 }
 
 /**
- * A T5 shape's figures, in this process (the child): a random HF T5 folder loaded with importT5Checkpoint; full
- * fine-tuning train tokens/s on one pair of 128 source + 128 target tokens (TRAIN_TOKENS in all) where weights,
- * gradients and AdamW's two moments (16 bytes a parameter) leave a quarter of the heap; KV-cache sampling tokens/s
- * (batch 8, 8-token sources, 64 new tokens).
+ * A T5 shape's figures, in this process (the child): a random HF T5 folder loaded with importT5Checkpoint; train
+ * tokens/s on one pair of 128 source + 128 target tokens (TRAIN_TOKENS in all) with full fine-tuning where weights,
+ * gradients and AdamW's two moments (16 bytes a parameter) leave a quarter of the heap, else with LoRA (rank RANK on
+ * q and v, PEFT's default for T5); KV-cache sampling tokens/s (batch 8, 8-token sources, 64 new tokens).
  */
 async function measureT5(name: string, dir: string): Promise<ModelFigures> {
   await initBackend('wasm');
@@ -286,17 +287,15 @@ async function measureT5(name: string, dir: string): Promise<ModelFigures> {
   const model = loaded.model;
   const half = TRAIN_TOKENS / 2;
   const estimate = estimateT5Memory({ config: model.config, microBatch: 1, sourceLen: half, targetLen: half, sampleBatch: SAMPLE_BATCH, sampleSourceLen: 8, sampleLen: NEW_TOKENS });
-  const fits = estimate.total <= FULL_FINE_TUNING_BUDGET;
-  let trainTokPerS: number | undefined;
-  if (fits) {
-    const trainer = new Seq2SeqTrainer(model, { schedule: { peakLr: 1e-4, warmupSteps: 0, totalSteps: 10 } });
-    const batch = { sources: randomRows(1, half, shape.vocabSize, 5), sourceMask: [Array(half).fill(1)], targets: randomRows(1, half, shape.vocabSize, 6), targetWeights: [Array(half).fill(1)] };
-    await trainer.step(batch);
-    const start = performance.now();
-    await trainer.step(batch);
-    trainTokPerS = TRAIN_TOKENS / ((performance.now() - start) / 1000);
-    trainer.dispose();
-  }
+  const fullFits = estimate.total <= FULL_FINE_TUNING_BUDGET;
+  if (!fullFits) LoraAdapter.attach(model, { rank: RANK, alpha: 2 * RANK, dropout: 0, targetModules: defaultTargetModules(model.config) }, { seed: 2 });
+  const trainer = new Seq2SeqTrainer(model, { schedule: { peakLr: 1e-4, warmupSteps: 0, totalSteps: 10 } });
+  const batch = { sources: randomRows(1, half, shape.vocabSize, 5), sourceMask: [Array(half).fill(1)], targets: randomRows(1, half, shape.vocabSize, 6), targetWeights: [Array(half).fill(1)] };
+  await trainer.step(batch);
+  const trainStart = performance.now();
+  await trainer.step(batch);
+  const trainTokPerS = TRAIN_TOKENS / ((performance.now() - trainStart) / 1000);
+  trainer.dispose();
   const sources = randomRows(SAMPLE_BATCH, 8, shape.vocabSize, 9);
   await t5Generate(model, loaded.tokenizer!, sources, { maxNewTokens: NEW_TOKENS, temperature: 1, seed: 1, stop: [] });
   const start = performance.now();
@@ -306,7 +305,11 @@ async function measureT5(name: string, dir: string): Promise<ModelFigures> {
   const heapMiB = Math.round(tracker.heapBytes / MiB);
   tracker.stop();
   model.dispose();
-  return { fits, mode: 'full', trainTokens: TRAIN_TOKENS, peakMiB, heapMiB, estimateMiB: Math.round(estimate.total / MiB), trainTokPerS, sampleTokPerS };
+  const full = { fits: fullFits, estimateMiB: Math.round(estimate.total / MiB) };
+  return {
+    fits: true, mode: fullFits ? 'full' : 'lora', trainTokens: TRAIN_TOKENS, peakMiB, heapMiB, trainTokPerS, sampleTokPerS,
+    ...(fullFits ? { estimateMiB: full.estimateMiB } : { full }),
+  };
 }
 
 /** The PyTorch peer's figures for the folder, or why there are none. */
@@ -372,7 +375,7 @@ async function main(): Promise<void> {
       continue;
     }
     const saving = f.gradientCheckpointing ? `, recomputed blocks, logits ${f.logitChunkRows} rows at a time${f.packedBudgetMiB !== undefined ? `, packed weights ${f.packedBudgetMiB} MiB` : ''}` : '';
-    console.log(`| ${name} | LoRA r=${RANK}, ${f.trainTokens} tokens${saving} | ${f.peakMiB} / ${f.heapMiB} (${f.estimateMiB}) | ${num(f.trainTokPerS)} | ${num(f.sampleTokPerS)} | ${num(f.grpoIterationS)} | `
+    console.log(`| ${name} | LoRA r=${RANK}, ${f.trainTokens} tokens${saving} | ${f.peakMiB} / ${f.heapMiB} (${f.estimateMiB ?? 'no estimate'}) | ${num(f.trainTokPerS)} | ${num(f.sampleTokPerS)} | ${num(f.grpoIterationS)} | `
       + `${t.skipped ?? t.failed ?? `${num(t.trainTokPerS)} / ${num(t.sampleTokPerS)}, ${num(t.grpoIterationS)}, ${num(t.peakRssMiB, 0)}`} | ${ratio(f.trainTokPerS!, t.trainTokPerS)}, ${ratio(f.sampleTokPerS ?? 0, t.sampleTokPerS)} |`);
     if (f.full) console.log(`| ${name} | full | ${f.full.fits ? `${f.full.peakMiB} (${f.full.estimateMiB})` : `does not fit (estimate ${f.full.estimateMiB})`} | ${num(f.full.trainTokPerS)} | | | | |`);
   }
