@@ -1,14 +1,13 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend';
 import { CausalLM } from '../../lib/model/causal-lm';
 import { LoraAdapter, mergedArrays, type LoraConfig } from '../../lib/model/lora';
-import { readSafetensors } from '../../lib/model/safetensors';
 import { maskedCrossEntropy } from '../../lib/train/loss';
 import { Trainer } from '../../lib/train/trainer';
-import { TINY, directionalDerivative, maxAbsDiff, tokenRows } from './tiny';
+import { TINY, directionalDerivative, maxAbsDiff, randomizeB, savedAdapter, tokenRows } from './tiny';
 
 let root: string;
 beforeAll(async () => {
@@ -21,12 +20,6 @@ const ALL_TARGETS = { gpt2: ['c_attn', 'c_proj', 'c_fc'], llama: ['q_proj', 'k_p
 const loraConfig = (arch: 'gpt2' | 'llama', targets = ALL_TARGETS[arch]): LoraConfig => ({ rank: 3, alpha: 6, dropout: 0, targetModules: targets });
 
 /** B starts at zero (the update is off); random B makes every adapter matter. */
-function randomizeB(adapter: LoraAdapter, seed: number): void {
-  for (const [name, v] of Object.entries(adapter.weights)) {
-    if (name.endsWith('lora_b')) tf.tidy(() => v.assign(tf.randomNormal(v.shape, 0, 0.3, 'float32', seed++)));
-  }
-}
-
 const ids = () => tf.tensor2d(tokenRows(2, 9, 23, 11), undefined, 'int32');
 
 describe.each(['gpt2', 'llama'] as const)('%s LoRA', (arch) => {
@@ -107,10 +100,8 @@ describe.each(['gpt2', 'llama'] as const)('%s LoRA', (arch) => {
     randomizeB(adapter, 4);
     const adapted = model.forward(ids()).logits;
     const dir = join(root, `${arch}-adapter`);
-    await adapter.save(dir, 'tiny-base');
-    const config = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8'));
+    const { config, tensors } = await savedAdapter(adapter, dir, 'tiny-base');
     expect(config).toMatchObject({ peft_type: 'LORA', task_type: 'CAUSAL_LM', r: 3, lora_alpha: 6, lora_dropout: 0, target_modules: ALL_TARGETS[arch], base_model_name_or_path: 'tiny-base', fan_in_fan_out: arch === 'gpt2' });
-    const tensors = readSafetensors(join(dir, 'adapter_model.safetensors'));
     const d = TINY[arch].dModel;
     if (arch === 'llama') {
       // PEFT's names and [r, in] / [out, r] shapes; k has nKvHeads * head size = 8 outputs

@@ -3,18 +3,17 @@
  * merged-weights forward, the view without adapters = the base, finite-difference gradients of every adapter
  * matrix, Seq2SeqTrainer steps on adapters only, and PEFT's layout with T5's module names through real files.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend';
 import { LoraAdapter, mergedArrays, type LoraConfig } from '../../lib/model/lora';
-import { readSafetensors } from '../../lib/model/safetensors';
 import { T5Model } from '../../lib/model/t5';
 import type { T5Config } from '../../lib/model/t5-config';
 import { t5TargetLogProbs } from '../../lib/model/t5-logprobs';
 import { Seq2SeqTrainer } from '../../lib/train/seq2seq';
-import { directionalDerivative, maxAbsDiff, tokenRows } from './tiny';
+import { directionalDerivative, maxAbsDiff, randomizeB, savedAdapter, tokenRows } from './tiny';
 
 let root: string;
 beforeAll(async () => {
@@ -29,12 +28,6 @@ const TINY_T5: Record<'v1.0' | 'v1.1', T5Config> = {
 };
 const ALL_TARGETS = { 'v1.0': ['q', 'k', 'v', 'o', 'wi', 'wo'], 'v1.1': ['q', 'k', 'v', 'o', 'wi_0', 'wi_1', 'wo'] };
 const loraConfig = (layout: 'v1.0' | 'v1.1'): LoraConfig => ({ rank: 3, alpha: 6, dropout: 0, targetModules: ALL_TARGETS[layout] });
-
-function randomizeB(adapter: LoraAdapter, seed: number, std = 0.3): void {
-  for (const [name, v] of Object.entries(adapter.weights)) {
-    if (name.endsWith('lora_b')) tf.tidy(() => v.assign(tf.randomNormal(v.shape, 0, std, 'float32', seed++)));
-  }
-}
 
 const source = () => tf.tensor2d(tokenRows(2, 7, 23, 11), undefined, 'int32');
 const sourceMask = () => tf.tensor2d([[1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 0, 0]], undefined, 'int32');
@@ -68,10 +61,8 @@ describe.each(['v1.0', 'v1.1'] as const)('T5 %s LoRA', (layout) => {
     randomizeB(adapter, 4);
     const adapted = logProbs(model);
     const dir = join(root, `${layout}-adapter`);
-    await adapter.save(dir, 'tiny-t5');
-    const config = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8'));
+    const { config, tensors } = await savedAdapter(adapter, dir, 'tiny-t5');
     expect(config).toMatchObject({ peft_type: 'LORA', task_type: 'SEQ_2_SEQ_LM', r: 3, lora_alpha: 6, target_modules: ALL_TARGETS[layout], fan_in_fan_out: false });
-    const tensors = readSafetensors(join(dir, 'adapter_model.safetensors'));
     // [r, in] and [out, r]; attention inner width nHeads * dKv = 12
     expect(tensors.get('base_model.model.encoder.block.0.layer.0.SelfAttention.q.lora_A.weight')!.shape).toEqual([3, 16]);
     expect(tensors.get('base_model.model.encoder.block.0.layer.0.SelfAttention.q.lora_B.weight')!.shape).toEqual([12, 3]);

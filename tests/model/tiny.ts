@@ -1,5 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../../lib/model/config';
+import type { LoraAdapter } from '../../lib/model/lora';
+import { readSafetensors } from '../../lib/model/safetensors';
 
 /** Tiny configs of both layouts used across the model tests (llama with grouped-query attention). */
 export const TINY: Record<'gpt2' | 'llama', ModelConfig> = {
@@ -46,4 +50,20 @@ export function directionalDerivative(loss: () => tf.Scalar, v: tf.Variable, dir
     return quotient;
   };
   return (4 * central(h) - central(2 * h)) / 3;
+}
+
+/** Gives an adapter's B matrices (zero when attached) random values, so the adapted model differs from its base. */
+export function randomizeB(adapter: LoraAdapter, seed: number, std = 0.3): void {
+  for (const [name, v] of Object.entries(adapter.weights)) {
+    if (name.endsWith('lora_b')) tf.tidy(() => v.assign(tf.randomNormal(v.shape, 0, std, 'float32', seed++)));
+  }
+}
+
+/** Saves an adapter to `dir` and reads back the two files PEFT reads: adapter_config.json and the tensors by name. */
+export async function savedAdapter(adapter: LoraAdapter, dir: string, base: string): Promise<{ config: Record<string, unknown>; tensors: ReturnType<typeof readSafetensors> }> {
+  await adapter.save(dir, base);
+  return {
+    config: JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8')) as Record<string, unknown>,
+    tensors: readSafetensors(join(dir, 'adapter_model.safetensors')),
+  };
 }
