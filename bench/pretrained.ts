@@ -28,6 +28,7 @@
  * `--train-only` (decoder-only shapes: the model made in memory, only the LoRA training steps and their memory;
  * no sampling, GRPO, full fine-tuning or PyTorch peer),
  * `--estimate-only` (the memory estimates of the decoder-only plans alone, in seconds: nothing is allocated).
+ * A model whose run fails is reported as failed and left out of the JSON; the command then exits 1.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -352,6 +353,7 @@ async function main(): Promise<void> {
       const last = child.stdout.trim().split('\n').pop() ?? '';
       if (child.status !== 0 || !last.startsWith('{')) {
         console.log(`${name}: failed (exit ${child.status}): ${last}`);
+        process.exitCode = 1;
         continue;
       }
       const figures = JSON.parse(last) as ModelFigures;
