@@ -6,14 +6,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { OptimizerState } from '../model/checkpoint';
-import { trainableWeights, withAdapterTraining } from '../model/lora';
+import { trainableWeights } from '../model/lora';
 import type { T5Model } from '../model/t5';
 import { t5TargetLogProbs } from '../model/t5-logprobs';
 import type { Tokenizer } from '../tokenizer/types';
 import { AdamW } from './adamw';
 import type { DistillTrainer } from './distill';
 import type { TrainingText } from './formats';
-import { accumulateGrads, applyUpdate } from './step';
+import { microBatchStep, type MicroBatch } from './step';
 import type { StepResult, TrainerOptions } from './trainer';
 
 /** One training pair as token ids: the source (with EOS, as T5 reads it) and the target (with EOS). */
@@ -91,20 +91,13 @@ export class Seq2SeqTrainer implements DistillTrainer<Seq2SeqExample> {
     const total = sum(batch.targetWeights);
     if (!(total > 0)) throw new Error('Seq2SeqTrainer.step: batch "targetWeights" selects no target token');
     const size = this.options.microBatchSize ?? batch.sources.length;
-    let accumulated: Record<string, tf.Tensor> = {};
-    let loss = 0;
+    const microBatches: MicroBatch[] = [];
     for (let start = 0; start < batch.sources.length; start += size) {
       const rows = (m: number[][]) => m.slice(start, start + size);
       const part = { sources: rows(batch.sources), sourceMask: rows(batch.sourceMask), targets: rows(batch.targets), targetWeights: rows(batch.targetWeights) };
-      const share = sum(part.targetWeights) / total;
-      if (share === 0) continue;
-      const { value, grads } = withAdapterTraining(this.model, () => tf.variableGrads(() => tf.mul(this.loss(part), share) as tf.Scalar, Object.values(this.trainable)));
-      loss += (await value.data())[0];
-      value.dispose();
-      accumulated = accumulateGrads(accumulated, grads, this.variableNames);
+      microBatches.push({ share: sum(part.targetWeights) / total, loss: () => this.loss(part) });
     }
-    const { lr, gradNorm } = await applyUpdate(this.optimizer, accumulated, this.options.schedule, this.options.maxGradNorm ?? 1);
-    return { loss, gradNorm, lr };
+    return microBatchStep(this.model, this.trainable, this.variableNames, this.optimizer, this.options, microBatches);
   }
 
   /** One update on a list of pairs, right-padded with `padId` into one batch. */

@@ -1,5 +1,7 @@
 /** The parts of an optimizer step that every trainer shares: gradient accumulation over micro-batches and the update. */
 import * as tf from '@tensorflow/tfjs';
+import { withAdapterTraining } from '../model/lora';
+import type { StudentModel } from '../model/student';
 import type { AdamW } from './adamw';
 import { clipByGlobalNorm } from './clip';
 import { warmupCosine, type WarmupCosineOptions } from './schedule';
@@ -34,4 +36,33 @@ export async function applyUpdate(optimizer: AdamW, accumulated: Record<string, 
   const gradNorm = (await norm.data())[0];
   tf.dispose([norm, ...Object.values(accumulated)]);
   return { lr, gradNorm };
+}
+
+/** One micro-batch of a step: its share of the batch's target weight, and its loss (built inside the gradient tape). */
+export interface MicroBatch {
+  share: number;
+  loss: () => tf.Scalar;
+}
+
+/**
+ * One optimizer step over micro-batches: each loss, scaled by its share, is differentiated with the model's adapter
+ * (if any) in training mode and the gradients summed (micro-batches with share 0 are skipped), then
+ * {@link applyUpdate}. The returned loss is the sum of the scaled losses: the whole batch's weighted mean.
+ */
+export async function microBatchStep(
+  model: StudentModel, trainable: Record<string, tf.Variable>, variableNames: Map<string, string>, optimizer: AdamW,
+  options: { schedule: WarmupCosineOptions; maxGradNorm?: number }, microBatches: Iterable<MicroBatch>,
+): Promise<{ loss: number; gradNorm: number; lr: number }> {
+  const variables = Object.values(trainable);
+  let accumulated: Record<string, tf.Tensor> = {};
+  let loss = 0;
+  for (const { share, loss: microLoss } of microBatches) {
+    if (share === 0) continue;
+    const { value, grads } = withAdapterTraining(model, () => tf.variableGrads(() => tf.mul(microLoss(), share) as tf.Scalar, variables));
+    loss += (await value.data())[0];
+    value.dispose();
+    accumulated = accumulateGrads(accumulated, grads, variableNames);
+  }
+  const { lr, gradNorm } = await applyUpdate(optimizer, accumulated, options.schedule, options.maxGradNorm ?? 1);
+  return { loss, gradNorm, lr };
 }

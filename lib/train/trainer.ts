@@ -7,13 +7,13 @@ import * as tf from '@tensorflow/tfjs';
 import type { CausalLM } from '../model/causal-lm';
 import type { OptimizerState } from '../model/checkpoint';
 import { scoreNextTokens } from '../model/logprobs';
-import { trainableWeights, withAdapterTraining } from '../model/lora';
+import { trainableWeights } from '../model/lora';
 import { AdamW, type AdamWOptions } from './adamw';
 import { padBatch, type DistillTrainer } from './distill';
 import type { EncodedText } from './formats';
 import { maskedNegativeLogLikelihood } from './loss';
 import { type WarmupCosineOptions } from './schedule';
-import { accumulateGrads, applyUpdate } from './step';
+import { microBatchStep, type MicroBatch } from './step';
 
 /** Settings of a {@link Trainer}. */
 export interface TrainerOptions extends AdamWOptions {
@@ -97,24 +97,19 @@ export class Trainer implements DistillTrainer<EncodedText> {
     const total = targetCount(batch.targetMask);
     if (total <= 0) throw new Error('Trainer.step: batch "targetMask" selects no target token');
     const size = this.options.microBatchSize ?? batch.ids.length;
-    const variables = Object.values(this.trainable);
-    let accumulated: Record<string, tf.Tensor> = {};
-    let loss = 0;
+    const microBatches: MicroBatch[] = [];
     for (let start = 0; start < batch.ids.length; start += size) {
       const rows = (m: number[][]) => m.slice(start, start + size);
-      const share = targetCount(rows(batch.targetMask)) / total;
-      if (share === 0) continue;
-      const { value, grads } = withAdapterTraining(this.model, () => tf.variableGrads(() => {
-        const ids = tf.tensor2d(rows(batch.ids), undefined, 'int32');
-        const attentionMask = batch.attentionMask && tf.tensor2d(rows(batch.attentionMask), undefined, 'int32');
-        return tf.mul(this.loss(ids, tf.tensor2d(rows(batch.targetMask)), attentionMask), share) as tf.Scalar;
-      }, variables));
-      loss += (await value.data())[0];
-      value.dispose();
-      accumulated = accumulateGrads(accumulated, grads, this.variableNames);
+      microBatches.push({
+        share: targetCount(rows(batch.targetMask)) / total,
+        loss: () => {
+          const ids = tf.tensor2d(rows(batch.ids), undefined, 'int32');
+          const attentionMask = batch.attentionMask && tf.tensor2d(rows(batch.attentionMask), undefined, 'int32');
+          return this.loss(ids, tf.tensor2d(rows(batch.targetMask)), attentionMask);
+        },
+      });
     }
-    const { lr, gradNorm } = await applyUpdate(this.optimizer, accumulated, this.options.schedule, this.options.maxGradNorm ?? 1);
-    return { loss, gradNorm, lr };
+    return microBatchStep(this.model, this.trainable, this.variableNames, this.optimizer, this.options, microBatches);
   }
 
   /** One update on rows of {@link encodeTrainingText}, right-padded with `padId` into one batch. */
