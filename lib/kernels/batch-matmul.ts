@@ -15,7 +15,9 @@ import { wasmOps, WasmOps } from './wasm-ops';
  * - when `b` has no batch (or batch 1), `a`'s batch is folded into rows: `[B*m, k] x [k, n]`;
  * - otherwise the batch is looped: one 2-D product per output batch index (broadcasting batch axes of size 1),
  *   each written into its place in the output;
- * - a few rows times a large transposed matrix (sampling with a tied embedding) reuse a cached transposed copy;
+ * - a few rows times a large transposed matrix (sampling with a tied embedding, logits a chunk of rows at a time)
+ *   reuse a cached transposed copy while `packed` keeps every packed copy; under a finite budget no copy is made:
+ *   `A B^T` is computed as `(B A^T)^T`, with B read as XNNPACK's left operand as it is and only A^T packed;
  * - a 2-D `A^T B` with fewer rows than columns in its result is computed as `(B^T A)^T`, so that the smaller
  *   operand is the one XNNPACK packs.
  * `transposes` holds those copies; clear it when the kernel is unregistered. `packed` decides whether XNNPACK's
@@ -99,8 +101,9 @@ function routedBatchMatMul(
   const fold = sizeOf(bBatch) === 1 && sizeOf(aBatch) === sizeOf(outBatch);
   const rowsPerProduct = fold ? sizeOf(aBatch) * m : m;
   const sameBatch = sizeOf(aBatch) === sizeOf(bBatch) && aBatch.length === bBatch.length;
-  const cachedB = transposeB && fold && rowsPerProduct <= FEW_ROWS && transposes.accepts(b);
-  if (!cachedB && rowsPerProduct <= SMALL_ROWS && (transposeB || !fold) && (fold || sameBatch)) return useShipped();
+  const largeTransposed = transposeB && fold && rowsPerProduct <= FEW_ROWS && transposes.accepts(b);
+  const cachedB = largeTransposed && packed.keepsAll;
+  if (!largeTransposed && rowsPerProduct <= SMALL_ROWS && (transposeB || !fold) && (fold || sameBatch)) return useShipped();
 
   const temps: tf.TensorInfo[] = [];
   const keep = (x: tf.TensorInfo) => { temps.push(x); return x; };
@@ -117,15 +120,23 @@ function routedBatchMatMul(
       return ops.reshape(keep(ops.transpose(cT, [1, 0])), [...outBatch, m, n]);
     }
     const aPlain = transposeA ? keep(swapLastTwo(ops, a)) : a; // [...batchA, m, k]
-    // [...batchB, k, n]
-    const bPlain = cachedB ? transposes.transposed(ops, b) : transposeB ? keep(swapLastTwo(ops, b)) : b;
     const k = aPlain.shape[aPlain.shape.length - 1];
-    const kB = bPlain.shape[bPlain.shape.length - 2];
+    const kB = transposeB ? b.shape[b.shape.length - 1] : b.shape[b.shape.length - 2];
     if (k !== kB) {
       throw new Error(`BatchMatMul: inner dimensions differ: a [${a.shape}] (transposeA=${transposeA}) and `
         + `b [${b.shape}] (transposeB=${transposeB})`);
     }
     const outShape = [...outBatch, m, n];
+    if (largeTransposed && !cachedB) {
+      // C = A B^T as (B A^T)^T: B [n, k] (a tied embedding: 544 MiB at Qwen2.5-0.5B's shape) is neither copied
+      // nor packed, only the few rows of A^T [k, rows] are. XNNPACK sums each dot product over k in order either
+      // way, so the result is bit-identical to the cached route (tests/kernels/replacements.test.ts).
+      const rowsT = keep(ops.transpose(keep(ops.reshape(aPlain, [rowsPerProduct, k])), [1, 0])); // [k, rows]
+      const cT = keep(matMul2d(keep(ops.reshape(b, [n, k])), rowsT)); // [n, rows]
+      return ops.reshape(keep(ops.transpose(cT, [1, 0])), outShape);
+    }
+    // [...batchB, k, n]
+    const bPlain = cachedB ? transposes.transposed(ops, b) : transposeB ? keep(swapLastTwo(ops, b)) : b;
 
     if (fold) {
       // One weight matrix for the whole batch: fold a's batch into rows.
