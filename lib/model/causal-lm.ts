@@ -120,7 +120,8 @@ export class CausalLM implements StudentModel {
   /**
    * Rows of logits computed at once where log-probs of chosen tokens are taken ({@link scoreNextTokens} in
    * logprobs.ts: training loss, RL log-probs): 0 (the default) computes the whole [B, T, V] at once; n > 0 takes n
-   * rows at a time and recomputes them in the backward pass, so no more than n x V logits are alive.
+   * rows at a time and recomputes them in the backward pass, so no more than n x V logits are alive. With n > 0 a
+   * tied head also decodes through {@link logitsOf} instead of a transposed embedding kept per KV cache.
    */
   logitChunkRows = 0;
   private readonly rotary?: { cos: tf.Tensor2D; sin: tf.Tensor2D; rotateHalf: tf.Tensor2D };
@@ -345,8 +346,10 @@ export class CausalLM implements StudentModel {
   private head(hidden: tf.Tensor2D, pass: Pass): tf.Tensor2D {
     const { batch, length } = pass;
     const rows = pass.lastOnly && length > 1 ? (tf.reshape(tf.slice(tf.reshape(hidden, [batch, length, -1]), [0, length - 1, 0], [-1, 1, -1]), [batch, -1]) as tf.Tensor2D) : hidden;
-    // tied: rows @ tok_emb^T, with the transposed embedding made once per cache when decoding
-    if (pass.cache && this.config.tieEmbeddings) return tf.matMul(rows, pass.cache.outputProjection(this.weights.tok_emb as tf.Tensor2D));
+    // Tied and decoding: rows @ tok_emb^T with the transposed embedding made once per cache, unless logits are
+    // taken in chunks (a vocabulary too large to hold twice): then the chunks' product, whose kernel keeps at most
+    // one transposed copy for both (lib/kernels/batch-matmul.ts)
+    if (pass.cache && this.config.tieEmbeddings && this.logitChunkRows <= 0) return tf.matMul(rows, pass.cache.outputProjection(this.weights.tok_emb as tf.Tensor2D));
     return this.logitsOf(rows);
   }
 
