@@ -208,9 +208,27 @@ export class CausalLM implements StudentModel {
   private trunk(ids: tf.Tensor2D, pass: Pass): tf.Tensor2D {
     let x = this.embed(ids, pass); // [B*T, C]
     const recompute = this.gradientCheckpointing && !pass.cache;
-    for (let layer = 0; layer < this.config.nLayers; layer++) x = recompute ? this.recomputedBlock(layer, x, pass) : this.block(layer, x, pass); // [B*T, C]
+    // A prompt filling a cache takes no gradient: each block's intermediates are freed when it ends, so the pass
+    // holds one block's at a time instead of every layer's until the caller's tidy ends.
+    const prompt = pass.cache !== undefined && pass.length > 1;
+    if (prompt) this.shareAcrossBlocks(pass);
+    for (let layer = 0; layer < this.config.nLayers; layer++) {
+      if (recompute) x = this.recomputedBlock(layer, x, pass); // [B*T, C]
+      else if (!prompt) x = this.block(layer, x, pass);
+      else {
+        const input = x;
+        x = tf.tidy(() => this.block(layer, input, pass));
+        input.dispose();
+      }
+    }
     if (pass.cache) pass.cache.length += pass.length;
     return this.norm(x, 'ln_f', pass);
+  }
+
+  /** Makes the pass's attention bias and rotary rows before the blocks, so that every block reads the same ones. */
+  private shareAcrossBlocks(pass: Pass): tf.Tensor3D {
+    if (this.rotary) pass.rotaryRows ??= this.rotaryRowsAt(pass.positions); // [B*T, hs]
+    return (pass.bias ??= attentionBias(pass.mask, pass.length, pass.past)); // [B, T, past + T]
   }
 
   /** Checks the inputs of {@link forward} and derives what every block of the pass shares. */
@@ -251,9 +269,8 @@ export class CausalLM implements StudentModel {
    * pass's attention bias and rotary rows are made first, outside the op, so the recomputation reads the same ones.
    */
   private recomputedBlock(layer: number, x: tf.Tensor2D, pass: Pass): tf.Tensor2D {
-    pass.bias ??= attentionBias(pass.mask, pass.length, pass.past); // [B, T, T]
-    if (this.rotary) pass.rotaryRows ??= this.rotaryRowsAt(pass.positions);
-    const constants = pass.rotaryRows ? [pass.bias, pass.rotaryRows.cos, pass.rotaryRows.sin] : [pass.bias];
+    const bias = this.shareAcrossBlocks(pass);
+    const constants = pass.rotaryRows ? [bias, pass.rotaryRows.cos, pass.rotaryRows.sin] : [bias];
     const block = (input: tf.Tensor, [bias, cos, sin]: tf.Tensor[]) =>
       this.block(layer, input as tf.Tensor2D, { ...pass, bias: bias as tf.Tensor3D, rotaryRows: cos && { cos: cos as tf.Tensor2D, sin: sin as tf.Tensor2D } });
     return recomputed(block, x, this.trainableWeights(`layers.${layer}.`), constants, this.adapter) as tf.Tensor2D;

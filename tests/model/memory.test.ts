@@ -160,6 +160,33 @@ describe('memory', () => {
     model.dispose();
   });
 
+  test('a prompt filling a KV cache holds one block\'s intermediates at a time, not every layer\'s', () => {
+    const config: ModelConfig = { arch: 'llama', vocabSize: 50, dModel: 64, nLayers: 6, nHeads: 4, nKvHeads: 2, dFF: 192, maxSeqLen: 64 };
+    const model = CausalLM.create(config, { seed: 4 });
+    const ids = tf.tensor2d(tokenRows(8, 24, config.vocabSize, 5, 0), undefined, 'int32');
+    /** Tensor bytes at the peak of one prompt pass in a tidy (as sampling runs it), above what was held before. */
+    const peakOf = (withCache: boolean) => {
+      const cache = withCache ? model.newCache() : undefined;
+      const tracker = trackTensorBytes(tf.backend());
+      const start = tracker.current;
+      const logits = tf.tidy(() => Array.from(model.forward(ids, { cache, lastOnly: true }).logits.dataSync()));
+      const peak = tracker.peak - start;
+      tracker.stop();
+      cache?.dispose();
+      return { peak, logits };
+    };
+    const tensors = tf.memory().numTensors;
+    const whole = peakOf(false);
+    const prompt = peakOf(true);
+    expect(tf.memory().numTensors).toBe(tensors);
+    // (decoding's fused norm kernel rounds apart from the composite ops; bench/model-bits.ts pins the bits)
+    prompt.logits.forEach((v, i) => expect(Math.abs(v - whole.logits[i])).toBeLessThan(1e-5));
+    // 6 layers' intermediates against one layer's, plus the cache's keys and values of all six
+    expect(prompt.peak).toBeLessThan(0.5 * whole.peak);
+    ids.dispose();
+    model.dispose();
+  });
+
   test.each([
     ['relu, tied', { arch: 't5', vocabSize: 500, dModel: 64, dKv: 16, dFF: 128, nLayers: 2, nHeads: 4, maxSeqLen: 128, feedForward: 'relu', tieEmbeddings: true }, 4, 64, 32],
     ['gated-GELU, untied, wide vocabulary', { arch: 't5', vocabSize: 3000, dModel: 64, dKv: 16, dFF: 128, nLayers: 2, nHeads: 4, maxSeqLen: 128, feedForward: 'gated-gelu', tieEmbeddings: false }, 4, 32, 32],
