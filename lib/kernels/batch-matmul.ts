@@ -3,6 +3,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { PackedWeights } from './packed-weights';
 import { sequentialGemm, type SequentialGemm } from './sequential-gemm';
 import { TransposeCache } from './transpose-cache';
+import { runProduct } from '../wasm-threads';
 import { wasmOps, WasmOps } from './wasm-ops';
 
 /**
@@ -36,10 +37,10 @@ export function routedBatchMatMulConfig(shipped: tf.KernelConfig, transposes: Tr
         return shipped.kernelFunc({ inputs, backend, attrs }); // it raises tfjs's own error for these
       }
       const ops = wasmOps(backend as BackendWasm);
-      const matMul2d = (x: tf.TensorInfo, y: tf.TensorInfo): tf.TensorInfo =>
+      const matMul2d = (x: tf.TensorInfo, y: tf.TensorInfo): tf.TensorInfo => runProduct(x.shape[0] * x.shape[1] * y.shape[1], () =>
         shipped.kernelFunc({
           inputs: { a: x, b: y }, backend, attrs: { transposeA: false, transposeB: false },
-        }) as tf.TensorInfo;
+        }) as tf.TensorInfo);
       const useShipped = () => shipped.kernelFunc({ inputs, backend, attrs }) as tf.TensorInfo;
       const gemm = sequentialGemm(backend as BackendWasm);
       return routedBatchMatMul(ops, matMul2d, gemm, useShipped, transposes, packed, a, b, transposeA, transposeB);
