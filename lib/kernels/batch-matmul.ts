@@ -90,20 +90,22 @@ function operandBatchIndex(outIndex: number, outBatch: number[], operandBatch: n
 const heapIndex = (ops: WasmOps, x: tf.TensorInfo): number => ops.backend.typedArrayFromHeap(x).byteOffset / 4;
 
 /**
- * The sum over t is taken in chunks of this many terms, each chunk over every row and column before the next
- * (the running sums kept in C, so every output still adds its terms in order of t): the chunk of A and B then
- * stays in cache while it is used. 64 was fastest on [128, 2048] x [2048, 384..512] weight gradients.
+ * The sum over t is taken in chunks of K_CHUNK terms, each chunk over every row of a panel of N_PANEL columns
+ * before the next chunk (the running sums kept in C, so every output still adds its terms in order of t): the
+ * chunk of A and the panel of B then stay in cache while they are used. On weight gradients [128, 2048] x
+ * [2048, 512] to [384, 1024] x [1024, 1536] these were the fastest of 16-256 terms and 64-all columns.
  */
 const K_CHUNK = 64;
+const N_PANEL = 256;
 
-/** C [m, n] (row stride n) = A B over every t < k, a chunk of K_CHUNK terms at a time; B [k, n] row-major. */
+/** C [m, n] (row stride n) = A B over every t < k, by panels and chunks (see K_CHUNK); B [k, n] row-major. */
 function gemmInKChunks(gemm: SequentialGemm, m: number, n: number, k: number, a: number, aRow: number, aCol: number, b: number, c: number): void {
-  if (k === 0) {
-    gemm.run(m, n, 0, a, aRow, aCol, b, n, c, n, false); // all +0
-    return;
-  }
-  for (let t = 0; t < k; t += K_CHUNK) {
-    gemm.run(m, n, Math.min(K_CHUNK, k - t), a + t * aCol, aRow, aCol, b + t * n, n, c, n, t > 0);
+  for (let j = 0; j < n; j += N_PANEL) {
+    const width = Math.min(N_PANEL, n - j);
+    if (k === 0) gemm.run(m, width, 0, a, aRow, aCol, b + j, n, c + j, n, false); // all +0
+    for (let t = 0; t < k; t += K_CHUNK) {
+      gemm.run(m, width, Math.min(K_CHUNK, k - t), a + t * aCol, aRow, aCol, b + t * n + j, n, c + j, n, t > 0);
+    }
   }
 }
 
