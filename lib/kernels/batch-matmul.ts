@@ -15,8 +15,10 @@ import { wasmOps, WasmOps } from './wasm-ops';
  * each case into a fast one:
  * - one right operand for the whole batch (a weight, `A B` or `A B^T`): `a`'s batch is folded into rows,
  *   `[B*m, k] x [k, n]`, and XNNPACK multiplies, keeping its packed copy of a persistent weight; a transpose
- *   flag on `b` becomes an explicit Transpose (a few rows times a large transposed matrix, i.e. sampling with a
- *   tied embedding, reuse a cached transposed copy);
+ *   flag on `b` becomes an explicit Transpose;
+ * - a few rows times a large transposed matrix (sampling with a tied embedding, logits a chunk of rows at a time)
+ *   reuse a cached transposed copy while `packed` keeps every packed copy; under a finite budget no copy is made:
+ *   `A B^T` is computed as `(B A^T)^T`, with B read as XNNPACK's left operand as it is and only A^T packed;
  * - a transposed left operand (`A^T B`: weight gradients) or a batch of right operands (attention's per-head
  *   products) go to {@link sequentialGemm}, which reads `A` or `A^T` in place and `B` unpacked and adds the
  *   products in the same order as XNNPACK (bit-identical results), one product per output batch index
@@ -129,8 +131,9 @@ function routedBatchMatMul(
   const fold = sizeOf(bBatch) === 1 && sizeOf(aBatch) === sizeOf(outBatch);
   const rowsPerProduct = fold ? sizeOf(aBatch) * m : m;
   const sameBatch = sizeOf(aBatch) === sizeOf(bBatch) && aBatch.length === bBatch.length;
-  const cachedB = transposeB && fold && rowsPerProduct <= FEW_ROWS && transposes.accepts(b);
-  if (!cachedB && rowsPerProduct <= SMALL_ROWS && (transposeB || !fold) && (fold || sameBatch)) return useShipped();
+  const largeTransposed = transposeB && fold && rowsPerProduct <= FEW_ROWS && transposes.accepts(b);
+  const cachedB = largeTransposed && packed.keepsAll;
+  if (!largeTransposed && rowsPerProduct <= SMALL_ROWS && (transposeB || !fold) && (fold || sameBatch)) return useShipped();
 
   const temps: tf.TensorInfo[] = [];
   const keep = (x: tf.TensorInfo) => { temps.push(x); return x; };
@@ -143,6 +146,15 @@ function routedBatchMatMul(
         + `b [${b.shape}] (transposeB=${transposeB})`);
     }
     const outShape = [...outBatch, m, n];
+    if (largeTransposed && !cachedB) {
+      // C = A B^T as (B A^T)^T: B [n, k] (a tied embedding: 544 MiB at Qwen2.5-0.5B's shape) is neither copied
+      // nor packed, only the few rows of A^T [k, rows] are. XNNPACK sums each dot product over k in order either
+      // way, so the result is bit-identical to the cached route (tests/kernels/replacements.test.ts).
+      const aPlain = transposeA ? keep(swapLastTwo(ops, a)) : a; // [...batchA, m, k]
+      const rowsT = keep(ops.transpose(keep(ops.reshape(aPlain, [rowsPerProduct, k])), [1, 0])); // [k, rows]
+      const cT = keep(matMul2d(keep(ops.reshape(b, [n, k])), rowsT)); // [n, rows]
+      return ops.reshape(keep(ops.transpose(cT, [1, 0])), outShape);
+    }
     if (transposeA || !fold) {
       // Weight gradients (A^T B) and attention's per-head products: the sequential product reads A or A^T in
       // place and B unpacked, where XNNPACK would need A^T copied and B packed anew for every product.
