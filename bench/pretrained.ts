@@ -8,9 +8,10 @@
  * default targets), it measures
  * - peak memory: the most bytes of tensor buffers held at once (counted at the wasm allocator) and the
  *   estimate of lib/model/memory.ts for the same plan;
- * - distillation train tokens/s: one row of 256 tokens per micro-batch (halved until the estimate fits the heap:
- *   activations are not recomputed, so Qwen2.5-0.5B trains on rows of 128), AdamW on the adapters (one step after a
- *   warm-up step: the machine is shared, so steps are few);
+ * - distillation train tokens/s: one row of 256 tokens per micro-batch (halved until the estimate fits the heap;
+ *   where the plain plan does not fit, blocks are recomputed, logits taken 64 rows at a time and packed weights kept
+ *   within the heap left), AdamW on the adapters (one step after a warm-up step: the machine is shared, so steps
+ *   are few);
  * - KV-cache sampling tokens/s: batch 8, 64 new tokens (after a warm-up generation of 8);
  * - the wall time of one GRPO iteration: 4 prompts x 4 samples x 64 new tokens, reference log-probs from the
  *   base (adapters off), one update;
@@ -67,7 +68,10 @@ const NEW_TOKENS = 64;
  * a shape whose update does not fit the heap at 4 (Qwen2.5-0.5B: its 151,936-wide logits).
  */
 const GRPO = { prompts: 4, samples: 4, updateRows: 4 };
-/** Rows of logits at once where the plain plan does not fit (at most 64: the kept transposed embedding's case). */
+/**
+ * Rows of logits at once where the plain plan does not fit (at most 64: the rows for which the kernel multiplies by
+ * the tied embedding without transposing it anew, lib/kernels/batch-matmul.ts).
+ */
 const LOGIT_CHUNK = 64;
 const MiB = 1024 * 1024;
 /**
@@ -81,7 +85,7 @@ interface ModelFigures {
   fits: boolean;
   /** `lora` for the decoder-only shapes; for T5 `full` where full fine-tuning fits, else `lora` (no T5 LoRA estimate yet). */
   mode: 'lora' | 'full';
-  /** Tokens per training micro-batch: 256, or fewer where 256 does not fit the heap (no activation recomputation). */
+  /** Tokens per training micro-batch: 256, or fewer where 256 does not fit the heap. */
   trainTokens: number;
   /** Most bytes of tensor buffers held at once (counted at the wasm allocator). */
   peakMiB: number;
@@ -217,7 +221,7 @@ async function measure(name: string, dir: string, trainOnly: boolean): Promise<M
   while (grpoRows > 1 && estimateMemory(updatePlan(grpoRows)).total > WASM_HEAP_BYTES) grpoRows /= 2;
   checkMemory(updatePlan(grpoRows), WASM_HEAP_BYTES, `${name} GRPO update`);
   LoraAdapter.attach(model, lora, { seed: 2 });
-  const phase = (what: string) => process.stderr.write(`${name}: ${what} (tensor bytes held: ${Math.round(tracker.current / MiB)} MiB)\n`);
+  const phase = (what: string) => process.stderr.write(`${name}: ${what} (tensor bytes held: ${Math.round(tracker.current / MiB)} MiB, peak ${Math.round(tracker.peak / MiB)} MiB; heap ${Math.round(tracker.heapBytes / MiB)} MiB)\n`);
   phase('loaded; training');
   const trainTokPerS = await trainRate(model, trainTokens);
   if (!tokenizer) {

@@ -24,6 +24,11 @@ export class PackedWeights {
   private readonly kept = new Map<tf.DataId, number>();
   private keptBytes = 0;
 
+  /** Whether every packed copy is kept (the budget is unlimited: the backend's own behaviour). */
+  get keepsAll(): boolean {
+    return this.budget === Number.POSITIVE_INFINITY;
+  }
+
   /** Bytes of the operands whose packed copies are held now. */
   get held(): number {
     return this.keptBytes;
@@ -31,7 +36,7 @@ export class PackedWeights {
 
   /** After a product whose right operand was the persistent tensor `b`: keep its packed copy, or drop it. */
   afterProduct(backend: BackendWasm, b: tf.TensorInfo): void {
-    if (this.budget === Number.POSITIVE_INFINITY || this.kept.has(b.dataId)) return;
+    if (this.keepsAll || this.kept.has(b.dataId)) return;
     this.releaseOrphans(backend);
     const bytes = 4 * b.shape.reduce((p, d) => p * d, 1);
     if (this.keptBytes + bytes <= this.budget) {

@@ -120,7 +120,8 @@ export class CausalLM implements StudentModel {
   /**
    * Rows of logits computed at once where log-probs of chosen tokens are taken ({@link scoreNextTokens} in
    * logprobs.ts: training loss, RL log-probs): 0 (the default) computes the whole [B, T, V] at once; n > 0 takes n
-   * rows at a time and recomputes them in the backward pass, so no more than n x V logits are alive.
+   * rows at a time and recomputes them in the backward pass, so no more than n x V logits are alive. With n > 0 a
+   * tied head also decodes through {@link logitsOf} instead of a transposed embedding kept per KV cache.
    */
   logitChunkRows = 0;
   private readonly rotary?: { cos: tf.Tensor2D; sin: tf.Tensor2D; rotateHalf: tf.Tensor2D };
@@ -207,9 +208,27 @@ export class CausalLM implements StudentModel {
   private trunk(ids: tf.Tensor2D, pass: Pass): tf.Tensor2D {
     let x = this.embed(ids, pass); // [B*T, C]
     const recompute = this.gradientCheckpointing && !pass.cache;
-    for (let layer = 0; layer < this.config.nLayers; layer++) x = recompute ? this.recomputedBlock(layer, x, pass) : this.block(layer, x, pass); // [B*T, C]
+    // A prompt filling a cache takes no gradient: each block's intermediates are freed when it ends, so the pass
+    // holds one block's at a time instead of every layer's until the caller's tidy ends.
+    const prompt = pass.cache !== undefined && pass.length > 1;
+    if (prompt) this.shareAcrossBlocks(pass);
+    for (let layer = 0; layer < this.config.nLayers; layer++) {
+      if (recompute) x = this.recomputedBlock(layer, x, pass); // [B*T, C]
+      else if (!prompt) x = this.block(layer, x, pass);
+      else {
+        const input = x;
+        x = tf.tidy(() => this.block(layer, input, pass));
+        input.dispose();
+      }
+    }
     if (pass.cache) pass.cache.length += pass.length;
     return this.norm(x, 'ln_f', pass);
+  }
+
+  /** Makes the pass's attention bias and rotary rows before the blocks, so that every block reads the same ones. */
+  private shareAcrossBlocks(pass: Pass): tf.Tensor3D {
+    if (this.rotary) pass.rotaryRows ??= this.rotaryRowsAt(pass.positions); // [B*T, hs]
+    return (pass.bias ??= attentionBias(pass.mask, pass.length, pass.past)); // [B, T, past + T]
   }
 
   /** Checks the inputs of {@link forward} and derives what every block of the pass shares. */
@@ -250,9 +269,8 @@ export class CausalLM implements StudentModel {
    * pass's attention bias and rotary rows are made first, outside the op, so the recomputation reads the same ones.
    */
   private recomputedBlock(layer: number, x: tf.Tensor2D, pass: Pass): tf.Tensor2D {
-    pass.bias ??= attentionBias(pass.mask, pass.length, pass.past); // [B, T, T]
-    if (this.rotary) pass.rotaryRows ??= this.rotaryRowsAt(pass.positions);
-    const constants = pass.rotaryRows ? [pass.bias, pass.rotaryRows.cos, pass.rotaryRows.sin] : [pass.bias];
+    const bias = this.shareAcrossBlocks(pass);
+    const constants = pass.rotaryRows ? [bias, pass.rotaryRows.cos, pass.rotaryRows.sin] : [bias];
     const block = (input: tf.Tensor, [bias, cos, sin]: tf.Tensor[]) =>
       this.block(layer, input as tf.Tensor2D, { ...pass, bias: bias as tf.Tensor3D, rotaryRows: cos && { cos: cos as tf.Tensor2D, sin: sin as tf.Tensor2D } });
     return recomputed(block, x, this.trainableWeights(`layers.${layer}.`), constants, this.adapter) as tf.Tensor2D;
@@ -345,8 +363,10 @@ export class CausalLM implements StudentModel {
   private head(hidden: tf.Tensor2D, pass: Pass): tf.Tensor2D {
     const { batch, length } = pass;
     const rows = pass.lastOnly && length > 1 ? (tf.reshape(tf.slice(tf.reshape(hidden, [batch, length, -1]), [0, length - 1, 0], [-1, 1, -1]), [batch, -1]) as tf.Tensor2D) : hidden;
-    // tied: rows @ tok_emb^T, with the transposed embedding made once per cache when decoding
-    if (pass.cache && this.config.tieEmbeddings) return tf.matMul(rows, pass.cache.outputProjection(this.weights.tok_emb as tf.Tensor2D));
+    // Tied and decoding: rows @ tok_emb^T with the transposed embedding made once per cache, unless logits are
+    // taken in chunks (a vocabulary too large to hold twice): then the chunks' product, whose kernel keeps at most
+    // one transposed copy for both (lib/kernels/batch-matmul.ts)
+    if (pass.cache && this.config.tieEmbeddings && this.logitChunkRows <= 0) return tf.matMul(rows, pass.cache.outputProjection(this.weights.tok_emb as tf.Tensor2D));
     return this.logitsOf(rows);
   }
 
@@ -426,13 +446,21 @@ export class CausalLM implements StudentModel {
     return Object.values(this.weights).reduce((n, v) => n + v.size, 0);
   }
 
-  /** A frozen copy (non-trainable variables with the same values), e.g. the PPO reference model. */
+  /** A frozen copy (non-trainable variables with the same values, the same settings), e.g. the PPO reference model. */
   clone(): CausalLM {
     const copy = (vars: Record<string, tf.Variable>): Record<string, tf.Variable> => {
       const prefix = `causal_lm_${modelCount++}`;
       return Object.fromEntries(Object.entries(vars).map(([name, v]) => [name, tf.variable(v, false, `${prefix}/${name}`)]));
     };
-    return new CausalLM(this.config, copy(this.weights), copy(this.valueHeadWeights));
+    return this.withSettings(new CausalLM(this.config, copy(this.weights), copy(this.valueHeadWeights)));
+  }
+
+  /** `other` with this model's kernels and memory settings (recomputed blocks, logit chunks), e.g. RL's reference. */
+  private withSettings(other: CausalLM): CausalLM {
+    other.ops = this.ops;
+    other.gradientCheckpointing = this.gradientCheckpointing;
+    other.logitChunkRows = this.logitChunkRows;
+    return other;
   }
 
   /** Host copies of every weight (LM and value head) by native name. */
@@ -445,11 +473,11 @@ export class CausalLM implements StudentModel {
   }
 
   /**
-   * The same model without its adapter, sharing every weight (no copy): with LoRA, the base model, e.g. RL's
-   * frozen reference. Disposing the view frees nothing of the original's.
+   * The same model without its adapter, sharing every weight (no copy) and its settings: with LoRA, the base model,
+   * e.g. RL's frozen reference. Disposing the view frees nothing of the original's.
    */
   withoutAdapter(): CausalLM {
-    const base = new CausalLM(this.config, this.weights, this.valueHeadWeights);
+    const base = this.withSettings(new CausalLM(this.config, this.weights, this.valueHeadWeights));
     base.view = true;
     return base;
   }

@@ -173,8 +173,11 @@ export class LoraAdapter implements ProjectionAdapter {
       const bound = 1 / Math.sqrt(site.inWidth);
       const aData = new Float32Array(site.inWidth * r);
       for (let i = 0; i < aData.length; i++) aData[i] = (2 * this.random.next() - 1) * bound;
-      const a = tf.variable(tf.tensor2d(aData, [site.inWidth, r]), true, `${prefix}/${site.hook}.lora_a`);
-      const b = tf.variable(tf.zeros([r, out]), true, `${prefix}/${site.hook}.lora_b`);
+      // A variable shares its initial tensor's buffer: the tidy disposes those tensors so that dispose() frees it.
+      const [a, b] = tf.tidy(() => [
+        tf.variable(tf.tensor2d(aData, [site.inWidth, r]), true, `${prefix}/${site.hook}.lora_a`),
+        tf.variable(tf.zeros([r, out]), true, `${prefix}/${site.hook}.lora_b`),
+      ]);
       this.weights[`${site.hook}.lora_a`] = a;
       this.weights[`${site.hook}.lora_b`] = b;
       this.byHook.set(site.hook, { site, a, b });

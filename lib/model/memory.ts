@@ -3,7 +3,7 @@
  * and the check that refuses a run whose estimate exceeds the backend's memory (wasm: a 4 GiB heap), naming the
  * numbers and the settings that would fit.
  */
-import type { Architecture, ResolvedModelConfig } from './config';
+import { hasQKVBias, type Architecture, type ResolvedModelConfig } from './config';
 import { t5WeightShapes, type ResolvedT5Config } from './t5-config';
 import { weightShapes } from './weights';
 
@@ -61,8 +61,18 @@ export interface MemoryEstimate {
    * (its packed copy and the hole the previous one left).
    */
   packed: number;
-  /** The transposed tied embedding [d, V] that sampling and chunked logits multiply by, made once and kept. */
+  /**
+   * The transposed tied embedding [d, V] that sampling and chunked logits multiply by, made once and kept: one per
+   * KV cache when logits are whole, else one shared by chunks and decoding while every packed copy is kept (none
+   * under a packed-weights budget: the product then reads the embedding as it is; lib/kernels/batch-matmul.ts).
+   */
   headCopy: number;
+  /**
+   * What decoding derives from the weights and keeps per KV cache: each layer's fused [wq | wk | wv] (and
+   * [bq | bk | bv]), and XNNPACK's packed copy of it (always with the biased layouts, whose fused product the
+   * budget does not govern; else while every packed copy is kept).
+   */
+  decodeWeights: number;
   gradients: number;
   optimizer: number;
   activations: number;
@@ -101,12 +111,20 @@ export function estimateMemory(plan: MemoryPlan): MemoryEstimate {
   const kvCache = FLOAT * 2 * 2 * config.nLayers * sampleRows * (plan.sampleLen ?? 0) * kvWidth
     + FLOAT * sampleRows * config.vocabSize * 2;
   const headMatrix = FLOAT * config.vocabSize * config.dModel;
-  const headCopy = config.tieEmbeddings && (sampleRows > 0 || (chunk > 0 && chunk <= FEW_ROWS)) ? headMatrix : 0;
-  const packable = FLOAT * packedParameters(config) + headMatrix;
   const budget = plan.packedBudget ?? Number.POSITIVE_INFINITY;
+  const keepsAll = budget === Number.POSITIVE_INFINITY;
+  // Chunked logits (and then decoding too, CausalLM.head) multiply few rows by the embedding with transposeB: the
+  // kernel keeps one transposed copy for them while every packed copy is kept, none under a budget. Decoding with
+  // whole logits keeps one per cache (and more rows than FEW_ROWS transpose it per step).
+  const fewRowsShare = chunk > 0 && ((microBatch > 0 && chunk <= FEW_ROWS) || (sampleRows > 0 && sampleRows <= FEW_ROWS));
+  const ownCopy = sampleRows > 0 && !(chunk > 0 && sampleRows <= FEW_ROWS);
+  const headCopy = config.tieEmbeddings && (ownCopy || (fewRowsShare && keepsAll)) ? headMatrix : 0;
+  const fusedQKV = FLOAT * config.nLayers * (config.dModel + (hasQKVBias(config.arch) ? 1 : 0)) * (config.dModel + 2 * kvWidth);
+  const decodeWeights = sampleRows > 0 ? fusedQKV * (hasQKVBias(config.arch) || keepsAll ? 2 : 1) : 0;
+  const packable = FLOAT * packedParameters(config) + headMatrix;
   const packed = packable <= budget ? packable : budget + 2 * headMatrix;
-  const total = weights + packed + headCopy + gradients + optimizer + activations + kvCache;
-  return { weights, packed, headCopy, gradients, optimizer, activations, kvCache, total };
+  const total = weights + packed + headCopy + decodeWeights + gradients + optimizer + activations + kvCache;
+  return { weights, packed, headCopy, decodeWeights, gradients, optimizer, activations, kvCache, total };
 }
 
 /**
@@ -160,6 +178,7 @@ export function estimateT5Memory(plan: T5MemoryPlan): MemoryEstimate {
   const headMatrix = FLOAT * config.vocabSize * config.dModel;
   const parts = {
     weights: FLOAT * params, packed: FLOAT * matrices + headMatrix, headCopy: config.tieEmbeddings && rows > 0 ? headMatrix : 0,
+    decodeWeights: 0, // T5 decoding keeps no fused projections per cache
     gradients: FLOAT * trainable * GRADIENT_COPIES, optimizer: FLOAT * trainable * 2, activations, kvCache,
   };
   return { ...parts, total: Object.values(parts).reduce((a, b) => a + b, 0) };
@@ -170,10 +189,9 @@ export function estimateT5Memory(plan: T5MemoryPlan): MemoryEstimate {
  * `limit`: unlimited when it fits with every packed copy kept, 0 when it fits with none kept or not at all.
  */
 export function packedBudgetFor(plan: MemoryPlan, limit: number): number {
-  const all = estimateMemory({ ...plan, packedBudget: undefined });
-  if (all.total <= limit) return Number.POSITIVE_INFINITY;
-  const headMatrix = FLOAT * plan.config.vocabSize * plan.config.dModel;
-  return Math.max(0, limit - (all.total - all.packed) - 2 * headMatrix);
+  if (estimateMemory({ ...plan, packedBudget: undefined }).total <= limit) return Number.POSITIVE_INFINITY;
+  // With a budget of 0 the estimate holds everything but the kept packed copies.
+  return Math.max(0, limit - estimateMemory({ ...plan, packedBudget: 0 }).total);
 }
 
 /**
@@ -198,7 +216,7 @@ const mib = (bytes: number) => `${Math.round(bytes / MiB).toLocaleString('en-US'
 
 /** One line naming each part of an estimate. */
 export function describeEstimate(e: MemoryEstimate): string {
-  return `${mib(e.total)} (weights ${mib(e.weights)}, packed weights ${mib(e.packed)}, ${e.headCopy > 0 ? `transposed embedding ${mib(e.headCopy)}, ` : ''}gradients ${mib(e.gradients)}, optimizer moments ${mib(e.optimizer)}, `
+  return `${mib(e.total)} (weights ${mib(e.weights)}, packed weights ${mib(e.packed)}, ${e.headCopy > 0 ? `transposed embedding ${mib(e.headCopy)}, ` : ''}${e.decodeWeights > 0 ? `decoding's fused q/k/v ${mib(e.decodeWeights)}, ` : ''}gradients ${mib(e.gradients)}, optimizer moments ${mib(e.optimizer)}, `
     + `activations ${mib(e.activations)}, KV cache ${mib(e.kvCache)})`;
 }
 

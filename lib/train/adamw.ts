@@ -46,10 +46,13 @@ export class AdamW implements HasOptimizerState {
     this.weightDecay = options.weightDecay ?? 0.01;
     const decays = options.decays ?? ((_name: string, p: tf.Variable) => p.rank >= 2);
     this.decaying = new Set(Object.keys(params).filter((name) => decays(name, params[name])));
-    for (const [name, p] of Object.entries(params)) {
-      this.m[name] = tf.variable(tf.zerosLike(p), false);
-      this.v[name] = tf.variable(tf.zerosLike(p), false);
-    }
+    // A variable shares its initial tensor's buffer: the tidy disposes the zeros so that dispose() frees it.
+    tf.tidy(() => {
+      for (const [name, p] of Object.entries(params)) {
+        this.m[name] = tf.variable(tf.zerosLike(p), false);
+        this.v[name] = tf.variable(tf.zerosLike(p), false);
+      }
+    });
   }
 
   /** Applies one update with learning rate `lr`; gradients are by parameter name (missing ones are skipped). */

@@ -85,3 +85,50 @@ test('the tensor-bytes tracker keeps counting when the module rebinds its alloca
   malloc()(10);
   expect(tracker.current).toBe(0);
 });
+
+describe('a few rows times a large transposed matrix (a tied head: logits in chunks, decoding)', () => {
+  /** b [2048, 64] (past the size whose transpose is kept), rows [m, 64]: the inputs of logits = rows @ b^T. */
+  const head = () => tf.tidy(() => tf.sin(tf.mul(tf.reshape(tf.range(0, 2048 * 64, 1, 'float32'), [2048, 64]), 0.37)));
+  const rowsOf = (m: number) => tf.tidy(() => tf.cos(tf.mul(tf.reshape(tf.range(0, m * 64, 1, 'float32'), [m, 64]), 0.11)));
+
+  test.each([1, 3, 8, 64])('%i rows: under a budget, computed as (B A^T)^T with no copy of B held, bit-identical to the product by an explicit transpose and to the kept copy', (m) => {
+    const b = head();
+    const x = rowsOf(m);
+    const explicitT = tf.transpose(b);
+    const reference = tf.matMul(x, explicitT); // [m, 2048]: XNNPACK with b^T as its packed right operand
+    const want = Array.from(reference.dataSync());
+    explicitT.dispose();
+
+    packedWeights.budget = 0;
+    const viaTransposedRows = tf.tidy(() => tf.matMul(tf.transpose(x), b, true, true)); // transposeA as well
+    const tracker = trackTensorBytes(tf.backend());
+    const before = tracker.current;
+    const swapped = tf.matMul(x, b, false, true);
+    const afterSwapped = tracker.current;
+    packedWeights.budget = Number.POSITIVE_INFINITY;
+    const cached = tf.matMul(x, b, false, true);
+    const afterCached = tracker.current;
+    tracker.stop();
+
+    expect(swapped.shape).toEqual([m, 2048]);
+    expect(Array.from(swapped.dataSync())).toEqual(want);
+    expect(Array.from(viaTransposedRows.dataSync())).toEqual(want);
+    expect(Array.from(cached.dataSync())).toEqual(want);
+    // under the budget only the output stays; with every packed copy kept, the transposed copy [64, 2048] too
+    expect(afterSwapped - before).toBe(4 * m * 2048);
+    expect(afterCached - afterSwapped).toBe(4 * m * 2048 + 4 * 2048 * 64);
+    tf.dispose([b, x, reference, swapped, viaTransposedRows, cached]);
+  });
+
+  test('batched rows [2, 3, 64] x b^T fold into 6 rows, bit-identical; a wrong inner size is refused', () => {
+    const b = head();
+    const x = tf.reshape(rowsOf(6), [2, 3, 64]);
+    const want = Array.from(tf.tidy(() => tf.matMul(x, tf.transpose(b))).dataSync());
+    packedWeights.budget = 0;
+    const got = tf.matMul(x, b, false, true);
+    expect(got.shape).toEqual([2, 3, 2048]);
+    expect(Array.from(got.dataSync())).toEqual(want);
+    expect(() => tf.matMul(tf.zeros([3, 63]), b, false, true)).toThrow(/inner/);
+    tf.dispose([b, x, got]);
+  });
+});

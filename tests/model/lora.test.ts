@@ -74,6 +74,7 @@ describe.each(['gpt2', 'llama'] as const)('%s LoRA', (arch) => {
   test('training steps change only the adapter, optimizer state only for it, no tensor leak', async () => {
     const model = CausalLM.create(TINY[arch], { seed: 4 });
     const before = await model.toArrays();
+    const held = tf.memory();
     const adapter = LoraAdapter.attach(model, { ...loraConfig(arch), dropout: 0.1 }, { seed: 5 });
     const trainer = new Trainer(model, { schedule: { peakLr: 1e-2, warmupSteps: 0, totalSteps: 10 }, microBatchSize: 2 });
     const batch = { ids: tokenRows(4, 10, 23, 5), targetMask: Array.from({ length: 4 }, () => Array(10).fill(1)) };
@@ -91,6 +92,11 @@ describe.each(['gpt2', 'llama'] as const)('%s LoRA', (arch) => {
     expect([...state.slots.keys()].sort()).toEqual(Object.keys(adapter.weights).flatMap((n) => [`m.${n}`, `v.${n}`]).sort());
     expect(adapter.training).toBe(false);
     trainer.dispose();
+    // the adapter and the optimizer gone, what the model held before remains, nothing more
+    adapter.dispose();
+    model.adapter = undefined;
+    expect(tf.memory().numTensors).toBe(held.numTensors);
+    expect(tf.memory().numBytes).toBe(held.numBytes);
     model.dispose();
   });
 
@@ -136,5 +142,20 @@ test('bad targets and adapter files are refused with the field named', () => {
     .toThrow('student.lora: field "rank" must be a positive integer, got 0');
   expect(model.adapter).toBeUndefined();
   expect(() => LoraAdapter.load(join(root, 'missing'), model)).toThrow(/adapter_config.json does not exist/);
+  model.dispose();
+});
+
+test('the base view and a frozen copy keep the memory settings, so RL\'s reference scores as the policy does', () => {
+  const model = CausalLM.create(TINY.llama, { seed: 2 });
+  LoraAdapter.attach(model, loraConfig('llama'), { seed: 3 });
+  model.gradientCheckpointing = true;
+  model.logitChunkRows = 4;
+  for (const other of [model.withoutAdapter(), model.clone()]) {
+    expect(other.gradientCheckpointing).toBe(true);
+    expect(other.logitChunkRows).toBe(4);
+    expect(other.ops).toBe(model.ops);
+    expect(other.adapter).toBeUndefined();
+    other.dispose();
+  }
   model.dispose();
 });

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend';
+import { packedWeights } from '../../lib/kernels';
 import { CausalLM } from '../../lib/model/causal-lm';
 import { validateModelConfig, type ModelConfig } from '../../lib/model/config';
 import { checkMemory, estimateMemory, estimateT5Memory, MemoryLimitError, packedBudgetFor, parameterCount, trackTensorBytes, WASM_HEAP_BYTES } from '../../lib/model/memory';
@@ -105,8 +106,85 @@ describe('memory', () => {
     const estimate = estimateMemory({ ...saving, packedBudget: budget });
     expect(estimate.weights).toBe(4 * 494_032_768);
     expect(estimate.packed).toBe(budget + 2 * 4 * 151936 * 896);
-    expect(estimate.headCopy).toBe(4 * 151936 * 896);
+    // under a budget the chunks read the embedding as it is (no transposed copy); with every packed copy kept, one
+    expect(estimate.headCopy).toBe(0);
+    expect(estimateMemory(saving).headCopy).toBe(4 * 151936 * 896);
     expect(packedBudgetFor({ ...saving, config: validateModelConfig({ arch: 'gpt2', vocabSize: 64, dModel: 64, nLayers: 2, nHeads: 4, maxSeqLen: 64 }) }, WASM_HEAP_BYTES)).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  test('decoding a tied head with logits in chunks: the same logits bit for bit, the kernel\'s one transposed copy while every packed copy is kept, none under a budget', () => {
+    const config: ModelConfig = { arch: 'qwen2', vocabSize: 3000, dModel: 64, nLayers: 2, nHeads: 4, nKvHeads: 2, dFF: 96, maxSeqLen: 64, tieEmbeddings: true };
+    const model = CausalLM.create(config, { seed: 3 });
+    const prompt = tokenRows(3, 5, config.vocabSize, 2, 0);
+    /** Logits of a prompt pass and 3 greedy steps, and the tensor bytes the pass made and holds before its cache is disposed. */
+    const decode = () => {
+      const tracker = trackTensorBytes(tf.backend());
+      const start = tracker.current;
+      const cache = model.newCache();
+      const logits: number[][] = [];
+      let ids = tf.tensor2d(prompt, undefined, 'int32');
+      for (let step = 0; step < 4; step++) {
+        const next = tf.tidy(() => {
+          const out = tf.squeeze(model.forward(ids, { cache, lastOnly: true }).logits, [1]); // [3, V]
+          logits.push(Array.from(out.dataSync()));
+          return tf.reshape(tf.cast(tf.argMax(out, -1), 'int32'), [3, 1]);
+        });
+        ids.dispose();
+        ids = next as tf.Tensor2D;
+      }
+      ids.dispose();
+      const held = tracker.current - start;
+      cache.dispose();
+      tracker.stop();
+      return { logits, held };
+    };
+    const whole = decode(); // the transposed embedding made per cache
+    model.logitChunkRows = 32;
+    const kept = decode(); // the kernel's transposed copy (shared with the chunks of scoring)
+    packedWeights.budget = 0;
+    let none: ReturnType<typeof decode>;
+    try {
+      none = decode(); // (E h^T)^T: no copy
+    } finally {
+      packedWeights.budget = Number.POSITIVE_INFINITY;
+    }
+    expect(kept.logits).toEqual(whole.logits);
+    expect(none.logits).toEqual(whole.logits);
+    const head = 4 * config.vocabSize * config.dModel;
+    expect(whole.held - none.held).toBe(head);
+    expect(kept.held - none.held).toBe(head);
+    const plan = { config: model.config, mode: { kind: 'lora', rank: 4, parameters: 0 } as const, microBatch: 0, seqLen: 0, sampleBatch: 3, sampleLen: 8 };
+    expect(estimateMemory(plan).headCopy).toBe(head);
+    expect(estimateMemory({ ...plan, logitChunkRows: 32 }).headCopy).toBe(head);
+    expect(estimateMemory({ ...plan, logitChunkRows: 32, packedBudget: 0 }).headCopy).toBe(0);
+    model.dispose();
+  });
+
+  test('a prompt filling a KV cache holds one block\'s intermediates at a time, not every layer\'s', () => {
+    const config: ModelConfig = { arch: 'llama', vocabSize: 50, dModel: 64, nLayers: 6, nHeads: 4, nKvHeads: 2, dFF: 192, maxSeqLen: 64 };
+    const model = CausalLM.create(config, { seed: 4 });
+    const ids = tf.tensor2d(tokenRows(8, 24, config.vocabSize, 5, 0), undefined, 'int32');
+    /** Tensor bytes at the peak of one prompt pass in a tidy (as sampling runs it), above what was held before. */
+    const peakOf = (withCache: boolean) => {
+      const cache = withCache ? model.newCache() : undefined;
+      const tracker = trackTensorBytes(tf.backend());
+      const start = tracker.current;
+      const logits = tf.tidy(() => Array.from(model.forward(ids, { cache, lastOnly: true }).logits.dataSync()));
+      const peak = tracker.peak - start;
+      tracker.stop();
+      cache?.dispose();
+      return { peak, logits };
+    };
+    const tensors = tf.memory().numTensors;
+    const whole = peakOf(false);
+    const prompt = peakOf(true);
+    expect(tf.memory().numTensors).toBe(tensors);
+    // (decoding's fused norm kernel rounds apart from the composite ops; bench/model-bits.ts pins the bits)
+    prompt.logits.forEach((v, i) => expect(Math.abs(v - whole.logits[i])).toBeLessThan(1e-5));
+    // 6 layers' intermediates against one layer's, plus the cache's keys and values of all six
+    expect(prompt.peak).toBeLessThan(0.5 * whole.peak);
+    ids.dispose();
+    model.dispose();
   });
 
   test.each([

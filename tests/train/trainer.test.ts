@@ -64,6 +64,18 @@ test('tf.memory().numTensors does not grow over 20 training steps', async () => 
   model.dispose();
 });
 
+test('dispose frees every tensor and byte the trainer made (AdamW moments included)', async () => {
+  const model = CausalLM.create(config, { seed: 1 });
+  const before = tf.memory();
+  const trainer = new Trainer(model, { schedule });
+  await trainer.step(batchOf(2, 16));
+  trainer.dispose();
+  const after = tf.memory();
+  expect(after.numTensors).toBe(before.numTensors);
+  expect(after.numBytes).toBe(before.numBytes);
+  model.dispose();
+});
+
 test('a tiny model overfits a small text (loss < 0.15) and then recites it; resuming from a checkpoint continues exactly', async () => {
   const model = CausalLM.create(config, { seed: 0 });
   const trainer = new Trainer(model, { schedule, weightDecay: 0 });
