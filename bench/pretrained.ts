@@ -221,7 +221,7 @@ async function measure(name: string, dir: string, trainOnly: boolean): Promise<M
   while (grpoRows > 1 && estimateMemory(updatePlan(grpoRows)).total > WASM_HEAP_BYTES) grpoRows /= 2;
   checkMemory(updatePlan(grpoRows), WASM_HEAP_BYTES, `${name} GRPO update`);
   LoraAdapter.attach(model, lora, { seed: 2 });
-  const phase = (what: string) => process.stderr.write(`${name}: ${what} (tensor bytes held: ${Math.round(tracker.current / MiB)} MiB)\n`);
+  const phase = (what: string) => process.stderr.write(`${name}: ${what} (tensor bytes held: ${Math.round(tracker.current / MiB)} MiB, peak ${Math.round(tracker.peak / MiB)} MiB; heap ${Math.round(tracker.heapBytes / MiB)} MiB)\n`);
   phase('loaded; training');
   const trainTokPerS = await trainRate(model, trainTokens);
   if (!tokenizer) {

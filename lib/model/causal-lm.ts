@@ -446,13 +446,21 @@ export class CausalLM implements StudentModel {
     return Object.values(this.weights).reduce((n, v) => n + v.size, 0);
   }
 
-  /** A frozen copy (non-trainable variables with the same values), e.g. the PPO reference model. */
+  /** A frozen copy (non-trainable variables with the same values, the same settings), e.g. the PPO reference model. */
   clone(): CausalLM {
     const copy = (vars: Record<string, tf.Variable>): Record<string, tf.Variable> => {
       const prefix = `causal_lm_${modelCount++}`;
       return Object.fromEntries(Object.entries(vars).map(([name, v]) => [name, tf.variable(v, false, `${prefix}/${name}`)]));
     };
-    return new CausalLM(this.config, copy(this.weights), copy(this.valueHeadWeights));
+    return this.withSettings(new CausalLM(this.config, copy(this.weights), copy(this.valueHeadWeights)));
+  }
+
+  /** `other` with this model's kernels and memory settings (recomputed blocks, logit chunks), e.g. RL's reference. */
+  private withSettings(other: CausalLM): CausalLM {
+    other.ops = this.ops;
+    other.gradientCheckpointing = this.gradientCheckpointing;
+    other.logitChunkRows = this.logitChunkRows;
+    return other;
   }
 
   /** Host copies of every weight (LM and value head) by native name. */
@@ -465,11 +473,11 @@ export class CausalLM implements StudentModel {
   }
 
   /**
-   * The same model without its adapter, sharing every weight (no copy): with LoRA, the base model, e.g. RL's
-   * frozen reference. Disposing the view frees nothing of the original's.
+   * The same model without its adapter, sharing every weight (no copy) and its settings: with LoRA, the base model,
+   * e.g. RL's frozen reference. Disposing the view frees nothing of the original's.
    */
   withoutAdapter(): CausalLM {
-    const base = new CausalLM(this.config, this.weights, this.valueHeadWeights);
+    const base = this.withSettings(new CausalLM(this.config, this.weights, this.valueHeadWeights));
     base.view = true;
     return base;
   }

@@ -144,3 +144,18 @@ test('bad targets and adapter files are refused with the field named', () => {
   expect(() => LoraAdapter.load(join(root, 'missing'), model)).toThrow(/adapter_config.json does not exist/);
   model.dispose();
 });
+
+test('the base view and a frozen copy keep the memory settings, so RL\'s reference scores as the policy does', () => {
+  const model = CausalLM.create(TINY.llama, { seed: 2 });
+  LoraAdapter.attach(model, loraConfig('llama'), { seed: 3 });
+  model.gradientCheckpointing = true;
+  model.logitChunkRows = 4;
+  for (const other of [model.withoutAdapter(), model.clone()]) {
+    expect(other.gradientCheckpointing).toBe(true);
+    expect(other.logitChunkRows).toBe(4);
+    expect(other.ops).toBe(model.ops);
+    expect(other.adapter).toBeUndefined();
+    other.dispose();
+  }
+  model.dispose();
+});

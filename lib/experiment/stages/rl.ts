@@ -85,6 +85,7 @@ export async function rlStage(context: StageContext): Promise<StageResult> {
   }
   attachStudentLora(config, policy);
   applyStudentMemorySettings(config, policy);
+  if (frozenCopy) applyStudentMemorySettings(config, frozenCopy); // the reference scores with the same chunks
   checkStudentMemory('rl', config, policy, {
     microBatch: rl.minibatchSize, seqLen: policy.config.maxSeqLen, sampleBatch: rl.minibatchSize, sampleLen: policy.config.maxSeqLen, referenceCopy: !lora,
   });
