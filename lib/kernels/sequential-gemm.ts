@@ -12,9 +12,6 @@ import { Worker } from 'node:worker_threads';
  * the gradients' fresh operands costs more than the product. The module is a few hundred bytes of wasm SIMD,
  * written here instruction by instruction, that imports the backend's own memory.
  */
-/** One call of the product: m, n, k, a, aRow, aCol, b, bRow, c, cRow (float32 indices), accumulate (0 or 1). */
-export type GemmCall = [number, number, number, number, number, number, number, number, number, number, number];
-
 export interface SequentialGemm {
   /**
    * C = A B with A(i, t) at float index `a + i * aRow + t * aCol`, B(t, j) at `b + t * bRow + j`, C(i, j) at
@@ -31,6 +28,9 @@ export interface SequentialGemm {
   /** Whether `runLists` runs lists on other threads (the heap is shared). */
   readonly parallel: boolean;
 }
+
+/** One call of the product: m, n, k, a, aRow, aCol, b, bRow, c, cRow (float32 indices), accumulate (0 or 1). */
+export type GemmCall = [number, number, number, number, number, number, number, number, number, number, number];
 
 // --- wasm binary encoding (the instructions used here; see the WebAssembly core and SIMD specifications) ---
 
