@@ -101,3 +101,19 @@ export function withWasmThreads<T>(threads: number, work: () => T): T {
     new Uint32Array(poolCount.memory.buffer)[poolCount.index] = before;
   }
 }
+
+/**
+ * Products of at least this many multiply-adds run on XNNPACK's whole pool even inside `withWasmThreads(1, ...)`:
+ * a GPT-2-124M decoding step's products (8 rows by 768 x 768 to 768 x 50257 weights, 4.7M to 309M) are long
+ * enough to share with a second thread, where an S decoding step's (8 x 128 x 512 at most, 0.5M) are not.
+ */
+export const POOLED_PRODUCT_MACS = 1 << 22;
+
+/**
+ * Runs `product` (one XNNPACK product of `macs` multiply-adds) on the whole pool when it is at least
+ * {@link POOLED_PRODUCT_MACS}, else with the pool as it is now. Results do not depend on the thread count.
+ */
+export function runProduct<T>(macs: number, product: () => T): T {
+  if (!poolCount || macs < POOLED_PRODUCT_MACS) return product();
+  return withWasmThreads(poolCount.threads, product);
+}

@@ -1,27 +1,32 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { PackedWeights } from './packed-weights';
+import { sequentialGemm, type SequentialGemm } from './sequential-gemm';
 import { TransposeCache } from './transpose-cache';
+import { runProduct } from '../wasm-threads';
 import { wasmOps, WasmOps } from './wasm-ops';
 
 /**
- * `BatchMatMul` for the wasm backend that sends every product to XNNPACK, through the `shipped` kernel's fast case.
+ * `BatchMatMul` for the wasm backend that sends every product to a fast path, with XNNPACK's rounding.
  *
  * tfjs-backend-wasm 4.22 calls XNNPACK's fully-connected operator only when the product is one 2-D
  * `[m, k] x [k, n]` with no transpose flag; everything else (every backward product, attention's batched
  * products, a 3-D activation times a 2-D weight) runs a scalar loop about 10x slower. This kernel rewrites
- * each case into that fast one, using only the wasm backend's own kernels:
- * - a transpose flag becomes an explicit Transpose of the last two axes;
- * - when `b` has no batch (or batch 1), `a`'s batch is folded into rows: `[B*m, k] x [k, n]`;
- * - otherwise the batch is looped: one 2-D product per output batch index (broadcasting batch axes of size 1),
- *   each written into its place in the output;
+ * each case into a fast one:
+ * - one right operand for the whole batch (a weight, `A B` or `A B^T`): `a`'s batch is folded into rows,
+ *   `[B*m, k] x [k, n]`, and XNNPACK multiplies, keeping its packed copy of a persistent weight; a transpose
+ *   flag on `b` becomes an explicit Transpose;
  * - a few rows times a large transposed matrix (sampling with a tied embedding, logits a chunk of rows at a time)
  *   reuse a cached transposed copy while `packed` keeps every packed copy; under a finite budget no copy is made:
  *   `A B^T` is computed as `(B A^T)^T`, with B read as XNNPACK's left operand as it is and only A^T packed;
- * - a 2-D `A^T B` with fewer rows than columns in its result is computed as `(B^T A)^T`, so that the smaller
- *   operand is the one XNNPACK packs.
- * `transposes` holds those copies; clear it when the kernel is unregistered. `packed` decides whether XNNPACK's
- * packed copy of a persistent right operand (a weight, a cached transpose) is kept after its product.
+ * - a transposed left operand (`A^T B`: weight gradients) or a batch of right operands (attention's per-head
+ *   products) go to {@link sequentialGemm}, which reads `A` or `A^T` in place and `B` unpacked and adds the
+ *   products in the same order as XNNPACK (bit-identical results), one product per output batch index
+ *   (broadcasting batch axes of size 1); XNNPACK would need `A^T` copied and every `B` packed anew, which
+ *   cost as much as the products;
+ * - decoding's products of at most SMALL_ROWS rows by a fresh operand keep the shipped loop.
+ * `transposes` holds the cached copies; clear it when the kernel is unregistered. `packed` decides whether
+ * XNNPACK's packed copy of a persistent right operand (a weight, a cached transpose) is kept after its product.
  */
 export function routedBatchMatMulConfig(shipped: tf.KernelConfig, transposes: TransposeCache, packed: PackedWeights): tf.KernelConfig {
   return {
@@ -34,12 +39,13 @@ export function routedBatchMatMulConfig(shipped: tf.KernelConfig, transposes: Tr
         return shipped.kernelFunc({ inputs, backend, attrs }); // it raises tfjs's own error for these
       }
       const ops = wasmOps(backend as BackendWasm);
-      const matMul2d = (x: tf.TensorInfo, y: tf.TensorInfo): tf.TensorInfo =>
+      const matMul2d = (x: tf.TensorInfo, y: tf.TensorInfo): tf.TensorInfo => runProduct(x.shape[0] * x.shape[1] * y.shape[1], () =>
         shipped.kernelFunc({
           inputs: { a: x, b: y }, backend, attrs: { transposeA: false, transposeB: false },
-        }) as tf.TensorInfo;
+        }) as tf.TensorInfo);
       const useShipped = () => shipped.kernelFunc({ inputs, backend, attrs }) as tf.TensorInfo;
-      return routedBatchMatMul(ops, matMul2d, useShipped, transposes, packed, a, b, transposeA, transposeB);
+      const gemm = sequentialGemm(backend as BackendWasm);
+      return routedBatchMatMul(ops, matMul2d, gemm, useShipped, transposes, packed, a, b, transposeA, transposeB);
     },
   };
 }
@@ -82,9 +88,33 @@ function operandBatchIndex(outIndex: number, outBatch: number[], operandBatch: n
   return index;
 }
 
+/** Where a tensor's values start in the heap, as a float32 index. */
+const heapIndex = (ops: WasmOps, x: tf.TensorInfo): number => ops.backend.typedArrayFromHeap(x).byteOffset / 4;
+
+/**
+ * The sum over t is taken in chunks of K_CHUNK terms, each chunk over every row of a panel of N_PANEL columns
+ * before the next chunk (the running sums kept in C, so every output still adds its terms in order of t): the
+ * chunk of A and the panel of B then stay in cache while they are used. On weight gradients [128, 2048] x
+ * [2048, 512] to [384, 1024] x [1024, 1536] these were the fastest of 16-256 terms and 64-all columns.
+ */
+const K_CHUNK = 64;
+const N_PANEL = 256;
+
+/** C [m, n] (row stride n) = A B over every t < k, by panels and chunks (see K_CHUNK); B [k, n] row-major. */
+function gemmInKChunks(gemm: SequentialGemm, m: number, n: number, k: number, a: number, aRow: number, aCol: number, b: number, c: number): void {
+  for (let j = 0; j < n; j += N_PANEL) {
+    const width = Math.min(N_PANEL, n - j);
+    if (k === 0) gemm.run(m, width, 0, a, aRow, aCol, b + j, n, c + j, n, false); // all +0
+    for (let t = 0; t < k; t += K_CHUNK) {
+      gemm.run(m, width, Math.min(K_CHUNK, k - t), a + t * aCol, aRow, aCol, b + t * n + j, n, c + j, n, t > 0);
+    }
+  }
+}
+
 function routedBatchMatMul(
   ops: WasmOps,
   matMul2d: (x: tf.TensorInfo, y: tf.TensorInfo) => tf.TensorInfo,
+  gemm: SequentialGemm,
   useShipped: () => tf.TensorInfo,
   transposes: TransposeCache,
   packed: PackedWeights,
@@ -109,18 +139,7 @@ function routedBatchMatMul(
   const keep = (x: tf.TensorInfo) => { temps.push(x); return x; };
   try {
     const n = transposeB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1];
-    const innerAgrees = b.shape[b.shape.length - 2] === aRows;
-    if (transposeA && !transposeB && innerAgrees && sizeOf(aBatch) === 1 && sizeOf(bBatch) === 1 && m < n) {
-      // C = A^T B, A [k, m], B [k, n]. XNNPACK packs its right operand first at about 9 ns a value (more than
-      // the product's own time per value at k = 2048), and a transpose costs 3-5 ns a value: so when m < n,
-      // compute (B^T A)^T, which transposes B and packs A, the smaller. A weight gradient [128, 512] with
-      // k = 2048: 29 instead of 36 ms; [512, 128] unswapped: 31 instead of 38 ms (medians of 14).
-      const bT = keep(ops.transpose(keep(ops.reshape(b, [aRows, n])), [1, 0]));
-      const cT = keep(matMul2d(bT, keep(ops.reshape(a, [aRows, m]))));
-      return ops.reshape(keep(ops.transpose(cT, [1, 0])), [...outBatch, m, n]);
-    }
-    const aPlain = transposeA ? keep(swapLastTwo(ops, a)) : a; // [...batchA, m, k]
-    const k = aPlain.shape[aPlain.shape.length - 1];
+    const k = transposeA ? aRows : aCols;
     const kB = transposeB ? b.shape[b.shape.length - 1] : b.shape[b.shape.length - 2];
     if (k !== kB) {
       throw new Error(`BatchMatMul: inner dimensions differ: a [${a.shape}] (transposeA=${transposeA}) and `
@@ -131,35 +150,36 @@ function routedBatchMatMul(
       // C = A B^T as (B A^T)^T: B [n, k] (a tied embedding: 544 MiB at Qwen2.5-0.5B's shape) is neither copied
       // nor packed, only the few rows of A^T [k, rows] are. XNNPACK sums each dot product over k in order either
       // way, so the result is bit-identical to the cached route (tests/kernels/replacements.test.ts).
+      const aPlain = transposeA ? keep(swapLastTwo(ops, a)) : a; // [...batchA, m, k]
       const rowsT = keep(ops.transpose(keep(ops.reshape(aPlain, [rowsPerProduct, k])), [1, 0])); // [k, rows]
       const cT = keep(matMul2d(keep(ops.reshape(b, [n, k])), rowsT)); // [n, rows]
       return ops.reshape(keep(ops.transpose(cT, [1, 0])), outShape);
     }
+    if (transposeA || !fold) {
+      // Weight gradients (A^T B) and attention's per-head products: the sequential product reads A or A^T in
+      // place and B unpacked, where XNNPACK would need A^T copied and B packed anew for every product.
+      const bPlain = transposeB ? keep(swapLastTwo(ops, b)) : b; // [...batchB, k, n]
+      const out = ops.empty([sizeOf(outBatch), m, n]);
+      const [aBase, bBase, outBase] = [a, bPlain, out].map((x) => heapIndex(ops, x));
+      // A(i, t) in a stored [m, k] matrix, or in a stored [k, m] one when transposed
+      const [aRow, aCol] = transposeA ? [1, m] : [k, 1];
+      for (let i = 0; i < sizeOf(outBatch); i++) {
+        const aAt = aBase + operandBatchIndex(i, outBatch, aBatch) * m * k;
+        const bAt = bBase + operandBatchIndex(i, outBatch, bBatch) * k * n;
+        gemmInKChunks(gemm, m, n, k, aAt, aRow, aCol, bAt, outBase + i * m * n);
+      }
+      const shaped = ops.reshape(out, outShape);
+      ops.release(out);
+      return shaped;
+    }
     // [...batchB, k, n]
     const bPlain = cachedB ? transposes.transposed(ops, b) : transposeB ? keep(swapLastTwo(ops, b)) : b;
-
-    if (fold) {
-      // One weight matrix for the whole batch: fold a's batch into rows.
-      const rows = keep(ops.reshape(aPlain, [sizeOf(aBatch) * m, k]));
-      const weight = keep(ops.reshape(bPlain, [k, n]));
-      const product = keep(matMul2d(rows, weight));
-      if (cachedB || bPlain === b) packed.afterProduct(ops.backend, bPlain);
-      return ops.reshape(product, outShape);
-    }
-
-    const aStack = keep(ops.reshape(aPlain, [sizeOf(aBatch), m, k]));
-    const bStack = keep(ops.reshape(bPlain, [sizeOf(bBatch), k, n]));
-    const out = ops.empty([sizeOf(outBatch), m, n]);
-    for (let i = 0; i < sizeOf(outBatch); i++) {
-      const ai = ops.matrix(aStack, operandBatchIndex(i, outBatch, aBatch));
-      const bi = ops.matrix(bStack, operandBatchIndex(i, outBatch, bBatch));
-      const product = matMul2d(ai, bi);
-      ops.write(out, i * m * n, product);
-      [ai, bi, product].forEach(ops.release);
-    }
-    const shaped = ops.reshape(out, outShape);
-    ops.release(out);
-    return shaped;
+    // One weight matrix for the whole batch: fold a's batch into rows.
+    const rows = keep(ops.reshape(a, [sizeOf(aBatch) * m, k]));
+    const weight = keep(ops.reshape(bPlain, [k, n]));
+    const product = keep(matMul2d(rows, weight));
+    if (cachedB || bPlain === b) packed.afterProduct(ops.backend, bPlain);
+    return ops.reshape(product, outShape);
   } finally {
     for (const t of temps) ops.release(t);
   }

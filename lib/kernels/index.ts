@@ -14,6 +14,7 @@ import { leadingSumConfig } from './leading-sum';
 import { rowNormConfig, rowNormGradConfig } from './row-norm';
 import { sharedCastConfig, sharedIdentityConfig } from './shared-identity';
 import { PackedWeights } from './packed-weights';
+import { pooledFusedMatMulConfig } from './pooled-fused-matmul';
 import { TransposeCache } from './transpose-cache';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum';
 import { wasmKernel } from './wasm-ops';
@@ -38,6 +39,7 @@ const REPLACEMENTS: Record<string, (shipped: tf.KernelConfig) => tf.KernelConfig
   Slice: heapSliceConfig,
   SplitV: heapSplitConfig,
   Transpose: heapTransposeConfig,
+  _FusedMatMul: pooledFusedMatMulConfig,
 };
 
 let shipped: Map<string, tf.KernelConfig> | undefined;
@@ -49,12 +51,14 @@ let fast = false;
  *   the one-kernel `RowNorm`, `DecodeAttention` and `DecodeBlock` that decoding uses, `RowNormGrad` and `GeluTanhGrad` that
  *   the norms' and GELU's gradients use, and `AdamWStep` that the optimizer uses (see `rowNorm`,
  *   `decodeAttention`, `rowNormGrad`, `geluTanhGrad`, `adamwStep`);
- * - replaces `BatchMatMul` by a kernel that sends every product to XNNPACK's fast path (4-7x faster training),
+ * - replaces `BatchMatMul` by a kernel that sends every product to a fast path (XNNPACK, or a sequential wasm SIMD
+ *   product with XNNPACK's rounding for weight gradients and attention's per-head products; 4-7x faster training),
  *   `Pow` by repeated multiplication for exponents 1-4 (GELU's x^3), `Identity` (run on every tensor saved
  *   for the backward pass) and same-dtype `Cast` by ones that share the buffer instead of copying it,
  *   `GatherV2` by row copies for embedding lookups, `Sum` over leading axes (bias and gain gradients) by
  *   a loop without a transpose, `Slice` / `SplitV` by copies straight from the heap, and `Transpose` of the
- *   last two axes by a loop that reads eight rows a pass;
+ *   last two axes by a loop that reads eight rows a pass, and wraps `_FusedMatMul` so that a large product runs on
+ *   XNNPACK's whole thread pool while decoding limits it to one thread (see `runProduct`);
  * the replacements only on the pinned tfjs-backend-wasm version: on another one the shipped kernels stay
  * (correct, slower) with a warning. Safe before or after `tf.setBackend('wasm')`. Called by `initBackend`.
  */
@@ -76,7 +80,7 @@ export function registerWasmKernels(): void {
 }
 
 /**
- * Switches wasm's `BatchMatMul`, `Pow`, `Identity`, `Cast`, `GatherV2`, `Sum`, `Slice`, `SplitV` and `Transpose`
+ * Switches wasm's `BatchMatMul`, `Pow`, `Identity`, `Cast`, `GatherV2`, `Sum`, `Slice`, `SplitV`, `Transpose` and `_FusedMatMul`
  * between the project's fast kernels (`true`) and the shipped ones (`false`), e.g. to measure the difference.
  * Requires `registerWasmKernels()` to have installed them.
  */

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend';
 import { fastWasmKernelsOn } from '../../lib/kernels';
 import { wasmThreads } from '../../lib/wasm-threads';
-import { trainAndSample } from './threads-workload';
+import { largeProducts, trainAndSample } from './threads-workload';
 
 const repo = path.resolve(__dirname, '../..');
 
@@ -106,24 +106,30 @@ function runChild(dir: string, lines: string[], env: Record<string, string>): Pr
 describe('RRL_WASM_THREADS', () => {
   const imports = (names: string[]) => names.map((n) => `import { ${n.split(':')[0]} } from ${JSON.stringify(path.join(repo, n.split(':')[1]))};`);
 
-  test('2 threads: XNNPACK pool of 2, decoding on 1, training and sampling bit-identical to 1 thread, the process exits by itself', async () => {
+  test('2 threads: XNNPACK pool of 2, decoding on 1 but for large products, training, sampling and large products bit-identical to 1 thread, the process exits by itself', async () => {
     await initBackend();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rrl-threads-'));
     try {
       const child = runChild(dir, [
-        ...imports(['initBackend:lib/backend', 'wasmThreads, withWasmThreads:lib/wasm-threads', 'trainAndSample:tests/backend/threads-workload']),
+        ...imports(['initBackend:lib/backend', 'runProduct, wasmThreads, withWasmThreads:lib/wasm-threads', 'trainAndSample, largeProducts:tests/backend/threads-workload']),
         `import { getThreadsCount } from ${JSON.stringify(require.resolve('@tensorflow/tfjs-backend-wasm'))};`,
         'initBackend().then(async (info) => {',
         '  const pool = { reason: info.reason, pool: getThreadsCount(), now: wasmThreads(), inside: withWasmThreads(1, () => wasmThreads()), after: wasmThreads() };',
-        '  console.log(JSON.stringify({ ...pool, ...(await trainAndSample()) }));',
+        '  const perProduct = withWasmThreads(1, () => [runProduct(1 << 22, () => wasmThreads()), runProduct((1 << 22) - 1, () => wasmThreads())]);',
+        '  const large = withWasmThreads(1, () => largeProducts());',
+        '  console.log(JSON.stringify({ ...pool, perProduct, large, ...(await trainAndSample()) }));',
         '});',
       ], { RRL_WASM_THREADS: '2' });
       const here = await trainAndSample(); // this process: one thread
+      const large = largeProducts();
       const { code, out, err } = await child;
       expect(err).not.toContain('Error');
       expect(code).toBe(0);
       const threaded = JSON.parse(out);
       expect(threaded).toMatchObject({ pool: 2, now: 2, inside: 1, after: 2 });
+      // while decoding limits the pool to one thread, a large product still gets both, a smaller one does not
+      expect(threaded.perProduct).toEqual([2, 1]);
+      expect(threaded.large).toEqual(large);
       expect(threaded.reason).toContain('wasm: XNNPACK, SIMD, 2 threads (decoding on 1)');
       expect(threaded.losses).toEqual(here.losses);
       expect(threaded.weights).toBe(here.weights);

@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'crypto';
 import { CausalLM, generate } from '../../lib/model';
 import { CharTokenizer } from '../../lib/tokenizer';
@@ -22,4 +23,18 @@ export async function trainAndSample(): Promise<{ losses: number[]; weights: str
   const generations = await generate(model, tokenizer, ['abc', 'hello', '12+34=', 'x'], { maxNewTokens: 12, seed: 5 });
   model.dispose();
   return { losses, weights: hash.digest('hex'), generated: generations.map((g) => g.tokenIds) };
+}
+
+/**
+ * SHA-256s of the bytes of products large enough for `runProduct` to give them the whole pool (8 rows by a
+ * [1024, 640] weight: 5.2M multiply-adds): a fused product with a bias (as a dense layer) and a 2-D BatchMatMul.
+ */
+export function largeProducts(): string[] {
+  return tf.tidy(() => {
+    const x = tf.randomUniform([8, 1024], -1, 1, 'float32', 1);
+    const w = tf.randomUniform([1024, 640], -1, 1, 'float32', 2);
+    const bias = tf.randomUniform([640], -1, 1, 'float32', 3);
+    return [tf.fused.matMul({ a: x, b: w, bias }), tf.matMul(x, w)]
+      .map((t) => createHash('sha256').update(Buffer.from((t.dataSync() as Float32Array).buffer)).digest('hex'));
+  });
 }

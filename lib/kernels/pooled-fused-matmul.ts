@@ -1,0 +1,19 @@
+import type * as tf from '@tensorflow/tfjs';
+import { runProduct } from '../wasm-threads';
+
+/**
+ * `_FusedMatMul` for the wasm backend: the shipped kernel (XNNPACK), run on XNNPACK's whole thread pool when the
+ * product is large even while decoding limits the pool to one thread (see `runProduct`); the same results.
+ */
+export function pooledFusedMatMulConfig(shipped: tf.KernelConfig): tf.KernelConfig {
+  return {
+    ...shipped,
+    kernelFunc: (args) => {
+      const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+      const { transposeB } = args.attrs as unknown as tf.BatchMatMulAttrs;
+      const outputs = transposeB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1];
+      const macs = a.shape.reduce((p, d) => p * d, 1) * outputs;
+      return runProduct(macs, () => shipped.kernelFunc(args));
+    },
+  };
+}

@@ -1,0 +1,214 @@
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+
+/**
+ * A float32 matrix product on the wasm backend's heap, `C[i, j] = sum_t A(i, t) B(t, j)`, that rounds exactly
+ * as XNNPACK's fully-connected operator does: each output starts at +0 and adds the products `A(i, t) * B(t, j)`
+ * one by one in order of `t`, each product and each sum rounded to float32 (wasm SIMD has no fused multiply-add).
+ * A is read through two strides, so `A` or `A^T` stored row-major are both read in place; B and C are row-major.
+ *
+ * Unlike XNNPACK it needs no packed copy of B: XNNPACK packs its right operand when an operator is created
+ * (tfjs-backend-wasm creates one per right-operand buffer), which for attention's per-head products and for
+ * the gradients' fresh operands costs more than the product. The module is a few hundred bytes of wasm SIMD,
+ * written here instruction by instruction, that imports the backend's own memory.
+ */
+export interface SequentialGemm {
+  /**
+   * C = A B with A(i, t) at float index `a + i * aRow + t * aCol`, B(t, j) at `b + t * bRow + j`, C(i, j) at
+   * `c + i * cRow + j` (all float32 indices into the heap, i < m, j < n, t < k). With `accumulate`, C's values
+   * are the starting sums instead of +0 (the next part of a longer sum over t).
+   */
+  run(m: number, n: number, k: number, a: number, aRow: number, aCol: number, b: number, bRow: number, c: number, cRow: number, accumulate: boolean): void;
+}
+
+// --- wasm binary encoding (the instructions used here; see the WebAssembly core and SIMD specifications) ---
+
+const uleb = (value: number): number[] => {
+  const out: number[] = [];
+  do {
+    let byte = value & 0x7f;
+    value >>>= 7;
+    if (value !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (value !== 0);
+  return out;
+};
+
+const sleb = (value: number): number[] => {
+  const out: number[] = [];
+  for (;;) {
+    const byte = value & 0x7f;
+    value >>= 7;
+    if ((value === 0 && (byte & 0x40) === 0) || (value === -1 && (byte & 0x40) !== 0)) return [...out, byte];
+    out.push(byte | 0x80);
+  }
+};
+
+const I32 = 0x7f;
+const F32 = 0x7d;
+const V128 = 0x7b;
+
+const op = {
+  block: [0x02, 0x40], loop: [0x03, 0x40], if: [0x04, 0x40], else: [0x05], end: [0x0b],
+  br: (depth: number) => [0x0c, ...uleb(depth)],
+  brIf: (depth: number) => [0x0d, ...uleb(depth)],
+  get: (local: number) => [0x20, ...uleb(local)],
+  set: (local: number) => [0x21, ...uleb(local)],
+  i32: (value: number) => [0x41, ...sleb(value)],
+  i32Eqz: [0x45], i32LtU: [0x49], i32GeU: [0x4f], i32Add: [0x6a], i32Sub: [0x6b], i32Mul: [0x6c], i32Shl: [0x74],
+  f32Load: (offset: number) => [0x2a, 0, ...uleb(offset)],
+  f32Store: (offset: number) => [0x38, 0, ...uleb(offset)],
+  f32Zero: [0x43, 0, 0, 0, 0],
+  f32Add: [0x92], f32Mul: [0x94],
+  v128Load: (offset: number) => [0xfd, ...uleb(0), 0, ...uleb(offset)],
+  v128Load32Splat: (offset: number) => [0xfd, ...uleb(9), 0, ...uleb(offset)],
+  v128Store: (offset: number) => [0xfd, ...uleb(11), 0, ...uleb(offset)],
+  v128Zero: [0xfd, ...uleb(12), ...new Array(16).fill(0)],
+  f32x4Add: [0xfd, ...uleb(228)], f32x4Mul: [0xfd, ...uleb(230)],
+};
+
+// Parameters (byte addresses and byte strides) and locals of the one exported function.
+const P = { m: 0, n: 1, k: 2, a: 3, aRow: 4, aCol: 5, b: 6, bRow: 7, c: 8, cRow: 9, accumulate: 10 };
+const PARAMS = 11;
+const ROWS = 4; // rows of the largest tile
+const I32_LOCALS = ['i', 'j', 't', 'pb', 'pc', 'pa0', 'pa1', 'pa2', 'pa3'] as const;
+const L = Object.fromEntries(I32_LOCALS.map((name, index) => [name, PARAMS + index])) as Record<(typeof I32_LOCALS)[number], number>;
+const F32_BASE = PARAMS + I32_LOCALS.length; // ROWS scalar sums
+const V128_BASE = F32_BASE + ROWS; // ROWS x 2 vector sums, two B vectors, one splat of A
+const acc = (row: number, vector: number) => V128_BASE + row * 2 + vector;
+const BV = V128_BASE + ROWS * 2;
+const AS = BV + 2;
+const V128_LOCALS = ROWS * 2 + 3;
+
+/** `i32` local `target` = `local` + `value` (a constant). */
+const addConst = (target: number, local: number, value: number) => [...op.get(local), ...op.i32(value), ...op.i32Add, ...op.set(target)];
+
+/**
+ * One tile of `rows` rows starting at row `i` and `width` columns starting at column `j` (width 8 or 4: one or
+ * two vectors; 1: scalar). Keeps its sums in locals over the whole k loop and writes them to C at the end.
+ */
+function tile(rows: number, width: 1 | 4 | 8): number[] {
+  const vectors = width === 1 ? 0 : width / 4;
+  const code: number[] = [];
+  // pa_r = a + (i + r) * aRow; pb = b + j * 4; pc = c + i * cRow + j * 4
+  for (let r = 0; r < rows; r++) {
+    code.push(...op.get(P.a), ...op.get(L.i), ...op.i32(r), ...op.i32Add, ...op.get(P.aRow), ...op.i32Mul, ...op.i32Add, ...op.set(L.pa0 + r));
+  }
+  code.push(...op.get(P.b), ...op.get(L.j), ...op.i32(2), ...op.i32Shl, ...op.i32Add, ...op.set(L.pb));
+  code.push(...op.get(P.c), ...op.get(L.i), ...op.get(P.cRow), ...op.i32Mul, ...op.i32Add, ...op.get(L.j), ...op.i32(2), ...op.i32Shl, ...op.i32Add, ...op.set(L.pc));
+  // Sums start at +0 or at C's values.
+  const rowAddress = (r: number) => [...op.get(L.pc), ...(r === 0 ? [] : [...op.get(P.cRow), ...op.i32(r), ...op.i32Mul, ...op.i32Add])];
+  code.push(...op.get(P.accumulate), ...op.if);
+  for (let r = 0; r < rows; r++) {
+    if (width === 1) code.push(...rowAddress(r), ...op.f32Load(0), ...op.set(F32_BASE + r));
+    for (let v = 0; v < vectors; v++) code.push(...rowAddress(r), ...op.v128Load(16 * v), ...op.set(acc(r, v)));
+  }
+  code.push(...op.else);
+  for (let r = 0; r < rows; r++) {
+    if (width === 1) code.push(...op.f32Zero, ...op.set(F32_BASE + r));
+    for (let v = 0; v < vectors; v++) code.push(...op.v128Zero, ...op.set(acc(r, v)));
+  }
+  code.push(...op.end);
+  // for (t = k; t != 0; t--): sum += A(i + r, t) * B(t, j..)
+  code.push(...op.get(P.k), ...op.set(L.t), ...op.block, ...op.loop, ...op.get(L.t), ...op.i32Eqz, ...op.brIf(1));
+  if (width === 1) {
+    for (let r = 0; r < rows; r++) {
+      // sum_r = sum_r + A * B
+      code.push(...op.get(F32_BASE + r), ...op.get(L.pa0 + r), ...op.f32Load(0), ...op.get(L.pb), ...op.f32Load(0), ...op.f32Mul, ...op.f32Add, ...op.set(F32_BASE + r));
+    }
+  } else {
+    for (let v = 0; v < vectors; v++) code.push(...op.get(L.pb), ...op.v128Load(16 * v), ...op.set(BV + v));
+    for (let r = 0; r < rows; r++) {
+      code.push(...op.get(L.pa0 + r), ...op.v128Load32Splat(0), ...op.set(AS));
+      for (let v = 0; v < vectors; v++) {
+        code.push(...op.get(acc(r, v)), ...op.get(AS), ...op.get(BV + v), ...op.f32x4Mul, ...op.f32x4Add, ...op.set(acc(r, v)));
+      }
+    }
+  }
+  for (let r = 0; r < rows; r++) code.push(...op.get(L.pa0 + r), ...op.get(P.aCol), ...op.i32Add, ...op.set(L.pa0 + r));
+  code.push(...op.get(L.pb), ...op.get(P.bRow), ...op.i32Add, ...op.set(L.pb));
+  code.push(...addConst(L.t, L.t, -1), ...op.br(0), ...op.end, ...op.end);
+  // Store the sums.
+  for (let r = 0; r < rows; r++) {
+    if (width === 1) code.push(...rowAddress(r), ...op.get(F32_BASE + r), ...op.f32Store(0));
+    for (let v = 0; v < vectors; v++) code.push(...rowAddress(r), ...op.get(acc(r, v)), ...op.v128Store(16 * v));
+  }
+  return code;
+}
+
+/** While at least `width` columns are left from j: one tile, j += width. */
+function columnLoop(rows: number, width: 1 | 4 | 8): number[] {
+  return [
+    ...op.block, ...op.loop,
+    ...op.get(P.n), ...op.get(L.j), ...op.i32Sub, ...op.i32(width), ...op.i32LtU, ...op.brIf(1),
+    ...tile(rows, width),
+    ...addConst(L.j, L.j, width), ...op.br(0),
+    ...op.end, ...op.end,
+  ];
+}
+
+/** While at least `rows` rows are left from i: every column of those rows, i += rows. */
+function rowLoop(rows: number): number[] {
+  return [
+    ...op.block, ...op.loop,
+    ...op.get(P.m), ...op.get(L.i), ...op.i32Sub, ...op.i32(rows), ...op.i32LtU, ...op.brIf(1),
+    ...op.i32(0), ...op.set(L.j),
+    ...columnLoop(rows, 8), ...columnLoop(rows, 4), ...columnLoop(rows, 1),
+    ...addConst(L.i, L.i, rows), ...op.br(0),
+    ...op.end, ...op.end,
+  ];
+}
+
+const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
+const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
+const name = (text: string) => vec([...Buffer.from(text, 'utf8')].map((b) => [b]));
+
+/** The module's bytes; `shared` when the backend's memory is a shared one (the threaded build). */
+export function sequentialGemmModule(shared: boolean, maxPages: number): Uint8Array {
+  const body = [
+    ...vec([[...uleb(I32_LOCALS.length), I32], [...uleb(ROWS), F32], [...uleb(V128_LOCALS), V128]]),
+    ...op.i32(0), ...op.set(L.i),
+    ...rowLoop(ROWS), ...rowLoop(1),
+    ...op.end,
+  ];
+  const limits = shared ? [0x03, ...uleb(1), ...uleb(maxPages)] : [0x00, ...uleb(1)];
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec([[0x60, ...vec(new Array(PARAMS).fill([I32])), ...vec([])]])),
+    ...section(2, vec([[...name('env'), ...name('memory'), 0x02, ...limits]])),
+    ...section(3, vec([uleb(0)])),
+    ...section(7, vec([[...name('gemm'), 0x00, ...uleb(0)]])),
+    ...section(10, vec([[...uleb(body.length), ...body]])),
+  ]);
+}
+
+/** The parts of the WebAssembly JS API used here (the project's TypeScript settings carry no DOM types). */
+interface WasmMemory { buffer: ArrayBufferLike }
+interface WebAssemblyApi {
+  Memory: abstract new (...args: never[]) => WasmMemory;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+}
+const WebAssemblyJs = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
+
+/** What of the wasm backend's emscripten module is used here: its memory. */
+interface EmscriptenModule { asm?: { memory?: WasmMemory }; wasmMemory?: WasmMemory }
+
+const instances = new WeakMap<BackendWasm, SequentialGemm>();
+
+/** The product bound to `backend`'s heap (compiled once per backend). */
+export function sequentialGemm(backend: BackendWasm): SequentialGemm {
+  const known = instances.get(backend);
+  if (known) return known;
+  const module = backend.wasm as unknown as EmscriptenModule;
+  const memory = module.wasmMemory ?? module.asm?.memory;
+  if (!(memory instanceof WebAssemblyJs.Memory)) throw new Error('sequentialGemm: the wasm backend does not expose its memory');
+  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+  const instance = new WebAssemblyJs.Instance(new WebAssemblyJs.Module(sequentialGemmModule(shared, 65536)), { env: { memory } });
+  const gemm = instance.exports.gemm as (...args: number[]) => void;
+  const made: SequentialGemm = {
+    run: (m, n, k, a, aRow, aCol, b, bRow, c, cRow, accumulate) =>
+      gemm(m, n, k, 4 * a, 4 * aRow, 4 * aCol, 4 * b, 4 * bRow, 4 * c, 4 * cRow, accumulate ? 1 : 0),
+  };
+  instances.set(backend, made);
+  return made;
+}
