@@ -39,7 +39,7 @@ import * as tf from '@tensorflow/tfjs';
 import { gitCommit } from './commit';
 import { initBackend } from '../lib/backend';
 import {
-  CausalLM, checkMemory, estimateMemory, estimateT5Memory, exportHFCheckpoint, generate, LoraAdapter, loadCheckpoint, trackTensorBytes,
+  CausalLM, checkMemory, estimateMemory, estimateT5Memory, keepsHeadPacked, exportHFCheckpoint, generate, LoraAdapter, loadCheckpoint, trackTensorBytes,
   validateModelConfig, WASM_HEAP_BYTES, defaultTargetModules, adapterParameterCount, parameterCount, packedBudgetFor, type ModelConfig, type MemoryPlan,
 } from '../lib/model';
 import { packedWeights } from '../lib/kernels';
@@ -216,6 +216,7 @@ async function measure(name: string, dir: string, trainOnly: boolean): Promise<M
   model.gradientCheckpointing = loraPlan.gradientCheckpointing ?? false;
   model.logitChunkRows = loraPlan.logitChunkRows ?? 0;
   packedWeights.budget = loraPlan.packedBudget ?? Number.POSITIVE_INFINITY;
+  if (keepsHeadPacked(loraPlan)) packedWeights.keep(model.weights.tok_emb);
   const updatePlan = (rows: number): MemoryPlan => ({ ...loraPlan, microBatch: rows, seqLen: NEW_TOKENS + 8 });
   let grpoRows = GRPO.updateRows;
   while (grpoRows > 1 && estimateMemory(updatePlan(grpoRows)).total > WASM_HEAP_BYTES) grpoRows /= 2;

@@ -18,7 +18,7 @@ export {
   CausalLM, KVCache, generate, sampleToken, tokenLogProbs, sequenceLogProbs, validateModelConfig, type ModelConfig,
   saveCheckpoint, loadCheckpoint, importHFCheckpoint, exportHFCheckpoint,
   readSafetensors, readSafetensorsHeader, writeSafetensors,
-  LoraAdapter, type LoraConfig, trainableWeights, mergedArrays, estimateMemory, estimateT5Memory, checkMemory, packedBudgetFor, MemoryLimitError, scoreNextTokens,
+  LoraAdapter, type LoraConfig, trainableWeights, mergedArrays, estimateMemory, estimateT5Memory, checkMemory, keepsHeadPacked, packedBudgetFor, MemoryLimitError, scoreNextTokens,
   T5Model, t5Generate, t5TargetLogProbs, importT5Checkpoint, exportT5Checkpoint,
   loadStudentCheckpoint, type StudentModel, type Student,
 } from './model';

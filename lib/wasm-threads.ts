@@ -109,11 +109,15 @@ export function withWasmThreads<T>(threads: number, work: () => T): T {
  */
 export const POOLED_PRODUCT_MACS = 1 << 22;
 
+/** Threads a product of `macs` multiply-adds runs on: the whole pool when it is large, else the pool's count now. */
+export function productThreads(macs: number): number {
+  return poolCount && macs >= POOLED_PRODUCT_MACS ? poolCount.threads : wasmThreads();
+}
+
 /**
- * Runs `product` (one XNNPACK product of `macs` multiply-adds) on the whole pool when it is at least
- * {@link POOLED_PRODUCT_MACS}, else with the pool as it is now. Results do not depend on the thread count.
+ * Runs `product` (one XNNPACK product of `macs` multiply-adds) on {@link productThreads} threads: the whole pool
+ * when it is at least {@link POOLED_PRODUCT_MACS}, else the pool as it is now. Results do not depend on the count.
  */
 export function runProduct<T>(macs: number, product: () => T): T {
-  if (!poolCount || macs < POOLED_PRODUCT_MACS) return product();
-  return withWasmThreads(poolCount.threads, product);
+  return poolCount ? withWasmThreads(productThreads(macs), product) : product();
 }

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { PackedWeights } from './packed-weights';
-import { sequentialGemm, type SequentialGemm } from './sequential-gemm';
+import { sequentialGemm, type GemmCall, type SequentialGemm } from './sequential-gemm';
 import { TransposeCache } from './transpose-cache';
-import { runProduct } from '../wasm-threads';
+import { productThreads, runProduct } from '../wasm-threads';
 import { wasmOps, WasmOps } from './wasm-ops';
 
 /**
@@ -22,8 +22,8 @@ import { wasmOps, WasmOps } from './wasm-ops';
  * - a transposed left operand (`A^T B`: weight gradients) or a batch of right operands (attention's per-head
  *   products) go to {@link sequentialGemm}, which reads `A` or `A^T` in place and `B` unpacked and adds the
  *   products in the same order as XNNPACK (bit-identical results), one product per output batch index
- *   (broadcasting batch axes of size 1); XNNPACK would need `A^T` copied and every `B` packed anew, which
- *   cost as much as the products;
+ *   (broadcasting batch axes of size 1), shared among the threads of RRL_WASM_THREADS when large; XNNPACK
+ *   would need `A^T` copied and every `B` packed anew, which cost as much as the products;
  * - decoding's products of at most SMALL_ROWS rows by a fresh operand keep the shipped loop.
  * `transposes` holds the cached copies; clear it when the kernel is unregistered. `packed` decides whether
  * XNNPACK's packed copy of a persistent right operand (a weight, a cached transpose) is kept after its product.
@@ -100,15 +100,20 @@ const heapIndex = (ops: WasmOps, x: tf.TensorInfo): number => ops.backend.typedA
 const K_CHUNK = 64;
 const N_PANEL = 256;
 
-/** C [m, n] (row stride n) = A B over every t < k, by panels and chunks (see K_CHUNK); B [k, n] row-major. */
-function gemmInKChunks(gemm: SequentialGemm, m: number, n: number, k: number, a: number, aRow: number, aCol: number, b: number, c: number): void {
+/** Sequential products of at least this many multiply-adds are shared among threads, when there are threads. */
+const SPLIT_MACS = 1 << 20;
+
+/** The calls for C [m, n] (row stride n) = A B over every t < k, by panels and chunks (see K_CHUNK); B [k, n] row-major. */
+function productCalls(m: number, n: number, k: number, a: number, aRow: number, aCol: number, b: number, c: number): GemmCall[] {
+  const calls: GemmCall[] = [];
   for (let j = 0; j < n; j += N_PANEL) {
     const width = Math.min(N_PANEL, n - j);
-    if (k === 0) gemm.run(m, width, 0, a, aRow, aCol, b + j, n, c + j, n, false); // all +0
+    if (k === 0) calls.push([m, width, 0, a, aRow, aCol, b + j, n, c + j, n, 0]); // all +0
     for (let t = 0; t < k; t += K_CHUNK) {
-      gemm.run(m, width, Math.min(K_CHUNK, k - t), a + t * aCol, aRow, aCol, b + t * n + j, n, c + j, n, t > 0);
+      calls.push([m, width, Math.min(K_CHUNK, k - t), a + t * aCol, aRow, aCol, b + t * n + j, n, c + j, n, t > 0 ? 1 : 0]);
     }
   }
+  return calls;
 }
 
 function routedBatchMatMul(
@@ -163,11 +168,27 @@ function routedBatchMatMul(
       const [aBase, bBase, outBase] = [a, bPlain, out].map((x) => heapIndex(ops, x));
       // A(i, t) in a stored [m, k] matrix, or in a stored [k, m] one when transposed
       const [aRow, aCol] = transposeA ? [1, m] : [k, 1];
-      for (let i = 0; i < sizeOf(outBatch); i++) {
+      // With threads, each takes a share of the products (attention's heads) or of one product's rows, as lists
+      // of calls that write disjoint parts of C; every output's sum over t stays on one thread, in order.
+      const products = sizeOf(outBatch);
+      const macs = products * m * n * k;
+      const parts = gemm.parallel && macs >= SPLIT_MACS ? productThreads(macs) : 1;
+      const lists: GemmCall[][] = Array.from({ length: parts }, () => []);
+      for (let i = 0; i < products; i++) {
         const aAt = aBase + operandBatchIndex(i, outBatch, aBatch) * m * k;
         const bAt = bBase + operandBatchIndex(i, outBatch, bBatch) * k * n;
-        gemmInKChunks(gemm, m, n, k, aAt, aRow, aCol, bAt, outBase + i * m * n);
+        const cAt = outBase + i * m * n;
+        if (products >= parts) {
+          lists[Math.floor((i * parts) / products)].push(...productCalls(m, n, k, aAt, aRow, aCol, bAt, cAt));
+          continue;
+        }
+        const rowsPerPart = 4 * Math.ceil(m / (4 * parts));
+        for (let part = 0, row = 0; row < m; part++, row += rowsPerPart) {
+          const rows = Math.min(rowsPerPart, m - row);
+          lists[part].push(...productCalls(rows, n, k, aAt + row * aRow, aRow, aCol, bAt, cAt + row * n));
+        }
       }
+      gemm.runLists(lists);
       const shaped = ops.reshape(out, outShape);
       ops.release(out);
       return shaped;

@@ -34,6 +34,19 @@ export class PackedWeights {
     return this.keptBytes;
   }
 
+  /**
+   * Keeps `tensor`'s packed copy from its first product on, ahead of the first-come ones (its bytes count against
+   * the budget): an operand packed anew on every use would need a contiguous block that large each time, which a
+   * fragmented heap may no longer have (a tied head: XNNPACK failed to pack Qwen2.5-0.5B's 544 MiB embedding in
+   * the GRPO update after training and sampling).
+   */
+  keep(tensor: tf.TensorInfo): void {
+    if (this.kept.has(tensor.dataId)) return;
+    const bytes = 4 * tensor.shape.reduce((p, d) => p * d, 1);
+    this.kept.set(tensor.dataId, bytes);
+    this.keptBytes += bytes;
+  }
+
   /** After a product whose right operand was the persistent tensor `b`: keep its packed copy, or drop it. */
   afterProduct(backend: BackendWasm, b: tf.TensorInfo): void {
     if (this.keepsAll || this.kept.has(b.dataId)) return;

@@ -1,4 +1,5 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { Worker } from 'node:worker_threads';
 
 /**
  * A float32 matrix product on the wasm backend's heap, `C[i, j] = sum_t A(i, t) B(t, j)`, that rounds exactly
@@ -18,7 +19,18 @@ export interface SequentialGemm {
    * are the starting sums instead of +0 (the next part of a longer sum over t).
    */
   run(m: number, n: number, k: number, a: number, aRow: number, aCol: number, b: number, bRow: number, c: number, cRow: number, accumulate: boolean): void;
+  /**
+   * Runs each list of calls in order, the lists at once: the first on this thread, each other one on a worker
+   * thread that shares the heap (the threaded build's memory is shared), returning when all are done. The lists
+   * must write disjoint parts of C. Where the heap is not shared, every list runs here, one after another.
+   */
+  runLists(lists: GemmCall[][]): void;
+  /** Whether `runLists` runs lists on other threads (the heap is shared). */
+  readonly parallel: boolean;
 }
+
+/** One call of the product: m, n, k, a, aRow, aCol, b, bRow, c, cRow (float32 indices), accumulate (0 or 1). */
+export type GemmCall = [number, number, number, number, number, number, number, number, number, number, number];
 
 // --- wasm binary encoding (the instructions used here; see the WebAssembly core and SIMD specifications) ---
 
@@ -195,6 +207,34 @@ interface EmscriptenModule { asm?: { memory?: WasmMemory }; wasmMemory?: WasmMem
 
 const instances = new WeakMap<BackendWasm, SequentialGemm>();
 
+/** Calls a worker's control block holds: [job number, job done, call count, then 11 ints a call]. */
+const CONTROL_CALLS = 4096;
+
+/**
+ * A worker thread's loop: instantiate the module on the shared heap, then for each job number posted in
+ * control[0] run the calls listed after it and post the number to control[1]. (Plain JS: it runs as eval code.)
+ */
+const WORKER_SOURCE = `
+const { workerData } = require('node:worker_threads');
+const { memory, bytes, control } = workerData;
+const gemm = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports.gemm;
+const words = new Int32Array(control);
+let job = 0;
+for (;;) {
+  Atomics.wait(words, 0, job);
+  job = Atomics.load(words, 0);
+  for (let i = 0, o = 3; i < words[2]; i++, o += 11) {
+    gemm(words[o], words[o + 1], words[o + 2], words[o + 3], words[o + 4], words[o + 5], words[o + 6], words[o + 7], words[o + 8], words[o + 9], words[o + 10]);
+  }
+  Atomics.store(words, 1, job);
+  Atomics.notify(words, 1);
+}`;
+
+/** The byte arguments of the wasm function for a call given in float units. */
+function byteArguments([m, n, k, a, aRow, aCol, b, bRow, c, cRow, accumulate]: GemmCall): number[] {
+  return [m, n, k, 4 * a, 4 * aRow, 4 * aCol, 4 * b, 4 * bRow, 4 * c, 4 * cRow, accumulate];
+}
+
 /** The product bound to `backend`'s heap (compiled once per backend). */
 export function sequentialGemm(backend: BackendWasm): SequentialGemm {
   const known = instances.get(backend);
@@ -203,11 +243,44 @@ export function sequentialGemm(backend: BackendWasm): SequentialGemm {
   const memory = module.wasmMemory ?? module.asm?.memory;
   if (!(memory instanceof WebAssemblyJs.Memory)) throw new Error('sequentialGemm: the wasm backend does not expose its memory');
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  const instance = new WebAssemblyJs.Instance(new WebAssemblyJs.Module(sequentialGemmModule(shared, 65536)), { env: { memory } });
+  const bytes = sequentialGemmModule(shared, 65536);
+  const instance = new WebAssemblyJs.Instance(new WebAssemblyJs.Module(bytes), { env: { memory } });
   const gemm = instance.exports.gemm as (...args: number[]) => void;
+  const workers: Array<{ words: Int32Array; job: number }> = [];
+  const worker = (index: number) => {
+    while (workers.length <= index) {
+      const control = new SharedArrayBuffer(4 * (3 + 11 * CONTROL_CALLS));
+      new Worker(WORKER_SOURCE, { eval: true, workerData: { memory, bytes, control } }).unref(); // never keeps the process alive
+      workers.push({ words: new Int32Array(control), job: 0 });
+    }
+    return workers[index];
+  };
+  const runHere = (calls: GemmCall[]) => { for (const call of calls) gemm(...byteArguments(call)); };
   const made: SequentialGemm = {
-    run: (m, n, k, a, aRow, aCol, b, bRow, c, cRow, accumulate) =>
-      gemm(m, n, k, 4 * a, 4 * aRow, 4 * aCol, 4 * b, 4 * bRow, 4 * c, 4 * cRow, accumulate ? 1 : 0),
+    parallel: shared,
+    run: (m, n, k, a, aRow, aCol, b, bRow, c, cRow, accumulate) => runHere([[m, n, k, a, aRow, aCol, b, bRow, c, cRow, accumulate ? 1 : 0]]),
+    runLists: (lists) => {
+      const [first, ...rest] = lists;
+      if (!shared || rest.some((calls) => calls.length > CONTROL_CALLS)) {
+        lists.forEach(runHere);
+        return;
+      }
+      const posted = rest.map((calls, index) => {
+        const target = worker(index);
+        calls.forEach((call, i) => target.words.set(byteArguments(call), 3 + 11 * i));
+        target.words[2] = calls.length;
+        target.job += 1;
+        Atomics.store(target.words, 0, target.job);
+        Atomics.notify(target.words, 0);
+        return target;
+      });
+      runHere(first ?? []);
+      for (const target of posted) {
+        for (let done = Atomics.load(target.words, 1); done !== target.job; done = Atomics.load(target.words, 1)) {
+          Atomics.wait(target.words, 1, done);
+        }
+      }
+    },
   };
   instances.set(backend, made);
   return made;

@@ -5,7 +5,7 @@ export {
   LoraAdapter, type LoraConfig, defaultTargetModules, adapterParameterCount, trainableWeights, mergedArrays, withAdapterTraining,
 } from './lora';
 export {
-  estimateMemory, estimateT5Memory, checkMemory, describeEstimate, packedBudgetFor, parameterCount, trackTensorBytes, MemoryLimitError, WASM_HEAP_BYTES,
+  estimateMemory, estimateT5Memory, checkMemory, describeEstimate, keepsHeadPacked, packedBudgetFor, parameterCount, trackTensorBytes, MemoryLimitError, WASM_HEAP_BYTES,
   type MemoryPlan, type T5MemoryPlan, type MemoryEstimate, type TrainingMode, type TensorBytesTracker,
 } from './memory';
 export { KVCache } from './kv-cache';

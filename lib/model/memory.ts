@@ -58,7 +58,8 @@ export interface MemoryEstimate {
   /**
    * Outside the tensors, in the wasm heap: XNNPACK's packed copies of the weights the backend keeps (up to the
    * plan's budget), and when that budget is exceeded the largest matrix packed anew on each use (the head), twice
-   * (its packed copy and the hole the previous one left).
+   * (its packed copy and the hole the previous one left), unless the head's copy is kept within the budget
+   * ({@link keepsHeadPacked}).
    */
   packed: number;
   /**
@@ -122,7 +123,10 @@ export function estimateMemory(plan: MemoryPlan): MemoryEstimate {
   const fusedQKV = FLOAT * config.nLayers * (config.dModel + (hasQKVBias(config.arch) ? 1 : 0)) * (config.dModel + 2 * kvWidth);
   const decodeWeights = sampleRows > 0 ? fusedQKV * (hasQKVBias(config.arch) || keepsAll ? 2 : 1) : 0;
   const packable = FLOAT * packedParameters(config) + headMatrix;
-  const packed = packable <= budget ? packable : budget + 2 * headMatrix;
+  // Past the budget: the head packed anew per use, twice (its copy and the hole the previous one left); or, kept
+  // within the budget, once more as headroom for the holes a long run leaves (a Qwen2.5-0.5B run's heap held
+  // ~530 MiB beyond its live bytes after training).
+  const packed = packable <= budget ? packable : keepsHeadPacked(plan) ? Math.max(budget, headMatrix) + headMatrix : budget + 2 * headMatrix;
   const total = weights + packed + headCopy + decodeWeights + gradients + optimizer + activations + kvCache;
   return { weights, packed, headCopy, decodeWeights, gradients, optimizer, activations, kvCache, total };
 }
@@ -190,8 +194,23 @@ export function estimateT5Memory(plan: T5MemoryPlan): MemoryEstimate {
  */
 export function packedBudgetFor(plan: MemoryPlan, limit: number): number {
   if (estimateMemory({ ...plan, packedBudget: undefined }).total <= limit) return Number.POSITIVE_INFINITY;
-  // With a budget of 0 the estimate holds everything but the kept packed copies.
-  return Math.max(0, limit - estimateMemory({ ...plan, packedBudget: 0 }).total);
+  const atZero = estimateMemory({ ...plan, packedBudget: 0 });
+  const headMatrix = FLOAT * plan.config.vocabSize * plan.config.dModel;
+  // Everything but the packed copies: the budget is what it leaves beside the head-sized terms of estimateMemory.
+  const rest = atZero.total - atZero.packed;
+  return keepsHeadPacked({ ...plan, packedBudget: 0 }) ? Math.max(headMatrix, limit - rest - headMatrix) : Math.max(0, limit - rest - 2 * headMatrix);
+}
+
+/**
+ * Whether, under a packed-weights budget, the frozen tied head's packed copy is kept (`packedWeights.keep` of the
+ * embedding, first within the budget): LoRA training with logits in chunks of few rows, whose backward pass
+ * multiplies by the embedding in every chunk. Packed anew on each use instead, it would need a contiguous block of
+ * its size each time, which the heap of a long run may not have left.
+ */
+export function keepsHeadPacked(plan: MemoryPlan): boolean {
+  const chunk = plan.logitChunkRows ?? 0;
+  const budget = plan.packedBudget ?? Number.POSITIVE_INFINITY;
+  return plan.config.tieEmbeddings && plan.mode.kind === 'lora' && plan.microBatch > 0 && chunk > 0 && chunk <= FEW_ROWS && budget !== Number.POSITIVE_INFINITY;
 }
 
 /**

@@ -106,7 +106,7 @@ function runChild(dir: string, lines: string[], env: Record<string, string>): Pr
 describe('RRL_WASM_THREADS', () => {
   const imports = (names: string[]) => names.map((n) => `import { ${n.split(':')[0]} } from ${JSON.stringify(path.join(repo, n.split(':')[1]))};`);
 
-  test('2 threads: XNNPACK pool of 2, decoding on 1 but for large products, training, sampling and large products bit-identical to 1 thread, the process exits by itself', async () => {
+  test('2 threads: XNNPACK pool of 2 and a worker for sequential products, decoding on 1 but for large products, training, sampling and large products bit-identical to 1 thread, the process exits by itself', async () => {
     await initBackend();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rrl-threads-'));
     try {
@@ -117,7 +117,8 @@ describe('RRL_WASM_THREADS', () => {
         '  const pool = { reason: info.reason, pool: getThreadsCount(), now: wasmThreads(), inside: withWasmThreads(1, () => wasmThreads()), after: wasmThreads() };',
         '  const perProduct = withWasmThreads(1, () => [runProduct(1 << 22, () => wasmThreads()), runProduct((1 << 22) - 1, () => wasmThreads())]);',
         '  const large = withWasmThreads(1, () => largeProducts());',
-        '  console.log(JSON.stringify({ ...pool, perProduct, large, ...(await trainAndSample()) }));',
+        '  const pooled = largeProducts();',
+        '  console.log(JSON.stringify({ ...pool, perProduct, large, pooled, ...(await trainAndSample()) }));',
         '});',
       ], { RRL_WASM_THREADS: '2' });
       const here = await trainAndSample(); // this process: one thread
@@ -130,6 +131,7 @@ describe('RRL_WASM_THREADS', () => {
       // while decoding limits the pool to one thread, a large product still gets both, a smaller one does not
       expect(threaded.perProduct).toEqual([2, 1]);
       expect(threaded.large).toEqual(large);
+      expect(threaded.pooled).toEqual(large); // outside decoding: XNNPACK's pool and the sequential product's workers
       expect(threaded.reason).toContain('wasm: XNNPACK, SIMD, 2 threads (decoding on 1)');
       expect(threaded.losses).toEqual(here.losses);
       expect(threaded.weights).toBe(here.weights);

@@ -82,6 +82,24 @@ describe('sequential float32 product on the wasm heap', () => {
     tf.dispose([aTensor, bTensor, out]);
   });
 
+  test('runLists runs every list of calls: two halves of the rows give the one-pass bits', () => {
+    const [m, k, n] = [10, 30, 12];
+    const a = values(m * k, 21);
+    const b = values(k * n, 22);
+    const expected = xnnpack(a, b, m, k, n);
+    const gemm = sequentialGemm(backend);
+    expect(gemm.parallel).toBe(false); // the single-threaded build's heap is not shared: the lists run here in turn
+    const [aTensor, bTensor] = [tf.tensor1d(a), tf.tensor1d(b)];
+    const out = tf.zeros([m * n]);
+    const [aAt, bAt, cAt] = [aTensor, bTensor, out].map(heapIndex);
+    gemm.runLists([
+      [[4, n, 10, aAt, k, 1, bAt, n, cAt, n, 0], [4, n, 20, aAt + 10, k, 1, bAt + 10 * n, n, cAt, n, 1]],
+      [[6, n, k, aAt + 4 * k, k, 1, bAt, n, cAt + 4 * n, n, 0]],
+    ]);
+    expect(bitDifferences(out.dataSync() as Float32Array, expected)).toBe(0);
+    tf.dispose([aTensor, bTensor, out]);
+  });
+
   test('infinities and NaN propagate as in XNNPACK', () => {
     const [m, k, n] = [6, 4, 8];
     const a = values(m * k, 9);

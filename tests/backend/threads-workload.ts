@@ -26,15 +26,21 @@ export async function trainAndSample(): Promise<{ losses: number[]; weights: str
 }
 
 /**
- * SHA-256s of the bytes of products large enough for `runProduct` to give them the whole pool (8 rows by a
- * [1024, 640] weight: 5.2M multiply-adds): a fused product with a bias (as a dense layer) and a 2-D BatchMatMul.
+ * SHA-256s of the bytes of products large enough to be shared among threads: a fused product with a bias (as a
+ * dense layer) and a 2-D BatchMatMul, 8 rows by a [1024, 640] weight (5.2M multiply-adds, XNNPACK: `runProduct`),
+ * and for the sequential product a weight gradient `x^T dy` (x [256, 96], dy [256, 160]: rows split) and
+ * per-head products [4, 4, 64, 32] x [4, 4, 32, 64] (heads split).
  */
 export function largeProducts(): string[] {
   return tf.tidy(() => {
-    const x = tf.randomUniform([8, 1024], -1, 1, 'float32', 1);
-    const w = tf.randomUniform([1024, 640], -1, 1, 'float32', 2);
-    const bias = tf.randomUniform([640], -1, 1, 'float32', 3);
-    return [tf.fused.matMul({ a: x, b: w, bias }), tf.matMul(x, w)]
-      .map((t) => createHash('sha256').update(Buffer.from((t.dataSync() as Float32Array).buffer)).digest('hex'));
+    const uniform = (shape: number[], seed: number) => tf.randomUniform(shape, -1, 1, 'float32', seed);
+    const x = uniform([8, 1024], 1);
+    const w = uniform([1024, 640], 2);
+    const bias = uniform([640], 3);
+    return [
+      tf.fused.matMul({ a: x, b: w, bias }), tf.matMul(x, w),
+      tf.matMul(uniform([256, 96], 4), uniform([256, 160], 5), true, false),
+      tf.matMul(uniform([4, 4, 64, 32], 6), uniform([4, 4, 32, 64], 7)),
+    ].map((t) => createHash('sha256').update(Buffer.from((t.dataSync() as Float32Array).buffer)).digest('hex'));
   });
 }

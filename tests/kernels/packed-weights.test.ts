@@ -63,6 +63,25 @@ test('the budget keeps the first weights that fit and frees their share when the
   tf.dispose([x, c]);
 });
 
+test('a kept operand\'s packed copy stays from its first product on, ahead of the first-come ones, and its share is freed with it', () => {
+  packedWeights.budget = 40 * MiB;
+  const x = rows();
+  const [first, pinned] = [weight(7), weight(8)];
+  packedWeights.keep(pinned);
+  expect(packedWeights.held).toBe(32 * MiB);
+  tf.dispose([tf.matMul(x, first), tf.matMul(x, pinned)]); // first is over what the kept one leaves: dropped
+  expect(packedWeights.held).toBe(32 * MiB);
+  const tracker = trackTensorBytes(tf.backend());
+  const heap = tracker.heapBytes;
+  const again = Array.from({ length: 4 }, () => tf.matMul(x, pinned)); // no repack, no heap growth
+  expect(tracker.heapBytes).toBe(heap);
+  tracker.stop();
+  pinned.dispose();
+  tf.dispose(tf.matMul(x, first)); // the kept share released with its tensor: first fits now
+  expect(packedWeights.held).toBe(32 * MiB);
+  tf.dispose([x, first, ...again]);
+});
+
 test('the tensor-bytes tracker keeps counting when the module rebinds its allocator on first use', () => {
   // Emscripten's lazy binding: the first call replaces the module's _malloc/_free by the raw exports.
   let next = 8;

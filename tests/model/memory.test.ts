@@ -3,7 +3,7 @@ import { initBackend } from '../../lib/backend';
 import { packedWeights } from '../../lib/kernels';
 import { CausalLM } from '../../lib/model/causal-lm';
 import { validateModelConfig, type ModelConfig } from '../../lib/model/config';
-import { checkMemory, estimateMemory, estimateT5Memory, MemoryLimitError, packedBudgetFor, parameterCount, trackTensorBytes, WASM_HEAP_BYTES } from '../../lib/model/memory';
+import { checkMemory, estimateMemory, estimateT5Memory, keepsHeadPacked, MemoryLimitError, packedBudgetFor, parameterCount, trackTensorBytes, WASM_HEAP_BYTES } from '../../lib/model/memory';
 import { T5Model } from '../../lib/model/t5';
 import type { T5Config } from '../../lib/model/t5-config';
 import { Seq2SeqTrainer } from '../../lib/train/seq2seq';
@@ -102,10 +102,18 @@ describe('memory', () => {
     const budget = packedBudgetFor(saving, WASM_HEAP_BYTES);
     expect(budget).toBeGreaterThan(0);
     expect(Math.abs(estimateMemory({ ...saving, packedBudget: budget }).total - WASM_HEAP_BYTES)).toBeLessThan(1024);
-    // the parts: 494,032,768 weights; the packed copies within the budget plus the tied head packed anew twice
+    // the parts: 494,032,768 weights; the packed copies within the budget, the frozen tied head's kept first
+    // among them, plus the head's size once more (headroom)
     const estimate = estimateMemory({ ...saving, packedBudget: budget });
+    const head = 4 * 151936 * 896;
     expect(estimate.weights).toBe(4 * 494_032_768);
-    expect(estimate.packed).toBe(budget + 2 * 4 * 151936 * 896);
+    expect(keepsHeadPacked({ ...saving, packedBudget: budget })).toBe(true);
+    expect(budget).toBeGreaterThan(head);
+    expect(estimate.packed).toBe(budget + head);
+    // full fine-tuning trains the head: it is packed anew per use, twice
+    const full = { ...saving, mode: { kind: 'full' } as const, packedBudget: 0 };
+    expect(keepsHeadPacked(full)).toBe(false);
+    expect(estimateMemory(full).packed).toBe(2 * head);
     // under a budget the chunks read the embedding as it is (no transposed copy); with every packed copy kept, one
     expect(estimate.headCopy).toBe(0);
     expect(estimateMemory(saving).headCopy).toBe(4 * 151936 * 896);

@@ -5,7 +5,7 @@ import { T5Model } from '../../model/t5';
 import type { Tokenizer } from '../../tokenizer/types';
 import { adapterParameterCount, defaultTargetModules, LoraAdapter, type LoraConfig } from '../../model/lora';
 import { packedWeights } from '../../kernels';
-import { checkMemory, describeEstimate, packedBudgetFor, WASM_HEAP_BYTES, type MemoryPlan } from '../../model/memory';
+import { checkMemory, describeEstimate, keepsHeadPacked, packedBudgetFor, WASM_HEAP_BYTES, type MemoryPlan } from '../../model/memory';
 import { logger } from '../../log/logger';
 import type { ExperimentConfig } from '../schema';
 
@@ -60,6 +60,7 @@ export function checkStudentMemory(stage: string, config: ExperimentConfig, mode
   if (tf.getBackend() !== 'wasm') return;
   // XNNPACK's packed weight copies are kept only within the heap the rest of the plan leaves
   packedWeights.budget = packedBudgetFor(full, WASM_HEAP_BYTES);
+  if (keepsHeadPacked({ ...full, packedBudget: packedWeights.budget })) packedWeights.keep(model.weights.tok_emb);
   const estimate = checkMemory({ ...full, packedBudget: packedWeights.budget }, WASM_HEAP_BYTES, `${stage}: student`);
   logger.info(`estimated peak memory ${describeEstimate(estimate)}`, { stage });
 }
