@@ -40,7 +40,7 @@ import { readMetrics } from '../lib/log/metrics';
 import { readJsonl, writeJsonl } from '../lib/data/jsonl';
 import { readRationales } from '../lib/data/rationales';
 import type { Example } from '../lib/data/types';
-import { compareConditions, seedSummary, type PairedComparison } from '../lib/eval/stats';
+import { compareConditions, nestedSeedSummary, seedSummary, type PairedComparison } from '../lib/eval/stats';
 import { writeJsonAtomic } from '../lib/fs';
 import { saveCheckpoint } from '../lib/model/checkpoint';
 import { readSplit } from '../lib/experiment/stages/data';
@@ -290,6 +290,8 @@ function printCurves(name: DatasetName, results: SeedResult[]): void {
 
 /** RL minus distilled judge accuracy of each run, percentage points (paired: the same questions, the run's own student). */
 const accuracyDiffs = (results: SeedResult[]) => results.map((r) => 100 * (r.rl.accuracy - r.distilled.accuracy));
+/** The same differences with the distilled students as the independent units: t-interval over each student's mean difference. */
+const studentDiffs = (results: SeedResult[]) => nestedSeedSummary(accuracyDiffs(results), results.map((r) => r.distillSeed));
 const interval = ([lo, hi]: [number, number], digits: number) => `[${lo.toFixed(digits)}, ${hi.toFixed(digits)}]`;
 
 function printTable(all: Partial<Record<DatasetName, SeedResult[]>>): void {
@@ -305,6 +307,10 @@ function printTable(all: Partial<Record<DatasetName, SeedResult[]>>): void {
     const summary = seedSummary(accuracyDiffs(r));
     return `**${summary.mean.toFixed(1)} ${interval(summary.ci95, 1)}**`;
   });
+  line('RL − distilled, points: 95% t-interval over the distilled students\' mean differences (runs nested in students)', (r) => {
+    const summary = studentDiffs(r);
+    return `${interval(summary.ci95, 1)} (${summary.n} students)`;
+  });
   line('RL − distilled per run, points [paired bootstrap 95%] McNemar p', (r) => r.map((s) => `${runLabel(s)}: ${s.comparison.diff.toFixed(1)} ${interval(s.comparison.ci95, 1)} p ${s.comparison.pValue.toPrecision(2)}`).join('; '));
   line('reward (the run\'s, `--reward`), distilled', (r) => spread(r.map((s) => s.distilled.rewards?.total ?? Number.NaN), 3));
   line('**reward, RL**', (r) => `**${spread(r.map((s) => s.rl.rewards?.total ?? Number.NaN), 3)}**`);
@@ -315,7 +321,8 @@ function printTable(all: Partial<Record<DatasetName, SeedResult[]>>): void {
 
 /**
  * The summary line: per run (in `distillSeeds` / `seeds` order); `diffCI95` is the 95% t-interval of the mean of
- * the runs' RL − distilled judge accuracy, percentage points, paired over runs.
+ * the runs' RL − distilled judge accuracy, percentage points, paired over runs; `diffCI95Students` the t-interval
+ * over the distilled students' mean differences (the RL runs of one student are not independent of each other).
  */
 function summary(results: SeedResult[]): Record<string, unknown> {
   const per = (f: (s: SeedResult) => number | undefined) => results.map((s) => round(f(s) ?? Number.NaN));
@@ -325,6 +332,8 @@ function summary(results: SeedResult[]): Record<string, unknown> {
     judgeAccuracyDistilled: per((s) => s.distilled.accuracy), judgeAccuracyRL: per((s) => s.rl.accuracy),
     diffMean: round(diff.mean, 2), diffStd: round(diff.std, 2), diffCI95: diff.ci95.map((x) => round(x, 2)),
     diffCI95Kind: 'paired over runs: t-interval of the mean RL - distilled judge accuracy (points), n - 1 degrees of freedom',
+    diffCI95Students: studentDiffs(results).ci95.map((x) => round(x, 2)),
+    diffCI95StudentsKind: 'runs nested in distilled students: t-interval over the students\' mean differences (points), students - 1 degrees of freedom',
     bootstrapCI95: results.map((s) => s.comparison.ci95.map((x) => round(x, 2))), mcnemarP: per((s) => s.comparison.pValue),
     rewardDistilled: per((s) => s.distilled.rewards?.total), rewardRL: per((s) => s.rl.rewards?.total),
     repetitionRateDistilled: per((s) => s.distilled.repetitionRate), repetitionRateRL: per((s) => s.rl.repetitionRate),

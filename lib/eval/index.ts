@@ -1,5 +1,5 @@
 export { renderHtmlReport, renderMarkdownReport, linePlotSvg, movingAverage, smoothingWindow, axisTicks } from './report';
-export { compareConditions, compareAllPairs, formatComparison, mcnemarExact, pairedBootstrapCI, seedSummary, studentTQuantile } from './stats';
+export { compareConditions, compareAllPairs, formatComparison, mcnemarExact, pairedBootstrapCI, seedSummary, nestedSeedSummary, studentTQuantile } from './stats';
 export type { PairedComparison, SeedSummary } from './stats';
 export type { ReportData, ConditionResult, SampleRow, Series } from './report';
 export { isRepetitive, rationaleQuality, sentences } from './quality';

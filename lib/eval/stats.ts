@@ -202,3 +202,15 @@ export function seedSummary(values: readonly number[]): SeedSummary {
   const half = studentTQuantile(0.975, n - 1) * (std / Math.sqrt(n));
   return { n, mean, std, ci95: [mean - half, mean + half] };
 }
+
+/**
+ * {@link SeedSummary} of runs nested in groups (e.g. RL seeds that share one distilled student): the groups are the
+ * independent units, so the interval is the t-interval over the group means (groups − 1 degrees of freedom) and
+ * `n` counts groups. `groups[i]` names the group of `values[i]`.
+ */
+export function nestedSeedSummary(values: readonly number[], groups: readonly (string | number)[]): SeedSummary {
+  if (values.length !== groups.length) throw new Error(`nestedSeedSummary: ${values.length} values but ${groups.length} groups`);
+  const members = new Map<string | number, number[]>();
+  values.forEach((v, i) => members.set(groups[i], [...(members.get(groups[i]) ?? []), v]));
+  return seedSummary([...members.values()].map((vs) => vs.reduce((a, b) => a + b, 0) / vs.length));
+}

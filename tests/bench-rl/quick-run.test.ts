@@ -21,6 +21,7 @@ test('bench:rl --quick refines on questions over novel names and prints one JSON
     // one run: the difference is its own mean, and a t-interval needs two runs
     expect(ll.diffMean).toBeCloseTo(100 * (ll.judgeAccuracyRL[0] - ll.judgeAccuracyDistilled[0]), 1);
     expect(ll.diffCI95).toEqual([null, null]);
+    expect(ll.diffCI95Students).toEqual([null, null]);
     expect(ll.mcnemarP[0]).toBeGreaterThan(0);
     expect(ll.mcnemarP[0]).toBeLessThanOrEqual(1);
     for (const key of ['judgeAccuracyDistilled', 'judgeAccuracyRL', 'rewardDistilled', 'rewardRL']) {

@@ -1,4 +1,4 @@
-import { compareAllPairs, compareConditions, mcnemarExact, pairedBootstrapCI, quantileSorted, seedSummary, studentTCdf, studentTQuantile } from '../../lib/eval/stats';
+import { compareAllPairs, compareConditions, mcnemarExact, pairedBootstrapCI, quantileSorted, seedSummary, nestedSeedSummary, studentTCdf, studentTQuantile } from '../../lib/eval/stats';
 
 describe('mcnemarExact', () => {
   it('gives the two-sided binomial p-value on the discordant pairs, computed by hand', () => {
@@ -90,5 +90,18 @@ describe('Student t and seedSummary', () => {
     expect(s.ci95[1]).toBeCloseTo(2 + 4.30265273 / Math.sqrt(3), 6);
     expect(seedSummary([5])).toEqual({ n: 1, mean: 5, std: 0, ci95: [Number.NaN, Number.NaN] });
     expect(() => seedSummary([])).toThrow(/no values/);
+  });
+
+  it('gives the t-interval over group means for runs nested in groups', () => {
+    // group means 2 and 11 (unequal group sizes: 1,2,3 and 10,12): mean 6.5, std |11 - 2| / √2, t_{0.975, 1} = 12.7062047
+    const s = nestedSeedSummary([1, 10, 2, 12, 3], ['a', 'b', 'a', 'b', 'a']);
+    expect(s.n).toBe(2);
+    expect(s.mean).toBe(6.5);
+    expect(s.std).toBeCloseTo(9 / Math.SQRT2, 12);
+    expect(s.ci95[0]).toBeCloseTo(6.5 - 12.7062047 * 4.5, 5);
+    expect(s.ci95[1]).toBeCloseTo(6.5 + 12.7062047 * 4.5, 5);
+    // one group: no interval, whatever the runs in it
+    expect(nestedSeedSummary([1, 2, 3], [0, 0, 0]).ci95).toEqual([Number.NaN, Number.NaN]);
+    expect(() => nestedSeedSummary([1, 2], [0])).toThrow(/2 values but 1 groups/);
   });
 });
