@@ -1,17 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend';
 import { setFastWasmKernels, fastWasmKernelsOn } from '../../lib/kernels';
-
-/** Deterministic values in [-1, 1) so every case is reproducible. */
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
+import { values } from './values';
 
 /** Reference product in float64: batch axes broadcast, transposes applied by index. */
 function referenceMatMul(

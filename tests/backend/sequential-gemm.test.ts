@@ -3,17 +3,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { initBackend } from '../../lib/backend';
 import { fastWasmKernelsOn } from '../../lib/kernels';
 import { sequentialGemm } from '../../lib/kernels/sequential-gemm';
-
-/** Deterministic values in [-1, 1). */
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
+import { values } from './values';
 
 let backend: BackendWasm;
 const heapIndex = (t: tf.Tensor) => backend.typedArrayFromHeap(t).byteOffset / 4;
