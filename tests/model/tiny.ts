@@ -2,7 +2,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../../lib/model/config';
+import type { WeightArrays } from '../../lib/model/causal-lm';
 import type { LoraAdapter } from '../../lib/model/lora';
+import type { StudentModel } from '../../lib/model/student';
+import type { AdamW } from '../../lib/train/adamw';
 import { readSafetensors } from '../../lib/model/safetensors';
 
 /** Tiny configs of both layouts used across the model tests (llama with grouped-query attention). */
@@ -66,4 +69,30 @@ export async function savedAdapter(adapter: LoraAdapter, dir: string, base: stri
     config: JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8')) as Record<string, unknown>,
     tensors: readSafetensors(join(dir, 'adapter_model.safetensors')),
   };
+}
+
+/**
+ * Six training steps with a LoRA adapter attached: no tensor leaks after the second, the loss falls, the base
+ * weights (`before`, from `toArrays()` before the adapter was attached) stay as they were, and the optimizer
+ * holds moments for the adapter's matrices only.
+ */
+export async function expectOnlyAdapterTrains(
+  step: () => Promise<number>,
+  model: StudentModel,
+  before: WeightArrays,
+  optimizer: AdamW,
+  adapter: LoraAdapter,
+): Promise<void> {
+  const losses: number[] = [];
+  let tensors = 0;
+  for (let i = 0; i < 6; i++) {
+    losses.push(await step());
+    if (i === 1) tensors = tf.memory().numTensors;
+    if (i > 1) expect(tf.memory().numTensors).toBe(tensors);
+  }
+  expect(losses[5]).toBeLessThan(losses[0]);
+  const after = await model.toArrays();
+  for (const [name, { data }] of before) expect(after.get(name)!.data).toEqual(data);
+  const state = await optimizer.getState();
+  expect([...state.slots.keys()].sort()).toEqual(Object.keys(adapter.weights).flatMap((n) => [`m.${n}`, `v.${n}`]).sort());
 }
