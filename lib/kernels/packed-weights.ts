@@ -7,6 +7,9 @@ interface WasmInternals {
   wasm: { tfjs: { disposeData(id: number): void; registerTensor(id: number, size: number, memoryOffset: number): void } };
 }
 
+/** Bytes of a float32 tensor's values. */
+const float32Bytes = (t: tf.TensorInfo): number => 4 * t.shape.reduce((p, d) => p * d, 1);
+
 /**
  * XNNPACK packs the right operand of each fully-connected product into a buffer of its own (about the operand's
  * size), and tfjs-backend-wasm 4.22 keeps that operator, packed copy included, for as long as the operand's buffer
@@ -42,7 +45,7 @@ export class PackedWeights {
    */
   keep(tensor: tf.TensorInfo): void {
     if (this.kept.has(tensor.dataId)) return;
-    const bytes = 4 * tensor.shape.reduce((p, d) => p * d, 1);
+    const bytes = float32Bytes(tensor);
     this.kept.set(tensor.dataId, bytes);
     this.keptBytes += bytes;
   }
@@ -51,7 +54,7 @@ export class PackedWeights {
   afterProduct(backend: BackendWasm, b: tf.TensorInfo): void {
     if (this.keepsAll || this.kept.has(b.dataId)) return;
     this.releaseOrphans(backend);
-    const bytes = 4 * b.shape.reduce((p, d) => p * d, 1);
+    const bytes = float32Bytes(b);
     if (this.keptBytes + bytes <= this.budget) {
       this.kept.set(b.dataId, bytes);
       this.keptBytes += bytes;
