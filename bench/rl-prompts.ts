@@ -61,6 +61,31 @@ export function novelNames(pool: readonly string[], count: number, seed: number,
   return [...made];
 }
 
+/** The names list (`data/names/first-names.txt`: English first names, one per line; 73% of Last Letter's names are in it). */
+export const NAMES_LIST = 'names/first-names.txt';
+
+/**
+ * `count` distinct real names from `list`, none in `exclude`, each drawn at a length drawn from `lengthsOf` (so
+ * the names are as long as the dataset's: the list's not in Last Letter run 0.5 letters longer); seeded.
+ */
+export function listedNames(list: readonly string[], lengthsOf: readonly string[], count: number, seed: number, exclude: ReadonlySet<string>): string[] {
+  const byLength = new Map<number, string[]>();
+  for (const name of list) {
+    if (exclude.has(name)) continue;
+    const same = byLength.get(name.length);
+    if (same) same.push(name);
+    else byLength.set(name.length, [name]);
+  }
+  const random = new Random(seed);
+  const made = new Set<string>();
+  for (let attempt = 0; made.size < count; attempt++) {
+    if (attempt > 100 * count) throw new Error(`listedNames: only ${made.size} of ${count} names of the dataset's lengths in a list of ${list.length}`);
+    const candidates = byLength.get(random.pick(lengthsOf).length);
+    if (candidates) made.add(random.pick(candidates));
+  }
+  return [...made];
+}
+
 function lastLetterQuestions(train: readonly Example[], names: readonly string[], count: number, random: Random): Example[] {
   const template = train.find((e) => QUOTED_WORDS.test(e.question));
   if (!template) throw new Error('recombinedQuestions: no train question quotes its words');

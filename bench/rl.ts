@@ -13,9 +13,9 @@
  * optimizer step per epoch over an iteration's 64 rationales, and evaluates on the held-out split: judge accuracy,
  * the run's reward, repetition rate and mean rationale length, for the distilled and the RL student, with the paired
  * statistics of the eval stage (bootstrap interval, McNemar p) per run. To choose settings without the test split,
- * `--validation held-out` distils a dev student on 70% of the train split and evaluates on the other 30% (real
- * questions, like the test split's; run folders `<dataset>-d<d>-dev[-<tag>]-seed<k>`), and `--validation novel`
- * evaluates the test run's student on questions over other novel names (`<dataset>-d<d>-val[-<tag>]-seed<k>`).
+ * `--validation names` evaluates on questions over real names from a names list that no question of the dataset has
+ * (run folders `<dataset>-d<d>-val-names[-<tag>]-seed<k>`), `--validation novel` on questions over other novel names
+ * (`<dataset>-d<d>-val[-<tag>]-seed<k>`).
  *
  * Every run folder is an ordinary experiment run, so an interrupted benchmark continues where it stopped when run
  * again. Prints the commit, the reward curves and a table with mean, spread and 95% t-intervals over runs; writes
@@ -24,7 +24,7 @@
  *   npm run bench:rl                                  # both datasets, distillation seeds 0,1 x RL seeds 1,2,3
  *   npm run bench:rl -- --dataset last_letters        # one
  *   npm run bench:rl -- --quick                       # a tiny slice, tiny model, 2 iterations (smoke test)
- *   npm run bench:rl -- --validation held-out --tag lr1e-4 --lr 1e-4 --distill-seeds 0 --seeds 1   # a tuning run (see --help)
+ *   npm run bench:rl -- --validation names --tag lr1e-4 --lr 1e-4 --distill-seeds 0 --seeds 1   # a tuning run (see --help)
  */
 import { cpSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,7 +37,7 @@ import {
   RunFolder, runExperiment, STAGE_IMPLEMENTATIONS, stageConfigHash, validateExperiment,
   type EvalResults, type ExperimentConfig, type ExperimentInput, type StageFunction, type StageName,
 } from '../lib/experiment';
-import { defaultDataDir } from '../lib/data/files';
+import { defaultDataDir, readDataFile } from '../lib/data/files';
 import { readMetrics } from '../lib/log/metrics';
 import { readJsonl, writeJsonl } from '../lib/data/jsonl';
 import { readRationales } from '../lib/data/rationales';
@@ -45,10 +45,9 @@ import type { Example } from '../lib/data/types';
 import { compareConditions, nestedSeedSummary, seedSummary, type PairedComparison } from '../lib/eval/stats';
 import { writeJsonAtomic } from '../lib/fs';
 import { saveCheckpoint } from '../lib/model/checkpoint';
-import { dataStage, readSplit } from '../lib/experiment/stages/data';
-import { splitExamples } from '../lib/data/split';
+import { readSplit } from '../lib/experiment/stages/data';
 import { distillWithRecipe, QUICK_RECIPE, RECIPE_SETTINGS, type RecipeSettings } from './distill-recipe';
-import { novelNames, recombinedQuestions, trainNames } from './rl-prompts';
+import { listedNames, NAMES_LIST, novelNames, recombinedQuestions, trainNames } from './rl-prompts';
 
 type DatasetName = 'last_letters' | 'coin_flip';
 const DATASETS: readonly DatasetName[] = ['last_letters', 'coin_flip'];
@@ -75,15 +74,13 @@ const RECOMBINED_PROMPTS = 3000;
 const QUICK_EVAL_LIMIT = 12;
 
 /**
- * How RL settings are chosen without the test split (`--validation`): `held-out` (the dev split) or `novel`
- * (questions over novel names); `none` evaluates on the test split.
+ * How RL settings are chosen without the test split (`--validation`): on questions over real names from the names
+ * list (`names`) or over novel names (`novel`); `none` evaluates on the test split.
  */
-type Validation = 'none' | 'held-out' | 'novel';
-/** `--validation novel`: questions recombined from the train split (seed VALIDATION_SEED + distillation seed) evaluated instead of the test split. */
+type Validation = 'none' | 'names' | 'novel';
+/** `--validation`: questions recombined from the train split (seed VALIDATION_SEED + distillation seed) evaluated instead of the test split. */
 const VALIDATION_QUESTIONS = 150;
 const VALIDATION_SEED = 1000;
-/** `--validation held-out`: the share of the train split held out as the dev split (seed VALIDATION_SEED + distillation seed). */
-const DEV_FRACTION = 0.3;
 
 /** The RL settings a run can override from the command line. */
 interface RLSettings {
@@ -111,11 +108,8 @@ const REWARD_WEIGHTS = { 'answer-correctness': 1, factuality: 0.5, relevance: 0.
 /** Each name stands for weight x score: answer_correctness * (1 + 0.5 f + 0.3 r + 0.2 c) + 0.2 length_guard. */
 const REWARD_EXPRESSION = 'answer_correctness * (1 + factuality + relevance + coherence) + length_guard';
 
-/** The run folder of a distillation seed's shared student: the test run's, or the dev student's (`--validation held-out`). */
-const sharedRunName = (name: DatasetName, distillSeed: number, validation: Validation) => `${name}-d${distillSeed}${validation === 'held-out' ? '-dev' : ''}`;
-
-/** Where a shared student's recombined RL questions are written (as `{question, answer}` lines). */
-const promptsFile = (out: string, sharedRun: string, kind: RLSettings['prompts']) => join(out, `${sharedRun}-rl-prompts${kind === 'novel' ? '-novel' : ''}.jsonl`);
+/** Where a dataset's recombined RL questions are written (as `{question, answer}` lines). */
+const promptsFile = (out: string, name: DatasetName, distillSeed: number, kind: RLSettings['prompts']) => join(out, `${name}-d${distillSeed}-rl-prompts${kind === 'novel' ? '-novel' : ''}.jsonl`);
 
 /** Novel names for the RL questions (`--prompts novel`) and, apart from them, for the validation questions. */
 const NOVEL_NAMES = { rl: 2000, validation: 600 };
@@ -130,19 +124,8 @@ function novelNamePools(name: DatasetName, train: readonly Example[], distillSee
   return { rl, validation: novelNames(pool, NOVEL_NAMES.validation, VALIDATION_SEED + distillSeed, new Set(rl)) };
 }
 
-/**
- * The distillation recipe of a shared student. A dev student (`--validation held-out`) has 70% of the train split,
- * so it trains for proportionally more epochs: as many updates as the test run's student (with 7 epochs over 70%
- * of the rows, the Last Letter dev students reached 13% and 33% of their dev questions, where the test run's
- * students reach 79% and 73% of theirs).
- */
-function recipeOf(name: DatasetName, quick: boolean, validation: Validation): RecipeSettings {
-  const recipe = quick ? QUICK_RECIPE : RECIPE_SETTINGS[name];
-  return validation === 'held-out' ? { ...recipe, epochs: Math.round(recipe.epochs / (1 - DEV_FRACTION)) } : recipe;
-}
-
-function experiment(name: DatasetName, runName: string, seed: number, sharedRun: string, options: { out: string; dataDir: string; quick: boolean; validation: Validation; rl: RLSettings; conditions: ('distilled' | 'rl')[] }): ExperimentConfig {
-  const sections = recipeSections(recipeOf(name, options.quick, options.validation));
+function experiment(name: DatasetName, runName: string, seed: number, distillSeed: number, options: { out: string; dataDir: string; quick: boolean; rl: RLSettings; conditions: ('distilled' | 'rl')[] }): ExperimentConfig {
+  const sections = recipeSections(options.quick ? QUICK_RECIPE : RECIPE_SETTINGS[name]);
   const distill = sections.distill as { maxNewTokens: number };
   return validateExperiment({
     name: runName, seed, output: options.out,
@@ -154,7 +137,7 @@ function experiment(name: DatasetName, runName: string, seed: number, sharedRun:
     rl: {
       algorithm: options.rl.algorithm, iterations: options.rl.iterations ?? (options.quick ? 2 : RL_ITERATIONS[name]), batchSize: options.rl.batchSize, samplesPerPrompt: options.rl.samplesPerPrompt,
       prompts: options.rl.prompts === 'train' ? { kind: 'train' }
-        : { kind: 'file', path: promptsFile(options.out, sharedRun, options.rl.prompts), mapping: { question: 'question', answer: 'answer' }, answerType: name === 'coin_flip' ? 'yes-no' : 'text' },
+        : { kind: 'file', path: promptsFile(options.out, name, distillSeed, options.rl.prompts), mapping: { question: 'question', answer: 'answer' }, answerType: name === 'coin_flip' ? 'yes-no' : 'text' },
       ppoEpochs: 2, minibatchSize: 16, gradientAccumulationSteps: options.rl.gradientAccumulationSteps, learningRate: options.rl.learningRate, kl: { coef: options.rl.klCoef },
       temperature: options.rl.temperature, advantageScaling: options.rl.advantageScaling, maxNewTokens: distill.maxNewTokens, checkpointEvery: 5,
     },
@@ -166,11 +149,11 @@ function experiment(name: DatasetName, runName: string, seed: number, sharedRun:
  * The distill stage of a shared run: bench:distill's recipe on the run's train split and the teacher's recorded
  * rationales, seeded by the run's seed; the student goes to `distill/best` like the ordinary stage's.
  */
-function recipeStage(name: DatasetName, recipe: RecipeSettings): StageFunction {
+function recipeStage(name: DatasetName, quick: boolean): StageFunction {
   return async (context) => {
     const { train, test } = readSplit(context);
     const records = readRationales(context.outputsOf('teacher').rationales);
-    const result = await distillWithRecipe(name, recipe, { train, test, records },
+    const result = await distillWithRecipe(name, quick ? QUICK_RECIPE : RECIPE_SETTINGS[name], { train, test, records },
       { seed: context.config.seed, tokenizer: 'word-char', progress: (line) => process.stderr.write(`${line}\n`) });
     try {
       await saveCheckpoint(`${context.dir}/best`, { model: result.model, tokenizer: result.tokenizer });
@@ -197,35 +180,31 @@ function copiedStage(shared: RunFolder, stage: StageName): StageFunction {
 }
 
 /**
- * `--validation held-out`: the data stage of distillation seed d (the test run's split) with {@link DEV_FRACTION}
- * of its train split held out as the dev split, written as the run's test split; the dev student is distilled on
- * the rest. Dev questions are real questions over names the dev student has mostly not seen, as the test split's.
+ * The names of the validation questions: real names from the names list ({@link listedNames}: none in any question
+ * of the dataset, train or test, nor among the RL questions' names; as long as the train split's) or novel names
+ * made from the train split's (none the RL questions use).
  */
-function heldOutDataStage(distillSeed: number): StageFunction {
-  return async (context) => {
-    const result = await dataStage(context);
-    const trainFile = context.run.path('data', 'train.jsonl');
-    const { train, test: dev } = splitExamples(readJsonl(trainFile) as Example[], { seed: VALIDATION_SEED + distillSeed, testFraction: DEV_FRACTION });
-    writeJsonl(trainFile, train);
-    writeJsonl(context.run.path('data', 'test.jsonl'), dev);
-    return { ...result, summary: { ...result.summary, train: train.length, test: dev.length, testIs: `dev: ${DEV_FRACTION} of the train split held out` } };
-  };
+function validationNames(kind: 'names' | 'novel', name: DatasetName, split: { train: Example[]; test: Example[] }, distillSeed: number, dataDir: string): string[] {
+  const pools = novelNamePools(name, split.train, distillSeed);
+  if (kind === 'novel') return pools.validation;
+  const list = readDataFile(join(dataDir, NAMES_LIST)).toString('utf8').split('\n').filter(Boolean);
+  const exclude = new Set([...trainNames(name, split.train), ...trainNames(name, split.test), ...pools.rl]);
+  return listedNames(list, trainNames(name, split.train), NOVEL_NAMES.validation, VALIDATION_SEED + distillSeed, exclude);
 }
 
 /**
- * `--validation novel`: the shared run's data stage with its test split replaced by {@link VALIDATION_QUESTIONS} questions
- * over novel names made from the train split's (none the RL questions use; the test split's names are new to the
- * student too), so RL settings are chosen without the test split. The RL stage drops any RL prompt that is also a
- * validation question.
+ * `--validation`: the shared run's data stage with its test split replaced by {@link VALIDATION_QUESTIONS} questions
+ * over {@link validationNames} (seed VALIDATION_SEED + distillation seed), so RL settings are chosen without the
+ * test split. The RL stage drops any RL prompt that is also a validation question.
  */
-function validationDataStage(shared: RunFolder, name: DatasetName, distillSeed: number): StageFunction {
+function validationDataStage(shared: RunFolder, name: DatasetName, distillSeed: number, kind: 'names' | 'novel', dataDir: string): StageFunction {
   return async (context) => {
     const result = await copiedStage(shared, 'data')(context);
-    const train = readJsonl(context.run.path('data', 'train.jsonl')) as Example[];
-    const validation = recombinedQuestions(name, train, VALIDATION_QUESTIONS, VALIDATION_SEED + distillSeed, novelNamePools(name, train, distillSeed).validation)
+    const split = { train: readJsonl(context.run.path('data', 'train.jsonl')) as Example[], test: readJsonl(context.run.path('data', 'test.jsonl')) as Example[] };
+    const validation = recombinedQuestions(name, split.train, VALIDATION_QUESTIONS, VALIDATION_SEED + distillSeed, validationNames(kind, name, split, distillSeed, dataDir))
       .map((e, i) => ({ ...e, id: `validation-${name}/${i}` }));
     writeJsonl(context.run.path('data', 'test.jsonl'), validation);
-    return { ...result, summary: { ...result.summary, test: validation.length, testIs: 'validation: recombined from train' } };
+    return { ...result, summary: { ...result.summary, test: validation.length, testIs: `validation: ${kind === 'names' ? 'listed names' : 'novel names'}` } };
   };
 }
 
@@ -267,12 +246,11 @@ function distillState(config: ExperimentConfig): 'none' | 'done' | 'unfinished' 
 }
 
 async function runDataset(name: DatasetName, options: { out: string; dataDir: string; quick: boolean; rl: RLSettings; distillSeeds: number[]; seeds: number[]; validation: Validation; tag?: string }): Promise<SeedResult[]> {
-  const suffix = `${{ none: '', 'held-out': '-dev', novel: '-val' }[options.validation]}${options.tag ? `-${options.tag}` : ''}`;
+  const suffix = `${{ none: '', names: '-val-names', novel: '-val' }[options.validation]}${options.tag ? `-${options.tag}` : ''}`;
   const results: SeedResult[] = [];
   for (const distillSeed of options.distillSeeds) {
-    const sharedRun = sharedRunName(name, distillSeed, options.validation);
-    const sharedConfig = experiment(name, sharedRun, distillSeed, sharedRun, { ...options, conditions: ['distilled', 'rl'] });
-    const recipe = { ...STAGE_IMPLEMENTATIONS, distill: recipeStage(name, recipeOf(name, options.quick, options.validation)), ...(options.validation === 'held-out' ? { data: heldOutDataStage(distillSeed) } : {}) };
+    const sharedConfig = experiment(name, `${name}-d${distillSeed}`, distillSeed, distillSeed, { ...options, conditions: ['distilled', 'rl'] });
+    const recipe = { ...STAGE_IMPLEMENTATIONS, distill: recipeStage(name, options.quick) };
     const sharedState = distillState(sharedConfig);
     if (sharedState !== 'done') {
       process.stderr.write(`${name}: distilling the shared student (seed ${distillSeed}) in ${sharedConfig.output}/${sharedConfig.name}\n`);
@@ -283,14 +261,14 @@ async function runDataset(name: DatasetName, options: { out: string; dataDir: st
     if (options.rl.prompts !== 'train') {
       const train = readJsonl(shared.path('data', 'train.jsonl')) as Example[];
       const names = options.rl.prompts === 'novel' ? novelNamePools(name, train, distillSeed).rl : trainNames(name, train);
-      writeJsonl(promptsFile(options.out, sharedRun, options.rl.prompts), recombinedQuestions(name, train, RECOMBINED_PROMPTS, distillSeed, names).map((e) => ({ question: e.question, answer: e.answers[0] })));
+      writeJsonl(promptsFile(options.out, name, distillSeed, options.rl.prompts), recombinedQuestions(name, train, RECOMBINED_PROMPTS, distillSeed, names).map((e) => ({ question: e.question, answer: e.answers[0] })));
     }
     const implementations = { ...STAGE_IMPLEMENTATIONS, ...Object.fromEntries(SHARED_STAGES.map((s) => [s, copiedStage(shared, s)])),
-      ...(options.validation === 'novel' ? { data: validationDataStage(shared, name, distillSeed) } : {}) };
+      ...(options.validation !== 'none' ? { data: validationDataStage(shared, name, distillSeed, options.validation, options.dataDir) } : {}) };
     for (const seed of options.seeds) {
       // Every run evaluates both students (the distilled one's greedy rationales are the same in each), so its
       // config does not depend on which runs came first and runs can go to processes of their own.
-      const config = experiment(name, `${name}-d${distillSeed}${suffix}-seed${seed}`, seed, sharedRun, { ...options, conditions: ['distilled', 'rl'] });
+      const config = experiment(name, `${name}-d${distillSeed}${suffix}-seed${seed}`, seed, distillSeed, { ...options, conditions: ['distilled', 'rl'] });
       process.stderr.write(`${name}: distillation seed ${distillSeed}, RL seed ${seed} in ${config.output}/${config.name}\n`);
       const stale = distillState(config) === 'stale';
       await runExperiment(config, { implementations, resume: !stale, restart: stale });
@@ -401,8 +379,8 @@ async function main(): Promise<void> {
     .option('scaling', { choices: ['group', 'batch', 'none'] as const, default: 'group' as const, describe: 'GRPO advantage scaling (rl.advantageScaling)' })
     .option('grad-accum', { type: 'number', default: 4, describe: 'minibatches of 16 rationales per optimizer step (rl.gradientAccumulationSteps; 4 = one step over all 64 of an iteration)' })
     .option('reward', { choices: ['composite', 'correctness'] as const, default: 'correctness' as const, describe: 'the built-in composite, or answer-correctness alone' })
-    .option('validation', { choices: ['none', 'held-out', 'novel'] as const, default: 'none' as const, describe: `choose RL settings without the test split: held-out = a dev student distilled on ${100 * (1 - DEV_FRACTION)}% of the train split, evaluated on the other ${100 * DEV_FRACTION}% (run folders <dataset>-d<d>-dev[-<tag>]-seed<k>); novel = the test run's student on ${VALIDATION_QUESTIONS} questions over novel names (<dataset>-d<d>-val[-<tag>]-seed<k>)` })
-    .option('tag', { type: 'string', describe: 'a name part for the RL run folders (<dataset>-d<d>[-dev|-val]-<tag>-seed<k>), so runs with other settings get folders of their own' })
+    .option('validation', { choices: ['none', 'names', 'novel'] as const, default: 'none' as const, describe: `choose RL settings without the test split: evaluate on ${VALIDATION_QUESTIONS} questions over real names from data/${NAMES_LIST} that no question of the dataset has (names; run folders <dataset>-d<d>-val-names[-<tag>]-seed<k>) or over novel names (novel; <dataset>-d<d>-val[-<tag>]-seed<k>)` })
+    .option('tag', { type: 'string', describe: 'a name part for the RL run folders (<dataset>-d<d>[-val|-val-names]-<tag>-seed<k>), so runs with other settings get folders of their own' })
     .option('eval-limit', { type: 'number', describe: `score only the first N held-out questions (${QUICK_EVAL_LIMIT} with --quick)` })
     .strict()
     .parse();
@@ -440,7 +418,7 @@ async function main(): Promise<void> {
   console.log(`${rl.algorithm.toUpperCase()} rationale refinement from the distilled student (backend ${backend.name}${argv.quick ? ', --quick slice' : ''}); `
     + `${rl.iterations ?? (argv.quick ? 2 : JSON.stringify(RL_ITERATIONS))} iterations x ${rl.batchSize} ${rl.prompts} prompts x ${rl.samplesPerPrompt} samples, lr ${rl.learningRate}, ${rl.gradientAccumulationSteps} minibatches per optimizer step, KL ${rl.klCoef}, `
     + `temperature ${rl.temperature}, advantage scaling ${rl.advantageScaling}; reward ${rl.reward === 'composite' ? `${REWARD_EXPRESSION} (weights ${JSON.stringify(REWARD_WEIGHTS)})` : 'answer-correctness'}; `
-    + `${{ none: '', 'held-out': `evaluated on the dev split (${100 * DEV_FRACTION}% of the train split, held out of a dev student's distillation; not the test split); `, novel: `evaluated on ${VALIDATION_QUESTIONS} validation questions over novel names (not the test split); ` }[argv.validation]}curves in ${curvesFile}`);
+    + `${argv.validation === 'none' ? '' : `evaluated on ${VALIDATION_QUESTIONS} validation questions over ${argv.validation === 'names' ? 'listed' : 'novel'} names (not the test split); `}curves in ${curvesFile}`);
   for (const [name, results] of Object.entries(all)) printCurves(name as DatasetName, results);
   printTable(all);
   console.log(JSON.stringify({ commit, ...Object.fromEntries(Object.entries(all).map(([name, results]) => [name, summary(results)])) }));

@@ -3,7 +3,6 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadDataset } from '../../lib/data/datasets';
-import { splitExamples } from '../../lib/data/split';
 
 // The benchmark end to end on the real data with a tiny student: RL questions over novel names, table, curves, JSON line.
 test('bench:rl --quick refines on questions over novel names and prints one JSON object per seed as its last line', () => {
@@ -51,33 +50,30 @@ test('bench:rl --quick refines on questions over novel names and prints one JSON
   }
 }, 120_000);
 
-const idsOf = (file: string) => readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l).id as string);
+const questionsOf = (file: string) => readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { question: string; answers: string[] });
+const wordsOf = (question: string) => /"(.+)"/.exec(question)![1].split(' ');
 
-// --validation held-out: a dev student distilled without 30% of the train split, evaluated on those real questions.
-test('bench:rl --validation held-out distils a dev student without the dev questions and evaluates it on them', () => {
-  const out = mkdtempSync(join(tmpdir(), 'bench-rl-dev-'));
+// --validation names: the test run's student, scored on questions over listed real names that no dataset question has.
+test('bench:rl --validation names evaluates on questions over listed names that no question of the dataset has', () => {
+  const out = mkdtempSync(join(tmpdir(), 'bench-rl-names-'));
   try {
-    const stdout = execFileSync(process.execPath, ['--import', 'tsx', 'bench/rl.ts', '--quick', '--dataset', 'last_letters', '--distill-seeds', '1', '--seeds', '2', '--validation', 'held-out', '--out', out],
+    const stdout = execFileSync(process.execPath, ['--import', 'tsx', 'bench/rl.ts', '--quick', '--dataset', 'last_letters', '--distill-seeds', '1', '--seeds', '2', '--validation', 'names', '--out', out],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    expect(stdout).toContain('evaluated on the dev split');
-    const { train } = splitExamples(loadDataset('last_letters'), { seed: 1, testFraction: 0.3 });
-    const shared = join(out, 'last_letters-d1-dev');
-    const kept = idsOf(join(shared, 'data', 'train.jsonl'));
-    const dev = idsOf(join(shared, 'data', 'test.jsonl'));
-    expect(dev).toHaveLength(Math.round(0.3 * train.length));
-    expect(kept.filter((id) => dev.includes(id))).toEqual([]);
-    expect([...kept, ...dev].sort()).toEqual(train.map((e) => e.id).sort());
-    // the dev student learns from the kept questions' teacher-correct rationales only, none of a dev question's
-    const correct = readFileSync(join(shared, 'teacher', 'rationales.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
-      .filter((r) => r.correct).map((r) => r.exampleId as string);
-    const manifest = JSON.parse(readFileSync(join(shared, 'manifest.json'), 'utf8'));
-    expect(manifest.stages.distill.summary.recordsKept).toBe(correct.filter((id) => kept.includes(id)).length);
-    expect(correct.filter((id) => dev.includes(id)).length).toBeGreaterThan(0);
-    // the RL run copies the dev student and is scored on the dev questions (the first 12 with --quick)
-    const results = JSON.parse(readFileSync(join(out, 'last_letters-d1-dev-seed2', 'eval', 'results.json'), 'utf8'));
-    const rl = results.conditions.find((c: { condition: string }) => c.condition === 'rl');
-    expect(rl.n).toBe(12);
-    expect(idsOf(join(out, 'last_letters-d1-dev-seed2', 'data', 'test.jsonl'))).toEqual(dev);
+    expect(stdout).toContain('validation questions over listed names');
+    const list = new Set(readFileSync('data/names/first-names.txt', 'utf8').split('\n'));
+    const inDataset = new Set(loadDataset('last_letters').flatMap((e) => wordsOf(e.question)));
+    const run = join(out, 'last_letters-d1-val-names-seed2');
+    const validation = questionsOf(join(run, 'data', 'test.jsonl'));
+    expect(validation).toHaveLength(150);
+    const words = validation.flatMap((e) => wordsOf(e.question));
+    expect(words.filter((w) => !list.has(w) || inDataset.has(w))).toEqual([]);
+    for (const e of validation) expect(e.answers).toEqual([wordsOf(e.question).map((w) => w.at(-1)).join('')]);
+    // the RL questions' names are not validation names; the run is scored on the validation questions
+    const rlWords = new Set(questionsOf(join(run, 'rl', 'prompts.jsonl')).flatMap((e) => wordsOf(e.question)));
+    expect(words.filter((w) => rlWords.has(w))).toEqual([]);
+    const results = JSON.parse(readFileSync(join(run, 'eval', 'results.json'), 'utf8'));
+    expect(results.conditions.find((c: { condition: string }) => c.condition === 'rl').n).toBe(12);
+    expect(readFileSync(join(out, 'last_letters-d1', 'data', 'test.jsonl'), 'utf8')).not.toContain('validation-');
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

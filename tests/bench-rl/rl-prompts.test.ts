@@ -1,6 +1,6 @@
 import type { Example } from '../../lib/data/types';
 import { scoreAnswer } from '../../lib/data';
-import { novelNames, recombinedQuestions, trainNames } from '../../bench/rl-prompts';
+import { listedNames, novelNames, recombinedQuestions, trainNames } from '../../bench/rl-prompts';
 
 const letters = (words: string): Example => ({
   id: `ll/${words}`, question: `Take the last letters of each words in "${words}" and concatenate them.`,
@@ -70,4 +70,18 @@ test('novel names: letter by letter from the pool\'s order-2 statistics, none in
     expect(words.every((w) => names.includes(w))).toBe(true);
     expect(e.answers).toEqual([words.map((w) => w.at(-1)).join('')]);
   }
+});
+
+test('listed names: distinct, none excluded, lengths drawn from the given names, seeded; too few is an error', () => {
+  const list = ['Ann', 'Bob', 'Eve', 'Ida', 'Joe', 'Anna', 'Jose', 'Liam', 'Noah', 'Abbruzzese'];
+  const out = listedNames(list, ['Tj', 'Jeff', 'Noel', 'Jen'], 5, 7, new Set(['Bob', 'Noah']));
+  expect(new Set(out).size).toBe(5);
+  for (const name of out) {
+    expect(list).toContain(name);
+    expect(['Bob', 'Noah']).not.toContain(name);
+    expect([3, 4]).toContain(name.length); // no list name is 2 letters long, so only the lengths of Jeff/Noel and Jen
+  }
+  expect(out.filter((n) => n.length === 4).length).toBeGreaterThan(0);
+  expect(listedNames(list, ['Tj', 'Jeff', 'Noel', 'Jen'], 5, 7, new Set(['Bob', 'Noah']))).toEqual(out);
+  expect(() => listedNames(list, ['Jeff'], 4, 1, new Set(['Anna', 'Jose']))).toThrow('only 2 of 4 names');
 });
