@@ -124,8 +124,14 @@ function novelNamePools(name: DatasetName, train: readonly Example[], distillSee
   return { rl, validation: novelNames(pool, NOVEL_NAMES.validation, VALIDATION_SEED + distillSeed, new Set(rl)) };
 }
 
-function experiment(name: DatasetName, runName: string, seed: number, distillSeed: number, options: { out: string; dataDir: string; quick: boolean; rl: RLSettings; conditions: ('distilled' | 'rl')[] }): ExperimentConfig {
-  const sections = recipeSections(options.quick ? QUICK_RECIPE : RECIPE_SETTINGS[name]);
+/** The distillation recipe of a dataset: bench:distill's (QUICK_RECIPE with --quick), its epochs overridden by `--distill-epochs`. */
+function recipeOf(name: DatasetName, options: { quick: boolean; distillEpochs?: number }): RecipeSettings {
+  const recipe = options.quick ? QUICK_RECIPE : RECIPE_SETTINGS[name];
+  return options.distillEpochs === undefined ? recipe : { ...recipe, epochs: options.distillEpochs };
+}
+
+function experiment(name: DatasetName, runName: string, seed: number, distillSeed: number, options: { out: string; dataDir: string; quick: boolean; distillEpochs?: number; rl: RLSettings; conditions: ('distilled' | 'rl')[] }): ExperimentConfig {
+  const sections = recipeSections(recipeOf(name, options));
   const distill = sections.distill as { maxNewTokens: number };
   return validateExperiment({
     name: runName, seed, output: options.out,
@@ -149,11 +155,11 @@ function experiment(name: DatasetName, runName: string, seed: number, distillSee
  * The distill stage of a shared run: bench:distill's recipe on the run's train split and the teacher's recorded
  * rationales, seeded by the run's seed; the student goes to `distill/best` like the ordinary stage's.
  */
-function recipeStage(name: DatasetName, quick: boolean): StageFunction {
+function recipeStage(name: DatasetName, recipe: RecipeSettings): StageFunction {
   return async (context) => {
     const { train, test } = readSplit(context);
     const records = readRationales(context.outputsOf('teacher').rationales);
-    const result = await distillWithRecipe(name, quick ? QUICK_RECIPE : RECIPE_SETTINGS[name], { train, test, records },
+    const result = await distillWithRecipe(name, recipe, { train, test, records },
       { seed: context.config.seed, tokenizer: 'word-char', progress: (line) => process.stderr.write(`${line}\n`) });
     try {
       await saveCheckpoint(`${context.dir}/best`, { model: result.model, tokenizer: result.tokenizer });
@@ -245,12 +251,12 @@ function distillState(config: ExperimentConfig): 'none' | 'done' | 'unfinished' 
   return record.status === 'done' ? 'done' : 'unfinished';
 }
 
-async function runDataset(name: DatasetName, options: { out: string; dataDir: string; quick: boolean; rl: RLSettings; distillSeeds: number[]; seeds: number[]; validation: Validation; tag?: string }): Promise<SeedResult[]> {
+async function runDataset(name: DatasetName, options: { out: string; dataDir: string; quick: boolean; distillEpochs?: number; rl: RLSettings; distillSeeds: number[]; seeds: number[]; validation: Validation; tag?: string }): Promise<SeedResult[]> {
   const suffix = `${{ none: '', names: '-val-names', novel: '-val' }[options.validation]}${options.tag ? `-${options.tag}` : ''}`;
   const results: SeedResult[] = [];
   for (const distillSeed of options.distillSeeds) {
     const sharedConfig = experiment(name, `${name}-d${distillSeed}`, distillSeed, distillSeed, { ...options, conditions: ['distilled', 'rl'] });
-    const recipe = { ...STAGE_IMPLEMENTATIONS, distill: recipeStage(name, options.quick) };
+    const recipe = { ...STAGE_IMPLEMENTATIONS, distill: recipeStage(name, recipeOf(name, options)) };
     const sharedState = distillState(sharedConfig);
     if (sharedState !== 'done') {
       process.stderr.write(`${name}: distilling the shared student (seed ${distillSeed}) in ${sharedConfig.output}/${sharedConfig.name}\n`);
@@ -368,6 +374,7 @@ async function main(): Promise<void> {
     .option('seeds', { type: 'string', default: SEEDS.join(','), describe: 'RL seeds, comma-separated' })
     .option('data-dir', { type: 'string', default: defaultDataDir(), describe: 'data folder (default: RRL_DATA_DIR, else the repository data/)' })
     .option('out', { type: 'string', describe: 'folder of the run folders (default checkpoints/bench-rl, -quick with --quick)' })
+    .option('distill-epochs', { type: 'number', describe: 'distillation epochs (default the recipe\'s: bench/distill-recipe.ts); use another --out, since the shared students of a folder are redistilled when their settings change' })
     .option('iterations', { type: 'number', describe: `RL iterations (default ${Object.entries(RL_ITERATIONS).map(([n, i]) => `${i} ${n}`).join(', ')}; 2 with --quick)` })
     .option('batch-size', { type: 'number', describe: 'prompts per iteration (default 8, 4 with --quick)' })
     .option('algorithm', { choices: ['grpo', 'rloo', 'ppo'] as const, default: 'grpo' as const })
@@ -407,7 +414,7 @@ async function main(): Promise<void> {
   const backend = await initBackend();
   const all: Partial<Record<DatasetName, SeedResult[]>> = {};
   for (const name of requested as DatasetName[]) {
-    all[name] = await runDataset(name, { out, dataDir: argv['data-dir'], quick: argv.quick, rl, distillSeeds, seeds, validation: argv.validation, tag: argv.tag });
+    all[name] = await runDataset(name, { out, dataDir: argv['data-dir'], quick: argv.quick, distillEpochs: argv['distill-epochs'], rl, distillSeeds, seeds, validation: argv.validation, tag: argv.tag });
   }
   // Merged into the file, so a run of one dataset keeps the other's curves.
   const curvesFile = join(out, 'curves.json');
