@@ -124,13 +124,15 @@ function novelNamePools(name: DatasetName, train: readonly Example[], distillSee
   return { rl, validation: novelNames(pool, NOVEL_NAMES.validation, VALIDATION_SEED + distillSeed, new Set(rl)) };
 }
 
-/** The distillation recipe of a dataset: bench:distill's (QUICK_RECIPE with --quick), its epochs overridden by `--distill-epochs`. */
-function recipeOf(name: DatasetName, options: { quick: boolean; distillEpochs?: number }): RecipeSettings {
-  const recipe = options.quick ? QUICK_RECIPE : RECIPE_SETTINGS[name];
-  return options.distillEpochs === undefined ? recipe : { ...recipe, epochs: options.distillEpochs };
+/** What `--distill-epochs` and `--distill-lr` override in the recipe. */
+type RecipeOverrides = Partial<Pick<RecipeSettings, 'epochs' | 'peakLr'>>;
+
+/** The distillation recipe of a dataset: bench:distill's (QUICK_RECIPE with --quick) with the command line's overrides. */
+function recipeOf(name: DatasetName, options: { quick: boolean; recipe: RecipeOverrides }): RecipeSettings {
+  return { ...(options.quick ? QUICK_RECIPE : RECIPE_SETTINGS[name]), ...options.recipe };
 }
 
-function experiment(name: DatasetName, runName: string, seed: number, distillSeed: number, options: { out: string; dataDir: string; quick: boolean; distillEpochs?: number; rl: RLSettings; conditions: ('distilled' | 'rl')[] }): ExperimentConfig {
+function experiment(name: DatasetName, runName: string, seed: number, distillSeed: number, options: { out: string; dataDir: string; quick: boolean; recipe: RecipeOverrides; rl: RLSettings; conditions: ('distilled' | 'rl')[] }): ExperimentConfig {
   const sections = recipeSections(recipeOf(name, options));
   const distill = sections.distill as { maxNewTokens: number };
   return validateExperiment({
@@ -251,7 +253,7 @@ function distillState(config: ExperimentConfig): 'none' | 'done' | 'unfinished' 
   return record.status === 'done' ? 'done' : 'unfinished';
 }
 
-async function runDataset(name: DatasetName, options: { out: string; dataDir: string; quick: boolean; distillEpochs?: number; rl: RLSettings; distillSeeds: number[]; seeds: number[]; validation: Validation; tag?: string }): Promise<SeedResult[]> {
+async function runDataset(name: DatasetName, options: { out: string; dataDir: string; quick: boolean; recipe: RecipeOverrides; rl: RLSettings; distillSeeds: number[]; seeds: number[]; validation: Validation; tag?: string }): Promise<SeedResult[]> {
   const suffix = `${{ none: '', names: '-val-names', novel: '-val' }[options.validation]}${options.tag ? `-${options.tag}` : ''}`;
   const results: SeedResult[] = [];
   for (const distillSeed of options.distillSeeds) {
@@ -375,6 +377,7 @@ async function main(): Promise<void> {
     .option('data-dir', { type: 'string', default: defaultDataDir(), describe: 'data folder (default: RRL_DATA_DIR, else the repository data/)' })
     .option('out', { type: 'string', describe: 'folder of the run folders (default checkpoints/bench-rl, -quick with --quick)' })
     .option('distill-epochs', { type: 'number', describe: 'distillation epochs (default the recipe\'s: bench/distill-recipe.ts); use another --out, since the shared students of a folder are redistilled when their settings change' })
+    .option('distill-lr', { type: 'number', describe: 'distillation peak learning rate (default the recipe\'s); with another --out, as --distill-epochs' })
     .option('iterations', { type: 'number', describe: `RL iterations (default ${Object.entries(RL_ITERATIONS).map(([n, i]) => `${i} ${n}`).join(', ')}; 2 with --quick)` })
     .option('batch-size', { type: 'number', describe: 'prompts per iteration (default 8, 4 with --quick)' })
     .option('algorithm', { choices: ['grpo', 'rloo', 'ppo'] as const, default: 'grpo' as const })
@@ -411,10 +414,11 @@ async function main(): Promise<void> {
     advantageScaling: argv.scaling, reward: argv.reward, gradientAccumulationSteps: argv['grad-accum'],
     evalLimit: argv['eval-limit'] ?? (argv.quick ? QUICK_EVAL_LIMIT : undefined),
   };
+  const recipe: RecipeOverrides = Object.fromEntries(Object.entries({ epochs: argv['distill-epochs'], peakLr: argv['distill-lr'] }).filter(([, v]) => v !== undefined));
   const backend = await initBackend();
   const all: Partial<Record<DatasetName, SeedResult[]>> = {};
   for (const name of requested as DatasetName[]) {
-    all[name] = await runDataset(name, { out, dataDir: argv['data-dir'], quick: argv.quick, distillEpochs: argv['distill-epochs'], rl, distillSeeds, seeds, validation: argv.validation, tag: argv.tag });
+    all[name] = await runDataset(name, { out, dataDir: argv['data-dir'], quick: argv.quick, recipe, rl, distillSeeds, seeds, validation: argv.validation, tag: argv.tag });
   }
   // Merged into the file, so a run of one dataset keeps the other's curves.
   const curvesFile = join(out, 'curves.json');

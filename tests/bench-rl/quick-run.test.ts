@@ -54,17 +54,18 @@ const questionsOf = (file: string) => readFileSync(file, 'utf8').trim().split('\
 const wordsOf = (question: string) => /"(.+)"/.exec(question)![1].split(' ');
 
 // --validation names: the test run's student, scored on questions over listed real names that no dataset question has.
-test('bench:rl --validation names evaluates on questions over listed names that no question of the dataset has; --distill-epochs sets the recipe\'s epochs', () => {
+test('bench:rl --validation names evaluates on questions over listed names that no question of the dataset has; --distill-epochs and --distill-lr set the recipe\'s', () => {
   const out = mkdtempSync(join(tmpdir(), 'bench-rl-names-'));
   try {
-    const { stdout, stderr, status } = spawnSync(process.execPath, ['--import', 'tsx', 'bench/rl.ts', '--quick', '--dataset', 'last_letters', '--distill-seeds', '1', '--seeds', '2', '--validation', 'names', '--distill-epochs', '2', '--out', out],
+    const { stdout, stderr, status } = spawnSync(process.execPath, ['--import', 'tsx', 'bench/rl.ts', '--quick', '--dataset', 'last_letters', '--distill-seeds', '1', '--seeds', '2', '--validation', 'names', '--distill-epochs', '2', '--distill-lr', '0.004', '--out', out],
       { encoding: 'utf8' });
     expect(status).toBe(0);
     expect(stdout).toContain('validation questions over listed names');
     // --distill-epochs: the shared student trains 2 epochs of its rows in batches of 8
     const rows = Number(/last_letters: (\d+) rows/.exec(stderr)![1]);
     expect(stderr).toContain(`step 1/${2 * Math.ceil(rows / 8)} epoch 1`);
-    expect(JSON.parse(readFileSync(join(out, 'last_letters-d1', 'manifest.json'), 'utf8')).config.distill.epochs).toBe(2);
+    const { distill } = JSON.parse(readFileSync(join(out, 'last_letters-d1', 'manifest.json'), 'utf8')).config;
+    expect([distill.epochs, distill.learningRate]).toEqual([2, 0.004]);
     const list = new Set(readFileSync('data/names/first-names.txt', 'utf8').split('\n'));
     const inDataset = new Set(loadDataset('last_letters').flatMap((e) => wordsOf(e.question)));
     const run = join(out, 'last_letters-d1-val-names-seed2');
