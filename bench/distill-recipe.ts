@@ -34,7 +34,7 @@ export interface RecipeSettings {
 }
 
 export const RECIPE_SETTINGS: Record<RecipeDataset, RecipeSettings> = {
-  last_letters: { arch: 'llama', dModel: 64, nLayers: 2, nHeads: 4, maxSeqLen: 256, epochs: 7, batchSize: 8, peakLr: 5e-3, maxNewTokens: 160, augment: 4 },
+  last_letters: { arch: 'llama', dModel: 64, nLayers: 2, nHeads: 4, maxSeqLen: 256, epochs: 7, batchSize: 8, peakLr: 2.5e-3, maxNewTokens: 160, augment: 4 },
   coin_flip: { arch: 'llama', dModel: 64, nLayers: 2, nHeads: 4, maxSeqLen: 384, epochs: 6, batchSize: 8, peakLr: 5e-3, maxNewTokens: 200, augment: 8 },
   multiarith: { arch: 'llama', dModel: 64, nLayers: 2, nHeads: 4, maxSeqLen: 384, epochs: 6, batchSize: 8, peakLr: 5e-3, maxNewTokens: 200, augment: 0 },
 };
