@@ -196,8 +196,9 @@ function validationNames(kind: 'names' | 'novel', name: DatasetName, split: { tr
   const pools = novelNamePools(name, split.train, distillSeed);
   if (kind === 'novel') return pools.validation;
   const list = readDataFile(join(dataDir, NAMES_LIST)).toString('utf8').split('\n').filter(Boolean);
-  const exclude = new Set([...trainNames(name, split.train), ...trainNames(name, split.test), ...pools.rl]);
-  return listedNames(list, trainNames(name, split.train), NOVEL_NAMES.validation, VALIDATION_SEED + distillSeed, exclude);
+  const train = trainNames(name, split.train);
+  const exclude = new Set([...train, ...trainNames(name, split.test), ...pools.rl]);
+  return listedNames(list, train, NOVEL_NAMES.validation, VALIDATION_SEED + distillSeed, exclude);
 }
 
 /**
