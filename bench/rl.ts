@@ -1,6 +1,6 @@
 /**
  * `npm run bench:rl`: rationale refinement with RL (GRPO by default) on Last Letter Concatenation and Coin Flip, over
- * 2 distillation seeds x 3 RL seeds per dataset.
+ * 4 distillation seeds x 3 RL seeds on Last Letter and 2 x 3 on Coin Flip.
  *
  * For each dataset and distillation seed d, one experiment run (`checkpoints/bench-rl/<dataset>-d<d>`) splits the
  * questions 70/30 (seed d), imports the real GPT-3 zero-shot-CoT rationales as the teacher and distils the student
@@ -21,7 +21,7 @@
  * again. Prints the commit, the reward curves and a table with mean, spread and 95% t-intervals over runs; writes
  * the curves to `checkpoints/bench-rl/curves.json`; the last line is one JSON object.
  *
- *   npm run bench:rl                                  # both datasets, distillation seeds 0,1 x RL seeds 1,2,3
+ *   npm run bench:rl                                  # both datasets, distillation seeds 0-3 (Coin Flip 0,1) x RL seeds 1,2,3
  *   npm run bench:rl -- --dataset last_letters        # one
  *   npm run bench:rl -- --quick                       # a tiny slice, tiny model, 2 iterations (smoke test)
  *   npm run bench:rl -- --validation names --tag lr1e-4 --lr 1e-4 --distill-seeds 0 --seeds 1   # a tuning run (see --help)
@@ -55,7 +55,11 @@ const SEEDS = [1, 2, 3];
 /** The stages an RL seed takes over from the shared distillation run. */
 const SHARED_STAGES: StageName[] = ['data', 'teacher', 'distill'];
 
-const DISTILL_SEEDS = [0, 1];
+/**
+ * Distillation seeds per dataset: four Last Letter students give the student-level interval 3 degrees of freedom;
+ * Coin Flip's students sit at the ceiling, and each distils for about 16 minutes.
+ */
+const DISTILL_SEEDS: Record<DatasetName, number[]> = { last_letters: [0, 1, 2, 3], coin_flip: [0, 1] };
 
 /** The experiment's student and distill sections matching a recipe (the RL and eval stages read maxNewTokens). */
 function recipeSections(recipe: RecipeSettings): Pick<ExperimentInput, 'student' | 'distill'> {
@@ -373,7 +377,7 @@ async function main(): Promise<void> {
   const argv = await yargs(hideBin(process.argv))
     .option('dataset', { type: 'string', array: true, describe: `datasets (${DATASETS.join(', ')}); default both` })
     .option('quick', { type: 'boolean', default: false, describe: 'tiny slice, tiny student, 2 RL iterations' })
-    .option('distill-seeds', { type: 'string', default: DISTILL_SEEDS.join(','), describe: 'distillation seeds (split, recombined rows, initialisation), comma-separated' })
+    .option('distill-seeds', { type: 'string', describe: `distillation seeds (split, recombined rows, initialisation), comma-separated (default ${Object.entries(DISTILL_SEEDS).map(([n, s]) => `${s.join(',')} ${n}`).join('; ')})` })
     .option('seeds', { type: 'string', default: SEEDS.join(','), describe: 'RL seeds, comma-separated' })
     .option('data-dir', { type: 'string', default: defaultDataDir(), describe: 'data folder (default: RRL_DATA_DIR, else the repository data/)' })
     .option('out', { type: 'string', describe: 'folder of the run folders (default checkpoints/bench-rl, -quick with --quick)' })
@@ -404,7 +408,7 @@ async function main(): Promise<void> {
     return values;
   };
   const seeds = seedList('seeds', argv.seeds);
-  const distillSeeds = seedList('distill-seeds', argv['distill-seeds']);
+  const distillSeeds = argv['distill-seeds'] === undefined ? undefined : seedList('distill-seeds', argv['distill-seeds']);
   const commit = gitCommit();
   process.stderr.write(`bench:rl on commit ${commit}\n`);
   if (!existsSync(argv['data-dir'])) throw new Error(`--data-dir: ${argv['data-dir']} does not exist`);
@@ -419,7 +423,7 @@ async function main(): Promise<void> {
   const backend = await initBackend();
   const all: Partial<Record<DatasetName, SeedResult[]>> = {};
   for (const name of requested as DatasetName[]) {
-    all[name] = await runDataset(name, { out, dataDir: argv['data-dir'], quick: argv.quick, recipe, rl, distillSeeds, seeds, validation: argv.validation, tag: argv.tag });
+    all[name] = await runDataset(name, { out, dataDir: argv['data-dir'], quick: argv.quick, recipe, rl, distillSeeds: distillSeeds ?? DISTILL_SEEDS[name], seeds, validation: argv.validation, tag: argv.tag });
   }
   // Merged into the file, so a run of one dataset keeps the other's curves.
   const curvesFile = join(out, 'curves.json');
