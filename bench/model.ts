@@ -9,8 +9,8 @@
  * the reference for their speed-up.
  * Prints a table, then (last line) one JSON object with the figures.
  *
- * `--profile` instead prints where one S training step's and one S decoding step's time goes, kernel by kernel (see
- * {@link profileS}).
+ * `--profile` instead prints where one S training step's, one S decoding step's and one GPT-2-124M-shape decoding
+ * step's time goes, kernel by kernel (see {@link profileS}).
  *
  * `--peer` also runs the same model on PyTorch (bench/torch/peer_model.py, see {@link TorchPeer}) in this command:
  * for S training, S sampling and GPT-2-124M-shape sampling it alternates PEER_ROUNDS times between this process
@@ -28,6 +28,7 @@ import { setFastWasmKernels, fastWasmKernelsOn } from '../lib/kernels';
 import { CausalLM, generate, type ModelConfig } from '../lib/model';
 import { CharTokenizer } from '../lib/tokenizer';
 import { Trainer } from '../lib/train';
+import { wasmThreads } from '../lib/wasm-threads';
 import { defaultPython, TorchPeer, type PeerRates } from './torch/peer';
 
 interface BenchConfig {
@@ -229,8 +230,9 @@ function printProfile(title: string, unit: string, p: KernelProfile): void {
 }
 
 /**
- * `--profile`: where the time of one S training step (PROFILE_STEPS warm Trainer steps: AdamW, clipping) and of
- * one S decoding step (a warm KV-cache generation of batch 8, 64 new tokens) goes, kernel by kernel.
+ * `--profile`: where the time of one S training step (PROFILE_STEPS warm Trainer steps: AdamW, clipping), of one S
+ * decoding step and of one GPT-2-124M-shape decoding step (warm KV-cache generations of batch 8, 64 new tokens)
+ * goes, kernel by kernel.
  */
 async function profileS(commit: string, backendName: string): Promise<void> {
   const cfg = CONFIGS.find((c) => c.name === 'S')!;
@@ -242,17 +244,22 @@ async function profileS(commit: string, backendName: string): Promise<void> {
   });
   trainer.dispose();
   await benchSample(model, true, { runs: 1 }); // warm-up generations
-  const tokenizer = tokenizerFor(cfg.model.vocabSize);
   const prompts = Array.from({ length: SAMPLE_BATCH }, (_, i) => `Question ${i}: what is ${i} + ${i}?`);
-  const decode = await profileKernels(backendName, SAMPLE_NEW_TOKENS, async () => {
-    await generate(model, tokenizer, prompts, { maxNewTokens: SAMPLE_NEW_TOKENS, seed: 1, useCache: true });
+  const decodeGeneration = (m: CausalLM) => profileKernels(backendName, SAMPLE_NEW_TOKENS, async () => {
+    await generate(m, tokenizerFor(m.config.vocabSize), prompts, { maxNewTokens: SAMPLE_NEW_TOKENS, seed: 1, useCache: true });
   });
+  const decode = await decodeGeneration(model);
   model.dispose();
+  const gpt2 = CausalLM.create(GPT2_124M, { seed: 1 });
+  await benchSample(gpt2, true, { runs: 0 }); // the warm-up generation
+  const decodeGpt2 = await decodeGeneration(gpt2);
+  gpt2.dispose();
   console.log(`commit: ${commit}`);
-  console.log(`backend: ${backendName}; kernel wall times from tf.profile (the machine's other load inflates them all alike)`);
+  console.log(`backend: ${backendName} (${wasmThreads()} thread(s)); kernel wall times from tf.profile (the machine's other load inflates them all alike)`);
   printProfile(`S training step (batch 16 x 128, AdamW, clipping; mean of ${PROFILE_STEPS})`, 'step', train);
   printProfile(`S decoding with the KV cache (batch 8; ${SAMPLE_NEW_TOKENS} new tokens, prompt included)`, 'token', decode);
-  console.log(JSON.stringify({ commit, backend: backendName, profile: { train, decode } }));
+  printProfile(`GPT-2-124M-shape decoding with the KV cache (batch 8; ${SAMPLE_NEW_TOKENS} new tokens, prompt included)`, 'token', decodeGpt2);
+  console.log(JSON.stringify({ commit, backend: backendName, profile: { train, decode, decodeGpt2 } }));
 }
 
 async function main(): Promise<void> {

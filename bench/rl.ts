@@ -24,7 +24,7 @@
  *   npm run bench:rl                                  # both datasets, distillation seeds 0-3 (Coin Flip 0,1) x RL seeds 1,2,3
  *   npm run bench:rl -- --dataset last_letters        # one
  *   npm run bench:rl -- --quick                       # a tiny slice, tiny model, 2 iterations (smoke test)
- *   npm run bench:rl -- --validation names --tag lr1e-4 --lr 1e-4 --distill-seeds 0 --seeds 1   # a tuning run (see --help)
+ *   npm run bench:rl -- --validation names --tag lr5e-5 --lr 5e-5 --distill-seeds 0 --seeds 1   # a tuning run (see --help)
  */
 import { cpSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -71,6 +71,8 @@ function recipeSections(recipe: RecipeSettings): Pick<ExperimentInput, 'student'
 
 /** RL iterations per dataset (sized so the 2 x 3 runs per dataset fit about an hour of 2 shared cores); Coin Flip's rationales are about twice as long. */
 const RL_ITERATIONS: Record<DatasetName, number> = { last_letters: 40, coin_flip: 16 };
+/** RL learning rate per dataset: Last Letter's chosen on its validation questions for the recipe's students (README). */
+const RL_LEARNING_RATE: Record<DatasetName, number> = { last_letters: 1e-4, coin_flip: 2e-4 };
 
 /** Fresh RL questions per dataset (`--prompts novel` or `recombined`). */
 const RECOMBINED_PROMPTS = 3000;
@@ -95,7 +97,8 @@ interface RLSettings {
   iterations?: number;
   batchSize: number;
   samplesPerPrompt: number;
-  learningRate: number;
+  /** AdamW learning rate; default per dataset ({@link RL_LEARNING_RATE}). */
+  learningRate?: number;
   klCoef: number;
   temperature: number;
   /** GRPO's divisor of r − mean(group) (`advantageScaling`). */
@@ -150,7 +153,7 @@ function experiment(name: DatasetName, runName: string, seed: number, distillSee
       algorithm: options.rl.algorithm, iterations: options.rl.iterations ?? (options.quick ? 2 : RL_ITERATIONS[name]), batchSize: options.rl.batchSize, samplesPerPrompt: options.rl.samplesPerPrompt,
       prompts: options.rl.prompts === 'train' ? { kind: 'train' }
         : { kind: 'file', path: promptsFile(options.out, name, distillSeed, options.rl.prompts), mapping: { question: 'question', answer: 'answer' }, answerType: name === 'coin_flip' ? 'yes-no' : 'text' },
-      ppoEpochs: 2, minibatchSize: 16, gradientAccumulationSteps: options.rl.gradientAccumulationSteps, learningRate: options.rl.learningRate, kl: { coef: options.rl.klCoef },
+      ppoEpochs: 2, minibatchSize: 16, gradientAccumulationSteps: options.rl.gradientAccumulationSteps, learningRate: options.rl.learningRate ?? RL_LEARNING_RATE[name], kl: { coef: options.rl.klCoef },
       temperature: options.rl.temperature, advantageScaling: options.rl.advantageScaling, maxNewTokens: distill.maxNewTokens, checkpointEvery: 5,
     },
     eval: { conditions: options.conditions, samples: 4, ...(options.rl.evalLimit ? { limit: options.rl.evalLimit } : {}) },
@@ -388,7 +391,7 @@ async function main(): Promise<void> {
     .option('algorithm', { choices: ['grpo', 'rloo', 'ppo'] as const, default: 'grpo' as const })
     .option('prompts', { choices: ['recombined', 'novel', 'train'] as const, default: 'novel' as const, describe: 'RL questions: recombined from the train split\'s words/people, recombined with novel names made from them, or the train split itself' })
     .option('samples', { type: 'number', default: 8, describe: 'rationales sampled per prompt' })
-    .option('lr', { type: 'number', default: 2e-4 })
+    .option('lr', { type: 'number', describe: `RL learning rate (default ${Object.entries(RL_LEARNING_RATE).map(([n, lr]) => `${lr} ${n}`).join(', ')})` })
     .option('kl', { type: 'number', default: 0.05, describe: 'KL penalty coefficient (fixed)' })
     .option('temperature', { type: 'number', default: 1, describe: 'rollout sampling temperature' })
     .option('scaling', { choices: ['group', 'batch', 'none'] as const, default: 'group' as const, describe: 'GRPO advantage scaling (rl.advantageScaling)' })
@@ -432,7 +435,7 @@ async function main(): Promise<void> {
   writeJsonAtomic(curvesFile, curves);
   console.log(`\ncommit ${commit}`);
   console.log(`${rl.algorithm.toUpperCase()} rationale refinement from the distilled student (backend ${backend.name}${argv.quick ? ', --quick slice' : ''}); `
-    + `${rl.iterations ?? (argv.quick ? 2 : JSON.stringify(RL_ITERATIONS))} iterations x ${rl.batchSize} ${rl.prompts} prompts x ${rl.samplesPerPrompt} samples, lr ${rl.learningRate}, ${rl.gradientAccumulationSteps} minibatches per optimizer step, KL ${rl.klCoef}, `
+    + `${rl.iterations ?? (argv.quick ? 2 : JSON.stringify(RL_ITERATIONS))} iterations x ${rl.batchSize} ${rl.prompts} prompts x ${rl.samplesPerPrompt} samples, lr ${rl.learningRate ?? JSON.stringify(RL_LEARNING_RATE)}, ${rl.gradientAccumulationSteps} minibatches per optimizer step, KL ${rl.klCoef}, `
     + `temperature ${rl.temperature}, advantage scaling ${rl.advantageScaling}; reward ${rl.reward === 'composite' ? `${REWARD_EXPRESSION} (weights ${JSON.stringify(REWARD_WEIGHTS)})` : 'answer-correctness'}; `
     + `${argv.validation === 'none' ? '' : `evaluated on ${VALIDATION_QUESTIONS} validation questions over ${argv.validation === 'names' ? 'listed' : 'novel'} names (not the test split); `}curves in ${curvesFile}`);
   for (const [name, results] of Object.entries(all)) printCurves(name as DatasetName, results);

@@ -45,6 +45,9 @@ test('bench:rl --quick refines on questions over novel names and prints one JSON
     // the shared run's student is bench:distill's recipe: teacher-correct rows plus as many recombined ones (--quick: 1x)
     const manifest = JSON.parse(readFileSync(join(out, 'last_letters-d0', 'manifest.json'), 'utf8'));
     expect(manifest.stages.distill.summary.recordsAugmented).toBe(manifest.stages.distill.summary.recordsKept);
+    // Last Letter's RL learning rate is its own default (chosen on validation questions), not Coin Flip's
+    const rlConfig = JSON.parse(readFileSync(join(out, 'last_letters-d0-seed1', 'manifest.json'), 'utf8')).config.rl;
+    expect(rlConfig.learningRate).toBe(1e-4);
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
