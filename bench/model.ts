@@ -10,7 +10,7 @@
  * Prints a table, then (last line) one JSON object with the figures.
  *
  * `--profile` instead prints where one S training step's, one S decoding step's and one GPT-2-124M-shape decoding
- * step's time goes, kernel by kernel (see {@link profileS}).
+ * step's time goes, kernel by kernel (see {@link profileSteps}).
  *
  * `--peer` also runs the same model on PyTorch (bench/torch/peer_model.py, see {@link TorchPeer}) in this command:
  * for S training, S sampling and GPT-2-124M-shape sampling it alternates PEER_ROUNDS times between this process
@@ -234,7 +234,7 @@ function printProfile(title: string, unit: string, p: KernelProfile): void {
  * decoding step and of one GPT-2-124M-shape decoding step (warm KV-cache generations of batch 8, 64 new tokens)
  * goes, kernel by kernel.
  */
-async function profileS(commit: string, backendName: string): Promise<void> {
+async function profileSteps(commit: string, backendName: string): Promise<void> {
   const cfg = CONFIGS.find((c) => c.name === 'S')!;
   const model = CausalLM.create(cfg.model, { seed: 1 });
   const trainer = await warmTrainer(model, cfg, PROFILE_STEPS + 1);
@@ -265,7 +265,7 @@ async function profileS(commit: string, backendName: string): Promise<void> {
 async function main(): Promise<void> {
   if (process.argv.includes('--profile')) {
     const backend = await initBackend();
-    await profileS(gitCommit(), backend.name);
+    await profileSteps(gitCommit(), backend.name);
     return;
   }
   const withPeer = process.argv.includes('--peer');

@@ -69,7 +69,7 @@ function recipeSections(recipe: RecipeSettings): Pick<ExperimentInput, 'student'
   };
 }
 
-/** RL iterations per dataset (sized so the 2 x 3 runs per dataset fit about an hour of 2 shared cores); Coin Flip's rationales are about twice as long. */
+/** RL iterations per dataset (sized so a dataset's runs fit about an hour of 2 cores); Coin Flip's rationales are about twice as long. */
 const RL_ITERATIONS: Record<DatasetName, number> = { last_letters: 40, coin_flip: 16 };
 /** RL learning rate per dataset: Last Letter's chosen on its validation questions for the recipe's students (README). */
 const RL_LEARNING_RATE: Record<DatasetName, number> = { last_letters: 1e-4, coin_flip: 2e-4 };
