@@ -74,6 +74,9 @@ const RL_ITERATIONS: Record<DatasetName, number> = { last_letters: 40, coin_flip
 /** RL learning rate per dataset: Last Letter's chosen on its validation questions for the recipe's students (README). */
 const RL_LEARNING_RATE: Record<DatasetName, number> = { last_letters: 1e-4, coin_flip: 2e-4 };
 
+/** A per-dataset default for `--help`, e.g. "40 last_letters; 16 coin_flip" (a list's values comma-separated). */
+const perDataset = (values: Record<DatasetName, number | number[]>) => Object.entries(values).map(([name, v]) => `${String(v)} ${name}`).join('; ');
+
 /** Fresh RL questions per dataset (`--prompts novel` or `recombined`). */
 const RECOMBINED_PROMPTS = 3000;
 
@@ -380,18 +383,18 @@ async function main(): Promise<void> {
   const argv = await yargs(hideBin(process.argv))
     .option('dataset', { type: 'string', array: true, describe: `datasets (${DATASETS.join(', ')}); default both` })
     .option('quick', { type: 'boolean', default: false, describe: 'tiny slice, tiny student, 2 RL iterations' })
-    .option('distill-seeds', { type: 'string', describe: `distillation seeds (split, recombined rows, initialisation), comma-separated (default ${Object.entries(DISTILL_SEEDS).map(([n, s]) => `${s.join(',')} ${n}`).join('; ')})` })
+    .option('distill-seeds', { type: 'string', describe: `distillation seeds (split, recombined rows, initialisation), comma-separated (default ${perDataset(DISTILL_SEEDS)})` })
     .option('seeds', { type: 'string', default: SEEDS.join(','), describe: 'RL seeds, comma-separated' })
     .option('data-dir', { type: 'string', default: defaultDataDir(), describe: 'data folder (default: RRL_DATA_DIR, else the repository data/)' })
     .option('out', { type: 'string', describe: 'folder of the run folders (default checkpoints/bench-rl, -quick with --quick)' })
     .option('distill-epochs', { type: 'number', describe: 'distillation epochs (default the recipe\'s: bench/distill-recipe.ts); use another --out, since the shared students of a folder are redistilled when their settings change' })
     .option('distill-lr', { type: 'number', describe: 'distillation peak learning rate (default the recipe\'s); with another --out, as --distill-epochs' })
-    .option('iterations', { type: 'number', describe: `RL iterations (default ${Object.entries(RL_ITERATIONS).map(([n, i]) => `${i} ${n}`).join(', ')}; 2 with --quick)` })
+    .option('iterations', { type: 'number', describe: `RL iterations (default ${perDataset(RL_ITERATIONS)}; 2 with --quick)` })
     .option('batch-size', { type: 'number', describe: 'prompts per iteration (default 8, 4 with --quick)' })
     .option('algorithm', { choices: ['grpo', 'rloo', 'ppo'] as const, default: 'grpo' as const })
     .option('prompts', { choices: ['recombined', 'novel', 'train'] as const, default: 'novel' as const, describe: 'RL questions: recombined from the train split\'s words/people, recombined with novel names made from them, or the train split itself' })
     .option('samples', { type: 'number', default: 8, describe: 'rationales sampled per prompt' })
-    .option('lr', { type: 'number', describe: `RL learning rate (default ${Object.entries(RL_LEARNING_RATE).map(([n, lr]) => `${lr} ${n}`).join(', ')})` })
+    .option('lr', { type: 'number', describe: `RL learning rate (default ${perDataset(RL_LEARNING_RATE)})` })
     .option('kl', { type: 'number', default: 0.05, describe: 'KL penalty coefficient (fixed)' })
     .option('temperature', { type: 'number', default: 1, describe: 'rollout sampling temperature' })
     .option('scaling', { choices: ['group', 'batch', 'none'] as const, default: 'group' as const, describe: 'GRPO advantage scaling (rl.advantageScaling)' })
