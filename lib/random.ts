@@ -27,9 +27,8 @@ export class Random {
     return items[this.int(items.length)];
   }
 
-  /** Index drawn with probability proportional to `weights`. */
-  weighted(weights: readonly number[]): number {
-    const total = weights.reduce((a, b) => a + b, 0);
+  /** Index drawn with probability proportional to `weights`; `total` is their sum in index order when known. */
+  weighted(weights: ArrayLike<number>, total = sumInOrder(weights)): number {
     let r = this.next() * total;
     for (let i = 0; i < weights.length; i++) {
       r -= weights[i];
@@ -58,4 +57,11 @@ export class Random {
     random.state = state >>> 0;
     return random;
   }
+}
+
+/** Σ values, added left to right (the order fixes the rounding, and with it every weighted draw). */
+function sumInOrder(values: ArrayLike<number>): number {
+  let total = 0;
+  for (let i = 0; i < values.length; i++) total += values[i];
+  return total;
 }

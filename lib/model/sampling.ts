@@ -127,6 +127,43 @@ function argmax(values: Float32Array): number {
   return best;
 }
 
+/** One row's exp((z_i − z_max) / T), reused across calls (a 152k vocabulary is 1.2 MB of float64). */
+let rowWeights = new Float64Array(0);
+
+/** exp((z_i − top) / T) of every id into `out` (float64, as Math.exp returns), and their sum in id order. */
+function scaledExps(logits: Float32Array, top: number, temperature: number, out: Float64Array): number {
+  let total = 0;
+  if (temperature === 1) {
+    // x / 1 is x exactly: the same weights without a division per id
+    for (let i = 0; i < logits.length; i++) total += out[i] = Math.exp(logits[i] - top);
+  } else {
+    for (let i = 0; i < logits.length; i++) total += out[i] = Math.exp((logits[i] - top) / temperature);
+  }
+  return total;
+}
+
+/** Index bits of {@link idsByLogit}'s sort keys: vocabularies up to 2^21 ids (32 + 21 bits fit a float64 exactly). */
+const ID_BITS = 2 ** 21;
+
+/**
+ * Ids ordered by logit, largest first, ties by id: the order of a stable sort with `(a, b) => z[b] − z[a]`, made
+ * by a native numeric sort of float64 keys (descending rank of the float32's bits) · 2^21 + id.
+ */
+function idsByLogit(logits: Float32Array): number[] {
+  if (logits.length > ID_BITS) throw new Error(`sampleToken: top-k / top-p / min-p take vocabularies of at most ${ID_BITS} ids, got ${logits.length}`);
+  const bits = new Uint32Array(logits.buffer, logits.byteOffset, logits.length);
+  const keys = new Float64Array(logits.length);
+  for (let i = 0; i < logits.length; i++) {
+    const b = bits[i] === 0x80000000 ? 0 : bits[i]; // −0 ranks with +0, as the comparator has them
+    const ascending = b >= 0x80000000 ? 0xffffffff - b : b + 0x80000000; // monotone in the float's value
+    keys[i] = (0xffffffff - ascending) * ID_BITS + i;
+  }
+  keys.sort();
+  const ids = new Array<number>(keys.length);
+  for (let i = 0; i < keys.length; i++) ids[i] = keys[i] % ID_BITS;
+  return ids;
+}
+
 /**
  * Draws one token id from a row of logits: greedy when asked (or temperature 0), else softmax(logits / T)
  * restricted to the top-k tokens, then to the top-p nucleus, then to tokens with p >= minP · p_max, renormalised,
@@ -138,13 +175,13 @@ export function sampleToken(logits: Float32Array, options: SamplingOptions, rand
   const truncates = (options.topK !== undefined && options.topK > 0) || (options.topP !== undefined && options.topP < 1) || (options.minP ?? 0) > 0;
   const top = logits[argmax(logits)];
   if (!truncates) {
-    // every token in id order: one loop, no index list (this runs once per row per generated token)
-    const all = new Array<number>(logits.length);
-    for (let i = 0; i < logits.length; i++) all[i] = Math.exp((logits[i] - top) / temperature);
-    return random.weighted(all);
+    // every token in id order: one pass of exponentials and their sum (this runs once per row per generated token)
+    if (rowWeights.length < logits.length) rowWeights = new Float64Array(logits.length);
+    const weights = rowWeights.subarray(0, logits.length);
+    return random.weighted(weights, scaledExps(logits, top, temperature, weights));
   }
   // candidates most likely first
-  let order = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a]);
+  let order = idsByLogit(logits);
   if (options.topK !== undefined && options.topK > 0) order = order.slice(0, options.topK);
   let weights = order.map((i) => Math.exp((logits[i] - top) / temperature));
   if (options.topP !== undefined && options.topP < 1) {

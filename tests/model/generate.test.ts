@@ -48,6 +48,36 @@ describe('sampleToken', () => {
     expect(f[3]).toBe(0);
     expect(Math.abs(f[2] - 0.15 / 0.95)).toBeLessThan(0.015);
   });
+
+  // The plain definition the fast paths must reproduce draw for draw (seeded runs depend on the exact ids):
+  // weights exp((z_i − z_max)/T) in candidate order, their sum left to right, then the inverse-CDF walk.
+  const referenceDraw = (z: Float32Array, options: { temperature?: number; topK?: number }, random: Random) => {
+    const T = options.temperature ?? 1;
+    const top = Math.max(...z);
+    let ids = [...z.keys()];
+    if (options.topK) ids = ids.sort((a, b) => z[b] - z[a]).slice(0, options.topK);
+    const weights = ids.map((i) => Math.exp((z[i] - top) / T));
+    let r = random.next() * weights.reduce((a, b) => a + b, 0);
+    for (let k = 0; k < weights.length; k++) if ((r -= weights[k]) < 0) return ids[k];
+    return ids[ids.length - 1];
+  };
+
+  test.each([{}, { temperature: 0.7 }, { topK: 40 }, { topK: 3, temperature: 1.5 }])('draws equal the plain definition id for id over a 50,257-token vocabulary (%j)', (options) => {
+    const gen = new Random(3);
+    for (let row = 0; row < 6; row++) {
+      // rounded logits make many ties (broken by id) and signed zeros (ranked together)
+      const z = Float32Array.from({ length: 50257 }, () => (row % 2 ? Math.round((gen.next() - 0.5) * 6) || -0 : (gen.next() - 0.5) * 12));
+      expect(sampleToken(z, options, new Random(row))).toBe(referenceDraw(z, options, new Random(row)));
+    }
+  });
+
+  test('top-k breaks ties by id, and -0 ties with +0', () => {
+    const z = Float32Array.from([1, 3, -0, 3, 0, 3]);
+    const drawn = new Set(Array.from({ length: 200 }, (_, i) => sampleToken(z, { topK: 2 }, new Random(i))));
+    expect([...drawn].sort()).toEqual([1, 3]);
+    const zeros = new Set(Array.from({ length: 200 }, (_, i) => sampleToken(Float32Array.from([-1, -0, 0, -2]), { topK: 2 }, new Random(i))));
+    expect([...zeros].sort()).toEqual([1, 2]);
+  });
 });
 
 describe.each(['gpt2', 'llama'] as const)('generate (%s)', (arch) => {
