@@ -317,17 +317,19 @@ export class CausalLM implements StudentModel {
       wGate: w[`${p}mlp.w_gate`], wUp: w[`${p}mlp.w_up`], wOut: w[`${p}mlp.w_out`], bOut: w[`${p}mlp.b_out`],
       cos: pass.rotaryRows?.cos, sin: pass.rotaryRows?.sin, rotateHalf: this.rotary?.rotateHalf,
     };
-    const step = this.ops.decodeBlock(x, weights, pass.mask, cache.layer(layer), { heads: config.nHeads, kvHeads: config.nKvHeads, eps: config.normEps });
+    const keyLength = pass.past + 1;
+    const step = this.ops.decodeBlock(x, weights, pass.mask, cache.layer(layer), { heads: config.nHeads, kvHeads: config.nKvHeads, eps: config.normEps, slots: cache.slotsFor(keyLength) });
     if (!step) return undefined;
-    cache.replace(layer, step.keys, step.values);
+    cache.replace(layer, step.keys, step.values, keyLength);
     return step.out;
   }
 
   /** Decoding one token per row with a cache: attention and the cache's growth as one kernel, where there is one. */
   private attendOne(cache: KVCache, layer: number, q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, pass: Pass): tf.Tensor2D | undefined {
-    const step = this.ops.decodeAttention({ q, k, v }, pass.mask, cache.layer(layer), { heads: this.config.nHeads, kvHeads: this.config.nKvHeads });
+    const keyLength = pass.past + 1;
+    const step = this.ops.decodeAttention({ q, k, v }, pass.mask, cache.layer(layer), { heads: this.config.nHeads, kvHeads: this.config.nKvHeads, slots: cache.slotsFor(keyLength) });
     if (!step) return undefined;
-    cache.replace(layer, step.keys, step.values);
+    cache.replace(layer, step.keys, step.values, keyLength);
     return step.out;
   }
 
@@ -438,7 +440,7 @@ export class CausalLM implements StudentModel {
 
   /** A new, empty KV cache for this model. */
   newCache(): KVCache {
-    return new KVCache(this.config.nLayers);
+    return new KVCache(this.config.nLayers, this.config.maxSeqLen);
   }
 
   /** Number of LM parameters (the value head excluded). */

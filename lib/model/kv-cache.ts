@@ -1,45 +1,69 @@
 import * as tf from '@tensorflow/tfjs';
 
 /**
- * Keys and values of every layer for the tokens seen so far, [B, Hkv, S, headSize] per layer, so each decoding
- * step runs the model on the new tokens only. The cache owns its tensors (kept outside any tf.tidy); call
- * {@link KVCache.dispose} when done.
+ * Keys and values of every layer for the tokens seen so far, so each decoding step runs the model on the new tokens
+ * only. A layer's keys/values are [B, Hkv, slots, headSize] of which the first `filled` positions hold the tokens
+ * seen: the decoding kernels allocate free slots ahead (doubling, see {@link KVCache.slotsFor}) and write each
+ * step's row into them in place, so a step does not copy the whole cache. The cache owns its tensors (kept outside
+ * any tf.tidy); call {@link KVCache.dispose} when done.
  */
 export class KVCache {
   private readonly keys: (tf.Tensor4D | undefined)[];
   private readonly values: (tf.Tensor4D | undefined)[];
+  private readonly filled: number[];
   /** Number of positions (columns of the attention mask) already stored. */
   length = 0;
   /** Tensors derived from the weights (fused projections, the tied output projection), made once per cache. */
   private readonly derivedTensors = new Map<string, tf.Tensor>();
 
-  constructor(nLayers: number) {
+  /** `maxSlots`: allocate at most this many positions ahead (the model's maxSeqLen), unless more are filled. */
+  constructor(nLayers: number, private readonly maxSlots = Infinity) {
     this.keys = new Array(nLayers).fill(undefined);
     this.values = new Array(nLayers).fill(undefined);
+    this.filled = new Array(nLayers).fill(0);
   }
 
-  /** Appends layer `layer`'s new keys/values along the sequence axis and returns the full ones. */
+  /** Appends layer `layer`'s new keys/values along the sequence axis and returns the filled ones [B, Hkv, S, h]. */
   append(layer: number, k: tf.Tensor4D, v: tf.Tensor4D): { k: tf.Tensor4D; v: tf.Tensor4D } {
     const past = this.layer(layer);
-    this.replace(layer, past ? tf.concat([past.k, k], 2) : k, past ? tf.concat([past.v, v], 2) : v);
+    if (!past) {
+      this.replace(layer, k, v);
+    } else {
+      const grown = (stored: tf.Tensor4D, step: tf.Tensor4D) => tf.tidy(() =>
+        tf.concat([stored.shape[2] === past.filled ? stored : tf.slice(stored, [0, 0, 0, 0], [-1, -1, past.filled, -1]), step], 2));
+      this.replace(layer, grown(past.k, k), grown(past.v, v));
+    }
     return this.layer(layer)!;
   }
 
-  /** Layer `layer`'s cached keys and values [B, Hkv, S, h], or undefined before its first append. */
-  layer(layer: number): { k: tf.Tensor4D; v: tf.Tensor4D } | undefined {
+  /**
+   * Layer `layer`'s cached keys and values [B, Hkv, slots, h] and how many positions of them are filled (the first
+   * `filled` along axis 2; the rest are free slots), or undefined before its first append.
+   */
+  layer(layer: number): { k: tf.Tensor4D; v: tf.Tensor4D; filled: number } | undefined {
     const [k, v] = [this.keys[layer], this.values[layer]];
-    return k && v ? { k, v } : undefined;
+    return k && v ? { k, v, filled: this.filled[layer] } : undefined;
   }
 
   /**
-   * Stores `k`, `v` (the layer's keys/values grown by this step, e.g. by a kernel that appends while it attends)
-   * in place of the layer's current ones, which are disposed; the cache keeps the new ones past any tf.tidy.
+   * Stores `k`, `v` (the layer's keys/values grown by this step, e.g. by a kernel that appends while it attends;
+   * `filled` of their positions hold tokens, all of them by default) in place of the layer's current ones, which
+   * are disposed unless they are the same tensors; the cache keeps the new ones past any tf.tidy.
    */
-  replace(layer: number, k: tf.Tensor4D, v: tf.Tensor4D): void {
+  replace(layer: number, k: tf.Tensor4D, v: tf.Tensor4D, filled = k.shape[2]): void {
     const old = [this.keys[layer], this.values[layer]];
     this.keys[layer] = tf.keep(k);
     this.values[layer] = tf.keep(v);
+    this.filled[layer] = filled;
     for (const t of old) if (t !== k && t !== v) t?.dispose();
+  }
+
+  /**
+   * Slots to allocate when a layer must grow to hold `length` positions: twice as many, so that a generation of n
+   * tokens copies its cache O(log n) times, but no more than the cache's bound unless `length` itself exceeds it.
+   */
+  slotsFor(length: number): number {
+    return Math.max(length, Math.min(2 * length, this.maxSlots));
   }
 
   /**
@@ -67,6 +91,7 @@ export class KVCache {
     for (const t of [...this.keys, ...this.values]) t?.dispose();
     this.keys.fill(undefined);
     this.values.fill(undefined);
+    this.filled.fill(0);
     this.length = 0;
   }
 }

@@ -26,6 +26,8 @@ const ACTIVATION_PER_FF: Record<Architecture, number> = { gpt2: 5, llama: 13, qw
 const ACTIVATION_PER_SCORE = 6;
 const LOGIT_COPIES = 6;
 const GRADIENT_COPIES = 2;
+/** A KV cache's positions at its peak per position filled: the free slots ahead and the copy made when it grows. */
+const KV_COPIES = 3;
 
 /** What is trained: every weight, or low-rank adapters on some projections. */
 export type TrainingMode = { kind: 'full' } | { kind: 'lora'; rank: number; parameters: number };
@@ -90,8 +92,9 @@ export function parameterCount(config: ResolvedModelConfig): number {
 
 /**
  * Peak bytes of a plan: weights (plus a reference copy), gradient copies of the trainable parameters, AdamW's
- * two moments, the activations one micro-batch keeps for its backward pass, and the KV cache of a sampling batch (keys and values of every layer, twice while
- * a step's concatenation copies it).
+ * two moments, the activations one micro-batch keeps for its backward pass, and the KV cache of a sampling batch
+ * (keys and values of every layer: up to twice the positions in free slots, three times while a step that finds no
+ * free slot copies the cache into one twice as long; see `KVCache.slotsFor`).
  */
 export function estimateMemory(plan: MemoryPlan): MemoryEstimate {
   const { config, mode, microBatch, seqLen } = plan;
@@ -109,7 +112,7 @@ export function estimateMemory(plan: MemoryPlan): MemoryEstimate {
   const activations = FLOAT * (tokens * blocks + logitRows * LOGIT_COPIES * config.vocabSize);
   const kvWidth = (config.dModel / config.nHeads) * config.nKvHeads;
   const sampleRows = plan.sampleBatch ?? 0;
-  const kvCache = FLOAT * 2 * 2 * config.nLayers * sampleRows * (plan.sampleLen ?? 0) * kvWidth
+  const kvCache = FLOAT * 2 * KV_COPIES * config.nLayers * sampleRows * (plan.sampleLen ?? 0) * kvWidth
     + FLOAT * sampleRows * config.vocabSize * 2;
   const headMatrix = FLOAT * config.vocabSize * config.dModel;
   const budget = plan.packedBudget ?? Number.POSITIVE_INFINITY;

@@ -119,12 +119,42 @@ describe('DecodeAttention', () => {
     });
   });
 
+  test('free slots: the step is written in place into the same buffers, and every output equals the exact-size one bit for bit', () => {
+    tf.tidy(() => {
+      const [batch, heads, kvHeads, h, prompt] = [2, 4, 2, 8, 3];
+      const rows = (seed: number, width: number) => tf.randomNormal([batch, width], 0, 1, 'float32', seed) as tf.Tensor2D;
+      const attrs = { heads, kvHeads };
+      let exact = { k: tf.randomNormal([batch, kvHeads, prompt, h], 0, 1, 'float32', 1) as tf.Tensor4D, v: tf.randomNormal([batch, kvHeads, prompt, h], 0, 1, 'float32', 2) as tf.Tensor4D };
+      let slotted = exact;
+      for (let step = 0; step < 4; step++) {
+        const keyLength = prompt + step + 1;
+        const mask = tf.tensor2d([Array(keyLength).fill(1), [0, ...Array(keyLength - 1).fill(1)]], undefined, 'int32'); // row 1 left-padded
+        const inputs = { q: rows(10 + step, heads * h), k: rows(20 + step, kvHeads * h), v: rows(30 + step, kvHeads * h) };
+        const want = decodeAttention(inputs, mask, exact, attrs)!;
+        const got = decodeAttention(inputs, mask, slotted, { ...attrs, slots: 6 })!;
+        expect(got.out.dataSync()).toEqual(want.out.dataSync());
+        // grown once to 6 slots at the first step, then written in place (the same data) until full; then grown again
+        const slots = keyLength <= 6 ? 6 : keyLength;
+        expect(got.keys.shape).toEqual([batch, kvHeads, slots, h]);
+        if (step > 0 && keyLength <= 6) expect(got.keys.dataId).toBe(slotted.k.dataId);
+        if (step === 0 || keyLength > 6) expect(got.keys.dataId).not.toBe(slotted.k.dataId);
+        const filled = (t: tf.Tensor4D) => tf.slice(t, [0, 0, 0, 0], [-1, -1, keyLength, -1]).dataSync();
+        expect(filled(got.keys)).toEqual(want.keys.dataSync());
+        expect(filled(got.values)).toEqual(want.values.dataSync());
+        if (slots > keyLength) expect(Array.from(tf.slice(got.values, [0, 0, keyLength, 0], [-1, -1, -1, -1]).dataSync()).every((x) => x === 0)).toBe(true);
+        [exact, slotted] = [{ k: want.keys, v: want.values }, { k: got.keys, v: got.values }];
+      }
+    });
+  });
+
   test('rejects a cache whose shape does not fit the step', () => {
     tf.tidy(() => {
       const step = { q: tf.ones([2, 8]) as tf.Tensor2D, k: tf.ones([2, 8]) as tf.Tensor2D, v: tf.ones([2, 8]) as tf.Tensor2D };
       const past = { k: tf.ones([2, 2, 3, 4]) as tf.Tensor4D, v: tf.ones([2, 2, 3, 4]) as tf.Tensor4D };
       expect(() => decodeAttention(step, tf.ones([2, 5]) as tf.Tensor2D, past, { heads: 2, kvHeads: 2 }))
-        .toThrow('input "pastK" has shape [2,2,3,4] but needs [2,2,4,4]');
+        .toThrow('input "pastK" has 3 positions but keyMask needs 4 cached ones');
+      expect(() => decodeAttention(step, tf.ones([2, 4]) as tf.Tensor2D, { k: past.k, v: tf.ones([2, 2, 4, 4]) as tf.Tensor4D }, { heads: 2, kvHeads: 2 }))
+        .toThrow('input "pastV" has shape [2,2,4,4] but needs [2,2,3,4]');
       expect(() => decodeAttention(step, tf.ones([2, 4]) as tf.Tensor2D, undefined, { heads: 2, kvHeads: 2 }))
         .toThrow('keyMask has 4 columns but no cached keys/values were given');
     });

@@ -1,11 +1,18 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend';
 import { CausalLM } from '../../lib/model/causal-lm';
+import { KVCache } from '../../lib/model/kv-cache';
 import { sequenceLogProbs } from '../../lib/model/logprobs';
 import { maxAbsDiff, TINY, tokenRows } from './tiny';
 
 beforeAll(async () => {
   await initBackend('wasm'); // RRL_BACKEND=cpu runs the same tests on the cpu backend
+});
+
+test('a KV cache allocates twice the positions it needs, at most its bound unless more are needed', () => {
+  const cache = new KVCache(2, 24);
+  expect([1, 5, 12, 13, 24, 30].map((n) => cache.slotsFor(n))).toEqual([2, 10, 24, 24, 24, 30]);
+  expect(new KVCache(2).slotsFor(700)).toBe(1400);
 });
 
 describe.each(['gpt2', 'llama'] as const)('%s forward', (arch) => {
@@ -24,18 +31,28 @@ describe.each(['gpt2', 'llama'] as const)('%s forward', (arch) => {
     other.dispose();
   });
 
-  test('KV-cache decoding gives the logits of one full forward', () => {
-    const rows = tokenRows(2, 10, 23, 7);
+  test('KV-cache decoding gives the logits of one full forward; one-token steps fill free slots in place', () => {
+    const rows = tokenRows(2, 12, 23, 7);
     const full = tf.tidy(() => model.forward(tf.tensor2d(rows, undefined, 'int32')).logits);
     const cache = model.newCache();
     const steps: tf.Tensor[] = [];
-    // a 4-token prefix, then one token at a time
-    steps.push(tf.tidy(() => model.forward(tf.tensor2d(rows.map((r) => r.slice(0, 4)), undefined, 'int32'), { cache }).logits));
+    const chunk = (from: number, to: number) => tf.tidy(() => model.forward(tf.tensor2d(rows.map((r) => r.slice(from, to)), undefined, 'int32'), { cache }).logits);
+    // a 4-token prefix, then one token at a time, then a 2-token chunk (attention by ops over the filled slots)
+    steps.push(chunk(0, 4));
+    const buffers = new Set<number | object>();
     for (let t = 4; t < 10; t++) {
-      steps.push(tf.tidy(() => model.forward(tf.tensor2d(rows.map((r) => r.slice(t, t + 1)), undefined, 'int32'), { cache }).logits));
+      steps.push(chunk(t, t + 1));
+      buffers.add(cache.layer(0)!.k.dataId);
     }
+    // the one-token kernel (wasm) grows the cache once, to twice the positions, then writes in place; ops copy
+    const fused = tf.getBackend() === 'wasm';
+    expect(buffers.size).toBe(fused ? 1 : 6);
+    expect(cache.layer(0)!.k.shape[2]).toBe(10); // the kernel's slotsFor(5) = 10 slots, all filled now; by ops the 10 positions
+    expect(cache.layer(0)!.filled).toBe(10);
+    steps.push(chunk(10, 12));
     const incremental = tf.concat(steps, 1);
-    expect(cache.length).toBe(10);
+    expect(cache.length).toBe(12);
+    expect(cache.layer(0)!.k.shape[2]).toBe(12);
     expect(maxAbsDiff(incremental, full)).toBeLessThan(1e-5);
     cache.dispose();
     tf.dispose([full, incremental, ...steps]);

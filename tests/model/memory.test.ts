@@ -168,6 +168,27 @@ describe('memory', () => {
     model.dispose();
   });
 
+  test('a KV cache decoding 40 tokens is copied O(log n) times and holds at most twice the positions it has filled', () => {
+    const model = CausalLM.create({ arch: 'gpt2', vocabSize: 40, dModel: 32, nLayers: 2, nHeads: 4, maxSeqLen: 128 }, { seed: 5 });
+    const cache = model.newCache();
+    const buffers = new Set<object>();
+    let ids = tf.tensor2d(tokenRows(4, 8, 40, 6, 0), undefined, 'int32');
+    for (let step = 0; step < 41; step++) {
+      const next = tf.tidy(() => tf.reshape(tf.cast(tf.argMax(tf.squeeze(model.forward(ids, { cache, lastOnly: true }).logits, [1]), -1), 'int32'), [4, 1]));
+      ids.dispose();
+      ids = next as tf.Tensor2D;
+      const { k, filled } = cache.layer(1)!;
+      expect(filled).toBe(8 + step);
+      expect(k.shape[2]).toBeLessThanOrEqual(2 * filled);
+      buffers.add(k.dataId);
+    }
+    // the prompt's 8 positions, then 18, 38 and 78 slots (slotsFor doubles the length that found no free slot)
+    expect(buffers.size).toBe(4);
+    ids.dispose();
+    cache.dispose();
+    model.dispose();
+  });
+
   test('a prompt filling a KV cache holds one block\'s intermediates at a time, not every layer\'s', () => {
     const config: ModelConfig = { arch: 'llama', vocabSize: 50, dModel: 64, nLayers: 6, nHeads: 4, nKvHeads: 2, dFF: 192, maxSeqLen: 64 };
     const model = CausalLM.create(config, { seed: 4 });
