@@ -8,8 +8,8 @@ import { wasmKernel } from './wasm-ops';
 /** Name of one transformer block for one new token per row over a KV cache (forward only: for decoding). */
 export const DECODE_BLOCK = 'DecodeBlock';
 
-/** Attributes of {@link DECODE_BLOCK}: query and key/value heads, the norms' epsilon, and the cache's `slots` (see {@link DecodeAttentionAttrs}). */
-export interface DecodeBlockAttrs { heads: number; kvHeads: number; eps: number; slots?: number }
+/** Attributes of {@link DECODE_BLOCK}: query and key/value heads, the norms' epsilon, and the cache's `slots` and `keysTransposed` (see {@link DecodeAttentionAttrs}). */
+export interface DecodeBlockAttrs { heads: number; kvHeads: number; eps: number; slots?: number; keysTransposed?: boolean }
 
 /**
  * `DecodeBlock` on wasm: a pre-norm block for one decoding step, x + attn(norm1(x)) then + mlp(norm2(...)), by
@@ -23,9 +23,9 @@ export interface DecodeBlockAttrs { heads: number; kvHeads: number; eps: number;
  * - `DecodeAttention` (the cache grown by this step's keys and values);
  * - MLP: GELU with `wIn` (`Square`, `Multiply`, `Add`, `Sigmoid`, `Multiply`: x sigmoid(2u) as `geluTanh`), else
  *   SwiGLU with `wGate`, `wUp` (`Sigmoid`, `Multiply`, `Multiply`); then `wOut`.
- * Inputs: x [B, C], those weights, keyMask [B, S], and after the first step the cached pastK, pastV
- * [B, Hkv, P, h] (the first S-1 positions filled). Outputs: [x' [B, C], keys, values [B, Hkv, P', h]], the
- * cache grown by this step as `DecodeAttention` grows it (in place when it has a free slot).
+ * Inputs: x [B, C], those weights, keyMask [B, S], and after the first step the cached pastK, pastV as
+ * `DecodeAttention` takes them. Outputs: [x' [B, C], keys [B, Hkv, h, P'], values [B, Hkv, P', h]], the cache
+ * grown by this step as `DecodeAttention` grows it (in place when it has a free slot).
  */
 export function decodeBlockConfig(): tf.KernelConfig {
   return {
@@ -34,7 +34,7 @@ export function decodeBlockConfig(): tf.KernelConfig {
     kernelFunc: ({ inputs, backend: anyBackend, attrs }) => {
       const backend = anyBackend as BackendWasm;
       const { x, keyMask, pastK, pastV, ...w } = inputs as Record<string, tf.TensorInfo | undefined> & { x: tf.TensorInfo; keyMask: tf.TensorInfo };
-      const { heads, kvHeads, eps, slots } = attrs as unknown as DecodeBlockAttrs;
+      const { heads, kvHeads, eps, slots, keysTransposed } = attrs as unknown as DecodeBlockAttrs;
       const temps: tf.TensorInfo[] = [];
       const run = (name: string, kernelInputs: tf.NamedTensorInfoMap, kernelAttrs: tf.NamedAttrMap = {}) =>
         wasmKernel(name).kernelFunc({ inputs: kernelInputs, backend, attrs: kernelAttrs }) as tf.TensorInfo | tf.TensorInfo[];
@@ -74,7 +74,7 @@ export function decodeBlockConfig(): tf.KernelConfig {
         let [q, k, v] = (run('SplitV', { x: qkv }, { numOrSizeSplits: [heads * h, kvHeads * h, kvHeads * h], axis: 1 }) as tf.TensorInfo[]).map(made);
         if (w.cos) [q, k] = [rotate(q, heads), rotate(k, kvHeads)];
         const past = pastK && pastV ? { pastK, pastV } : {};
-        const [attended, keys, values] = run(DECODE_ATTENTION, { q, k, v, keyMask, ...past }, { heads, kvHeads, ...(slots === undefined ? {} : { slots }) }) as tf.TensorInfo[];
+        const [attended, keys, values] = run(DECODE_ATTENTION, { q, k, v, keyMask, ...past }, { heads, kvHeads, ...(slots === undefined ? {} : { slots }), keysTransposed: keysTransposed ?? false }) as tf.TensorInfo[];
         made(attended);
         try {
           const mid = op('Add', { a: x, b: dense(attended, need('wo'), w.bo) }); // [B, C]

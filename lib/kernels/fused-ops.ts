@@ -45,10 +45,11 @@ export function adamwStep(p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor
 
 /**
  * One decoding step of attention for every row and head, appending the step's keys and values to the cached
- * ones: q [B, H*h], k and v [B, Hkv*h], keyMask [B, S] (past + this step), past keys/values [B, Hkv, P, h] with
- * their first S-1 positions filled (absent on the first step). Returns the attended rows [B, H*h] and the grown
- * keys/values [B, Hkv, P', h] (their first S positions filled; the past's own buffers when they had a free slot,
- * which the step then writes in place); see {@link DECODE_ATTENTION}.
+ * ones: q [B, H*h], k and v [B, Hkv*h], keyMask [B, S] (past + this step), past keys/values [B, Hkv, P, h] (keys
+ * [B, Hkv, h, P] with `attrs.keysTransposed`) with their first S-1 positions filled (absent on the first step).
+ * Returns the attended rows [B, H*h] and the grown keys [B, Hkv, h, P'] (transposed) and values [B, Hkv, P', h],
+ * their first S positions filled: the past's own buffers when they had a free slot, which the step then writes in
+ * place; see {@link DECODE_ATTENTION}.
  */
 export function decodeAttention(
   step: { q: tf.Tensor2D; k: tf.Tensor2D; v: tf.Tensor2D },

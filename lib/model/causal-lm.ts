@@ -318,18 +318,22 @@ export class CausalLM implements StudentModel {
       cos: pass.rotaryRows?.cos, sin: pass.rotaryRows?.sin, rotateHalf: this.rotary?.rotateHalf,
     };
     const keyLength = pass.past + 1;
-    const step = this.ops.decodeBlock(x, weights, pass.mask, cache.layer(layer), { heads: config.nHeads, kvHeads: config.nKvHeads, eps: config.normEps, slots: cache.slotsFor(keyLength) });
+    const past = cache.layer(layer);
+    const slots = { slots: cache.slotsFor(keyLength), keysTransposed: past?.keysTransposed ?? false };
+    const step = this.ops.decodeBlock(x, weights, pass.mask, past, { heads: config.nHeads, kvHeads: config.nKvHeads, eps: config.normEps, ...slots });
     if (!step) return undefined;
-    cache.replace(layer, step.keys, step.values, keyLength);
+    cache.replace(layer, step.keys, step.values, keyLength, true);
     return step.out;
   }
 
   /** Decoding one token per row with a cache: attention and the cache's growth as one kernel, where there is one. */
   private attendOne(cache: KVCache, layer: number, q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, pass: Pass): tf.Tensor2D | undefined {
     const keyLength = pass.past + 1;
-    const step = this.ops.decodeAttention({ q, k, v }, pass.mask, cache.layer(layer), { heads: this.config.nHeads, kvHeads: this.config.nKvHeads, slots: cache.slotsFor(keyLength) });
+    const past = cache.layer(layer);
+    const slots = { slots: cache.slotsFor(keyLength), keysTransposed: past?.keysTransposed ?? false };
+    const step = this.ops.decodeAttention({ q, k, v }, pass.mask, past, { heads: this.config.nHeads, kvHeads: this.config.nKvHeads, ...slots });
     if (!step) return undefined;
-    cache.replace(layer, step.keys, step.values, keyLength);
+    cache.replace(layer, step.keys, step.values, keyLength, true);
     return step.out;
   }
 

@@ -2,15 +2,17 @@ import * as tf from '@tensorflow/tfjs';
 
 /**
  * Keys and values of every layer for the tokens seen so far, so each decoding step runs the model on the new tokens
- * only. A layer's keys/values are [B, Hkv, slots, headSize] of which the first `filled` positions hold the tokens
- * seen: the decoding kernels allocate free slots ahead (doubling, see {@link KVCache.slotsFor}) and write each
- * step's row into them in place, so a step does not copy the whole cache. The cache owns its tensors (kept outside
- * any tf.tidy); call {@link KVCache.dispose} when done.
+ * only. A layer's values are [B, Hkv, slots, headSize] and its keys the same, or [B, Hkv, headSize, slots] where
+ * the decoding kernels wrote them (`keysTransposed`); the first `filled` positions hold the tokens seen. Those
+ * kernels allocate free slots ahead (doubling, see {@link KVCache.slotsFor}) and write each step's position into
+ * them in place, so a step does not copy the whole cache. The cache owns its tensors (kept outside any tf.tidy);
+ * call {@link KVCache.dispose} when done.
  */
 export class KVCache {
   private readonly keys: (tf.Tensor4D | undefined)[];
   private readonly values: (tf.Tensor4D | undefined)[];
   private readonly filled: number[];
+  private readonly transposed: boolean[];
   /** Number of positions (columns of the attention mask) already stored. */
   length = 0;
   /** Tensors derived from the weights (fused projections, the tied output projection), made once per cache. */
@@ -21,6 +23,7 @@ export class KVCache {
     this.keys = new Array(nLayers).fill(undefined);
     this.values = new Array(nLayers).fill(undefined);
     this.filled = new Array(nLayers).fill(0);
+    this.transposed = new Array(nLayers).fill(false);
   }
 
   /** Appends layer `layer`'s new keys/values along the sequence axis and returns the filled ones [B, Hkv, S, h]. */
@@ -29,32 +32,37 @@ export class KVCache {
     if (!past) {
       this.replace(layer, k, v);
     } else {
-      const grown = (stored: tf.Tensor4D, step: tf.Tensor4D) => tf.tidy(() =>
-        tf.concat([stored.shape[2] === past.filled ? stored : tf.slice(stored, [0, 0, 0, 0], [-1, -1, past.filled, -1]), step], 2));
-      this.replace(layer, grown(past.k, k), grown(past.v, v));
+      const grown = (stored: tf.Tensor4D, step: tf.Tensor4D, transposed: boolean) => tf.tidy(() => {
+        const rows = transposed ? tf.transpose(stored, [0, 1, 3, 2]) : stored; // [B, Hkv, slots, h]
+        return tf.concat([rows.shape[2] === past.filled ? rows : tf.slice(rows, [0, 0, 0, 0], [-1, -1, past.filled, -1]), step], 2);
+      });
+      this.replace(layer, grown(past.k, k, past.keysTransposed), grown(past.v, v, false));
     }
     return this.layer(layer)!;
   }
 
   /**
-   * Layer `layer`'s cached keys and values [B, Hkv, slots, h] and how many positions of them are filled (the first
-   * `filled` along axis 2; the rest are free slots), or undefined before its first append.
+   * Layer `layer`'s cached keys and values: values [B, Hkv, slots, h], keys the same or [B, Hkv, h, slots] when
+   * `keysTransposed`; `filled` of the `slots` positions hold tokens (the rest are free). Undefined before the layer's
+   * first append.
    */
-  layer(layer: number): { k: tf.Tensor4D; v: tf.Tensor4D; filled: number } | undefined {
+  layer(layer: number): { k: tf.Tensor4D; v: tf.Tensor4D; filled: number; slots: number; keysTransposed: boolean } | undefined {
     const [k, v] = [this.keys[layer], this.values[layer]];
-    return k && v ? { k, v, filled: this.filled[layer] } : undefined;
+    return k && v ? { k, v, filled: this.filled[layer], slots: v.shape[2], keysTransposed: this.transposed[layer] } : undefined;
   }
 
   /**
    * Stores `k`, `v` (the layer's keys/values grown by this step, e.g. by a kernel that appends while it attends;
-   * `filled` of their positions hold tokens, all of them by default) in place of the layer's current ones, which
-   * are disposed unless they are the same tensors; the cache keeps the new ones past any tf.tidy.
+   * `filled` of their positions hold tokens, all of them by default; keys [B, Hkv, h, slots] when `keysTransposed`)
+   * in place of the layer's current ones, which are disposed unless they are the same tensors; the cache keeps the
+   * new ones past any tf.tidy.
    */
-  replace(layer: number, k: tf.Tensor4D, v: tf.Tensor4D, filled = k.shape[2]): void {
+  replace(layer: number, k: tf.Tensor4D, v: tf.Tensor4D, filled = v.shape[2], keysTransposed = false): void {
     const old = [this.keys[layer], this.values[layer]];
     this.keys[layer] = tf.keep(k);
     this.values[layer] = tf.keep(v);
     this.filled[layer] = filled;
+    this.transposed[layer] = keysTransposed;
     for (const t of old) if (t !== k && t !== v) t?.dispose();
   }
 
@@ -92,6 +100,7 @@ export class KVCache {
     this.keys.fill(undefined);
     this.values.fill(undefined);
     this.filled.fill(0);
+    this.transposed.fill(false);
     this.length = 0;
   }
 }

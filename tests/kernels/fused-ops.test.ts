@@ -85,9 +85,12 @@ describe('DecodeAttention', () => {
       // scores (q.k / sqrt 2) = [sqrt 2, 0]; p0 = 1 / (1 + e^-sqrt2)
       const p0 = 1 / (1 + Math.exp(-Math.SQRT2));
       closeTo(both.out.dataSync(), [p0 * 1 + (1 - p0) * 3, p0 * 2 + (1 - p0) * 4]);
+      // keys come back transposed, [B, Hkv, h, S]: row t holds dimension t of every position
       closeTo(both.keys.dataSync(), [1, 0, 0, 1]);
       closeTo(both.values.dataSync(), [1, 2, 3, 4]);
       expect(both.keys.shape).toEqual([1, 1, 2, 2]);
+      const past2 = { k: tf.tensor4d([[[[1, 5]]]]), v: tf.tensor4d([[[[1, 2]]]]) };
+      expect(Array.from(decodeAttention(step, tf.tensor2d([[1, 1]], undefined, 'int32'), past2, attrs)!.keys.dataSync())).toEqual([1, 0, 5, 1]);
       const firstOnly = decodeAttention(step, tf.tensor2d([[1, 0]], undefined, 'int32'), past, attrs)!;
       closeTo(firstOnly.out.dataSync(), [1, 2]);
     });
@@ -109,7 +112,7 @@ describe('DecodeAttention', () => {
       const want = attention(splitHeads(q, batch, heads), keys, values, attentionBias(mask, 1, past));
       expect(got.out.shape).toEqual([batch, heads * h]);
       closeTo(got.out.dataSync(), want.dataSync());
-      expect(got.keys.dataSync()).toEqual(keys.dataSync());
+      expect(got.keys.dataSync()).toEqual(tf.transpose(keys, [0, 1, 3, 2]).dataSync());
       expect(got.values.dataSync()).toEqual(values.dataSync());
       const first = decodeAttention({ q, k, v }, tf.ones([batch, 1], 'int32') as tf.Tensor2D, undefined, { heads, kvHeads })!;
       // one key: the output is its value, for every query head of its group
@@ -124,26 +127,65 @@ describe('DecodeAttention', () => {
       const [batch, heads, kvHeads, h, prompt] = [2, 4, 2, 8, 3];
       const rows = (seed: number, width: number) => tf.randomNormal([batch, width], 0, 1, 'float32', seed) as tf.Tensor2D;
       const attrs = { heads, kvHeads };
-      let exact = { k: tf.randomNormal([batch, kvHeads, prompt, h], 0, 1, 'float32', 1) as tf.Tensor4D, v: tf.randomNormal([batch, kvHeads, prompt, h], 0, 1, 'float32', 2) as tf.Tensor4D };
-      let slotted = exact;
+      const start = { k: tf.randomNormal([batch, kvHeads, prompt, h], 0, 1, 'float32', 1) as tf.Tensor4D, v: tf.randomNormal([batch, kvHeads, prompt, h], 0, 1, 'float32', 2) as tf.Tensor4D };
+      let [exact, slotted] = [start, start];
+      let transposed = false;
       for (let step = 0; step < 4; step++) {
         const keyLength = prompt + step + 1;
         const mask = tf.tensor2d([Array(keyLength).fill(1), [0, ...Array(keyLength - 1).fill(1)]], undefined, 'int32'); // row 1 left-padded
         const inputs = { q: rows(10 + step, heads * h), k: rows(20 + step, kvHeads * h), v: rows(30 + step, kvHeads * h) };
+        // the exact-size cache: rows-layout keys of exactly S - 1 positions every step
         const want = decodeAttention(inputs, mask, exact, attrs)!;
-        const got = decodeAttention(inputs, mask, slotted, { ...attrs, slots: 6 })!;
+        const got = decodeAttention(inputs, mask, slotted, { ...attrs, slots: 6, keysTransposed: transposed })!;
         expect(got.out.dataSync()).toEqual(want.out.dataSync());
         // grown once to 6 slots at the first step, then written in place (the same data) until full; then grown again
         const slots = keyLength <= 6 ? 6 : keyLength;
-        expect(got.keys.shape).toEqual([batch, kvHeads, slots, h]);
-        if (step > 0 && keyLength <= 6) expect(got.keys.dataId).toBe(slotted.k.dataId);
-        if (step === 0 || keyLength > 6) expect(got.keys.dataId).not.toBe(slotted.k.dataId);
-        const filled = (t: tf.Tensor4D) => tf.slice(t, [0, 0, 0, 0], [-1, -1, keyLength, -1]).dataSync();
-        expect(filled(got.keys)).toEqual(want.keys.dataSync());
-        expect(filled(got.values)).toEqual(want.values.dataSync());
-        if (slots > keyLength) expect(Array.from(tf.slice(got.values, [0, 0, keyLength, 0], [-1, -1, -1, -1]).dataSync()).every((x) => x === 0)).toBe(true);
-        [exact, slotted] = [{ k: want.keys, v: want.values }, { k: got.keys, v: got.values }];
+        expect(got.values.shape).toEqual([batch, kvHeads, slots, h]);
+        expect(got.keys.shape).toEqual([batch, kvHeads, h, slots]);
+        const inPlace = step > 0 && keyLength <= 6;
+        expect(got.keys.dataId === slotted.k.dataId).toBe(inPlace);
+        expect(got.values.dataId === slotted.v.dataId).toBe(inPlace);
+        expect(tf.slice(got.keys, [0, 0, 0, 0], [-1, -1, -1, keyLength]).dataSync()).toEqual(want.keys.dataSync());
+        expect(tf.slice(got.values, [0, 0, 0, 0], [-1, -1, keyLength, -1]).dataSync()).toEqual(want.values.dataSync());
+        exact = { k: tf.transpose(want.keys, [0, 1, 3, 2]) as tf.Tensor4D, v: want.values };
+        slotted = { k: got.keys, v: got.values };
+        transposed = true;
       }
+    });
+  });
+
+  // The shipped wasm loop that ran decoding's two products before (it sums the inner axis in blocks of 48): the
+  // kernel must give its bits, so that sampled tokens, and every seeded result, stay the same.
+  test.each([[1, 64, 30], [1, 64, 97], [2, 100, 49], [2, 40, 150]])('bit-identical to the shipped loop\'s products, %i query heads per kv head, head width %i, %i keys', (group, h, keyLength) => {
+    tf.tidy(() => {
+      const [batch, kvHeads] = [3, 2];
+      const heads = kvHeads * group;
+      const past = keyLength - 1;
+      const q = tf.randomNormal([batch, heads * h], 0, 1, 'float32', 1) as tf.Tensor2D;
+      const k = tf.randomNormal([batch, kvHeads * h], 0, 1, 'float32', 2) as tf.Tensor2D;
+      const v = tf.randomNormal([batch, kvHeads * h], 0, 1, 'float32', 3) as tf.Tensor2D;
+      const pastK = tf.randomNormal([batch, kvHeads, past, h], 0, 1, 'float32', 4) as tf.Tensor4D;
+      const pastV = tf.randomNormal([batch, kvHeads, past, h], 0, 1, 'float32', 5) as tf.Tensor4D;
+      const maskRows = Array.from({ length: batch }, (_, b) => Array.from({ length: keyLength }, (_, s) => (s < 2 * b ? 0 : 1)));
+      const got = decodeAttention({ q, k, v }, tf.tensor2d(maskRows, undefined, 'int32'), { k: pastK, v: pastV }, { heads, kvHeads })!;
+      // reference: the shipped loop (BatchMatMul keeps it for products of a few rows by a fresh operand)
+      const keys = tf.reshape(tf.concat([pastK, splitHeads(k, batch, kvHeads)], 2), [batch * kvHeads, keyLength, h]);
+      const values = tf.reshape(tf.concat([pastV, splitHeads(v, batch, kvHeads)], 2), [batch * kvHeads, keyLength, h]);
+      const scores = tf.matMul(tf.reshape(q, [batch * kvHeads, group, h]), keys, false, true).dataSync() as Float32Array;
+      const probs = new Float32Array(scores.length);
+      for (let row = 0; row < batch * heads; row++) {
+        const b = Math.floor(row / heads);
+        const z = Array.from(scores.subarray(row * keyLength, (row + 1) * keyLength), (x, s) => {
+          const scaled = Math.fround(x * (1 / Math.sqrt(h)));
+          return maskRows[b][s] ? scaled : Math.fround(scaled - 1e9);
+        });
+        const max = Math.max(...z);
+        const e = z.map((x) => Math.exp(x - max)); // summed in double, each stored as float32 before the division
+        const total = e.reduce((a, x) => a + x, 0);
+        e.forEach((x, s) => { probs[row * keyLength + s] = Math.fround(x) / total; });
+      }
+      const want = tf.matMul(tf.tensor3d(probs, [batch * kvHeads, group, keyLength]), values);
+      expect(got.out.dataSync()).toEqual(want.dataSync());
     });
   });
 
@@ -152,9 +194,9 @@ describe('DecodeAttention', () => {
       const step = { q: tf.ones([2, 8]) as tf.Tensor2D, k: tf.ones([2, 8]) as tf.Tensor2D, v: tf.ones([2, 8]) as tf.Tensor2D };
       const past = { k: tf.ones([2, 2, 3, 4]) as tf.Tensor4D, v: tf.ones([2, 2, 3, 4]) as tf.Tensor4D };
       expect(() => decodeAttention(step, tf.ones([2, 5]) as tf.Tensor2D, past, { heads: 2, kvHeads: 2 }))
-        .toThrow('input "pastK" has 3 positions but keyMask needs 4 cached ones');
+        .toThrow('input "pastV" has 3 positions but keyMask needs 4 cached ones');
       expect(() => decodeAttention(step, tf.ones([2, 4]) as tf.Tensor2D, { k: past.k, v: tf.ones([2, 2, 4, 4]) as tf.Tensor4D }, { heads: 2, kvHeads: 2 }))
-        .toThrow('input "pastV" has shape [2,2,4,4] but needs [2,2,3,4]');
+        .toThrow('input "pastK" has shape [2,2,3,4] but needs [2,2,4,4]');
       expect(() => decodeAttention(step, tf.ones([2, 4]) as tf.Tensor2D, undefined, { heads: 2, kvHeads: 2 }))
         .toThrow('keyMask has 4 columns but no cached keys/values were given');
     });

@@ -47,12 +47,12 @@ describe.each(['gpt2', 'llama'] as const)('%s forward', (arch) => {
     // the one-token kernel (wasm) grows the cache once, to twice the positions, then writes in place; ops copy
     const fused = tf.getBackend() === 'wasm';
     expect(buffers.size).toBe(fused ? 1 : 6);
-    expect(cache.layer(0)!.k.shape[2]).toBe(10); // the kernel's slotsFor(5) = 10 slots, all filled now; by ops the 10 positions
+    expect(cache.layer(0)!.slots).toBe(10); // the kernel's slotsFor(5) = 10 slots, all filled now; by ops the 10 positions
     expect(cache.layer(0)!.filled).toBe(10);
     steps.push(chunk(10, 12));
     const incremental = tf.concat(steps, 1);
     expect(cache.length).toBe(12);
-    expect(cache.layer(0)!.k.shape[2]).toBe(12);
+    expect(cache.layer(0)!.slots).toBe(12);
     expect(maxAbsDiff(incremental, full)).toBeLessThan(1e-5);
     cache.dispose();
     tf.dispose([full, incremental, ...steps]);
