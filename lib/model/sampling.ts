@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Random } from '../random';
 import type { Tokenizer } from '../tokenizer/types';
 import { withWasmThreads } from '../wasm-threads';
+import { argmax, weighRows, type RowWeights } from './row-weights';
 import type { CausalLM } from './causal-lm';
 
 /** How to pick each next token. */
@@ -121,27 +122,6 @@ function firstStop(text: string, stops: string[]): number {
   return cut;
 }
 
-function argmax(values: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
-  return best;
-}
-
-/** One row's exp((z_i − z_max) / T), reused across calls (a 152k vocabulary is 1.2 MB of float64). */
-let rowWeights = new Float64Array(0);
-
-/** exp((z_i − top) / T) of every id into `out` (float64, as Math.exp returns), and their sum in id order. */
-function scaledExps(logits: Float32Array, top: number, temperature: number, out: Float64Array): number {
-  let total = 0;
-  if (temperature === 1) {
-    // x / 1 is x exactly: the same weights without a division per id
-    for (let i = 0; i < logits.length; i++) total += out[i] = Math.exp(logits[i] - top);
-  } else {
-    for (let i = 0; i < logits.length; i++) total += out[i] = Math.exp((logits[i] - top) / temperature);
-  }
-  return total;
-}
-
 /** Index bits of {@link idsByLogit}'s sort keys: vocabularies up to 2^21 ids (32 + 21 bits fit a float64 exactly). */
 const ID_BITS = 2 ** 21;
 
@@ -164,6 +144,10 @@ function idsByLogit(logits: Float32Array): number[] {
   return ids;
 }
 
+/** Whether sampling keeps only some tokens (top-k, top-p or min-p). */
+const truncates = (options: SamplingOptions) =>
+  (options.topK !== undefined && options.topK > 0) || (options.topP !== undefined && options.topP < 1) || (options.minP ?? 0) > 0;
+
 /**
  * Draws one token id from a row of logits: greedy when asked (or temperature 0), else softmax(logits / T)
  * restricted to the top-k tokens, then to the top-p nucleus, then to tokens with p >= minP · p_max, renormalised,
@@ -172,13 +156,11 @@ function idsByLogit(logits: Float32Array): number[] {
 export function sampleToken(logits: Float32Array, options: SamplingOptions, random: Random): number {
   const temperature = options.temperature ?? 1;
   if (options.greedy || temperature === 0) return argmax(logits);
-  const truncates = (options.topK !== undefined && options.topK > 0) || (options.topP !== undefined && options.topP < 1) || (options.minP ?? 0) > 0;
   const top = logits[argmax(logits)];
-  if (!truncates) {
+  if (!truncates(options)) {
     // every token in id order: one pass of exponentials and their sum (this runs once per row per generated token)
-    if (rowWeights.length < logits.length) rowWeights = new Float64Array(logits.length);
-    const weights = rowWeights.subarray(0, logits.length);
-    return random.weighted(weights, scaledExps(logits, top, temperature, weights));
+    const { weights, total } = weighRows(logits, logits.length, logits.length, [0], temperature).get(0)!;
+    return random.weighted(weights, total);
   }
   // candidates most likely first
   let order = idsByLogit(logits);
@@ -229,6 +211,8 @@ export class RowSampler {
   }[];
   private readonly stops: string[];
   private readonly stopIds: Set<number>;
+  /** This step's weights of the unfinished rows (see {@link RowSampler.weigh}), and the logits they came from. */
+  private weighed?: { values: Float32Array; width: number; rows: Map<number, RowWeights> };
 
   constructor(private readonly tokenizer: Tokenizer, private readonly options: GenerateOptions, rowCount: number) {
     this.rows = Array.from({ length: rowCount }, (_, r) => ({
@@ -240,6 +224,13 @@ export class RowSampler {
     }));
     this.stops = (options.stop ?? []).filter((s) => s.length > 0);
     this.stopIds = new Set(tokenizer.stopIds ?? [tokenizer.eosId]);
+  }
+
+  /** Row `r`'s weights from {@link RowSampler.weigh}, if `rowLogits` is its row of the logits weighed. */
+  private weighedRow(r: number, rowLogits: Float32Array): RowWeights | undefined {
+    const step = this.weighed;
+    const same = step && rowLogits.buffer === step.values.buffer && rowLogits.byteOffset === step.values.byteOffset + 4 * r * step.width;
+    return same ? step.rows.get(r) : undefined;
   }
 
   /** Whether row `r` has finished. */
@@ -258,13 +249,26 @@ export class RowSampler {
   }
 
   /**
+   * Weighs every unfinished row of a step's logits (row r is `values[r * width ...]`) at once, before their
+   * {@link RowSampler.take}s: for plain sampling (a temperature, no top-k, top-p or min-p) of many logits the rows
+   * are shared with worker threads ({@link weighRows}); the draws are the same as weighing each row in `take`.
+   */
+  weigh(values: Float32Array, width: number): void {
+    const { options } = this;
+    const plain = !options.greedy && (options.temperature ?? 1) !== 0 && !truncates(options);
+    const unfinished = this.rows.flatMap((row, r) => (row.finishReason === undefined ? [r] : []));
+    this.weighed = plain ? { values, width, rows: weighRows(values, width, this.tokenizer.vocabSize, unfinished, options.temperature ?? 1) } : undefined;
+  }
+
+  /**
    * Draws row `r`'s next token from its logits (`vocab` wide; ids past the tokenizer's vocabulary, padded
    * embedding rows, are never drawn) and ends the row on a stop id or stop string. Returns the token.
    */
   take(r: number, rowLogits: Float32Array): number {
     const { tokenizer, options } = this;
     const row = this.rows[r];
-    const token = sampleToken(rowLogits.subarray(0, tokenizer.vocabSize), options, row.random);
+    const weighed = this.weighedRow(r, rowLogits);
+    const token = weighed ? row.random.weighted(weighed.weights, weighed.total) : sampleToken(rowLogits.subarray(0, tokenizer.vocabSize), options, row.random);
     row.tokenIds.push(token);
     if (options.returnLogprobs) row.logprobs.push(logProbOf(rowLogits, token));
     if (options.returnLogprobs && options.topLogprobs) row.topLogprobs.push(topLogProbs(rowLogits.subarray(0, tokenizer.vocabSize), options.topLogprobs));
@@ -343,6 +347,7 @@ export async function generate(model: CausalLM, tokenizer: Tokenizer, prompts: s
       const values = (await logits.data()) as Float32Array;
       logits.dispose();
       const vocab = model.config.vocabSize;
+      sampler.weigh(values, vocab);
       for (let r = 0; r < batch; r++) {
         if (lengths[r] >= maxSeqLen) sampler.cut(r);
         if (sampler.finished(r)) {

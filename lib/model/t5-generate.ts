@@ -68,6 +68,7 @@ export async function t5Generate(model: T5Model, tokenizer: Tokenizer, sources: 
       const logits = withWasmThreads(1, () => tf.tidy(() => model.decode(tf.tensor2d(fed, undefined, 'int32'), encoding, { cache, lastOnly: true }).logits));
       const values = (await logits.data()) as Float32Array;
       logits.dispose();
+      sampler.weigh(values, vocabSize);
       for (let r = 0; r < batch; r++) {
         const prefix = prefixes[r];
         if (step < prefix.length) decoderRows[r].push(prefix[step]);
