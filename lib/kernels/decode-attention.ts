@@ -81,16 +81,16 @@ export function decodeAttentionConfig(): tf.KernelConfig {
       // Each (row, kv head) block: keys [h, P'] (position along a row), values [P', h] (position along the column).
       const block = slotCount * h;
       for (let bg = 0; bg < batch * kvHeads; bg++) {
-        const [kAt, vAt] = [bg * block, bg * block];
+        const at = bg * block;
         if (!inPlace && past > 0) {
           const oldAt = bg * pastSlots * h;
-          values.set(oldV!.subarray(oldAt, oldAt + past * h), vAt);
+          values.set(oldV!.subarray(oldAt, oldAt + past * h), at);
           for (let t = 0; t < h; t++) {
-            for (let s = 0; s < past; s++) keys[kAt + t * slotCount + s] = keysTransposed ? oldK![oldAt + t * pastSlots + s] : oldK![oldAt + s * h + t];
+            for (let s = 0; s < past; s++) keys[at + t * slotCount + s] = keysTransposed ? oldK![oldAt + t * pastSlots + s] : oldK![oldAt + s * h + t];
           }
         }
-        for (let t = 0; t < h; t++) keys[kAt + t * slotCount + past] = newK![bg * h + t];
-        values.set(newV!.subarray(bg * h, (bg + 1) * h), vAt + past * h);
+        for (let t = 0; t < h; t++) keys[at + t * slotCount + past] = newK![bg * h + t];
+        values.set(newV!.subarray(bg * h, (bg + 1) * h), at + past * h);
       }
       const group = heads / kvHeads;
       const temps = [ops.empty([batch * kvHeads, group, keyLength]), ops.empty([group, Math.max(keyLength, h)])];
