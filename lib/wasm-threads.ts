@@ -103,6 +103,16 @@ export function withWasmThreads<T>(threads: number, work: () => T): T {
 }
 
 /**
+ * Runs a training step's kernels (forward, backward, clipping, the update) with XNNPACK's pool on the calling thread
+ * except for products large enough for {@link runProduct}: waking the pool for each element-wise kernel cost more
+ * than the kernel (an S step's 81 `Square`s of the clipping norm: 21 ms with the pool, 4.7 ms without, in
+ * `npm run bench:model -- --profile` with RRL_WASM_THREADS=2). The same results: the thread count never changes them.
+ */
+export function trainingKernels<T>(work: () => T): T {
+  return withWasmThreads(1, work);
+}
+
+/**
  * Products of at least this many multiply-adds run on XNNPACK's whole pool even inside `withWasmThreads(1, ...)`:
  * a GPT-2-124M decoding step's products (8 rows by 768 x 768 to 768 x 50257 weights, 4.7M to 309M) are long
  * enough to share with a second thread, where an S decoding step's (8 x 128 x 512 at most, 0.5M) are not.

@@ -28,6 +28,7 @@ import type { Tokenizer } from '../tokenizer/types';
 import { AdamW } from '../train/adamw';
 import { clipByGlobalNorm } from '../train/clip';
 import { warmupCosine } from '../train/schedule';
+import { trainingKernels } from '../wasm-threads';
 import { rationalePrompt } from '../train/formats';
 import { explainedVariance, gae, grpoAdvantages, rlooAdvantages, whiten } from './advantages';
 import { AdaptiveKLController, FixedKLController, perTokenKL, shapedRewards, type KLController } from './kl';
@@ -292,7 +293,7 @@ export class PPOTrainer {
       const stepRows = c.minibatchSize * c.gradientAccumulationSteps;
       for (let start = 0; start < order.length; start += stepRows) {
         const picked = order.slice(start, start + stepRows);
-        const stats = this.optimizerStep(scored, picked, mask, advantages, returns, beta, lr, `epoch ${epoch}, minibatch ${start / c.minibatchSize}`);
+        const stats = trainingKernels(() => this.optimizerStep(scored, picked, mask, advantages, returns, beta, lr, `epoch ${epoch}, minibatch ${start / c.minibatchSize}`));
         for (const key of Object.keys(totals) as (keyof typeof totals)[]) totals[key] += stats[key];
         epochKL += stats.approxKL;
         epochMinibatches++;

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { withAdapterTraining } from '../model/lora';
 import type { StudentModel } from '../model/student';
 import type { AdamW } from './adamw';
+import { trainingKernels } from '../wasm-threads';
 import { clipByGlobalNorm } from './clip';
 import { warmupCosine, type WarmupCosineOptions } from './schedule';
 
@@ -28,11 +29,11 @@ export function accumulateGrads(previous: Record<string, tf.Tensor>, grads: tf.N
  */
 export async function applyUpdate(optimizer: AdamW, accumulated: Record<string, tf.Tensor>, schedule: WarmupCosineOptions, maxGradNorm: number): Promise<{ lr: number; gradNorm: number }> {
   const lr = warmupCosine(optimizer.step, schedule);
-  const norm = tf.tidy(() => {
+  const norm = trainingKernels(() => tf.tidy(() => {
     const clipped = clipByGlobalNorm(accumulated, maxGradNorm);
     optimizer.apply(clipped.grads, lr);
     return clipped.norm;
-  });
+  }));
   const gradNorm = (await norm.data())[0];
   tf.dispose([norm, ...Object.values(accumulated)]);
   return { lr, gradNorm };
@@ -58,10 +59,10 @@ export async function microBatchStep(
   let loss = 0;
   for (const { share, loss: microLoss } of microBatches) {
     if (share === 0) continue;
-    const { value, grads } = withAdapterTraining(model, () => tf.variableGrads(() => tf.mul(microLoss(), share) as tf.Scalar, variables));
+    const { value, grads } = trainingKernels(() => withAdapterTraining(model, () => tf.variableGrads(() => tf.mul(microLoss(), share) as tf.Scalar, variables)));
     loss += (await value.data())[0];
     value.dispose();
-    accumulated = accumulateGrads(accumulated, grads, variableNames);
+    accumulated = trainingKernels(() => accumulateGrads(accumulated, grads, variableNames));
   }
   const { lr, gradNorm } = await applyUpdate(optimizer, accumulated, options.schedule, options.maxGradNorm ?? 1);
   return { loss, gradNorm, lr };
