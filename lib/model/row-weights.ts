@@ -27,6 +27,12 @@ export function scaledExps(logits: Float32Array, top: number, temperature: numbe
   return total;
 }
 
+/** Row `index` of `logits` (rows of `vocab` ids): its weights into row `index` of `weights`, their sum into `totals`. */
+function weighRow(logits: Float32Array, weights: Float64Array, totals: Float64Array, index: number, vocab: number, temperature: number): void {
+  const row = logits.subarray(index * vocab, (index + 1) * vocab);
+  totals[index] = scaledExps(row, row[argmax(row)], temperature, weights.subarray(index * vocab, (index + 1) * vocab));
+}
+
 /** One row's weights (a view valid until the next {@link weighRows}) and their sum. */
 export interface RowWeights { weights: Float64Array; total: number }
 
@@ -44,16 +50,14 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 ${argmax.toString()}
 ${scaledExps.toString()}
+${weighRow.toString()}
 const control = new Int32Array(workerData.control);
 let logits, weights, totals;
 parentPort.on('message', (job) => {
   if (job.buffers) [logits, weights, totals] = [new Float32Array(job.buffers.logits), new Float64Array(job.buffers.weights), new Float64Array(job.buffers.totals)];
   let done = job.number;
   try {
-    for (const index of job.rows) {
-      const row = logits.subarray(index * job.vocab, (index + 1) * job.vocab);
-      totals[index] = scaledExps(row, row[argmax(row)], job.temperature, weights.subarray(index * job.vocab, (index + 1) * job.vocab));
-    }
+    for (const index of job.rows) weighRow(logits, weights, totals, index, job.vocab, job.temperature);
   } catch (error) {
     done = -job.number;
   }
@@ -108,19 +112,16 @@ class WeighingPool {
     const buffers = this.buffersFor(rows.length, vocab);
     const [logits, weights, totals] = [new Float32Array(buffers.logits), new Float64Array(buffers.weights), new Float64Array(buffers.totals)];
     rows.forEach((r, index) => logits.set(values.subarray(r * width, r * width + vocab), index * vocab));
-    // contiguous shares: this thread takes the first, each worker one of the rest
-    const parts = workers.length + 1;
-    const share = (part: number) => rows.map((_, index) => index).filter((index) => Math.floor((index * parts) / rows.length) === part);
+    // contiguous shares of the rows (their indices in the shared buffers): this thread's first, then one per worker
+    const shares: number[][] = Array.from({ length: workers.length + 1 }, () => []);
+    rows.forEach((_, index) => shares[Math.floor((index * shares.length) / rows.length)].push(index));
     const number = ++this.job;
     workers.forEach((w, i) => {
       const fresh = w.buffersSent !== buffers;
       w.buffersSent = buffers;
-      w.worker.postMessage({ number, rows: share(i + 1), vocab, temperature, ...(fresh ? { buffers } : {}) });
+      w.worker.postMessage({ number, rows: shares[i + 1], vocab, temperature, ...(fresh ? { buffers } : {}) });
     });
-    for (const index of share(0)) {
-      const row = logits.subarray(index * vocab, (index + 1) * vocab);
-      totals[index] = scaledExps(row, row[argmax(row)], temperature, weights.subarray(index * vocab, (index + 1) * vocab));
-    }
+    for (const index of shares[0]) weighRow(logits, weights, totals, index, vocab, temperature);
     workers.forEach((w, i) => {
       let state = Atomics.load(this.control, w.slot);
       const deadline = Date.now() + WORKER_TIMEOUT_MS;
@@ -131,10 +132,7 @@ class WeighingPool {
       if (state === number) return;
       // a failed or silent worker: its rows here, and no workers from now on
       this.healthy = false;
-      for (const index of share(i + 1)) {
-        const row = logits.subarray(index * vocab, (index + 1) * vocab);
-        totals[index] = scaledExps(row, row[argmax(row)], temperature, weights.subarray(index * vocab, (index + 1) * vocab));
-      }
+      for (const index of shares[i + 1]) weighRow(logits, weights, totals, index, vocab, temperature);
     });
     return new Map(rows.map((r, index) => [r, { weights: weights.subarray(index * vocab, (index + 1) * vocab), total: totals[index] }]));
   }
