@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Example } from '../data/types';
 import type { ScoringRows, ScoringTensors, StudentModel } from '../model/student';
 import type { Tokenizer } from '../tokenizer/types';
+import { trainingKernels } from '../wasm-threads';
 
 /** A batch of sampled rationales with everything the update needs, as host arrays. */
 export interface Rollout {
@@ -114,12 +115,12 @@ export async function collectRollout(
   const refLogprobs: number[][] = [];
   const values: number[][] = [];
   for (let start = 0; start < ids.length; start += options.chunkSize) {
-    const chunk = tf.tidy(() => {
+    const chunk = trainingKernels(() => tf.tidy(() => {
       const part = rowTensors(scoring, Array.from({ length: Math.min(options.chunkSize, ids.length - start) }, (_, i) => start + i));
       const policyPass = tokenPass(policy, part, options.temperature, options.withValues);
       const refLogprobs = options.withReference ?? true ? tokenPass(reference, part, options.temperature, false).logprobs : policyPass.logprobs.clone();
       return { logprobs: policyPass.logprobs, values: policyPass.values, refLogprobs };
-    });
+    }));
     logprobs.push(...(chunk.logprobs.arraySync() as number[][]));
     refLogprobs.push(...(chunk.refLogprobs.arraySync() as number[][]));
     if (chunk.values) values.push(...(chunk.values.arraySync() as number[][]));
