@@ -98,6 +98,16 @@ function positionsFromMask(mask: tf.Tensor2D, queryLength: number): tf.Tensor2D 
   return tf.maximum(tf.sub(tf.slice(counts, [0, columns - queryLength], [-1, queryLength]), 1), 0) as tf.Tensor2D;
 }
 
+/**
+ * What a one-token decoding kernel takes of layer `layer`'s cache: the cached keys/values, the key length after this
+ * step, and the attributes for the cache's slots (how many to allocate when full, the keys' layout).
+ */
+function cachedForStep(cache: KVCache, layer: number, pass: Pass) {
+  const past = cache.layer(layer);
+  const keyLength = pass.past + 1;
+  return { past, keyLength, slots: { slots: cache.slotsFor(keyLength), keysTransposed: past?.keysTransposed ?? false } };
+}
+
 export class CausalLM implements StudentModel {
   readonly config: ResolvedModelConfig;
   /** LM parameters by native name (see {@link weightShapes}). */
@@ -317,9 +327,7 @@ export class CausalLM implements StudentModel {
       wGate: w[`${p}mlp.w_gate`], wUp: w[`${p}mlp.w_up`], wOut: w[`${p}mlp.w_out`], bOut: w[`${p}mlp.b_out`],
       cos: pass.rotaryRows?.cos, sin: pass.rotaryRows?.sin, rotateHalf: this.rotary?.rotateHalf,
     };
-    const keyLength = pass.past + 1;
-    const past = cache.layer(layer);
-    const slots = { slots: cache.slotsFor(keyLength), keysTransposed: past?.keysTransposed ?? false };
+    const { past, keyLength, slots } = cachedForStep(cache, layer, pass);
     const step = this.ops.decodeBlock(x, weights, pass.mask, past, { heads: config.nHeads, kvHeads: config.nKvHeads, eps: config.normEps, ...slots });
     if (!step) return undefined;
     cache.replace(layer, step.keys, step.values, keyLength, true);
@@ -328,9 +336,7 @@ export class CausalLM implements StudentModel {
 
   /** Decoding one token per row with a cache: attention and the cache's growth as one kernel, where there is one. */
   private attendOne(cache: KVCache, layer: number, q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, pass: Pass): tf.Tensor2D | undefined {
-    const keyLength = pass.past + 1;
-    const past = cache.layer(layer);
-    const slots = { slots: cache.slotsFor(keyLength), keysTransposed: past?.keysTransposed ?? false };
+    const { past, keyLength, slots } = cachedForStep(cache, layer, pass);
     const step = this.ops.decodeAttention({ q, k, v }, pass.mask, past, { heads: this.config.nHeads, kvHeads: this.config.nKvHeads, ...slots });
     if (!step) return undefined;
     cache.replace(layer, step.keys, step.values, keyLength, true);
