@@ -27,10 +27,9 @@ export function scaledExps(logits: Float32Array, top: number, temperature: numbe
   return total;
 }
 
-/** Row `index` of `logits` (rows of `vocab` ids): its weights into row `index` of `weights`, their sum into `totals`. */
-function weighRow(logits: Float32Array, weights: Float64Array, totals: Float64Array, index: number, vocab: number, temperature: number): void {
-  const row = logits.subarray(index * vocab, (index + 1) * vocab);
-  totals[index] = scaledExps(row, row[argmax(row)], temperature, weights.subarray(index * vocab, (index + 1) * vocab));
+/** One row's weights into `out`, scaled by its largest logit; returns their sum. */
+function weighRow(row: Float32Array, temperature: number, out: Float64Array): number {
+  return scaledExps(row, row[argmax(row)], temperature, out);
 }
 
 /** One row's weights (a view valid until the next {@link weighRows}) and their sum. */
@@ -57,7 +56,9 @@ parentPort.on('message', (job) => {
   if (job.buffers) [logits, weights, totals] = [new Float32Array(job.buffers.logits), new Float64Array(job.buffers.weights), new Float64Array(job.buffers.totals)];
   let done = job.number;
   try {
-    for (const index of job.rows) weighRow(logits, weights, totals, index, job.vocab, job.temperature);
+    for (const index of job.rows) {
+      totals[index] = weighRow(logits.subarray(index * job.vocab, (index + 1) * job.vocab), job.temperature, weights.subarray(index * job.vocab, (index + 1) * job.vocab));
+    }
   } catch (error) {
     done = -job.number;
   }
@@ -115,13 +116,16 @@ class WeighingPool {
     // contiguous shares of the rows (their indices in the shared buffers): this thread's first, then one per worker
     const shares: number[][] = Array.from({ length: workers.length + 1 }, () => []);
     rows.forEach((_, index) => shares[Math.floor((index * shares.length) / rows.length)].push(index));
+    const weighHere = (index: number) => {
+      totals[index] = weighRow(logits.subarray(index * vocab, (index + 1) * vocab), temperature, weights.subarray(index * vocab, (index + 1) * vocab));
+    };
     const number = ++this.job;
     workers.forEach((w, i) => {
       const fresh = w.buffersSent !== buffers;
       w.buffersSent = buffers;
       w.worker.postMessage({ number, rows: shares[i + 1], vocab, temperature, ...(fresh ? { buffers } : {}) });
     });
-    for (const index of shares[0]) weighRow(logits, weights, totals, index, vocab, temperature);
+    for (const index of shares[0]) weighHere(index);
     workers.forEach((w, i) => {
       let state = Atomics.load(this.control, w.slot);
       const deadline = Date.now() + WORKER_TIMEOUT_MS;
@@ -132,7 +136,7 @@ class WeighingPool {
       if (state === number) return;
       // a failed or silent worker: its rows here, and no workers from now on
       this.healthy = false;
-      for (const index of shares[i + 1]) weighRow(logits, weights, totals, index, vocab, temperature);
+      for (const index of shares[i + 1]) weighHere(index);
     });
     return new Map(rows.map((r, index) => [r, { weights: weights.subarray(index * vocab, (index + 1) * vocab), total: totals[index] }]));
   }
@@ -157,9 +161,8 @@ export function weighRows(values: Float32Array, width: number, vocab: number, ro
   }
   if (hereWeights.length < rows.length * vocab) hereWeights = new Float64Array(rows.length * vocab);
   return new Map(rows.map((r, index) => {
-    const row = values.subarray(r * width, r * width + vocab);
     const weights = hereWeights.subarray(index * vocab, (index + 1) * vocab);
-    return [r, { weights, total: scaledExps(row, row[argmax(row)], temperature, weights) }];
+    return [r, { weights, total: weighRow(values.subarray(r * width, r * width + vocab), temperature, weights) }];
   }));
 }
 

@@ -156,12 +156,12 @@ const truncates = (options: SamplingOptions) =>
 export function sampleToken(logits: Float32Array, options: SamplingOptions, random: Random): number {
   const temperature = options.temperature ?? 1;
   if (options.greedy || temperature === 0) return argmax(logits);
-  const top = logits[argmax(logits)];
   if (!truncates(options)) {
     // every token in id order: one pass of exponentials and their sum (this runs once per row per generated token)
     const { weights, total } = weighRows(logits, logits.length, logits.length, [0], temperature).get(0)!;
     return random.weighted(weights, total);
   }
+  const top = logits[argmax(logits)];
   // candidates most likely first
   let order = idsByLogit(logits);
   if (options.topK !== undefined && options.topK > 0) order = order.slice(0, options.topK);
