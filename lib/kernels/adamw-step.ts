@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { float64Loops } from './float64-loops';
+import { heapAddress } from './wasm-encoder';
 
 /** Name of the one-kernel AdamW update of one parameter (no gradient: an optimizer step). */
 export const ADAMW_STEP = 'AdamWStep';
@@ -22,7 +24,7 @@ export interface AdamWStepAttrs {
  * `AdamWStep` on wasm: from p, m, v and the gradient g (same shapes) returns [p', m', v'] in one pass over the
  * heap, element by element in float64 (Loshchilov & Hutter, 2019, Algorithm 2):
  * m' = b1 m + (1 - b1) g, v' = b2 v + (1 - b2) g^2, p' = p - lr (m' / c1 / (sqrt(v' / c2) + eps) + wd p).
- * One kernel instead of about fourteen per parameter.
+ * One kernel instead of about fourteen per parameter, run by {@link float64Loops}.
  */
 export function adamwStepConfig(): tf.KernelConfig {
   return {
@@ -36,16 +38,9 @@ export function adamwStepConfig(): tf.KernelConfig {
       const bad = (['m', 'v', 'g'] as const).find((name) => tf.util.sizeFromShape(inputs[name]!.shape) !== size);
       if (bad) throw new Error(`AdamWStep: input "${bad}" has shape [${inputs[bad]!.shape}] but p has [${p.shape}]`);
       const outputs = [p, m, v].map((t) => backend.makeOutput([...t.shape], 'float32'));
-      const [pIn, mIn, vIn, grad] = [p, m, v, g].map((t) => backend.typedArrayFromHeap(t) as Float32Array);
-      const [pOut, mOut, vOut] = outputs.map((t) => backend.typedArrayFromHeap(t) as Float32Array);
-      for (let i = 0; i < pIn.length; i++) {
-        const gi = grad[i];
-        const mi = beta1 * mIn[i] + (1 - beta1) * gi;
-        const vi = beta2 * vIn[i] + (1 - beta2) * gi * gi;
-        mOut[i] = mi;
-        vOut[i] = vi;
-        pOut[i] = pIn[i] - lr * (mi / correction1 / (Math.sqrt(vi / correction2) + eps) + weightDecay * pIn[i]);
-      }
+      const [pAt, mAt, vAt, gAt, pOut, mOut, vOut] = [p, m, v, g, ...outputs].map((t) => heapAddress(backend, t));
+      float64Loops(backend).adamwStep(pAt, mAt, vAt, gAt, pOut, mOut, vOut, size,
+        lr, beta1, 1 - beta1, beta2, 1 - beta2, eps, weightDecay, correction1, correction2);
       return outputs;
     },
   };

@@ -1,12 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { float64Loops } from './float64-loops';
+import { heapAddress } from './wasm-encoder';
 
 /**
  * `Sum` for the wasm backend with a fast case for reducing leading axes of a float32 tensor (x [R, C] -> [C]
  * after flattening): a bias or norm gain's gradient, which sums a [B*T, d] gradient over its rows. The shipped
  * kernel first transposes the reduced axes to the end (a full copy at about 1 GB/s); here rows are added in
- * order into float64 sums, four rows a pass (at [2048, 512]: 1.6 ms, against 3.6 ms one row a pass and 8.5 ms
- * for the shipped kernel).
+ * order into float64 sums, four rows a pass, `(x0 + x1) + (x2 + x3)` ({@link float64Loops}' `columnSums`; in JS
+ * at [2048, 512]: 1.6 ms, against 3.6 ms one row a pass and 8.5 ms for the shipped kernel).
  * (A product ones[1, R] x [R, C] is slower still: XNNPACK packs its right operand first, about 8 ns a value.)
  * Every other case goes to `shipped`.
  */
@@ -24,25 +26,11 @@ export function leadingSumConfig(shipped: tf.KernelConfig): tf.KernelConfig {
       const kept = x.shape.slice(axes.length);
       const columns = kept.reduce((p, d) => p * d, 1);
       const rows = x.shape.slice(0, axes.length).reduce((p, d) => p * d, 1);
-      const sums = columnSums(backend.typedArrayFromHeap(x) as Float32Array, rows, columns);
       const out = backend.makeOutput(keepDims ? [...axes.map(() => 1), ...kept] : kept, 'float32');
-      backend.typedArrayFromHeap(out).set(sums);
+      const sums = backend.makeOutput([2 * columns], 'float32'); // float64 running sums
+      float64Loops(backend).columnSums(heapAddress(backend, x), rows, columns, heapAddress(backend, sums), heapAddress(backend, out));
+      backend.disposeData(sums.dataId);
       return out;
     },
   };
-}
-
-/** Sums of the columns of `values` read as [rows, columns] row-major, in float64, four rows a pass. */
-export function columnSums(values: Float32Array, rows: number, columns: number): Float64Array {
-  const sums = new Float64Array(columns);
-  let r = 0;
-  // Four rows a pass: one read-modify-write of each sum per four values instead of per value.
-  for (; r + 4 <= rows; r += 4) {
-    const o0 = r * columns, o1 = o0 + columns, o2 = o1 + columns, o3 = o2 + columns;
-    for (let c = 0; c < columns; c++) sums[c] += (values[o0 + c] + values[o1 + c]) + (values[o2 + c] + values[o3 + c]);
-  }
-  for (; r < rows; r++) {
-    for (let c = 0; c < columns; c++) sums[c] += values[r * columns + c];
-  }
-  return sums;
 }

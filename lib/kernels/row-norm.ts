@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { columnSums } from './leading-sum';
-import { CHUNK, Scratch } from './scratch';
+import { float64Loops } from './float64-loops';
+import { heapAddress } from './wasm-encoder';
 
 /** Name of the one-kernel LayerNorm / RMSNorm over the last axis (forward only: for decoding). */
 export const ROW_NORM = 'RowNorm';
@@ -47,9 +47,6 @@ export function rowNormConfig(): tf.KernelConfig {
   };
 }
 
-/** RowNormGrad's scratch arrays: blocks of dy, xhat and dx rows. */
-const gradScratch = new Scratch(3);
-
 /** Name of the one-kernel gradient of a LayerNorm / RMSNorm over the last axis (see {@link rowNormGradConfig}). */
 export const ROW_NORM_GRAD = 'RowNormGrad';
 
@@ -63,7 +60,9 @@ export interface RowNormGradAttrs { center: boolean }
  *   LayerNorm (xhat = (x - mean) rstd): dx = rstd (g - mean(g) - xhat mean(g xhat)),
  *   RMSNorm   (xhat = x rstd):          dx = rstd (g - xhat mean(g xhat)),
  * and dgain = sum over rows of dy xhat, dbias = sum over rows of dy (zeros for RMSNorm, which has no bias).
- * Outputs [dx, dgain, dbias]. One kernel instead of the ~25 the composite ops' automatic gradient runs.
+ * Outputs [dx, dgain, dbias]. One kernel instead of the ~25 the composite ops' automatic gradient runs, run by
+ * {@link float64Loops}: the sums over a row in order of columns, dgain and dbias in order of rows (dbias by
+ * `columnSums`, as the leading-axis Sum).
  */
 export function rowNormGradConfig(): tf.KernelConfig {
   return {
@@ -79,40 +78,14 @@ export function rowNormGradConfig(): tf.KernelConfig {
         throw new Error(`RowNormGrad: dy [${dy.shape}], xhat [${xhat.shape}], rstd [${rstd.shape}] and gain [${gain.shape}] do not fit`);
       }
       const outputs = [backend.makeOutput([...dy.shape], 'float32'), backend.makeOutput([width], 'float32'), backend.makeOutput([width], 'float32')];
-      const [up, normed, scale] = [dy, xhat, rstd].map((t) => backend.typedArrayFromHeap(t) as Float32Array);
-      const g = (backend.typedArrayFromHeap(gain) as Float32Array).slice();
-      const dx = backend.typedArrayFromHeap(outputs[0]) as Float32Array;
-      const dGain = new Float64Array(width);
-      // Blocks of whole rows through scratch arrays (see Scratch): dy, xhat and dx.
-      const blockRows = Math.max(1, Math.floor(CHUNK / width));
-      const [upBlock, normedBlock, dxBlock] = gradScratch.get(blockRows * width);
-      for (let first = 0; first < rows; first += blockRows) {
-        const count = Math.min(blockRows, rows - first);
-        const span = [first * width, (first + count) * width];
-        upBlock.set(up.subarray(span[0], span[1]));
-        normedBlock.set(normed.subarray(span[0], span[1]));
-        for (let r = 0; r < count; r++) {
-          const start = r * width;
-          let sumG = 0;
-          let sumGX = 0;
-          for (let c = 0; c < width; c++) {
-            const dyc = upBlock[start + c];
-            const gc = dyc * g[c];
-            sumG += gc;
-            sumGX += gc * normedBlock[start + c];
-            dGain[c] += dyc * normedBlock[start + c];
-          }
-          const meanG = center ? sumG / width : 0;
-          const meanGX = sumGX / width;
-          const s = scale[first + r];
-          for (let c = 0; c < width; c++) dxBlock[start + c] = s * (upBlock[start + c] * g[c] - meanG - normedBlock[start + c] * meanGX);
-        }
-        dx.set(dxBlock.subarray(0, count * width), span[0]);
-      }
-      backend.typedArrayFromHeap(outputs[1]).set(dGain);
-      const dBias = backend.typedArrayFromHeap(outputs[2]);
-      if (center) dBias.set(columnSums(up, rows, width));
-      else dBias.fill(0);
+      // float64 running sums of dgain (and then of dbias) in a temporary heap buffer
+      const sums = backend.makeOutput([2 * width], 'float32');
+      const [dyAt, xhatAt, rstdAt, gainAt, dxAt, dGainAt, dBiasAt, sumsAt] = [dy, xhat, rstd, gain, ...outputs, sums].map((t) => heapAddress(backend, t));
+      const loops = float64Loops(backend);
+      loops.rowNormGrad(dyAt, xhatAt, rstdAt, gainAt, dxAt, dGainAt, sumsAt, rows, width, center ? 1 : 0);
+      if (center) loops.columnSums(dyAt, rows, width, sumsAt, dBiasAt);
+      else backend.typedArrayFromHeap(outputs[2]).fill(0);
+      backend.disposeData(sums.dataId);
       return outputs;
     },
   };

@@ -1,5 +1,6 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { Worker } from 'node:worker_threads';
+import { addConst, backendMemory, F32, I32, instantiate, MAX_PAGES, op, V128, wasmModule, type WasmFunction } from './wasm-encoder';
 
 /**
  * A float32 matrix product on the wasm backend's heap, `C[i, j] = sum_t A(i, t) B(t, j)`, that rounds exactly
@@ -32,52 +33,6 @@ export interface SequentialGemm {
 /** One call of the product: m, n, k, a, aRow, aCol, b, bRow, c, cRow (float32 indices), accumulate (0 or 1). */
 export type GemmCall = [number, number, number, number, number, number, number, number, number, number, number];
 
-// --- wasm binary encoding (the instructions used here; see the WebAssembly core and SIMD specifications) ---
-
-const uleb = (value: number): number[] => {
-  const out: number[] = [];
-  do {
-    let byte = value & 0x7f;
-    value >>>= 7;
-    if (value !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (value !== 0);
-  return out;
-};
-
-const sleb = (value: number): number[] => {
-  const out: number[] = [];
-  for (;;) {
-    const byte = value & 0x7f;
-    value >>= 7;
-    if ((value === 0 && (byte & 0x40) === 0) || (value === -1 && (byte & 0x40) !== 0)) return [...out, byte];
-    out.push(byte | 0x80);
-  }
-};
-
-const I32 = 0x7f;
-const F32 = 0x7d;
-const V128 = 0x7b;
-
-const op = {
-  block: [0x02, 0x40], loop: [0x03, 0x40], if: [0x04, 0x40], else: [0x05], end: [0x0b],
-  br: (depth: number) => [0x0c, ...uleb(depth)],
-  brIf: (depth: number) => [0x0d, ...uleb(depth)],
-  get: (local: number) => [0x20, ...uleb(local)],
-  set: (local: number) => [0x21, ...uleb(local)],
-  i32: (value: number) => [0x41, ...sleb(value)],
-  i32Eqz: [0x45], i32LtU: [0x49], i32GeU: [0x4f], i32Add: [0x6a], i32Sub: [0x6b], i32Mul: [0x6c], i32Shl: [0x74],
-  f32Load: (offset: number) => [0x2a, 0, ...uleb(offset)],
-  f32Store: (offset: number) => [0x38, 0, ...uleb(offset)],
-  f32Zero: [0x43, 0, 0, 0, 0],
-  f32Add: [0x92], f32Mul: [0x94],
-  v128Load: (offset: number) => [0xfd, ...uleb(0), 0, ...uleb(offset)],
-  v128Load32Splat: (offset: number) => [0xfd, ...uleb(9), 0, ...uleb(offset)],
-  v128Store: (offset: number) => [0xfd, ...uleb(11), 0, ...uleb(offset)],
-  v128Zero: [0xfd, ...uleb(12), ...new Array(16).fill(0)],
-  f32x4Add: [0xfd, ...uleb(228)], f32x4Mul: [0xfd, ...uleb(230)],
-};
-
 // Parameters (byte addresses and byte strides) and locals of the one exported function.
 const P = { m: 0, n: 1, k: 2, a: 3, aRow: 4, aCol: 5, b: 6, bRow: 7, c: 8, cRow: 9, accumulate: 10 };
 const PARAMS = 11;
@@ -90,9 +45,6 @@ const acc = (row: number, vector: number) => V128_BASE + row * 2 + vector;
 const BV = V128_BASE + ROWS * 2;
 const AS = BV + 2;
 const V128_LOCALS = ROWS * 2 + 3;
-
-/** `i32` local `target` = `local` + `value` (a constant). */
-const addConst = (target: number, local: number, value: number) => [...op.get(local), ...op.i32(value), ...op.i32Add, ...op.set(target)];
 
 /**
  * One tile of `rows` rows starting at row `i` and `width` columns starting at column `j` (width 8 or 4: one or
@@ -170,40 +122,16 @@ function rowLoop(rows: number): number[] {
   ];
 }
 
-const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
-const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
-const name = (text: string) => vec([...Buffer.from(text, 'utf8')].map((b) => [b]));
-
 /** The module's bytes; `shared` when the backend's memory is a shared one (the threaded build). */
 export function sequentialGemmModule(shared: boolean, maxPages: number): Uint8Array {
-  const body = [
-    ...vec([[...uleb(I32_LOCALS.length), I32], [...uleb(ROWS), F32], [...uleb(V128_LOCALS), V128]]),
-    ...op.i32(0), ...op.set(L.i),
-    ...rowLoop(ROWS), ...rowLoop(1),
-    ...op.end,
-  ];
-  const limits = shared ? [0x03, ...uleb(1), ...uleb(maxPages)] : [0x00, ...uleb(1)];
-  return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([[0x60, ...vec(new Array(PARAMS).fill([I32])), ...vec([])]])),
-    ...section(2, vec([[...name('env'), ...name('memory'), 0x02, ...limits]])),
-    ...section(3, vec([uleb(0)])),
-    ...section(7, vec([[...name('gemm'), 0x00, ...uleb(0)]])),
-    ...section(10, vec([[...uleb(body.length), ...body]])),
-  ]);
+  const gemm: WasmFunction = {
+    name: 'gemm',
+    params: new Array(PARAMS).fill(I32),
+    locals: [[I32_LOCALS.length, I32], [ROWS, F32], [V128_LOCALS, V128]],
+    body: [...op.i32(0), ...op.set(L.i), ...rowLoop(ROWS), ...rowLoop(1)],
+  };
+  return wasmModule([gemm], shared, maxPages);
 }
-
-/** The parts of the WebAssembly JS API used here (the project's TypeScript settings carry no DOM types). */
-interface WasmMemory { buffer: ArrayBufferLike }
-interface WebAssemblyApi {
-  Memory: abstract new (...args: never[]) => WasmMemory;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-}
-const WebAssemblyJs = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
-
-/** What of the wasm backend's emscripten module is used here: its memory. */
-interface EmscriptenModule { asm?: { memory?: WasmMemory }; wasmMemory?: WasmMemory }
 
 const instances = new WeakMap<BackendWasm, SequentialGemm>();
 
@@ -239,13 +167,9 @@ function byteArguments([m, n, k, a, aRow, aCol, b, bRow, c, cRow, accumulate]: G
 export function sequentialGemm(backend: BackendWasm): SequentialGemm {
   const known = instances.get(backend);
   if (known) return known;
-  const module = backend.wasm as unknown as EmscriptenModule;
-  const memory = module.wasmMemory ?? module.asm?.memory;
-  if (!(memory instanceof WebAssemblyJs.Memory)) throw new Error('sequentialGemm: the wasm backend does not expose its memory');
-  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  const bytes = sequentialGemmModule(shared, 65536);
-  const instance = new WebAssemblyJs.Instance(new WebAssemblyJs.Module(bytes), { env: { memory } });
-  const gemm = instance.exports.gemm as (...args: number[]) => void;
+  const { memory, shared } = backendMemory(backend, 'sequentialGemm');
+  const bytes = sequentialGemmModule(shared, MAX_PAGES);
+  const gemm = instantiate(bytes, memory).gemm as (...args: number[]) => void;
   const workers: Array<{ words: Int32Array; job: number }> = [];
   const worker = (index: number) => {
     while (workers.length <= index) {

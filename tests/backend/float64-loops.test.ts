@@ -1,0 +1,121 @@
+import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { initBackend } from '../../lib/backend';
+import { float64Loops } from '../../lib/kernels/float64-loops';
+import { heapAddress } from '../../lib/kernels/wasm-encoder';
+import { values } from './values';
+
+// The wasm loops must give exactly what each kernel's formula gives when JS evaluates it in float64 and a
+// Float32Array store rounds it: the references below are those formulas, written out as the kernels document them.
+
+let backend: BackendWasm;
+const at = (t: tf.Tensor) => heapAddress(backend, t);
+
+/** Positions where two arrays differ bit for bit (Object.is: -0 and +0 differ, NaN equals NaN). */
+function bitDifferences(x: Float32Array, y: Float32Array): number {
+  expect(x.length).toBe(y.length);
+  let count = 0;
+  for (let i = 0; i < x.length; i++) if (!Object.is(x[i], y[i])) count++;
+  return count;
+}
+
+/** values() scaled to [-scale, scale), with a few exact zeros and negative zeros among them. */
+function spread(n: number, seed: number, scale: number): Float32Array {
+  const out = values(n, seed).map((v) => v * scale);
+  for (let i = 3; i < n; i += 17) out[i] = i % 2 === 0 ? 0 : -0;
+  return out;
+}
+
+beforeAll(async () => {
+  expect((await initBackend('wasm')).name).toBe('wasm');
+  backend = tf.backend() as BackendWasm;
+});
+
+test('geluTanhGrad: dy (s + x s (1 - s) slope (1 + cubic x^2)) bit for bit, and nothing past n written', () => {
+  const n = 1001;
+  const [slope, cubic] = [2 * Math.sqrt(2 / Math.PI), 3 * 0.044715];
+  const x = spread(n, 1, 6);
+  const s = x.map((v) => 1 / (1 + Math.exp(-v)));
+  const dy = spread(n, 2, 3);
+  const expected = new Float32Array(n);
+  for (let i = 0; i < n; i++) expected[i] = dy[i] * (s[i] + x[i] * s[i] * (1 - s[i]) * slope * (1 + cubic * x[i] * x[i]));
+  const [xT, sT, dyT] = [x, s, dy].map((v) => tf.tensor1d(v));
+  const out = tf.fill([n + 1], 7.5);
+  float64Loops(backend).geluTanhGrad(at(xT), at(sT), at(dyT), at(out), n, slope, cubic);
+  const got = out.dataSync() as Float32Array;
+  expect(bitDifferences(got.slice(0, n), expected)).toBe(0);
+  expect(got[n]).toBe(7.5);
+  tf.dispose([xT, sT, dyT, out]);
+});
+
+test('adamwStep: m\', v\' and p\' of AdamW (Loshchilov & Hutter, Algorithm 2) bit for bit, with and without decay', () => {
+  const n = 777;
+  const [p, m, g] = [spread(n, 3, 2), spread(n, 4, 0.1), spread(n, 5, 0.5)];
+  const v = values(n, 6).map((x) => x * x * 0.01);
+  const [lr, beta1, beta2, eps, correction1, correction2] = [3e-4, 0.9, 0.999, 1e-8, 1 - 0.9 ** 7, 1 - 0.999 ** 7];
+  for (const weightDecay of [0, 0.01]) {
+    const expected = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+    for (let i = 0; i < n; i++) {
+      const mi = beta1 * m[i] + (1 - beta1) * g[i];
+      const vi = beta2 * v[i] + (1 - beta2) * g[i] * g[i];
+      expected[1][i] = mi;
+      expected[2][i] = vi;
+      expected[0][i] = p[i] - lr * (mi / correction1 / (Math.sqrt(vi / correction2) + eps) + weightDecay * p[i]);
+    }
+    const inputs = [p, m, v, g].map((x) => tf.tensor1d(x));
+    const outputs = [0, 1, 2].map(() => tf.zeros([n]));
+    float64Loops(backend).adamwStep(...inputs.map(at) as [number, number, number, number], at(outputs[0]), at(outputs[1]), at(outputs[2]), n,
+      lr, beta1, 1 - beta1, beta2, 1 - beta2, eps, weightDecay, correction1, correction2);
+    outputs.forEach((t, i) => expect(bitDifferences(t.dataSync() as Float32Array, expected[i])).toBe(0));
+    tf.dispose([...inputs, ...outputs]);
+  }
+});
+
+test('rowNormGrad and columnSums: dx row by row, dgain and dbias summed over rows in order, bit for bit', () => {
+  const [rows, width] = [37, 13];
+  const dy = spread(rows * width, 7, 1);
+  const xhat = spread(rows * width, 8, 2);
+  const rstd = values(rows, 9).map((v) => 0.5 + Math.abs(v));
+  const gain = spread(width, 10, 1.5);
+  for (const center of [true, false]) {
+    const dx = new Float32Array(rows * width);
+    const dGain = new Float64Array(width);
+    for (let r = 0; r < rows; r++) {
+      let sumG = 0;
+      let sumGX = 0;
+      for (let c = 0; c < width; c++) {
+        const gc = dy[r * width + c] * gain[c];
+        sumG += gc;
+        sumGX += gc * xhat[r * width + c];
+        dGain[c] += dy[r * width + c] * xhat[r * width + c];
+      }
+      const meanG = center ? sumG / width : 0;
+      const meanGX = sumGX / width;
+      for (let c = 0; c < width; c++) dx[r * width + c] = rstd[r] * (dy[r * width + c] * gain[c] - meanG - xhat[r * width + c] * meanGX);
+    }
+    const [dyT, xhatT, rstdT, gainT] = [dy, xhat, rstd, gain].map((v) => tf.tensor1d(v));
+    const [dxT, dGainT, sums] = [tf.zeros([rows * width]), tf.fill([width + 1], 7.5), tf.zeros([2 * width])];
+    float64Loops(backend).rowNormGrad(at(dyT), at(xhatT), at(rstdT), at(gainT), at(dxT), at(dGainT), at(sums), rows, width, center ? 1 : 0);
+    expect(bitDifferences(dxT.dataSync() as Float32Array, dx)).toBe(0);
+    const gotGain = dGainT.dataSync() as Float32Array;
+    expect(bitDifferences(gotGain.slice(0, width), Float32Array.from(dGain))).toBe(0);
+    expect(gotGain[width]).toBe(7.5);
+    tf.dispose([dyT, xhatT, rstdT, gainT, dxT, dGainT, sums]);
+  }
+  // column sums, four rows a pass then one: every remainder of rows over 4, and no rows at all
+  for (const count of [0, 1, 2, 3, 4, 5, 6, 7, 37]) {
+    const expected = new Float64Array(width);
+    let r = 0;
+    for (; r + 4 <= count; r += 4) {
+      for (let c = 0; c < width; c++) {
+        const [a, b, e, f] = [0, 1, 2, 3].map((i) => dy[(r + i) * width + c]);
+        expected[c] += (a + b) + (e + f);
+      }
+    }
+    for (; r < count; r++) for (let c = 0; c < width; c++) expected[c] += dy[r * width + c];
+    const [dyT, out, sums] = [tf.tensor1d(dy), tf.fill([width], 7.5), tf.zeros([2 * width])];
+    float64Loops(backend).columnSums(at(dyT), count, width, at(sums), at(out));
+    expect(bitDifferences(out.dataSync() as Float32Array, Float32Array.from(expected))).toBe(0);
+    tf.dispose([dyT, out, sums]);
+  }
+});
