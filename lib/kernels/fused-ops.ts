@@ -4,6 +4,7 @@ import { DECODE_ATTENTION, type DecodeAttentionAttrs } from './decode-attention'
 import { DECODE_BLOCK, type DecodeBlockAttrs } from './decode-block';
 import { GELU_TANH_GRAD } from './gelu-grad';
 import { ROW_NORM, ROW_NORM_GRAD, type RowNormAttrs, type RowNormGradAttrs } from './row-norm';
+import { SQUARED_NORM } from './squared-norm';
 
 /**
  * One-kernel forms of computations otherwise composed from several ops, for where no gradient flows through
@@ -38,9 +39,18 @@ export function geluTanhGrad(x: tf.Tensor, s: tf.Tensor, dy: tf.Tensor): tf.Tens
   return runIfRegistered(GELU_TANH_GRAD, { x, s, dy }, {}) as tf.Tensor | undefined;
 }
 
-/** One AdamW update of a parameter: [p', m', v'] from p, its moments m, v and gradient g; see {@link ADAMW_STEP}. */
+/**
+ * One AdamW update of a parameter: [p', m', v'] from p, its moments m, v and gradient g (times `attrs.gradScale`, a
+ * float32 product as tf.mul); see {@link ADAMW_STEP}.
+ */
 export function adamwStep(p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, attrs: AdamWStepAttrs): tf.Tensor[] | undefined {
   return runIfRegistered(ADAMW_STEP, { p, m, v, g }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[] | undefined;
+}
+
+/** sum_i ||x_i||^2 of float32 tensors as a scalar (tf.addN of each one's tf.sum(tf.square(x))); see {@link SQUARED_NORM}. */
+export function squaredNorm(xs: tf.Tensor[]): tf.Scalar | undefined {
+  if (xs.length === 0) return undefined;
+  return runIfRegistered(SQUARED_NORM, Object.fromEntries(xs.map((x, i) => [`x${i}`, x])), {}) as tf.Scalar | undefined;
 }
 
 /**

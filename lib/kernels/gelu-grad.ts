@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { float64Loops } from './float64-loops';
+import { heapLoops } from './heap-loops';
 import { heapAddress } from './wasm-encoder';
 
 /** Name of the one-kernel gradient of the tanh-GELU (see {@link geluTanhGradConfig}). */
@@ -16,7 +16,7 @@ export const GELU_A = 0.044715;
  * (0.5 (1 + tanh u) = sigmoid(2u)), from x, the forward pass's s and dy, element by element in float64:
  * gelu'(x) = s + x s (1 - s) 2c (1 + 3a x^2) (since d sigmoid(z)/dz = s (1 - s) and d(2u)/dx = 2c (1 + 3a x^2)).
  * One kernel without exp instead of the automatic gradient's ten-odd kernels over [rows, 4d], run by
- * {@link float64Loops} (the formula as written, left to right).
+ * {@link heapLoops} (the formula as written, left to right).
  */
 export function geluTanhGradConfig(): tf.KernelConfig {
   return {
@@ -30,7 +30,7 @@ export function geluTanhGradConfig(): tf.KernelConfig {
       }
       const out = backend.makeOutput([...x.shape], 'float32');
       const [xAt, sAt, dyAt, dxAt] = [x, s, dy, out].map((t) => heapAddress(backend, t));
-      float64Loops(backend).geluTanhGrad(xAt, sAt, dyAt, dxAt, tf.util.sizeFromShape(x.shape), 2 * GELU_C, 3 * GELU_A);
+      heapLoops(backend).geluTanhGrad(xAt, sAt, dyAt, dxAt, tf.util.sizeFromShape(x.shape), 2 * GELU_C, 3 * GELU_A);
       return out;
     },
   };

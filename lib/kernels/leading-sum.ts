@@ -1,13 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { float64Loops } from './float64-loops';
+import { heapLoops } from './heap-loops';
 import { heapAddress } from './wasm-encoder';
 
 /**
  * `Sum` for the wasm backend with a fast case for reducing leading axes of a float32 tensor (x [R, C] -> [C]
  * after flattening): a bias or norm gain's gradient, which sums a [B*T, d] gradient over its rows. The shipped
  * kernel first transposes the reduced axes to the end (a full copy at about 1 GB/s); here rows are added in
- * order into float64 sums, four rows a pass, `(x0 + x1) + (x2 + x3)` ({@link float64Loops}' `columnSums`; in JS
+ * order into float64 sums, four rows a pass, `(x0 + x1) + (x2 + x3)` ({@link heapLoops}' `columnSums`; in JS
  * at [2048, 512]: 1.6 ms, against 3.6 ms one row a pass and 8.5 ms for the shipped kernel).
  * (A product ones[1, R] x [R, C] is slower still: XNNPACK packs its right operand first, about 8 ns a value.)
  * Every other case goes to `shipped`.
@@ -28,7 +28,7 @@ export function leadingSumConfig(shipped: tf.KernelConfig): tf.KernelConfig {
       const rows = x.shape.slice(0, axes.length).reduce((p, d) => p * d, 1);
       const out = backend.makeOutput(keepDims ? [...axes.map(() => 1), ...kept] : kept, 'float32');
       const sums = backend.makeOutput([2 * columns], 'float32'); // float64 running sums
-      float64Loops(backend).columnSums(heapAddress(backend, x), rows, columns, heapAddress(backend, sums), heapAddress(backend, out));
+      heapLoops(backend).columnSums(heapAddress(backend, x), rows, columns, heapAddress(backend, sums), heapAddress(backend, out));
       backend.disposeData(sums.dataId);
       return out;
     },

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { float64Loops } from './float64-loops';
+import { heapLoops } from './heap-loops';
 import { heapAddress } from './wasm-encoder';
 
 /** Name of the one-kernel LayerNorm / RMSNorm over the last axis (forward only: for decoding). */
@@ -61,7 +61,7 @@ export interface RowNormGradAttrs { center: boolean }
  *   RMSNorm   (xhat = x rstd):          dx = rstd (g - xhat mean(g xhat)),
  * and dgain = sum over rows of dy xhat, dbias = sum over rows of dy (zeros for RMSNorm, which has no bias).
  * Outputs [dx, dgain, dbias]. One kernel instead of the ~25 the composite ops' automatic gradient runs, run by
- * {@link float64Loops}: the sums over a row in order of columns, dgain and dbias in order of rows (dbias by
+ * {@link heapLoops}: the sums over a row in order of columns, dgain and dbias in order of rows (dbias by
  * `columnSums`, as the leading-axis Sum).
  */
 export function rowNormGradConfig(): tf.KernelConfig {
@@ -81,7 +81,7 @@ export function rowNormGradConfig(): tf.KernelConfig {
       // float64 running sums of dgain (and then of dbias) in a temporary heap buffer
       const sums = backend.makeOutput([2 * width], 'float32');
       const [dyAt, xhatAt, rstdAt, gainAt, dxAt, dGainAt, dBiasAt, sumsAt] = [dy, xhat, rstd, gain, ...outputs, sums].map((t) => heapAddress(backend, t));
-      const loops = float64Loops(backend);
+      const loops = heapLoops(backend);
       loops.rowNormGrad(dyAt, xhatAt, rstdAt, gainAt, dxAt, dGainAt, sumsAt, rows, width, center ? 1 : 0);
       if (center) loops.columnSums(dyAt, rows, width, sumsAt, dBiasAt);
       else backend.typedArrayFromHeap(outputs[2]).fill(0);

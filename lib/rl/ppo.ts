@@ -26,7 +26,7 @@ import { trainableWeights, withAdapterTraining } from '../model/lora';
 import { Random } from '../random';
 import type { Tokenizer } from '../tokenizer/types';
 import { AdamW } from '../train/adamw';
-import { clipByGlobalNorm } from '../train/clip';
+import { globalNormScale } from '../train/clip';
 import { warmupCosine } from '../train/schedule';
 import { trainingKernels } from '../wasm-threads';
 import { rationalePrompt } from '../train/formats';
@@ -375,14 +375,14 @@ export class PPOTrainer {
         }
       }
       const byName = Object.fromEntries(Object.entries(summed).map(([variable, g]) => [this.nameOfVariable.get(variable)!, g]));
-      const clipped = clipByGlobalNorm(byName, c.gradClip);
-      const gradNorm = clipped.norm.dataSync()[0];
+      const { norm, scale } = globalNormScale(byName, c.gradClip);
+      const gradNorm = norm.dataSync()[0];
       try {
         const bad = Object.entries({ ...numbers, gradNorm }).find(([, v]) => !Number.isFinite(v));
         if (bad) throw new Error(`PPO update (${where}): ${bad[0]} is ${bad[1]}; no update applied`);
-        this.optimizer.apply(clipped.grads, lr);
+        this.optimizer.apply(byName, lr, scale);
       } finally {
-        tf.dispose([clipped.norm, ...Object.values(clipped.grads)]);
+        tf.dispose([norm, scale]);
       }
       return {
         policyLoss: numbers.policyLoss, valueLoss: numbers.valueLoss, entropy: numbers.entropy, clipFraction: numbers.clipFraction,

@@ -55,21 +55,25 @@ export class AdamW implements HasOptimizerState {
     });
   }
 
-  /** Applies one update with learning rate `lr`; gradients are by parameter name (missing ones are skipped). */
-  apply(grads: Record<string, tf.Tensor>, lr: number): void {
+  /**
+   * Applies one update with learning rate `lr`; gradients are by parameter name (missing ones are skipped), each
+   * multiplied by `gradScale` first when it is given (a clipping factor, see `globalNormScale`).
+   */
+  apply(grads: Record<string, tf.Tensor>, lr: number, gradScale?: tf.Scalar): void {
     this.step += 1;
     const { beta1, beta2, eps, step } = this;
     const correction1 = 1 - beta1 ** step;
     const correction2 = 1 - beta2 ** step;
     tf.tidy(() => {
+      const scale = gradScale === undefined ? 1 : gradScale.dataSync()[0];
       for (const [name, g] of Object.entries(grads)) {
         const p = this.params[name];
         if (!p) throw new Error(`AdamW.apply: gradient for unknown parameter "${name}"`);
         const weightDecay = this.decaying.has(name) ? this.weightDecay : 0;
-        const attrs = { lr, beta1, beta2, eps, weightDecay, correction1, correction2 };
+        const attrs = { gradScale: scale, lr, beta1, beta2, eps, weightDecay, correction1, correction2 };
         // One kernel per parameter where the backend has it (wasm), else the same update as tf ops.
         const [pNext, mNext, vNext] = adamwStep(p, this.m[name], this.v[name], g, attrs)
-          ?? compositeStep(p, this.m[name], this.v[name], g, attrs);
+          ?? compositeStep(p, this.m[name], this.v[name], gradScale === undefined ? g : tf.mul(g, gradScale), attrs);
         p.assign(pNext);
         this.m[name].assign(mNext);
         this.v[name].assign(vNext);

@@ -4,7 +4,7 @@ import { withAdapterTraining } from '../model/lora';
 import type { StudentModel } from '../model/student';
 import type { AdamW } from './adamw';
 import { trainingKernels } from '../wasm-threads';
-import { clipByGlobalNorm } from './clip';
+import { globalNormScale } from './clip';
 import { warmupCosine, type WarmupCosineOptions } from './schedule';
 
 /**
@@ -30,9 +30,9 @@ export function accumulateGrads(previous: Record<string, tf.Tensor>, grads: tf.N
 export async function applyUpdate(optimizer: AdamW, accumulated: Record<string, tf.Tensor>, schedule: WarmupCosineOptions, maxGradNorm: number): Promise<{ lr: number; gradNorm: number }> {
   const lr = warmupCosine(optimizer.step, schedule);
   const norm = trainingKernels(() => tf.tidy(() => {
-    const clipped = clipByGlobalNorm(accumulated, maxGradNorm);
-    optimizer.apply(clipped.grads, lr);
-    return clipped.norm;
+    const { norm, scale } = globalNormScale(accumulated, maxGradNorm);
+    optimizer.apply(accumulated, lr, scale);
+    return norm;
   }));
   const gradNorm = (await norm.data())[0];
   tf.dispose([norm, ...Object.values(accumulated)]);

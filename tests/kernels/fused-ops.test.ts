@@ -58,7 +58,7 @@ test('AdamWStep matches the update by hand, with and without weight decay, and r
   tf.tidy(() => {
     const [p, m, v, g] = [[0.5, -1, 2], [0.1, 0, -0.2], [0.01, 0.5, 0], [1, -2, 0.25]];
     const attrs = {
-      lr: 0.1, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.5, correction1: 1 - 0.9 ** 3, correction2: 1 - 0.99 ** 3,
+      gradScale: 1, lr: 0.1, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.5, correction1: 1 - 0.9 ** 3, correction2: 1 - 0.99 ** 3,
     };
     for (const weightDecay of [0, 0.5]) {
       const [pT, mT, vT, gT] = [p, m, v, g].map((x) => tf.tensor1d(x));

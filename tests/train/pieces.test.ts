@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend';
 import { AdamW } from '../../lib/train/adamw';
-import { clipByGlobalNorm } from '../../lib/train/clip';
+import { clipByGlobalNorm, globalNormScale } from '../../lib/train/clip';
+import { squaredNorm } from '../../lib/kernels';
 import { maskedCrossEntropy } from '../../lib/train/loss';
 import { warmupCosine } from '../../lib/train/schedule';
 
@@ -40,6 +41,56 @@ test('clipByGlobalNorm scales by maxNorm / norm only when the norm is larger', (
   const untouched = clipByGlobalNorm(grads, 10);
   expect(Array.from(untouched.grads.b.dataSync())).toEqual([0, expect.closeTo(4, 5)]);
   tf.dispose([grads, clipped, untouched] as never);
+});
+
+test('globalNormScale: the norm and clipping factor by hand, and (on wasm) SquaredNorm gives the composite ops\' bits', () => {
+  const { norm, scale } = globalNormScale({ a: tf.tensor1d([3, 0]), b: tf.tensor2d([[0, 4]]) }, 2);
+  expect(norm.dataSync()[0]).toBeCloseTo(5, 6);
+  expect(scale.dataSync()[0]).toBeCloseTo(2 / (5 + 1e-6), 6);
+  expect(globalNormScale({ a: tf.tensor1d([0.3, 0.4]) }, 2).scale.dataSync()[0]).toBe(1);
+  expect(globalNormScale({}, 1).norm.dataSync()[0]).toBe(0);
+  const xs = [97, 1000, 3, 4099].map((n, k) => tf.tensor1d(Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 + k) * (k + 1))));
+  const fused = squaredNorm(xs);
+  if (tf.getBackend() === 'wasm') {
+    const composite = tf.addN(xs.map((x) => tf.sum(tf.square(x))));
+    expect(Object.is(fused!.dataSync()[0], composite.dataSync()[0])).toBe(true);
+    let byHand = 0; // float32 sums in order, as the kernel documents
+    for (const x of xs) {
+      let own = 0;
+      for (const v of x.dataSync()) own = Math.fround(own + Math.fround(v * v));
+      byHand = Math.fround(byHand + own);
+    }
+    expect(fused!.dataSync()[0]).toBe(byHand);
+  } else {
+    expect(fused).toBeUndefined(); // another backend runs the composite ops
+  }
+  tf.dispose([norm, scale, ...xs]);
+});
+
+test('AdamW.apply with a clipping factor gives the same weights and moments as applying pre-clipped gradients', () => {
+  const start = { w: tf.tensor2d([[1, -2, 0.5], [0.25, 3, -1]]), b: tf.tensor1d([0.5, -0.75]) };
+  const grads = { w: tf.tensor2d([[0.2, -0.4, 3], [1e-3, -7, 0.1]]), b: tf.tensor1d([1, -2.5]) };
+  const run = (scaled: boolean) => {
+    const params = { w: tf.variable(start.w.clone()), b: tf.variable(start.b.clone()) };
+    const opt = new AdamW(params, { weightDecay: 0.1 });
+    for (let i = 0; i < 2; i++) {
+      if (scaled) {
+        const { scale } = globalNormScale(grads, 1.5);
+        opt.apply(grads, 0.01, scale);
+        scale.dispose();
+      } else {
+        const clipped = clipByGlobalNorm(grads, 1.5);
+        opt.apply(clipped.grads, 0.01);
+        tf.dispose([clipped.norm, ...Object.values(clipped.grads)]);
+      }
+    }
+    const values = [params.w, params.b].map((p) => Array.from(p.dataSync()));
+    opt.dispose();
+    tf.dispose(Object.values(params));
+    return values;
+  };
+  expect(run(true)).toEqual(run(false)); // toEqual on numbers is Object.is: the same bits
+  tf.dispose([...Object.values(start), ...Object.values(grads)]);
 });
 
 test('AdamW: two updates against hand-computed values, decay on matrices only', () => {

@@ -1,28 +1,31 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { backendMemory, countDown, F64, I32, instantiate, MAX_PAGES, op, wasmModule, type WasmFunction } from './wasm-encoder';
+import { backendMemory, countDown, F32, F64, I32, instantiate, MAX_PAGES, op, wasmModule, type WasmFunction } from './wasm-encoder';
 
 /**
- * The element and row loops of the project's JS-defined kernels (GeluTanhGrad, RowNormGrad, AdamWStep and the
+ * The element and row loops of the project's own kernels (GeluTanhGrad, RowNormGrad, AdamWStep, SquaredNorm and the
  * leading-axis Sum) as wasm functions on the backend's heap. Each computes in float64 from float32 inputs and
  * rounds once to float32 on store, with the same operations in the same order as the formula in its kernel's
  * documentation, so the results are what those formulas give in JS, bit for bit (float64 +, -, *, / and sqrt
  * are correctly rounded in both; float32 -> float64 is exact and float64 -> float32 rounds to nearest even in
- * both). A JS loop over the same data ran at 4-18 ns a value (it reads typed arrays it cannot see the length of
- * through chunk copies); these run at about 1.
+ * both); `sumOfSquares` and AdamW's gradient scale compute in float32, as the tf ops they replace. A JS loop
+ * over the same data ran at 4-18 ns a value (it reads typed arrays it cannot see the length of through chunk
+ * copies); these run at about 1.
  *
  * Arguments are byte addresses into the heap and counts; float64 sums that outlive a row go to `sums`, a scratch
  * area of at least `columns` float64 values.
  */
-export interface Float64Loops {
+export interface HeapLoops {
   /** dx = dy (s + x s (1 - s) slope (1 + cubic x^2)) for n values (see `geluTanhGradConfig`). */
   geluTanhGrad(x: number, s: number, dy: number, dx: number, n: number, slope: number, cubic: number): void;
   /**
-   * One AdamW update of n values (see `adamwStepConfig`); `oneMinusBeta1` and `oneMinusBeta2` are 1 - beta1
-   * and 1 - beta2 as JS computes them.
+   * One AdamW update of n values (see `adamwStepConfig`) with the gradient g * gradScale (a float32 product, as
+   * tf.mul); `oneMinusBeta1` and `oneMinusBeta2` are 1 - beta1 and 1 - beta2 as JS computes them.
    */
   adamwStep(p: number, m: number, v: number, g: number, pOut: number, mOut: number, vOut: number, n: number,
-    lr: number, beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, eps: number,
-    weightDecay: number, correction1: number, correction2: number): void;
+    gradScale: number, lr: number, beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number,
+    eps: number, weightDecay: number, correction1: number, correction2: number): void;
+  /** out = the float32 sum from +0 of x_i * x_i in order of i (each product and sum rounded to float32), as tf.sum(tf.square(x)). */
+  sumOfSquares(x: number, n: number, out: number): void;
   /** dx of a LayerNorm (`center` 1) or RMSNorm (0) and dgain (see `rowNormGradConfig`) for rows of `width`. */
   rowNormGrad(dy: number, xhat: number, rstd: number, gain: number, dx: number, dGain: number, sums: number,
     rows: number, width: number, center: number): void;
@@ -59,12 +62,12 @@ const geluTanhGrad = fn('geluTanhGrad',
   ]));
 
 const adamwStep = fn('adamwStep',
-  [['p', I32], ['m', I32], ['v', I32], ['g', I32], ['pOut', I32], ['mOut', I32], ['vOut', I32], ['n', I32],
+  [['p', I32], ['m', I32], ['v', I32], ['g', I32], ['pOut', I32], ['mOut', I32], ['vOut', I32], ['n', I32], ['gradScale', F32],
     ['lr', F64], ['beta1', F64], ['oneMinusBeta1', F64], ['beta2', F64], ['oneMinusBeta2', F64], ['eps', F64],
     ['weightDecay', F64], ['correction1', F64], ['correction2', F64]],
   [['left', I32], ['gi', F64], ['mi', F64], ['vi', F64], ['pi', F64]],
   (l) => countDown(l.left, op.get(l.n), [
-    ...load(l.g), ...op.set(l.gi), ...load(l.p), ...op.set(l.pi),
+    ...op.get(l.g), ...op.f32Load(0), ...op.get(l.gradScale), ...op.f32Mul, ...op.f64PromoteF32, ...op.set(l.gi), ...load(l.p), ...op.set(l.pi),
     // m' = b1 m + (1 - b1) g; v' = b2 v + (1 - b2) g g
     ...f64(f64(op.get(l.beta1), op.f64Mul, load(l.m)), op.f64Add, f64(op.get(l.oneMinusBeta1), op.f64Mul, op.get(l.gi))), ...op.set(l.mi),
     ...f64(f64(op.get(l.beta2), op.f64Mul, load(l.v)), op.f64Add,
@@ -160,19 +163,32 @@ const columnSums = fn('columnSums',
     ];
   });
 
+const sumOfSquares = fn('sumOfSquares',
+  [['x', I32], ['n', I32], ['out', I32]],
+  [['left', I32], ['sum', F32], ['xi', F32]],
+  (l) => [
+    ...op.f32Zero, ...op.set(l.sum),
+    ...countDown(l.left, op.get(l.n), [
+      ...op.get(l.x), ...op.f32Load(0), ...op.set(l.xi),
+      ...op.get(l.sum), ...op.get(l.xi), ...op.get(l.xi), ...op.f32Mul, ...op.f32Add, ...op.set(l.sum),
+      ...advance(l.x, 4),
+    ]),
+    ...op.get(l.out), ...op.get(l.sum), ...op.f32Store(0),
+  ]);
+
 /** The module's bytes; `shared` when the backend's memory is a shared one (the threaded build). */
-export function float64LoopsModule(shared: boolean): Uint8Array {
-  return wasmModule([geluTanhGrad, adamwStep, rowNormGrad, columnSums], shared, MAX_PAGES);
+export function heapLoopsModule(shared: boolean): Uint8Array {
+  return wasmModule([geluTanhGrad, adamwStep, rowNormGrad, columnSums, sumOfSquares], shared, MAX_PAGES);
 }
 
-const instances = new WeakMap<BackendWasm, Float64Loops>();
+const instances = new WeakMap<BackendWasm, HeapLoops>();
 
 /** The loops bound to `backend`'s heap (compiled once per backend). */
-export function float64Loops(backend: BackendWasm): Float64Loops {
+export function heapLoops(backend: BackendWasm): HeapLoops {
   const known = instances.get(backend);
   if (known) return known;
-  const { memory, shared } = backendMemory(backend, 'float64Loops');
-  const made = instantiate(float64LoopsModule(shared), memory) as unknown as Float64Loops;
+  const { memory, shared } = backendMemory(backend, 'heapLoops');
+  const made = instantiate(heapLoopsModule(shared), memory) as unknown as HeapLoops;
   instances.set(backend, made);
   return made;
 }

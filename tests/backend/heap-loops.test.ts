@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { initBackend } from '../../lib/backend';
-import { float64Loops } from '../../lib/kernels/float64-loops';
+import { heapLoops } from '../../lib/kernels/heap-loops';
 import { heapAddress } from '../../lib/kernels/wasm-encoder';
 import { values } from './values';
 
@@ -41,34 +41,45 @@ test('geluTanhGrad: dy (s + x s (1 - s) slope (1 + cubic x^2)) bit for bit, and 
   for (let i = 0; i < n; i++) expected[i] = dy[i] * (s[i] + x[i] * s[i] * (1 - s[i]) * slope * (1 + cubic * x[i] * x[i]));
   const [xT, sT, dyT] = [x, s, dy].map((v) => tf.tensor1d(v));
   const out = tf.fill([n + 1], 7.5);
-  float64Loops(backend).geluTanhGrad(at(xT), at(sT), at(dyT), at(out), n, slope, cubic);
+  heapLoops(backend).geluTanhGrad(at(xT), at(sT), at(dyT), at(out), n, slope, cubic);
   const got = out.dataSync() as Float32Array;
   expect(bitDifferences(got.slice(0, n), expected)).toBe(0);
   expect(got[n]).toBe(7.5);
   tf.dispose([xT, sT, dyT, out]);
 });
 
-test('adamwStep: m\', v\' and p\' of AdamW (Loshchilov & Hutter, Algorithm 2) bit for bit, with and without decay', () => {
+test('adamwStep: m\', v\' and p\' of AdamW (Loshchilov & Hutter, Algorithm 2) bit for bit, with and without decay and a gradient scale', () => {
   const n = 777;
   const [p, m, g] = [spread(n, 3, 2), spread(n, 4, 0.1), spread(n, 5, 0.5)];
   const v = values(n, 6).map((x) => x * x * 0.01);
   const [lr, beta1, beta2, eps, correction1, correction2] = [3e-4, 0.9, 0.999, 1e-8, 1 - 0.9 ** 7, 1 - 0.999 ** 7];
-  for (const weightDecay of [0, 0.01]) {
+  for (const [weightDecay, gradScale] of [[0, 1], [0.01, 1], [0.01, Math.fround(0.3141)]]) {
     const expected = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
     for (let i = 0; i < n; i++) {
-      const mi = beta1 * m[i] + (1 - beta1) * g[i];
-      const vi = beta2 * v[i] + (1 - beta2) * g[i] * g[i];
+      const gi = Math.fround(g[i] * gradScale); // the clipped gradient as tf.mul rounds it
+      const mi = beta1 * m[i] + (1 - beta1) * gi;
+      const vi = beta2 * v[i] + (1 - beta2) * gi * gi;
       expected[1][i] = mi;
       expected[2][i] = vi;
       expected[0][i] = p[i] - lr * (mi / correction1 / (Math.sqrt(vi / correction2) + eps) + weightDecay * p[i]);
     }
     const inputs = [p, m, v, g].map((x) => tf.tensor1d(x));
     const outputs = [0, 1, 2].map(() => tf.zeros([n]));
-    float64Loops(backend).adamwStep(...inputs.map(at) as [number, number, number, number], at(outputs[0]), at(outputs[1]), at(outputs[2]), n,
+    heapLoops(backend).adamwStep(...inputs.map(at) as [number, number, number, number], at(outputs[0]), at(outputs[1]), at(outputs[2]), n, gradScale,
       lr, beta1, 1 - beta1, beta2, 1 - beta2, eps, weightDecay, correction1, correction2);
     outputs.forEach((t, i) => expect(bitDifferences(t.dataSync() as Float32Array, expected[i])).toBe(0));
     tf.dispose([...inputs, ...outputs]);
   }
+});
+
+test('sumOfSquares: the float32 sum from +0 of x * x in order, bit for bit', () => {
+  const x = spread(5003, 11, 4);
+  let expected = 0;
+  for (const v of x) expected = Math.fround(expected + Math.fround(v * v));
+  const [xT, out] = [tf.tensor1d(x), tf.fill([2], 7.5)];
+  heapLoops(backend).sumOfSquares(at(xT), x.length, at(out));
+  expect(Array.from(out.dataSync())).toEqual([expected, 7.5]);
+  tf.dispose([xT, out]);
 });
 
 test('rowNormGrad and columnSums: dx row by row, dgain and dbias summed over rows in order, bit for bit', () => {
@@ -95,7 +106,7 @@ test('rowNormGrad and columnSums: dx row by row, dgain and dbias summed over row
     }
     const [dyT, xhatT, rstdT, gainT] = [dy, xhat, rstd, gain].map((v) => tf.tensor1d(v));
     const [dxT, dGainT, sums] = [tf.zeros([rows * width]), tf.fill([width + 1], 7.5), tf.zeros([2 * width])];
-    float64Loops(backend).rowNormGrad(at(dyT), at(xhatT), at(rstdT), at(gainT), at(dxT), at(dGainT), at(sums), rows, width, center ? 1 : 0);
+    heapLoops(backend).rowNormGrad(at(dyT), at(xhatT), at(rstdT), at(gainT), at(dxT), at(dGainT), at(sums), rows, width, center ? 1 : 0);
     expect(bitDifferences(dxT.dataSync() as Float32Array, dx)).toBe(0);
     const gotGain = dGainT.dataSync() as Float32Array;
     expect(bitDifferences(gotGain.slice(0, width), Float32Array.from(dGain))).toBe(0);
@@ -114,7 +125,7 @@ test('rowNormGrad and columnSums: dx row by row, dgain and dbias summed over row
     }
     for (; r < count; r++) for (let c = 0; c < width; c++) expected[c] += dy[r * width + c];
     const [dyT, out, sums] = [tf.tensor1d(dy), tf.fill([width], 7.5), tf.zeros([2 * width])];
-    float64Loops(backend).columnSums(at(dyT), count, width, at(sums), at(out));
+    heapLoops(backend).columnSums(at(dyT), count, width, at(sums), at(out));
     expect(bitDifferences(out.dataSync() as Float32Array, Float32Array.from(expected))).toBe(0);
     tf.dispose([dyT, out, sums]);
   }
