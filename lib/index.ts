@@ -39,7 +39,7 @@ export { zeroShotCoT, fewShotCoT, rationalization, cote, crop, diverse, loadCoTD
 
 // Distillation
 export {
-  Trainer, AdamW, warmupCosine, clipByGlobalNorm, maskedCrossEntropy, distill, selectRecords, encodeDistillSet,
+  Trainer, AdamW, warmupCosine, clipByGlobalNorm, globalNormScale, maskedCrossEntropy, distill, selectRecords, encodeDistillSet,
   questionText, trainingTexts, encodeTrainingText, chatPrompt, chatTrainingText, Seq2SeqTrainer, encodeSeq2SeqText, seq2seqBatch,
   studentTrainer, type DistillTrainer,
 } from './train';

@@ -1,7 +1,7 @@
 export { AdamW, type AdamWOptions } from './adamw';
 export { warmupCosine, type WarmupCosineOptions } from './schedule';
 export { maskedCrossEntropy } from './loss';
-export { clipByGlobalNorm } from './clip';
+export { clipByGlobalNorm, globalNormScale } from './clip';
 export { Trainer, type TrainerOptions, type TrainBatch, type StepResult } from './trainer';
 export * from './formats';
 export * from './distill';
