@@ -1,5 +1,5 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { backendMemory, countDown, F32, F64, I32, instantiate, MAX_PAGES, op, wasmModule, type WasmFunction } from './wasm-encoder';
+import { backendMemory, countDown, F32, F64, I32, instantiate, MAX_PAGES, op, V128, wasmModule, type WasmFunction } from './wasm-encoder';
 
 /**
  * The element and row loops of the project's own kernels (GeluTanhGrad, RowNormGrad, AdamWStep, SquaredNorm and the
@@ -45,40 +45,109 @@ const load = (pointer: number, offset = 0) => [...op.get(pointer), ...op.f32Load
 const store = (pointer: number, value: number[]) => [...op.get(pointer), ...value, ...op.f32DemoteF64, ...op.f32Store(0)];
 /** local `pointer` += `bytes`. */
 const advance = (pointer: number, bytes: number) => [...op.get(pointer), ...op.i32(bytes), ...op.i32Add, ...op.set(pointer)];
-/** A binary float64 operation of two instruction sequences. */
-const f64 = (a: number[], operation: number[], b: number[]) => [...a, ...b, ...operation];
+/** A binary operation (`operation`: float64 or f64x2) of two instruction sequences' values. */
+const bin = (a: number[], operation: number[], b: number[]) => [...a, ...b, ...operation];
+
+/**
+ * An element loop's arithmetic on one value a step (float64) or two (the lanes of f64x2): each lane of an f64x2
+ * operation rounds exactly as the float64 operation does, so a loop takes two values a step and then the last
+ * one alone, with the same bits as one at a time.
+ */
+interface Lanes {
+  /** Values a step. */
+  width: 1 | 2;
+  /** The type of a local holding a step's value. */
+  type: number;
+  /** float32 values at the address in local `pointer`, as float64. */
+  load(pointer: number): number[];
+  /** float32 values at the address that `address` pushes, as float64. */
+  loadAt(address: number[]): number[];
+  /** float64 values at the address in local `pointer`, and `value` stored there. */
+  loadF64(pointer: number): number[];
+  storeF64(pointer: number, value: number[]): number[];
+  /** float32 values at `pointer` times the float32 in local `factor` (float32 products), as float64. */
+  loadScaled(pointer: number, factor: number): number[];
+  /** Pushes the address in local `pointer`, then `value` is stored there as float32 (rounded). */
+  store(pointer: number, value: number[]): number[];
+  /** The float64 in local `local`, or the constant `value`, in every lane. */
+  get(local: number): number[];
+  constant(value: number): number[];
+  add: number[]; sub: number[]; mul: number[]; div: number[]; sqrt: number[];
+}
+
+const ONE: Lanes = {
+  width: 1, type: F64, load, store,
+  loadAt: (address) => [...address, ...op.f32Load(0), ...op.f64PromoteF32],
+  loadF64: (pointer) => [...op.get(pointer), ...op.f64Load(0)],
+  storeF64: (pointer, value) => [...op.get(pointer), ...value, ...op.f64Store(0)],
+  loadScaled: (pointer, factor) => [...op.get(pointer), ...op.f32Load(0), ...op.get(factor), ...op.f32Mul, ...op.f64PromoteF32],
+  get: (local) => op.get(local), constant: (value) => op.f64(value),
+  add: op.f64Add, sub: op.f64Sub, mul: op.f64Mul, div: op.f64Div, sqrt: op.f64Sqrt,
+};
+
+const TWO: Lanes = {
+  width: 2, type: V128,
+  load: (pointer) => TWO.loadAt(op.get(pointer)),
+  loadAt: (address) => [...address, ...op.v128Load64Zero(0), ...op.f64x2PromoteLowF32x4],
+  loadF64: (pointer) => [...op.get(pointer), ...op.v128Load(0)],
+  storeF64: (pointer, value) => [...op.get(pointer), ...value, ...op.v128Store(0)],
+  loadScaled: (pointer, factor) => [...op.get(pointer), ...op.v128Load64Zero(0), ...op.get(factor), ...op.f32x4Splat, ...op.f32x4Mul, ...op.f64x2PromoteLowF32x4],
+  store: (pointer, value) => [...op.get(pointer), ...value, ...op.f32x4DemoteF64x2Zero, ...op.v128Store64Lane0(0)],
+  get: (local) => [...op.get(local), ...op.f64x2Splat], constant: (value) => [...op.f64(value), ...op.f64x2Splat],
+  add: op.f64x2Add, sub: op.f64x2Sub, mul: op.f64x2Mul, div: op.f64x2Div, sqrt: op.f64x2Sqrt,
+};
+
+/**
+ * `step` over the count in local `n`: two values a step while two are left, then the last one alone; each step
+ * then moves every local in `pointers` on by its values' bytes (4, float32, unless given as [local, bytes]).
+ * `value` names a step's value locals: each has a float64 local `name` and a v128 local `name + 'Pair'` (see
+ * {@link valueLocals}), chosen by the step's lanes.
+ */
+function elementLoop(n: number, left: number, pointers: Array<number | [number, number]>, step: (lanes: Lanes, value: (name: string) => number) => number[], l: Record<string, number>): number[] {
+  const pass = (lanes: Lanes, count: number[]) => countDown(left, count, [
+    ...step(lanes, (name) => l[lanes.width === 1 ? name : `${name}Pair`]),
+    ...pointers.flatMap((pointer) => (typeof pointer === 'number' ? advance(pointer, 4 * lanes.width) : advance(pointer[0], pointer[1] * lanes.width))),
+  ]);
+  return [...pass(TWO, [...op.get(n), ...op.i32(1), 0x76 /* i32.shr_u */]), ...pass(ONE, [...op.get(n), ...op.i32(1), 0x71 /* i32.and */])];
+}
+
+/** Locals [name, F64] and [name + 'Pair', V128] for each name (see {@link elementLoop}). */
+const valueLocals = (...names: string[]): Array<[string, number]> => names.flatMap((name) => [[name, F64], [`${name}Pair`, V128]] as Array<[string, number]>);
 
 const geluTanhGrad = fn('geluTanhGrad',
   [['x', I32], ['s', I32], ['dy', I32], ['dx', I32], ['n', I32], ['slope', F64], ['cubic', F64]],
-  [['left', I32], ['xi', F64], ['si', F64]],
-  (l) => countDown(l.left, op.get(l.n), [
-    ...load(l.x), ...op.set(l.xi), ...load(l.s), ...op.set(l.si),
-    // dy * (s + x * s * (1 - s) * slope * (1 + cubic * x * x)), left to right as JS evaluates it
-    ...store(l.dx, f64(load(l.dy), op.f64Mul, f64(op.get(l.si), op.f64Add,
-      f64(f64(f64(f64(op.get(l.xi), op.f64Mul, op.get(l.si)), op.f64Mul, f64(op.f64(1), op.f64Sub, op.get(l.si))), op.f64Mul, op.get(l.slope)),
-        op.f64Mul, f64(op.f64(1), op.f64Add, f64(f64(op.get(l.cubic), op.f64Mul, op.get(l.xi)), op.f64Mul, op.get(l.xi))))))),
-    ...[l.x, l.s, l.dy, l.dx].flatMap((pointer) => advance(pointer, 4)),
-  ]));
+  [['left', I32], ...valueLocals('xi', 'si')],
+  (l) => elementLoop(l.n, l.left, [l.x, l.s, l.dy, l.dx], (v, value) => {
+    const [xi, si] = [value('xi'), value('si')];
+    return [
+      ...v.load(l.x), ...op.set(xi), ...v.load(l.s), ...op.set(si),
+      // dy * (s + x * s * (1 - s) * slope * (1 + cubic * x * x)), left to right as JS evaluates it
+      ...v.store(l.dx, bin(v.load(l.dy), v.mul, bin(op.get(si), v.add,
+        bin(bin(bin(bin(op.get(xi), v.mul, op.get(si)), v.mul, bin(v.constant(1), v.sub, op.get(si))), v.mul, v.get(l.slope)),
+          v.mul, bin(v.constant(1), v.add, bin(bin(v.get(l.cubic), v.mul, op.get(xi)), v.mul, op.get(xi))))))),
+    ];
+  }, l));
 
 const adamwStep = fn('adamwStep',
   [['p', I32], ['m', I32], ['v', I32], ['g', I32], ['pOut', I32], ['mOut', I32], ['vOut', I32], ['n', I32], ['gradScale', F32],
     ['lr', F64], ['beta1', F64], ['oneMinusBeta1', F64], ['beta2', F64], ['oneMinusBeta2', F64], ['eps', F64],
     ['weightDecay', F64], ['correction1', F64], ['correction2', F64]],
-  [['left', I32], ['gi', F64], ['mi', F64], ['vi', F64], ['pi', F64]],
-  (l) => countDown(l.left, op.get(l.n), [
-    ...op.get(l.g), ...op.f32Load(0), ...op.get(l.gradScale), ...op.f32Mul, ...op.f64PromoteF32, ...op.set(l.gi), ...load(l.p), ...op.set(l.pi),
-    // m' = b1 m + (1 - b1) g; v' = b2 v + (1 - b2) g g
-    ...f64(f64(op.get(l.beta1), op.f64Mul, load(l.m)), op.f64Add, f64(op.get(l.oneMinusBeta1), op.f64Mul, op.get(l.gi))), ...op.set(l.mi),
-    ...f64(f64(op.get(l.beta2), op.f64Mul, load(l.v)), op.f64Add,
-      f64(f64(op.get(l.oneMinusBeta2), op.f64Mul, op.get(l.gi)), op.f64Mul, op.get(l.gi))), ...op.set(l.vi),
-    ...store(l.mOut, op.get(l.mi)), ...store(l.vOut, op.get(l.vi)),
-    // p' = p - lr (m' / c1 / (sqrt(v' / c2) + eps) + wd p)
-    ...store(l.pOut, f64(op.get(l.pi), op.f64Sub, f64(op.get(l.lr), op.f64Mul, f64(
-      f64(f64(op.get(l.mi), op.f64Div, op.get(l.correction1)), op.f64Div,
-        f64([...f64(op.get(l.vi), op.f64Div, op.get(l.correction2)), ...op.f64Sqrt], op.f64Add, op.get(l.eps))),
-      op.f64Add, f64(op.get(l.weightDecay), op.f64Mul, op.get(l.pi)))))),
-    ...[l.p, l.m, l.v, l.g, l.pOut, l.mOut, l.vOut].flatMap((pointer) => advance(pointer, 4)),
-  ]));
+  [['left', I32], ...valueLocals('gi', 'mi', 'vi', 'pi')],
+  (l) => elementLoop(l.n, l.left, [l.p, l.m, l.v, l.g, l.pOut, l.mOut, l.vOut], (x, value) => {
+    const [gi, mi, vi, pi] = ['gi', 'mi', 'vi', 'pi'].map(value);
+    return [
+      ...x.loadScaled(l.g, l.gradScale), ...op.set(gi), ...x.load(l.p), ...op.set(pi),
+      // m' = b1 m + (1 - b1) g; v' = b2 v + (1 - b2) g g
+      ...bin(bin(x.get(l.beta1), x.mul, x.load(l.m)), x.add, bin(x.get(l.oneMinusBeta1), x.mul, op.get(gi))), ...op.set(mi),
+      ...bin(bin(x.get(l.beta2), x.mul, x.load(l.v)), x.add, bin(bin(x.get(l.oneMinusBeta2), x.mul, op.get(gi)), x.mul, op.get(gi))), ...op.set(vi),
+      ...x.store(l.mOut, op.get(mi)), ...x.store(l.vOut, op.get(vi)),
+      // p' = p - lr (m' / c1 / (sqrt(v' / c2) + eps) + wd p)
+      ...x.store(l.pOut, bin(op.get(pi), x.sub, bin(x.get(l.lr), x.mul, bin(
+        bin(bin(op.get(mi), x.div, x.get(l.correction1)), x.div,
+          bin([...bin(op.get(vi), x.div, x.get(l.correction2)), ...x.sqrt], x.add, x.get(l.eps))),
+        x.add, bin(x.get(l.weightDecay), x.mul, op.get(pi)))))),
+    ];
+  }, l));
 
 /** float64 sums[0 .. count) = +0. */
 const zeroSums = (sums: number, count: number, pointer: number, left: number) => [
@@ -116,22 +185,20 @@ const rowNormGrad = fn('rowNormGrad',
         // g = dy gain; sumG += g; sumGX += g xhat; dgain += dy xhat
         ...columns([
           ...load(l.rowDy), ...op.set(l.dyc), ...load(l.rowXhat), ...op.set(l.xc),
-          ...f64(op.get(l.dyc), op.f64Mul, load(l.pg)), ...op.set(l.gc),
-          ...f64(op.get(l.sumG), op.f64Add, op.get(l.gc)), ...op.set(l.sumG),
-          ...f64(op.get(l.sumGX), op.f64Add, f64(op.get(l.gc), op.f64Mul, op.get(l.xc))), ...op.set(l.sumGX),
-          ...op.get(l.ps), ...f64([...op.get(l.ps), ...op.f64Load(0)], op.f64Add, f64(op.get(l.dyc), op.f64Mul, op.get(l.xc))), ...op.f64Store(0),
+          ...bin(op.get(l.dyc), op.f64Mul, load(l.pg)), ...op.set(l.gc),
+          ...bin(op.get(l.sumG), op.f64Add, op.get(l.gc)), ...op.set(l.sumG),
+          ...bin(op.get(l.sumGX), op.f64Add, bin(op.get(l.gc), op.f64Mul, op.get(l.xc))), ...op.set(l.sumGX),
+          ...op.get(l.ps), ...bin([...op.get(l.ps), ...op.f64Load(0)], op.f64Add, bin(op.get(l.dyc), op.f64Mul, op.get(l.xc))), ...op.f64Store(0),
         ]),
         // meanG = center ? sumG / width : 0; meanGX = sumGX / width
         ...op.f64(0), ...op.set(l.meanG),
-        ...op.get(l.center), ...op.if, ...f64(op.get(l.sumG), op.f64Div, op.get(l.widthF)), ...op.set(l.meanG), ...op.end,
-        ...f64(op.get(l.sumGX), op.f64Div, op.get(l.widthF)), ...op.set(l.meanGX),
+        ...op.get(l.center), ...op.if, ...bin(op.get(l.sumG), op.f64Div, op.get(l.widthF)), ...op.set(l.meanG), ...op.end,
+        ...bin(op.get(l.sumGX), op.f64Div, op.get(l.widthF)), ...op.set(l.meanGX),
         ...load(l.rstd), ...op.set(l.scale),
-        // dx = rstd (dy gain - meanG - xhat meanGX)
-        ...columns([
-          ...store(l.dx, f64(op.get(l.scale), op.f64Mul, f64(f64(f64(load(l.rowDy), op.f64Mul, load(l.pg)), op.f64Sub, op.get(l.meanG)),
-            op.f64Sub, f64(load(l.rowXhat), op.f64Mul, op.get(l.meanGX))))),
-          ...advance(l.dx, 4),
-        ]),
+        // dx = rstd (dy gain - meanG - xhat meanGX), two columns a step
+        ...op.get(l.gain), ...op.set(l.pg), ...op.get(l.dy), ...op.set(l.rowDy), ...op.get(l.xhat), ...op.set(l.rowXhat),
+        ...elementLoop(l.width, l.left, [l.rowDy, l.rowXhat, l.pg, l.dx], (x) => x.store(l.dx, bin(x.get(l.scale), x.mul,
+          bin(bin(bin(x.load(l.rowDy), x.mul, x.load(l.pg)), x.sub, x.get(l.meanG)), x.sub, bin(x.load(l.rowXhat), x.mul, x.get(l.meanGX))))), l),
         ...op.get(l.rowDy), ...op.set(l.dy), ...op.get(l.rowXhat), ...op.set(l.xhat), ...advance(l.rstd, 4),
       ]),
       ...storeSums(l.sums, l.dGain, l.width, l.ps, l.pg, l.left),
@@ -142,22 +209,20 @@ const columnSums = fn('columnSums',
   [['x', I32], ['rows', I32], ['columns', I32], ['sums', I32], ['out', I32]],
   [['row', I32], ['left', I32], ['ps', I32], ['px', I32], ['target', I32], ['rowBytes', I32]],
   (l) => {
-    const at = (r: number) => [...op.get(l.px), ...(r === 0 ? [] : [...op.get(l.rowBytes), ...op.i32(r), ...op.i32Mul, ...op.i32Add]), ...op.f32Load(0), ...op.f64PromoteF32];
-    // sums[c] += term(c) over every column, px walking the row(s) from x
-    const pass = (term: number[], rowsPerPass: number) => [
+    const at = (r: number) => [...op.get(l.px), ...(r === 0 ? [] : [...op.get(l.rowBytes), ...op.i32(r), ...op.i32Mul, ...op.i32Add])];
+    // sums[c] += term(c) over every column, two a step, px walking the row(s) from x
+    const pass = (term: (x: Lanes) => number[], rowsPerPass: number) => [
       ...op.get(l.sums), ...op.set(l.ps), ...op.get(l.x), ...op.set(l.px),
-      ...countDown(l.left, op.get(l.columns), [
-        ...op.get(l.ps), ...f64([...op.get(l.ps), ...op.f64Load(0)], op.f64Add, term), ...op.f64Store(0),
-        ...advance(l.ps, 8), ...advance(l.px, 4),
-      ]),
+      ...elementLoop(l.columns, l.left, [[l.ps, 8], l.px], (x) => x.storeF64(l.ps, bin(x.loadF64(l.ps), x.add, term(x))), l),
       ...op.get(l.x), ...op.get(l.rowBytes), ...op.i32(rowsPerPass), ...op.i32Mul, ...op.i32Add, ...op.set(l.x),
     ];
     return [
       ...op.get(l.columns), ...op.i32(2), ...op.i32Shl, ...op.set(l.rowBytes),
       ...zeroSums(l.sums, l.columns, l.ps, l.left),
       // (x0 + x1) + (x2 + x3), four rows a pass, then the rows left one a pass
-      ...countDown(l.row, [...op.get(l.rows), ...op.i32(2), 0x76 /* i32.shr_u */], pass(f64(f64(at(0), op.f64Add, at(1)), op.f64Add, f64(at(2), op.f64Add, at(3))), 4)),
-      ...countDown(l.row, [...op.get(l.rows), ...op.i32(3), 0x71 /* i32.and */], pass(at(0), 1)),
+      ...countDown(l.row, [...op.get(l.rows), ...op.i32(2), 0x76 /* i32.shr_u */],
+        pass((x) => bin(bin(x.loadAt(at(0)), x.add, x.loadAt(at(1))), x.add, bin(x.loadAt(at(2)), x.add, x.loadAt(at(3)))), 4)),
+      ...countDown(l.row, [...op.get(l.rows), ...op.i32(3), 0x71 /* i32.and */], pass((x) => x.loadAt(at(0)), 1)),
       ...storeSums(l.sums, l.out, l.columns, l.ps, l.target, l.left),
     ];
   });

@@ -63,6 +63,17 @@ export const op = {
   v128Store: (offset: number) => [0xfd, ...uleb(11), 0, ...uleb(offset)],
   v128Zero: [0xfd, ...uleb(12), ...new Array(16).fill(0)],
   f32x4Add: [0xfd, ...uleb(228)], f32x4Mul: [0xfd, ...uleb(230)],
+  f32x4Splat: [0xfd, ...uleb(19)], f64x2Splat: [0xfd, ...uleb(20)],
+  /** Two float32 at the address (+ offset) into the low lanes, the rest zero. */
+  v128Load64Zero: (offset: number) => [0xfd, ...uleb(93), 3, ...uleb(offset)],
+  /** Stores the low 64 bits (two float32) at the address (+ offset). */
+  v128Store64Lane0: (offset: number) => [0xfd, ...uleb(91), 3, ...uleb(offset), 0],
+  /** float32 lanes 0, 1 -> float64 lanes (exact). */
+  f64x2PromoteLowF32x4: [0xfd, ...uleb(95)],
+  /** float64 lanes -> float32 lanes 0, 1 (rounded to nearest even), lanes 2, 3 zero. */
+  f32x4DemoteF64x2Zero: [0xfd, ...uleb(94)],
+  f64x2Sqrt: [0xfd, ...uleb(239)], f64x2Add: [0xfd, ...uleb(240)], f64x2Sub: [0xfd, ...uleb(241)],
+  f64x2Mul: [0xfd, ...uleb(242)], f64x2Div: [0xfd, ...uleb(243)],
 };
 
 /** `i32` local `target` = `local` + `value` (a constant). */
