@@ -2,8 +2,8 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { backendMemory, countDown, F32, F64, I32, instantiate, MAX_PAGES, op, V128, wasmModule, type WasmFunction } from './wasm-encoder';
 
 /**
- * The element and row loops of the project's own kernels (GeluTanhGrad, RowNormGrad, AdamWStep, SquaredNorm and the
- * leading-axis Sum) as wasm functions on the backend's heap. Each computes in float64 from float32 inputs and
+ * The element and row loops of the project's own kernels (GeluTanhGrad, RowNormGrad, AdamWStep, SquaredNorm, the
+ * leading-axis Sum, and the copies of Slice, SplitV and Concat) as wasm functions on the backend's heap. Each computes in float64 from float32 inputs and
  * rounds once to float32 on store, with the same operations in the same order as the formula in its kernel's
  * documentation, so the results are what those formulas give in JS, bit for bit (float64 +, -, *, / and sqrt
  * are correctly rounded in both; float32 -> float64 is exact and float64 -> float32 rounds to nearest even in
@@ -25,6 +25,8 @@ export interface HeapLoops {
     eps: number, weightDecay: number, correction1: number, correction2: number): void;
   /** out = the float32 sum from +0 of x_i * x_i in order of i (each product and sum rounded to float32), as tf.sum(tf.square(x)). */
   sumOfSquares(x: number, n: number, out: number): void;
+  /** `runs` copies of `runBytes` bytes, the r-th from source + r * sourceStride to target + r * targetStride. */
+  copyRuns(source: number, sourceStride: number, target: number, targetStride: number, runBytes: number, runs: number): void;
   /** dx of a LayerNorm (`center` 1) or RMSNorm (0) and dgain (see `rowNormGradConfig`) for rows of `width`. */
   rowNormGrad(dy: number, xhat: number, rstd: number, gain: number, dx: number, dGain: number, sums: number,
     rows: number, width: number, center: number): void;
@@ -240,9 +242,18 @@ const sumOfSquares = fn('sumOfSquares',
     ...op.get(l.out), ...op.get(l.sum), ...op.f32Store(0),
   ]);
 
+const copyRuns = fn('copyRuns',
+  [['source', I32], ['sourceStride', I32], ['target', I32], ['targetStride', I32], ['runBytes', I32], ['runs', I32]],
+  [['left', I32]],
+  (l) => countDown(l.left, op.get(l.runs), [
+    ...op.get(l.target), ...op.get(l.source), ...op.get(l.runBytes), ...op.memoryCopy,
+    ...op.get(l.source), ...op.get(l.sourceStride), ...op.i32Add, ...op.set(l.source),
+    ...op.get(l.target), ...op.get(l.targetStride), ...op.i32Add, ...op.set(l.target),
+  ]));
+
 /** The module's bytes; `shared` when the backend's memory is a shared one (the threaded build). */
 export function heapLoopsModule(shared: boolean): Uint8Array {
-  return wasmModule([geluTanhGrad, adamwStep, rowNormGrad, columnSums, sumOfSquares], shared, MAX_PAGES);
+  return wasmModule([geluTanhGrad, adamwStep, rowNormGrad, columnSums, sumOfSquares, copyRuns], shared, MAX_PAGES);
 }
 
 const instances = new WeakMap<BackendWasm, HeapLoops>();

@@ -7,7 +7,7 @@ import { decodeAttentionConfig } from './decode-attention';
 import { decodeBlockConfig } from './decode-block';
 import { gatherRowsConfig } from './gather-rows';
 import { geluTanhGradConfig } from './gelu-grad';
-import { heapSliceConfig, heapSplitConfig } from './heap-slice';
+import { heapConcatConfig, heapSliceConfig, heapSplitConfig } from './heap-slice';
 import { heapTransposeConfig } from './heap-transpose';
 import { integerPowConfig } from './integer-pow';
 import { leadingSumConfig } from './leading-sum';
@@ -39,6 +39,7 @@ const REPLACEMENTS: Record<string, (shipped: tf.KernelConfig) => tf.KernelConfig
   Cast: sharedCastConfig,
   Slice: heapSliceConfig,
   SplitV: heapSplitConfig,
+  Concat: heapConcatConfig,
   Transpose: heapTransposeConfig,
   _FusedMatMul: pooledFusedMatMulConfig,
 };
@@ -57,7 +58,7 @@ let fast = false;
  *   `Pow` by repeated multiplication for exponents 1-4 (GELU's x^3), `Identity` (run on every tensor saved
  *   for the backward pass) and same-dtype `Cast` by ones that share the buffer instead of copying it,
  *   `GatherV2` by row copies for embedding lookups, `Sum` over leading axes (bias and gain gradients) by
- *   a loop without a transpose, `Slice` / `SplitV` by copies straight from the heap, and `Transpose` of the
+ *   a loop without a transpose, `Slice` / `SplitV` / `Concat` by copies in the heap, and `Transpose` of the
  *   last two axes by a loop that reads eight rows a pass, and wraps `_FusedMatMul` so that a large product runs on
  *   XNNPACK's whole thread pool while decoding limits it to one thread (see `runProduct`);
  * the replacements only on the pinned tfjs-backend-wasm version: on another one the shipped kernels stay
@@ -81,7 +82,7 @@ export function registerWasmKernels(): void {
 }
 
 /**
- * Switches wasm's `BatchMatMul`, `Pow`, `Identity`, `Cast`, `GatherV2`, `Sum`, `Slice`, `SplitV`, `Transpose` and `_FusedMatMul`
+ * Switches wasm's `BatchMatMul`, `Pow`, `Identity`, `Cast`, `GatherV2`, `Sum`, `Slice`, `SplitV`, `Concat`, `Transpose` and `_FusedMatMul`
  * between the project's fast kernels (`true`) and the shipped ones (`false`), e.g. to measure the difference.
  * Requires `registerWasmKernels()` to have installed them.
  */

@@ -74,6 +74,8 @@ export const op = {
   f32x4DemoteF64x2Zero: [0xfd, ...uleb(94)],
   f64x2Sqrt: [0xfd, ...uleb(239)], f64x2Add: [0xfd, ...uleb(240)], f64x2Sub: [0xfd, ...uleb(241)],
   f64x2Mul: [0xfd, ...uleb(242)], f64x2Div: [0xfd, ...uleb(243)],
+  /** memory.copy (bulk memory): pops destination, source and byte count; copies as memmove does. */
+  memoryCopy: [0xfc, ...uleb(10), 0, 0],
 };
 
 /** `i32` local `target` = `local` + `value` (a constant). */

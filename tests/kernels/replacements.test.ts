@@ -104,6 +104,8 @@ describe('Slice and SplitV on wasm', () => {
         tf.slice(x, [0, 0, 3], [2, 3, 4]), // runs of 4: shipped path
         ...tf.split(tf.reshape(x, [6, 40]), [8, 16, 16], 1),
         ...tf.split(x, 2, 0),
+        tf.slice(tf.reshape(x, [2, 3, 2, 20]), [1, 1, 1, 2], [1, 2, 1, 17]), // runs of 17 under two outer axes
+        tf.slice(tf.reshape(x, [2, 3, 2, 20]), [0, 1, 0, 0], [2, 2, 2, 20]), // runs of 40 along axis 1
       ].map((t) => ({ shape: t.shape, data: Array.from(t.dataSync()) }));
     });
     const { fast, shipped } = bothKernels(cases);
@@ -114,6 +116,25 @@ describe('Slice and SplitV on wasm', () => {
     expect(fast[2].data[30 * 4 + 29]).toBe(at(1, 1, 32));
     expect(fast[5].shape).toEqual([6, 16]);
     expect(fast[5].data[16 * 5]).toBe(at(1, 2, 8));
+  });
+
+  test('Concat along every axis, with int32 and bool, empty and single inputs, agrees with the shipped kernel', () => {
+    const cases = () => tf.tidy(() => {
+      const a = tf.tensor3d(values.slice(0, 2 * 3 * 8), [2, 3, 8]);
+      const b = tf.tensor3d(values.slice(0, 2 * 3 * 5).map((v) => -v), [2, 3, 5]);
+      const c = tf.tensor3d(values.slice(0, 2 * 4 * 8), [2, 4, 8]);
+      const d = tf.tensor3d(values.slice(0, 1 * 3 * 8), [1, 3, 8]);
+      return [
+        tf.concat([a, b], 2), tf.concat([a, c], 1), tf.concat([a, d], 0), tf.concat([a, b, a], -1),
+        tf.concat([tf.tensor2d([1, 2, 3, 4], [2, 2], 'int32'), tf.tensor2d([5, 6], [2, 1], 'int32')], 1),
+        tf.concat([tf.tensor1d([true, false], 'bool'), tf.tensor1d([true], 'bool')]),
+        tf.concat([a, tf.zeros([2, 3, 0])], 2), tf.concat([a]),
+      ].map((t) => ({ shape: t.shape, dtype: t.dtype, data: Array.from(t.dataSync()) }));
+    });
+    const { fast, shipped } = bothKernels(cases);
+    expect(fast).toEqual(shipped);
+    expect(fast[0].data.slice(8, 13)).toEqual(values.slice(0, 5).map((v) => -v)); // row 0's b after a's 8 values
+    expect(fast[4].data).toEqual([1, 2, 5, 3, 4, 6]);
   });
 
   test('the gradient of a split is the pieces put back in place', () => {
