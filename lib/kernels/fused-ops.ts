@@ -4,6 +4,7 @@ import { DECODE_ATTENTION, type DecodeAttentionAttrs } from './decode-attention'
 import { DECODE_BLOCK, type DecodeBlockAttrs } from './decode-block';
 import { GELU_TANH_GRAD } from './gelu-grad';
 import { ROW_NORM, ROW_NORM_GRAD, type RowNormAttrs, type RowNormGradAttrs } from './row-norm';
+import { SOFTMAX_GRAD } from './softmax-grad';
 import { SQUARED_NORM } from './squared-norm';
 
 /**
@@ -45,6 +46,11 @@ export function geluTanhGrad(x: tf.Tensor, s: tf.Tensor, dy: tf.Tensor): tf.Tens
  */
 export function adamwStep(p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, attrs: AdamWStepAttrs): tf.Tensor[] | undefined {
   return runIfRegistered(ADAMW_STEP, { p, m, v, g }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[] | undefined;
+}
+
+/** dx = dy y - sum(dy y) y along the last axis, the gradient of y = softmax(x); see {@link SOFTMAX_GRAD}. */
+export function softmaxGrad(dy: tf.Tensor, y: tf.Tensor): tf.Tensor | undefined {
+  return runIfRegistered(SOFTMAX_GRAD, { dy, y }, {}) as tf.Tensor | undefined;
 }
 
 /** sum_i ||x_i||^2 of float32 tensors as a scalar (tf.addN of each one's tf.sum(tf.square(x))); see {@link SQUARED_NORM}. */

@@ -2,12 +2,12 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { backendMemory, countDown, F32, F64, I32, instantiate, MAX_PAGES, op, V128, wasmModule, type WasmFunction } from './wasm-encoder';
 
 /**
- * The element and row loops of the project's own kernels (GeluTanhGrad, RowNormGrad, AdamWStep, SquaredNorm, the
- * leading-axis Sum, and the copies of Slice, SplitV and Concat) as wasm functions on the backend's heap. Each computes in float64 from float32 inputs and
+ * The element and row loops of the project's own kernels (GeluTanhGrad, RowNormGrad, AdamWStep, SquaredNorm,
+ * SoftmaxGrad, the leading-axis Sum, and the copies of Slice, SplitV and Concat) as wasm functions on the backend's heap. Each computes in float64 from float32 inputs and
  * rounds once to float32 on store, with the same operations in the same order as the formula in its kernel's
  * documentation, so the results are what those formulas give in JS, bit for bit (float64 +, -, *, / and sqrt
  * are correctly rounded in both; float32 -> float64 is exact and float64 -> float32 rounds to nearest even in
- * both); `sumOfSquares` and AdamW's gradient scale compute in float32, as the tf ops they replace. They ran 2-4x
+ * both); `sumOfSquares`, `softmaxGrad` and AdamW's gradient scale compute in float32, as the tf ops they replace. They ran 2-4x
  * faster than the same loops in JS, which copied chunks of the heap into scratch arrays to run at all well.
  *
  * Arguments are byte addresses into the heap and counts; float64 sums that outlive a row go to `sums`, a scratch
@@ -25,6 +25,11 @@ export interface HeapLoops {
     eps: number, weightDecay: number, correction1: number, correction2: number): void;
   /** out = the float32 sum from +0 of x_i * x_i in order of i (each product and sum rounded to float32), as tf.sum(tf.square(x)). */
   sumOfSquares(x: number, n: number, out: number): void;
+  /**
+   * The gradient of a softmax over rows of `width` from dy and the softmax y, as tfjs's gradient of Softmax rounds
+   * it in float32: p = dy y, s = the sum of p along the row from +0 in order, dx = p - s y.
+   */
+  softmaxGrad(dy: number, y: number, dx: number, rows: number, width: number): void;
   /** `runs` copies of `runBytes` bytes, the r-th from source + r * sourceStride to target + r * targetStride. */
   copyRuns(source: number, sourceStride: number, target: number, targetStride: number, runBytes: number, runs: number): void;
   /** dx of a LayerNorm (`center` 1) or RMSNorm (0) and dgain (see `rowNormGradConfig`) for rows of `width`. */
@@ -242,6 +247,37 @@ const sumOfSquares = fn('sumOfSquares',
     ...op.get(l.out), ...op.get(l.sum), ...op.f32Store(0),
   ]);
 
+const softmaxGrad = fn('softmaxGrad',
+  [['dy', I32], ['y', I32], ['dx', I32], ['rows', I32], ['width', I32]],
+  [['row', I32], ['left', I32], ['pdy', I32], ['py', I32], ['sum', F32], ['sumPair', V128]],
+  (l) => {
+    // pdy, py from the row's start (dy, y)
+    const rowStart = [...op.get(l.dy), ...op.set(l.pdy), ...op.get(l.y), ...op.set(l.py)];
+    const product = (pointerDy: number, pointerY: number, load: number[]) => [...op.get(pointerDy), ...load, ...op.get(pointerY), ...load, ...op.f32Mul];
+    return countDown(l.row, op.get(l.rows), [
+      // s = sum of f32(dy y) in order
+      ...rowStart, ...op.f32Zero, ...op.set(l.sum),
+      ...countDown(l.left, op.get(l.width), [
+        ...op.get(l.sum), ...product(l.pdy, l.py, op.f32Load(0)), ...op.f32Add, ...op.set(l.sum),
+        ...advance(l.pdy, 4), ...advance(l.py, 4),
+      ]),
+      // dx = f32(dy y) - f32(s y), four values a step (float32 lanes round as float32 operations do), then one at a time
+      ...rowStart, ...op.get(l.sum), ...op.f32x4Splat, ...op.set(l.sumPair),
+      ...countDown(l.left, [...op.get(l.width), ...op.i32(2), 0x76 /* i32.shr_u */], [
+        ...op.get(l.dx),
+        ...op.get(l.pdy), ...op.v128Load(0), ...op.get(l.py), ...op.v128Load(0), ...op.f32x4Mul,
+        ...op.get(l.sumPair), ...op.get(l.py), ...op.v128Load(0), ...op.f32x4Mul, ...op.f32x4Sub, ...op.v128Store(0),
+        ...advance(l.pdy, 16), ...advance(l.py, 16), ...advance(l.dx, 16),
+      ]),
+      ...countDown(l.left, [...op.get(l.width), ...op.i32(3), 0x71 /* i32.and */], [
+        ...op.get(l.dx), ...product(l.pdy, l.py, op.f32Load(0)),
+        ...op.get(l.sum), ...op.get(l.py), ...op.f32Load(0), ...op.f32Mul, ...op.f32Sub, ...op.f32Store(0),
+        ...advance(l.pdy, 4), ...advance(l.py, 4), ...advance(l.dx, 4),
+      ]),
+      ...op.get(l.pdy), ...op.set(l.dy), ...op.get(l.py), ...op.set(l.y),
+    ]);
+  });
+
 const copyRuns = fn('copyRuns',
   [['source', I32], ['sourceStride', I32], ['target', I32], ['targetStride', I32], ['runBytes', I32], ['runs', I32]],
   [['left', I32]],
@@ -253,7 +289,7 @@ const copyRuns = fn('copyRuns',
 
 /** The module's bytes; `shared` when the backend's memory is a shared one (the threaded build). */
 export function heapLoopsModule(shared: boolean): Uint8Array {
-  return wasmModule([geluTanhGrad, adamwStep, rowNormGrad, columnSums, sumOfSquares, copyRuns], shared, MAX_PAGES);
+  return wasmModule([geluTanhGrad, adamwStep, rowNormGrad, columnSums, sumOfSquares, softmaxGrad, copyRuns], shared, MAX_PAGES);
 }
 
 const instances = new WeakMap<BackendWasm, HeapLoops>();

@@ -13,6 +13,7 @@ import { integerPowConfig } from './integer-pow';
 import { leadingSumConfig } from './leading-sum';
 import { rowNormConfig, rowNormGradConfig } from './row-norm';
 import { sharedCastConfig, sharedIdentityConfig } from './shared-identity';
+import { softmaxGradConfig } from './softmax-grad';
 import { squaredNormConfig } from './squared-norm';
 import { PackedWeights } from './packed-weights';
 import { pooledFusedMatMulConfig } from './pooled-fused-matmul';
@@ -50,8 +51,8 @@ let fast = false;
 /**
  * Makes the wasm backend complete and fast for training a transformer (idempotent):
  * - registers `UnsortedSegmentSum` (the gradient of `tf.gather`, i.e. of embeddings), which wasm lacks, and
- *   the one-kernel `RowNorm`, `DecodeAttention` and `DecodeBlock` that decoding uses, `RowNormGrad` and `GeluTanhGrad` that
- *   the norms' and GELU's gradients use, and `AdamWStep` and `SquaredNorm` that the optimizer and gradient clipping
+ *   the one-kernel `RowNorm`, `DecodeAttention` and `DecodeBlock` that decoding uses, `RowNormGrad`, `GeluTanhGrad` and
+ *   `SoftmaxGrad` that the norms', GELU's and attention's softmax's gradients use, and `AdamWStep` and `SquaredNorm` that the optimizer and gradient clipping
  *   use (see `rowNorm`, `decodeAttention`, `rowNormGrad`, `geluTanhGrad`, `adamwStep`, `squaredNorm`);
  * - replaces `BatchMatMul` by a kernel that sends every product to a fast path (XNNPACK, or a sequential wasm SIMD
  *   product with XNNPACK's rounding for weight gradients and attention's per-head products; 4-7x faster training),
@@ -65,7 +66,7 @@ let fast = false;
  * (correct, slower) with a warning. Safe before or after `tf.setBackend('wasm')`. Called by `initBackend`.
  */
 export function registerWasmKernels(): void {
-  const ownKernels = [unsortedSegmentSumConfig, rowNormConfig, rowNormGradConfig, geluTanhGradConfig, adamwStepConfig, squaredNormConfig, decodeAttentionConfig, decodeBlockConfig];
+  const ownKernels = [unsortedSegmentSumConfig, rowNormConfig, rowNormGradConfig, geluTanhGradConfig, softmaxGradConfig, adamwStepConfig, squaredNormConfig, decodeAttentionConfig, decodeBlockConfig];
   for (const kernel of ownKernels) {
     const config = kernel();
     if (tf.getKernel(config.kernelName, 'wasm') === undefined) tf.registerKernel(config);
@@ -105,7 +106,7 @@ export function fastWasmKernelsOn(): boolean {
   return fast;
 }
 
-export { adamwStep, decodeAttention, decodeBlock, geluTanhGrad, rowNorm, rowNormGrad, squaredNorm, type DecodeBlockWeights } from './fused-ops';
+export { adamwStep, decodeAttention, decodeBlock, geluTanhGrad, rowNorm, rowNormGrad, softmaxGrad, squaredNorm, type DecodeBlockWeights } from './fused-ops';
 export type { AdamWStepAttrs } from './adamw-step';
 export type { DecodeAttentionAttrs } from './decode-attention';
 export type { DecodeBlockAttrs } from './decode-block';

@@ -51,7 +51,7 @@ export const op = {
   f64Store: (offset: number) => [0x39, 0, ...uleb(offset)],
   f32Zero: [0x43, 0, 0, 0, 0],
   f64: (value: number) => [0x44, ...f64Bytes(value)],
-  f32Add: [0x92], f32Mul: [0x94],
+  f32Add: [0x92], f32Sub: [0x93], f32Mul: [0x94],
   f64Sqrt: [0x9f], f64Add: [0xa0], f64Sub: [0xa1], f64Mul: [0xa2], f64Div: [0xa3],
   /** float64 -> float32, rounded to nearest even (what a Float32Array store does). */
   f32DemoteF64: [0xb6],
@@ -62,7 +62,7 @@ export const op = {
   v128Load32Splat: (offset: number) => [0xfd, ...uleb(9), 0, ...uleb(offset)],
   v128Store: (offset: number) => [0xfd, ...uleb(11), 0, ...uleb(offset)],
   v128Zero: [0xfd, ...uleb(12), ...new Array(16).fill(0)],
-  f32x4Add: [0xfd, ...uleb(228)], f32x4Mul: [0xfd, ...uleb(230)],
+  f32x4Add: [0xfd, ...uleb(228)], f32x4Sub: [0xfd, ...uleb(229)], f32x4Mul: [0xfd, ...uleb(230)],
   f32x4Splat: [0xfd, ...uleb(19)], f64x2Splat: [0xfd, ...uleb(20)],
   /** Two float32 at the address (+ offset) into the low lanes, the rest zero. */
   v128Load64Zero: (offset: number) => [0xfd, ...uleb(93), 3, ...uleb(offset)],

@@ -3,7 +3,7 @@
  * `[rows, in] x [in, out]` product, so backends with a fast 2-D matmul use it. Callers own tidying.
  */
 import * as tf from '@tensorflow/tfjs';
-import { geluTanhGrad, rowNormGrad } from '../kernels/fused-ops';
+import { geluTanhGrad, rowNormGrad, softmaxGrad } from '../kernels/fused-ops';
 import { GELU_A, GELU_C } from '../kernels/gelu-grad';
 
 /** `x @ w (+ b)` for x [N, in], w [in, out], b [out]. */
@@ -82,6 +82,25 @@ export const geluTanh = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => 
 function geluTanhGradOps(x: tf.Tensor, s: tf.Tensor, dy: tf.Tensor): tf.Tensor {
   const slope = tf.add(2 * GELU_C, tf.mul(6 * GELU_A * GELU_C, tf.square(x)));
   return tf.mul(dy, tf.add(s, tf.mul(tf.mul(x, tf.mul(s, tf.sub(1, s))), slope)));
+}
+
+/**
+ * Softmax over the last axis with its gradient as one kernel where the backend has it (`SoftmaxGrad`), else as
+ * tfjs's own gradient of Softmax in ops: the same values and the same rounding either way.
+ */
+export const softmax = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  const y = tf.softmax(x);
+  save([y]);
+  return {
+    value: y,
+    gradFunc: (dy: tf.Tensor, [savedY]: tf.Tensor[]) => softmaxGrad(dy, savedY) ?? softmaxGradOps(dy, savedY),
+  };
+}) as CustomGradFunc) as (x: tf.Tensor) => tf.Tensor;
+
+/** dy y - sum(dy y) y along the last axis as tf ops (tfjs's gradient of Softmax). */
+function softmaxGradOps(dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
+  const p = tf.mul(dy, y);
+  return tf.sub(p, tf.mul(tf.sum(p, -1, true), y));
 }
 
 /** SwiGLU (Shazeer, 2020): silu(gate) * up, with silu(x) = x * sigmoid(x). */
@@ -164,7 +183,7 @@ export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: 
   const grouped = tf.reshape(tf.mul(q, 1 / Math.sqrt(h)), [batch, kvHeads, group * queryLength, h]);
   const scores = tf.matMul(grouped, k, false, true);
   const biased = tf.add(tf.reshape(scores, [batch, kvHeads, group, queryLength, keyLength]), tf.reshape(bias, [batch, 1, 1, queryLength, keyLength]));
-  const probs = tf.reshape(tf.softmax(biased), [batch, kvHeads, group * queryLength, keyLength]);
+  const probs = tf.reshape(softmax(biased), [batch, kvHeads, group * queryLength, keyLength]);
   const out = tf.reshape(tf.matMul(probs, v), [batch, heads, queryLength, h]);
   const rows = queryLength === 1 ? out : tf.transpose(out, [0, 2, 1, 3]); // [B, T, H, h]
   return tf.reshape(rows, [batch * queryLength, heads * h]);

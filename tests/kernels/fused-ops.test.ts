@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend';
-import { adamwStep, decodeAttention, geluTanhGrad, rowNorm, rowNormGrad } from '../../lib/kernels';
-import { attention, attentionBias, geluTanh, layerNorm, rmsNorm, splitHeads } from '../../lib/model/layers';
+import { adamwStep, decodeAttention, geluTanhGrad, rowNorm, rowNormGrad, softmaxGrad } from '../../lib/kernels';
+import { attention, attentionBias, geluTanh, layerNorm, rmsNorm, softmax, splitHeads } from '../../lib/model/layers';
 
 beforeAll(async () => {
   expect((await initBackend('wasm')).name).toBe('wasm');
@@ -273,11 +273,47 @@ describe('RowNormGrad (the gradient of layerNorm and rmsNorm)', () => {
   });
 });
 
+describe('SoftmaxGrad (the gradient of softmax over the last axis)', () => {
+  // widths past a multiple of 4 (the kernel takes four values a step, then one at a time)
+  const logits = (width: number) => tf.tensor3d(Array.from({ length: 3 * 5 * width }, (_, i) => Math.sin(i * 0.71) * 6), [3, 5, width]);
+  const upstream = (width: number) => tf.tensor3d(Array.from({ length: 3 * 5 * width }, (_, i) => Math.cos(i * 0.29)), [3, 5, width]);
+  const gradients = (width: number) => tf.tidy(() => {
+    const dy = upstream(width);
+    const mine = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(softmax(x), dy)))(logits(width));
+    const tfjs = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.softmax(x), dy)))(logits(width));
+    return { mine: Array.from(mine.dataSync()), tfjs: Array.from(tfjs.dataSync()) };
+  });
+
+  test('on wasm (the kernel) gives the bits of tfjs\'s own gradient of tf.softmax, for widths 1, 7, 13 and 128', () => {
+    expect(tf.getKernel('SoftmaxGrad', 'wasm')).toBeDefined();
+    for (const width of [1, 7, 13, 128]) {
+      const { mine, tfjs } = gradients(width);
+      expect(mine).toEqual(tfjs); // toEqual on numbers is Object.is: the same bits
+    }
+  });
+
+  test('on a backend without the kernel (tfjs\'s formula in ops) equals it too', async () => {
+    await tf.setBackend('cpu');
+    const { mine, tfjs } = gradients(13);
+    expect(mine).toEqual(tfjs);
+  });
+
+  test('by hand on one row: dx = y (dy - sum(dy y)), and mismatched shapes are an error', () => {
+    tf.tidy(() => {
+      const y = [0.1, 0.2, 0.3, 0.4, 0];
+      const dy = [1, -2, 0.5, 3, 7];
+      const dot = y.reduce((sum, v, i) => sum + v * dy[i], 0);
+      closeTo(softmaxGrad(tf.tensor1d(dy), tf.tensor1d(y))!.dataSync(), y.map((v, i) => v * (dy[i] - dot)), 6);
+      expect(() => softmaxGrad(tf.ones([2, 3]), tf.ones([3, 2]))).toThrow('SoftmaxGrad: dy [2,3] and y [3,2] must have the same shape');
+    });
+  });
+});
+
 describe('GeluTanhGrad (the gradient of geluTanh)', () => {
   // GELU as plain ops (0.5 x (1 + tanh u)), differentiated by tfjs: the reference.
   const referenceGelu = (x: tf.Tensor) => tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3)))))));
-  // more values than one scratch chunk (16384), with a partial last chunk
-  const size = 40000;
+  // an odd count of values (the kernel takes two a step, then the last alone)
+  const size = 40001;
   const x = () => tf.tensor1d(Array.from({ length: size }, (_, i) => Math.sin(i * 0.37) * 4));
   const dy = () => tf.tensor1d(Array.from({ length: size }, (_, i) => Math.cos(i * 0.11)));
   const compare = () => tf.tidy(() => {
@@ -288,7 +324,7 @@ describe('GeluTanhGrad (the gradient of geluTanh)', () => {
     expect(maxDiff(geluTanh(x()), referenceGelu(x()))).toBeLessThan(1e-5);
   });
 
-  test('on wasm (the kernel) equals the automatic gradient of 0.5 x (1 + tanh u), across scratch chunks', () => {
+  test('on wasm (the kernel) equals the automatic gradient of 0.5 x (1 + tanh u) on 40,001 values', () => {
     expect(tf.getKernel('GeluTanhGrad', 'wasm')).toBeDefined();
     compare();
   });
