@@ -105,8 +105,8 @@ export function withWasmThreads<T>(threads: number, work: () => T): T {
 /**
  * Runs a training step's kernels (forward, backward, clipping, the update; RL's scoring passes) with XNNPACK's pool on
  * the calling thread except for products large enough for {@link runProduct}: waking the pool for each element-wise kernel cost more
- * than the kernel (an S step's 81 `Square`s of the clipping norm: 21 ms with the pool, 4.7 ms without, in
- * `npm run bench:model -- --profile` with RRL_WASM_THREADS=2). The same results: the thread count never changes them.
+ * than the kernel (an S step's 81 `Square`s, when clipping still squared each gradient: 21 ms with the pool, 4.7 ms
+ * without, in `npm run bench:model -- --profile` with RRL_WASM_THREADS=2). The same results: the thread count never changes them.
  */
 export function trainingKernels<T>(work: () => T): T {
   return withWasmThreads(1, work);

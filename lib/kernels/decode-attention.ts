@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { sequentialGemm, type SequentialGemm } from './sequential-gemm';
+import { heapAddress } from './wasm-encoder';
 import { wasmOps } from './wasm-ops';
 
 /** Name of the one-kernel attention of one new token per row over a KV cache (forward only: for decoding). */
@@ -97,7 +98,7 @@ export function decodeAttentionConfig(): tf.KernelConfig {
       const [scores, partial] = temps;
       const out = ops.empty([batch, heads * h]);
       try {
-        const at = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t).byteOffset / 4;
+        const at = (t: tf.TensorInfo) => heapAddress(backend, t) / 4; // float32 index
         const [qBase, keysBase, valuesBase, scoresBase, partialBase, outBase] = [q, grown[0], grown[1], scores, partial, out].map(at);
         const gemm = sequentialGemm(backend);
         const heap = new Float32Array(backend.typedArrayFromHeap(out).buffer);

@@ -1,5 +1,5 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { backendMemory, countDown, F32, F64, I32, instantiate, MAX_PAGES, op, V128, wasmModule, type WasmFunction } from './wasm-encoder';
+import { backendMemory, countDown, F32, F64, heapAddress, I32, instantiate, MAX_PAGES, op, V128, wasmModule, type WasmFunction } from './wasm-encoder';
 
 /**
  * The element and row loops of the project's own kernels (GeluTanhGrad, RowNormGrad, AdamWStep, SquaredNorm,
@@ -63,8 +63,6 @@ const bin = (a: number[], operation: number[], b: number[]) => [...a, ...b, ...o
 interface Lanes {
   /** Values a step. */
   width: 1 | 2;
-  /** The type of a local holding a step's value. */
-  type: number;
   /** float32 values at the address in local `pointer`, as float64. */
   load(pointer: number): number[];
   /** float32 values at the address that `address` pushes, as float64. */
@@ -83,7 +81,7 @@ interface Lanes {
 }
 
 const ONE: Lanes = {
-  width: 1, type: F64, load, store,
+  width: 1, load, store,
   loadAt: (address) => [...address, ...op.f32Load(0), ...op.f64PromoteF32],
   loadF64: (pointer) => [...op.get(pointer), ...op.f64Load(0)],
   storeF64: (pointer, value) => [...op.get(pointer), ...value, ...op.f64Store(0)],
@@ -93,7 +91,7 @@ const ONE: Lanes = {
 };
 
 const TWO: Lanes = {
-  width: 2, type: V128,
+  width: 2,
   load: (pointer) => TWO.loadAt(op.get(pointer)),
   loadAt: (address) => [...address, ...op.v128Load64Zero(0), ...op.f64x2PromoteLowF32x4],
   loadF64: (pointer) => [...op.get(pointer), ...op.v128Load(0)],
@@ -293,6 +291,16 @@ export function heapLoopsModule(shared: boolean): Uint8Array {
 }
 
 const instances = new WeakMap<BackendWasm, HeapLoops>();
+
+/** Runs `use` with the heap address of a temporary buffer of `count` float64 values (running sums), freed after. */
+export function withFloat64Sums<T>(backend: BackendWasm, count: number, use: (sums: number) => T): T {
+  const sums = backend.makeOutput([2 * count], 'float32');
+  try {
+    return use(heapAddress(backend, sums));
+  } finally {
+    backend.disposeData(sums.dataId);
+  }
+}
 
 /** The loops bound to `backend`'s heap (compiled once per backend). */
 export function heapLoops(backend: BackendWasm): HeapLoops {

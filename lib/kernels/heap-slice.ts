@@ -1,15 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { heapLoops } from './heap-loops';
+import { heapAddress } from './wasm-encoder';
 
 /** Runs shorter than this many values are left to the shipped kernels. */
 const MIN_RUN = 16;
 
 /** Bytes a value of a tensor takes in the heap. */
 const bytesPerValue = (backend: BackendWasm, x: tf.TensorInfo): number => backend.typedArrayFromHeap(x).BYTES_PER_ELEMENT;
-
-/** Where a tensor's values start in the heap, in bytes. */
-const address = (backend: BackendWasm, x: tf.TensorInfo): number => backend.typedArrayFromHeap(x).byteOffset;
 
 /**
  * The block `begin .. begin + size` of x as a new tensor, copied run by run in the heap (`copyRuns`, a
@@ -26,7 +24,7 @@ function sliceFromHeap(backend: BackendWasm, x: tf.TensorInfo, begin: number[], 
   if (run < MIN_RUN && tf.util.sizeFromShape(size) > run) return undefined;
   const out = backend.makeOutput([...size], x.dtype);
   const bytes = bytesPerValue(backend, x);
-  const [source, target] = [address(backend, x), address(backend, out)];
+  const [source, target] = [heapAddress(backend, x), heapAddress(backend, out)];
   const loops = heapLoops(backend);
   // One copyRuns call per index of the axes before `cut - 1` (an odometer), each over the runs along `cut - 1`.
   const along = cut > 0 ? cut - 1 : -1;
@@ -117,7 +115,7 @@ export function heapConcatConfig(shipped: tf.KernelConfig): tf.KernelConfig {
       let column = 0;
       for (const input of nonEmpty) {
         const inRow = tf.util.sizeFromShape(input.shape.slice(axis));
-        loops.copyRuns(address(backend, input), bytes * inRow, address(backend, out) + bytes * column, bytes * outRow, bytes * inRow, rows);
+        loops.copyRuns(heapAddress(backend, input), bytes * inRow, heapAddress(backend, out) + bytes * column, bytes * outRow, bytes * inRow, rows);
         column += inRow;
       }
       return out;

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { heapLoops } from './heap-loops';
+import { heapLoops, withFloat64Sums } from './heap-loops';
 import { heapAddress } from './wasm-encoder';
 
 /**
@@ -27,9 +27,7 @@ export function leadingSumConfig(shipped: tf.KernelConfig): tf.KernelConfig {
       const columns = kept.reduce((p, d) => p * d, 1);
       const rows = x.shape.slice(0, axes.length).reduce((p, d) => p * d, 1);
       const out = backend.makeOutput(keepDims ? [...axes.map(() => 1), ...kept] : kept, 'float32');
-      const sums = backend.makeOutput([2 * columns], 'float32'); // float64 running sums
-      heapLoops(backend).columnSums(heapAddress(backend, x), rows, columns, heapAddress(backend, sums), heapAddress(backend, out));
-      backend.disposeData(sums.dataId);
+      withFloat64Sums(backend, columns, (sums) => heapLoops(backend).columnSums(heapAddress(backend, x), rows, columns, sums, heapAddress(backend, out)));
       return out;
     },
   };

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { heapLoops } from './heap-loops';
+import { heapLoops, withFloat64Sums } from './heap-loops';
 import { heapAddress } from './wasm-encoder';
 
 /** Name of the one-kernel LayerNorm / RMSNorm over the last axis (forward only: for decoding). */
@@ -78,14 +78,14 @@ export function rowNormGradConfig(): tf.KernelConfig {
         throw new Error(`RowNormGrad: dy [${dy.shape}], xhat [${xhat.shape}], rstd [${rstd.shape}] and gain [${gain.shape}] do not fit`);
       }
       const outputs = [backend.makeOutput([...dy.shape], 'float32'), backend.makeOutput([width], 'float32'), backend.makeOutput([width], 'float32')];
-      // float64 running sums of dgain (and then of dbias) in a temporary heap buffer
-      const sums = backend.makeOutput([2 * width], 'float32');
-      const [dyAt, xhatAt, rstdAt, gainAt, dxAt, dGainAt, dBiasAt, sumsAt] = [dy, xhat, rstd, gain, ...outputs, sums].map((t) => heapAddress(backend, t));
+      const [dyAt, xhatAt, rstdAt, gainAt, dxAt, dGainAt, dBiasAt] = [dy, xhat, rstd, gain, ...outputs].map((t) => heapAddress(backend, t));
       const loops = heapLoops(backend);
-      loops.rowNormGrad(dyAt, xhatAt, rstdAt, gainAt, dxAt, dGainAt, sumsAt, rows, width, center ? 1 : 0);
-      if (center) loops.columnSums(dyAt, rows, width, sumsAt, dBiasAt);
-      else backend.typedArrayFromHeap(outputs[2]).fill(0);
-      backend.disposeData(sums.dataId);
+      // float64 running sums of dgain, then of dbias
+      withFloat64Sums(backend, width, (sums) => {
+        loops.rowNormGrad(dyAt, xhatAt, rstdAt, gainAt, dxAt, dGainAt, sums, rows, width, center ? 1 : 0);
+        if (center) loops.columnSums(dyAt, rows, width, sums, dBiasAt);
+      });
+      if (!center) backend.typedArrayFromHeap(outputs[2]).fill(0);
       return outputs;
     },
   };

@@ -1,3 +1,4 @@
+import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 /**
@@ -42,9 +43,8 @@ export const op = {
   brIf: (depth: number) => [0x0d, ...uleb(depth)],
   get: (local: number) => [0x20, ...uleb(local)],
   set: (local: number) => [0x21, ...uleb(local)],
-  tee: (local: number) => [0x22, ...uleb(local)],
   i32: (value: number) => [0x41, ...sleb(value)],
-  i32Eqz: [0x45], i32LtU: [0x49], i32GeU: [0x4f], i32Add: [0x6a], i32Sub: [0x6b], i32Mul: [0x6c], i32Shl: [0x74],
+  i32Eqz: [0x45], i32LtU: [0x49], i32Add: [0x6a], i32Sub: [0x6b], i32Mul: [0x6c], i32Shl: [0x74],
   f32Load: (offset: number) => [0x2a, 0, ...uleb(offset)],
   f32Store: (offset: number) => [0x38, 0, ...uleb(offset)],
   f64Load: (offset: number) => [0x2b, 0, ...uleb(offset)],
@@ -149,6 +149,6 @@ export function instantiate(bytes: Uint8Array, memory: WasmMemory): Record<strin
 export const MAX_PAGES = 65536;
 
 /** Where a tensor's values start in the wasm backend's heap, in bytes. */
-export function heapAddress(backend: BackendWasm, x: { dataId: object }): number {
-  return backend.typedArrayFromHeap(x as Parameters<BackendWasm['typedArrayFromHeap']>[0]).byteOffset;
+export function heapAddress(backend: BackendWasm, x: tf.TensorInfo): number {
+  return backend.typedArrayFromHeap(x).byteOffset;
 }
