@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { PackedWeights } from './packed-weights';
-import { sequentialGemm, type GemmCall, type SequentialGemm } from './sequential-gemm';
+import { causalUnits, checkMask, MASKED_BATCH_MATMUL, sharePlans, type CausalMaskAttrs, type Unit } from './causal-products';
+import { productCalls, sequentialGemm, type SequentialGemm } from './sequential-gemm';
 import { TransposeCache } from './transpose-cache';
 import { productThreads, runProduct } from '../wasm-threads';
 import { wasmOps, WasmOps } from './wasm-ops';
@@ -32,22 +33,49 @@ export function routedBatchMatMulConfig(shipped: tf.KernelConfig, transposes: Tr
   return {
     // The shipped kernel's name, backend and setup (which binds its wasm function; it still runs our 2-D products).
     ...shipped,
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-      const { transposeA, transposeB } = attrs as unknown as tf.BatchMatMulAttrs;
-      if (a.dtype !== 'float32' || b.dtype !== 'float32') {
-        return shipped.kernelFunc({ inputs, backend, attrs }); // it raises tfjs's own error for these
-      }
-      const ops = wasmOps(backend as BackendWasm);
-      const matMul2d = (x: tf.TensorInfo, y: tf.TensorInfo): tf.TensorInfo => runProduct(x.shape[0] * x.shape[1] * y.shape[1], () =>
-        shipped.kernelFunc({
-          inputs: { a: x, b: y }, backend, attrs: { transposeA: false, transposeB: false },
-        }) as tf.TensorInfo);
-      const useShipped = () => shipped.kernelFunc({ inputs, backend, attrs }) as tf.TensorInfo;
-      const gemm = sequentialGemm(backend as BackendWasm);
-      return routedBatchMatMul(ops, matMul2d, gemm, useShipped, transposes, packed, a, b, transposeA, transposeB);
-    },
+    kernelFunc: ({ inputs, backend, attrs }) => routedKernel(shipped, transposes, packed, inputs, backend as BackendWasm, attrs as unknown as tf.BatchMatMulAttrs),
   };
+}
+
+/**
+ * `MaskedBatchMatMul` on wasm: the routed BatchMatMul of {@link routedBatchMatMulConfig} for one of attention's
+ * products, where the sequential product skips what a causal mask hides (see {@link CausalMaskAttrs}); where the
+ * product takes another route it is computed in full, which the mask's contract allows.
+ */
+export function maskedBatchMatMulConfig(shipped: tf.KernelConfig, transposes: TransposeCache, packed: PackedWeights): tf.KernelConfig {
+  return {
+    kernelName: MASKED_BATCH_MATMUL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend, attrs }) => routedKernel(shipped, transposes, packed, inputs, backend as BackendWasm, attrs as unknown as CausalMaskAttrs),
+  };
+}
+
+function routedKernel(
+  shipped: tf.KernelConfig,
+  transposes: TransposeCache,
+  packed: PackedWeights,
+  inputs: tf.NamedTensorInfoMap,
+  backend: BackendWasm,
+  attrs: tf.BatchMatMulAttrs | CausalMaskAttrs,
+): tf.TensorInfo {
+  const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+  const { transposeA, transposeB } = attrs;
+  const plainAttrs = { transposeA, transposeB };
+  if (a.dtype !== 'float32' || b.dtype !== 'float32') {
+    return shipped.kernelFunc({ inputs, backend, attrs: plainAttrs }) as tf.TensorInfo; // it raises tfjs's own error for these
+  }
+  const ops = wasmOps(backend);
+  const matMul2d = (x: tf.TensorInfo, y: tf.TensorInfo): tf.TensorInfo => runProduct(x.shape[0] * x.shape[1] * y.shape[1], () =>
+    shipped.kernelFunc({
+      inputs: { a: x, b: y }, backend, attrs: { transposeA: false, transposeB: false },
+    }) as tf.TensorInfo);
+  const useShipped = () => shipped.kernelFunc({ inputs, backend, attrs: plainAttrs }) as tf.TensorInfo;
+  const mask = 'masked' in attrs ? attrs : undefined;
+  if (mask) {
+    const [rows, cols] = a.shape.slice(-2);
+    checkMask(mask, transposeA ? cols : rows, b.shape[b.shape.length - (transposeB ? 2 : 1)], transposeA ? rows : cols);
+  }
+  return routedBatchMatMul(ops, matMul2d, sequentialGemm(backend), useShipped, transposes, packed, a, b, transposeA, transposeB, mask);
 }
 
 /** Swaps the last two axes by a real Transpose (a new TensorInfo). */
@@ -88,33 +116,27 @@ function operandBatchIndex(outIndex: number, outBatch: number[], operandBatch: n
   return index;
 }
 
-/** Where a tensor's values start in the heap, as a float32 index. */
-const heapIndex = (ops: WasmOps, x: tf.TensorInfo): number => ops.backend.typedArrayFromHeap(x).byteOffset / 4;
-
-/**
- * The sum over t is taken in chunks of K_CHUNK terms, each chunk over every row of a panel of N_PANEL columns
- * before the next chunk (the running sums kept in C, so every output still adds its terms in order of t): the
- * chunk of A and the panel of B then stay in cache while they are used. On weight gradients [128, 2048] x
- * [2048, 512] to [384, 1024] x [1024, 1536] these were the fastest of 16-256 terms and 64-all columns.
- */
-const K_CHUNK = 64;
-const N_PANEL = 256;
-
 /** Sequential products of at least this many multiply-adds are shared among threads, when there are threads. */
 const SPLIT_MACS = 1 << 20;
 
-/** The calls for C [m, n] (row stride n) = A B over every t < k, by panels and chunks (see K_CHUNK); B [k, n] row-major. */
-function productCalls(m: number, n: number, k: number, a: number, aRow: number, aCol: number, b: number, c: number): GemmCall[] {
-  const calls: GemmCall[] = [];
-  for (let j = 0; j < n; j += N_PANEL) {
-    const width = Math.min(N_PANEL, n - j);
-    if (k === 0) calls.push([m, width, 0, a, aRow, aCol, b + j, n, c + j, n, 0]); // all +0
-    for (let t = 0; t < k; t += K_CHUNK) {
-      calls.push([m, width, Math.min(K_CHUNK, k - t), a + t * aCol, aRow, aCol, b + t * n + j, n, c + j, n, t > 0 ? 1 : 0]);
-    }
+/**
+ * One product's calls (at offsets from its operands) as units to share among threads: the whole product, or
+ * with threads, blocks of rows (multiples of 4), so that a batch of fewer products than threads still shares.
+ */
+function rowBlocks(m: number, n: number, k: number, aRow: number, aCol: number, products: number, parallel: boolean): Unit[] {
+  const parts = parallel ? productThreads(products * m * n * k) : 1;
+  if (products >= parts) return [{ calls: productCalls(m, n, k, 0, aRow, aCol, 0, n, 0, n), macs: m * n * k }];
+  const rowsPerPart = 4 * Math.ceil(m / (4 * parts));
+  const units: Unit[] = [];
+  for (let row = 0; row < m; row += rowsPerPart) {
+    const rows = Math.min(rowsPerPart, m - row);
+    units.push({ calls: productCalls(rows, n, k, row * aRow, aRow, aCol, 0, n, row * n, n), macs: rows * n * k });
   }
-  return calls;
+  return units;
 }
+
+/** Where a tensor's values start in the heap, as a float32 index. */
+const heapIndex = (ops: WasmOps, x: tf.TensorInfo): number => ops.backend.typedArrayFromHeap(x).byteOffset / 4;
 
 function routedBatchMatMul(
   ops: WasmOps,
@@ -127,6 +149,7 @@ function routedBatchMatMul(
   b: tf.TensorInfo,
   transposeA: boolean,
   transposeB: boolean,
+  mask?: CausalMaskAttrs,
 ): tf.TensorInfo {
   const [aRows, aCols] = a.shape.slice(-2);
   const m = transposeA ? aCols : aRows;
@@ -168,27 +191,16 @@ function routedBatchMatMul(
       const [aBase, bBase, outBase] = [a, bPlain, out].map((x) => heapIndex(ops, x));
       // A(i, t) in a stored [m, k] matrix, or in a stored [k, m] one when transposed
       const [aRow, aCol] = transposeA ? [1, m] : [k, 1];
-      // With threads, each takes a share of the products (attention's heads) or of one product's rows, as lists
-      // of calls that write disjoint parts of C; every output's sum over t stays on one thread, in order.
+      // The calls for one product, at offsets from its operands, run for every product of the batch. With threads,
+      // each takes a share of the products (attention's heads) or of one product's blocks of rows: calls that write
+      // disjoint parts of C; every output's sum over t stays on one thread, in order.
       const products = sizeOf(outBatch);
-      const macs = products * m * n * k;
-      const parts = gemm.parallel && macs >= SPLIT_MACS ? productThreads(macs) : 1;
-      const lists: GemmCall[][] = Array.from({ length: parts }, () => []);
-      for (let i = 0; i < products; i++) {
-        const aAt = aBase + operandBatchIndex(i, outBatch, aBatch) * m * k;
-        const bAt = bBase + operandBatchIndex(i, outBatch, bBatch) * k * n;
-        const cAt = outBase + i * m * n;
-        if (products >= parts) {
-          lists[Math.floor((i * parts) / products)].push(...productCalls(m, n, k, aAt, aRow, aCol, bAt, cAt));
-          continue;
-        }
-        const rowsPerPart = 4 * Math.ceil(m / (4 * parts));
-        for (let part = 0, row = 0; row < m; part++, row += rowsPerPart) {
-          const rows = Math.min(rowsPerPart, m - row);
-          lists[part].push(...productCalls(rows, n, k, aAt + row * aRow, aRow, aCol, bAt, cAt + row * n));
-        }
-      }
-      gemm.runLists(lists);
+      const bases = Array.from({ length: products }, (_, i) => [
+        aBase + operandBatchIndex(i, outBatch, aBatch) * m * k, bBase + operandBatchIndex(i, outBatch, bBatch) * k * n, outBase + i * m * n,
+      ]).flat();
+      const units = mask ? causalUnits(mask, { m, n, k, aRow, aCol }) : rowBlocks(m, n, k, aRow, aCol, products, gemm.parallel);
+      const macs = products * units.reduce((sum, unit) => sum + unit.macs, 0);
+      gemm.runPlans(sharePlans(units, bases, gemm.parallel && macs >= SPLIT_MACS ? productThreads(macs) : 1));
       const shaped = ops.reshape(out, outShape);
       ops.release(out);
       return shaped;

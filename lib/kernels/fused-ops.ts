@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { ADAMW_STEP, type AdamWStepAttrs } from './adamw-step';
+import { MASKED_BATCH_MATMUL, type CausalMaskAttrs } from './causal-products';
 import { DECODE_ATTENTION, type DecodeAttentionAttrs } from './decode-attention';
 import { DECODE_BLOCK, type DecodeBlockAttrs } from './decode-block';
 import { GELU_TANH_GRAD } from './gelu-grad';
@@ -51,6 +52,14 @@ export function adamwStep(p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor
 /** dx = dy y - sum(dy y) y along the last axis, the gradient of y = softmax(x); see {@link SOFTMAX_GRAD}. */
 export function softmaxGrad(dy: tf.Tensor, y: tf.Tensor): tf.Tensor | undefined {
   return runIfRegistered(SOFTMAX_GRAD, { dy, y }, {}) as tf.Tensor | undefined;
+}
+
+/**
+ * One of attention's products under a causal mask (`attrs.masked`: the output's hidden entries are not wanted,
+ * or A's hidden entries are zero), computing only what the mask leaves visible; see {@link CausalMaskAttrs}.
+ */
+export function maskedMatMul(a: tf.Tensor, b: tf.Tensor, attrs: CausalMaskAttrs): tf.Tensor | undefined {
+  return runIfRegistered(MASKED_BATCH_MATMUL, { a, b }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor | undefined;
 }
 
 /** sum_i ||x_i||^2 of float32 tensors as a scalar (tf.addN of each one's tf.sum(tf.square(x))); see {@link SQUARED_NORM}. */

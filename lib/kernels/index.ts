@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { version_wasm as installedWasmVersion } from '@tensorflow/tfjs-backend-wasm';
 import { logger } from '../log/logger';
 import { adamwStepConfig } from './adamw-step';
-import { routedBatchMatMulConfig } from './batch-matmul';
+import { maskedBatchMatMulConfig, routedBatchMatMulConfig } from './batch-matmul';
+import { MASKED_BATCH_MATMUL } from './causal-products';
 import { decodeAttentionConfig } from './decode-attention';
 import { decodeBlockConfig } from './decode-block';
 import { gatherRowsConfig } from './gather-rows';
@@ -97,6 +98,9 @@ export function setFastWasmKernels(enabled: boolean): void {
     tf.unregisterKernel(name, 'wasm');
     tf.registerKernel(enabled ? REPLACEMENTS[name](original) : original);
   }
+  // Attention's masked products route as BatchMatMul does; without the fast kernels they are plain products.
+  if (enabled) tf.registerKernel(maskedBatchMatMulConfig(shipped.get('BatchMatMul')!, transposes, packedWeights));
+  else tf.unregisterKernel(MASKED_BATCH_MATMUL, 'wasm');
   if (!enabled) transposes.clear();
   fast = enabled;
 }
@@ -106,7 +110,8 @@ export function fastWasmKernelsOn(): boolean {
   return fast;
 }
 
-export { adamwStep, decodeAttention, decodeBlock, geluTanhGrad, rowNorm, rowNormGrad, softmaxGrad, squaredNorm, type DecodeBlockWeights } from './fused-ops';
+export { adamwStep, decodeAttention, decodeBlock, geluTanhGrad, maskedMatMul, rowNorm, rowNormGrad, softmaxGrad, squaredNorm, type DecodeBlockWeights } from './fused-ops';
+export type { CausalMaskAttrs } from './causal-products';
 export type { AdamWStepAttrs } from './adamw-step';
 export type { DecodeAttentionAttrs } from './decode-attention';
 export type { DecodeBlockAttrs } from './decode-block';

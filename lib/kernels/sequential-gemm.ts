@@ -21,13 +21,23 @@ export interface SequentialGemm {
    */
   run(m: number, n: number, k: number, a: number, aRow: number, aCol: number, b: number, bRow: number, c: number, cRow: number, accumulate: boolean): void;
   /**
-   * Runs each list of calls in order, the lists at once: the first on this thread, each other one on a worker
-   * thread that shares the heap (the threaded build's memory is shared), returning when all are done. The lists
-   * must write disjoint parts of C. Where the heap is not shared, every list runs here, one after another.
+   * Runs each plan, the plans at once: the first on this thread, each other one on a worker thread that shares
+   * the heap (the threaded build's memory is shared), returning when all are done. The plans must write disjoint
+   * parts of C. Where the heap is not shared, every plan runs here, one after another.
    */
-  runLists(lists: GemmCall[][]): void;
-  /** Whether `runLists` runs lists on other threads (the heap is shared). */
+  runPlans(plans: GemmPlan[]): void;
+  /** Whether `runPlans` runs plans on other threads (the heap is shared). */
   readonly parallel: boolean;
+}
+
+/**
+ * Calls run once for each of several products: for every triple (a, b, c) of `bases`, each call in order with
+ * those offsets added to its own a, b and c (float32 indices). A product's calls are planned once, whatever its
+ * place in the heap.
+ */
+export interface GemmPlan {
+  calls: GemmCall[];
+  bases: number[];
 }
 
 /** One call of the product: m, n, k, a, aRow, aCol, b, bRow, c, cRow (float32 indices), accumulate (0 or 1). */
@@ -44,13 +54,16 @@ const V128_BASE = F32_BASE + ROWS; // ROWS x 2 vector sums, two B vectors, one s
 const acc = (row: number, vector: number) => V128_BASE + row * 2 + vector;
 const BV = V128_BASE + ROWS * 2;
 const AS = BV + 2;
-const V128_LOCALS = ROWS * 2 + 3;
+const AV = AS + 1; // A(i..i+3, t) when the tile's rows are adjacent in memory
+const V128_LOCALS = ROWS * 2 + 4;
 
 /**
  * One tile of `rows` rows starting at row `i` and `width` columns starting at column `j` (width 8 or 4: one or
- * two vectors; 1: scalar). Keeps its sums in locals over the whole k loop and writes them to C at the end.
+ * two vectors; 1: scalar). Keeps its sums in locals over the whole k loop and writes them to C at the end. With
+ * `adjacent` (A's rows next to each other, aRow = 1: A^T read in place) a vector tile loads A(i..i+3, t) as
+ * one vector and splats its lanes, instead of four loads from four pointers.
  */
-function tile(rows: number, width: 1 | 4 | 8): number[] {
+function tile(rows: number, width: 1 | 4 | 8, adjacent: boolean): number[] {
   const vectors = width === 1 ? 0 : width / 4;
   const code: number[] = [];
   // pa_r = a + (i + r) * aRow; pb = b + j * 4; pc = c + i * cRow + j * 4
@@ -81,14 +94,15 @@ function tile(rows: number, width: 1 | 4 | 8): number[] {
     }
   } else {
     for (let v = 0; v < vectors; v++) code.push(...op.get(L.pb), ...op.v128Load(16 * v), ...op.set(BV + v));
+    if (adjacent) code.push(...op.get(L.pa0), ...op.v128Load(0), ...op.set(AV));
     for (let r = 0; r < rows; r++) {
-      code.push(...op.get(L.pa0 + r), ...op.v128Load32Splat(0), ...op.set(AS));
+      code.push(...(adjacent ? [...op.get(AV), ...op.get(AV), ...op.f32x4SplatLane(r)] : [...op.get(L.pa0 + r), ...op.v128Load32Splat(0)]), ...op.set(AS));
       for (let v = 0; v < vectors; v++) {
         code.push(...op.get(acc(r, v)), ...op.get(AS), ...op.get(BV + v), ...op.f32x4Mul, ...op.f32x4Add, ...op.set(acc(r, v)));
       }
     }
   }
-  for (let r = 0; r < rows; r++) code.push(...op.get(L.pa0 + r), ...op.get(P.aCol), ...op.i32Add, ...op.set(L.pa0 + r));
+  for (let r = 0; r < (adjacent && vectors > 0 ? 1 : rows); r++) code.push(...op.get(L.pa0 + r), ...op.get(P.aCol), ...op.i32Add, ...op.set(L.pa0 + r));
   code.push(...op.get(L.pb), ...op.get(P.bRow), ...op.i32Add, ...op.set(L.pb));
   code.push(...addConst(L.t, L.t, -1), ...op.br(0), ...op.end, ...op.end);
   // Store the sums.
@@ -100,23 +114,23 @@ function tile(rows: number, width: 1 | 4 | 8): number[] {
 }
 
 /** While at least `width` columns are left from j: one tile, j += width. */
-function columnLoop(rows: number, width: 1 | 4 | 8): number[] {
+function columnLoop(rows: number, width: 1 | 4 | 8, adjacent: boolean): number[] {
   return [
     ...op.block, ...op.loop,
     ...op.get(P.n), ...op.get(L.j), ...op.i32Sub, ...op.i32(width), ...op.i32LtU, ...op.brIf(1),
-    ...tile(rows, width),
+    ...tile(rows, width, adjacent),
     ...addConst(L.j, L.j, width), ...op.br(0),
     ...op.end, ...op.end,
   ];
 }
 
 /** While at least `rows` rows are left from i: every column of those rows, i += rows. */
-function rowLoop(rows: number): number[] {
+function rowLoop(rows: number, adjacent = false): number[] {
   return [
     ...op.block, ...op.loop,
     ...op.get(P.m), ...op.get(L.i), ...op.i32Sub, ...op.i32(rows), ...op.i32LtU, ...op.brIf(1),
     ...op.i32(0), ...op.set(L.j),
-    ...columnLoop(rows, 8), ...columnLoop(rows, 4), ...columnLoop(rows, 1),
+    ...columnLoop(rows, 8, adjacent), ...columnLoop(rows, 4, adjacent), ...columnLoop(rows, 1, false),
     ...addConst(L.i, L.i, rows), ...op.br(0),
     ...op.end, ...op.end,
   ];
@@ -128,19 +142,52 @@ export function sequentialGemmModule(shared: boolean, maxPages: number): Uint8Ar
     name: 'gemm',
     params: new Array(PARAMS).fill(I32),
     locals: [[I32_LOCALS.length, I32], [ROWS, F32], [V128_LOCALS, V128]],
-    body: [...op.i32(0), ...op.set(L.i), ...rowLoop(ROWS), ...rowLoop(1)],
+    body: [
+      ...op.i32(0), ...op.set(L.i),
+      // 4-row tiles: adjacent rows (aRow of one float32, 4 bytes) or any stride, then the rows left one by one
+      ...op.get(P.aRow), ...op.i32(4), ...op.i32Eq, ...op.if, ...rowLoop(ROWS, true), ...op.else, ...rowLoop(ROWS), ...op.end,
+      ...rowLoop(1),
+    ],
   };
   return wasmModule([gemm], shared, maxPages);
 }
 
+/**
+ * The sum over t is taken in chunks of K_CHUNK terms, each chunk over every row of a panel of N_PANEL columns
+ * before the next chunk (the running sums kept in C, so every output still adds its terms in order of t): the
+ * chunk of A and the panel of B then stay in cache while they are used. On weight gradients [128, 2048] x
+ * [2048, 512] to [384, 1024] x [1024, 1536] these were the fastest of 16-256 terms and 64-all columns.
+ */
+const K_CHUNK = 64;
+const N_PANEL = 256;
+
+/**
+ * The calls for C = A B over t < k by panels and chunks (see K_CHUNK), in the float32 indices of
+ * {@link SequentialGemm.run}; with `accumulate`, the sums continue from C's values (a later range of t).
+ */
+export function productCalls(
+  m: number, n: number, k: number, a: number, aRow: number, aCol: number, b: number, bRow: number, c: number, cRow: number, accumulate = false,
+): GemmCall[] {
+  const calls: GemmCall[] = [];
+  for (let j = 0; j < n; j += N_PANEL) {
+    const width = Math.min(N_PANEL, n - j);
+    if (k === 0 && !accumulate) calls.push([m, width, 0, a, aRow, aCol, b + j, bRow, c + j, cRow, 0]); // all +0
+    for (let t = 0; t < k; t += K_CHUNK) {
+      calls.push([m, width, Math.min(K_CHUNK, k - t), a + t * aCol, aRow, aCol, b + t * bRow + j, bRow, c + j, cRow, t > 0 || accumulate ? 1 : 0]);
+    }
+  }
+  return calls;
+}
+
 const instances = new WeakMap<BackendWasm, SequentialGemm>();
 
-/** Calls a worker's control block holds: [job number, job done, call count, then 11 ints a call]. */
+/** Calls and products a worker's control block holds: [job number, job done, call count, product count, then 11 ints a call, 3 a product]. */
 const CONTROL_CALLS = 4096;
+const CONTROL_PRODUCTS = 4096;
 
 /**
  * A worker thread's loop: instantiate the module on the shared heap, then for each job number posted in
- * control[0] run the calls listed after it and post the number to control[1]. (Plain JS: it runs as eval code.)
+ * control[0] run the plan written after it and post the number to control[1]. (Plain JS: it runs as eval code.)
  */
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
@@ -151,17 +198,16 @@ let job = 0;
 for (;;) {
   Atomics.wait(words, 0, job);
   job = Atomics.load(words, 0);
-  for (let i = 0, o = 3; i < words[2]; i++, o += 11) {
-    gemm(words[o], words[o + 1], words[o + 2], words[o + 3], words[o + 4], words[o + 5], words[o + 6], words[o + 7], words[o + 8], words[o + 9], words[o + 10]);
+  const calls = words[2];
+  for (let p = 0, q = 4 + 11 * calls; p < words[3]; p++, q += 3) {
+    const a = words[q], b = words[q + 1], c = words[q + 2];
+    for (let i = 0, o = 4; i < calls; i++, o += 11) {
+      gemm(words[o], words[o + 1], words[o + 2], a + words[o + 3], words[o + 4], words[o + 5], b + words[o + 6], words[o + 7], c + words[o + 8], words[o + 9], words[o + 10]);
+    }
   }
   Atomics.store(words, 1, job);
   Atomics.notify(words, 1);
 }`;
-
-/** The byte arguments of the wasm function for a call given in float units. */
-function byteArguments([m, n, k, a, aRow, aCol, b, bRow, c, cRow, accumulate]: GemmCall): number[] {
-  return [m, n, k, 4 * a, 4 * aRow, 4 * aCol, 4 * b, 4 * bRow, 4 * c, 4 * cRow, accumulate];
-}
 
 /** The product bound to `backend`'s heap (compiled once per backend). */
 export function sequentialGemm(backend: BackendWasm): SequentialGemm {
@@ -173,32 +219,44 @@ export function sequentialGemm(backend: BackendWasm): SequentialGemm {
   const workers: Array<{ words: Int32Array; job: number }> = [];
   const worker = (index: number) => {
     while (workers.length <= index) {
-      const control = new SharedArrayBuffer(4 * (3 + 11 * CONTROL_CALLS));
+      const control = new SharedArrayBuffer(4 * (4 + 11 * CONTROL_CALLS + 3 * CONTROL_PRODUCTS));
       new Worker(WORKER_SOURCE, { eval: true, workerData: { memory, bytes, control } }).unref(); // never keeps the process alive
       workers.push({ words: new Int32Array(control), job: 0 });
     }
     return workers[index];
   };
-  const runHere = (calls: GemmCall[]) => { for (const call of calls) gemm(...byteArguments(call)); };
+  // The wasm function takes byte addresses and strides.
+  const runHere = ({ calls, bases }: GemmPlan) => {
+    for (let p = 0; p < bases.length; p += 3) {
+      const [a, b, c] = [bases[p], bases[p + 1], bases[p + 2]];
+      for (const [m, n, k, ca, aRow, aCol, cb, bRow, cc, cRow, accumulate] of calls) {
+        gemm(m, n, k, 4 * (a + ca), 4 * aRow, 4 * aCol, 4 * (b + cb), 4 * bRow, 4 * (c + cc), 4 * cRow, accumulate);
+      }
+    }
+  };
+  const fits = ({ calls, bases }: GemmPlan) => calls.length <= CONTROL_CALLS && bases.length <= 3 * CONTROL_PRODUCTS;
   const made: SequentialGemm = {
     parallel: shared,
-    run: (m, n, k, a, aRow, aCol, b, bRow, c, cRow, accumulate) => runHere([[m, n, k, a, aRow, aCol, b, bRow, c, cRow, accumulate ? 1 : 0]]),
-    runLists: (lists) => {
-      const [first, ...rest] = lists;
-      if (!shared || rest.some((calls) => calls.length > CONTROL_CALLS)) {
-        lists.forEach(runHere);
+    run: (m, n, k, a, aRow, aCol, b, bRow, c, cRow, accumulate) => runHere({ calls: [[m, n, k, a, aRow, aCol, b, bRow, c, cRow, accumulate ? 1 : 0]], bases: [0, 0, 0] }),
+    runPlans: (plans) => {
+      const [first, ...rest] = plans;
+      if (!shared || !rest.every(fits)) {
+        plans.forEach(runHere);
         return;
       }
-      const posted = rest.map((calls, index) => {
+      const posted = rest.map(({ calls, bases }, index) => {
         const target = worker(index);
-        calls.forEach((call, i) => target.words.set(byteArguments(call), 3 + 11 * i));
-        target.words[2] = calls.length;
+        const { words } = target;
+        words[2] = calls.length;
+        words[3] = bases.length / 3;
+        calls.forEach(([m, n, k, a, aRow, aCol, b, bRow, c, cRow, accumulate], i) => words.set([m, n, k, 4 * a, 4 * aRow, 4 * aCol, 4 * b, 4 * bRow, 4 * c, 4 * cRow, accumulate], 4 + 11 * i));
+        words.set(bases.map((offset) => 4 * offset), 4 + 11 * calls.length);
         target.job += 1;
-        Atomics.store(target.words, 0, target.job);
-        Atomics.notify(target.words, 0);
+        Atomics.store(words, 0, target.job);
+        Atomics.notify(words, 0);
         return target;
       });
-      runHere(first ?? []);
+      if (first) runHere(first);
       for (const target of posted) {
         for (let done = Atomics.load(target.words, 1); done !== target.job; done = Atomics.load(target.words, 1)) {
           Atomics.wait(target.words, 1, done);

@@ -350,7 +350,7 @@ export class CausalLM implements StudentModel {
     let values = splitHeads(v, pass.batch, config.nKvHeads);
     if (pass.cache) ({ k: keys, v: values } = pass.cache.append(layer, keys, values)); // [B, Hkv, past + T, hs]
     pass.bias ??= attentionBias(pass.mask, pass.length, pass.past); // [B, T, past + T]
-    return attention(splitHeads(q, pass.batch, config.nHeads), keys, values, pass.bias);
+    return attention(splitHeads(q, pass.batch, config.nHeads), keys, values, pass.bias, pass.past);
   }
 
   /** The feed-forward part of block `p` on h [B*T, C] -> [B*T, C]: GELU (gpt2) or SwiGLU (llama, qwen2). */

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'crypto';
+import { maskedMatMul } from '../../lib/kernels';
 import { CausalLM, generate } from '../../lib/model';
 import { CharTokenizer } from '../../lib/tokenizer';
 import { Trainer } from '../../lib/train';
@@ -29,7 +30,9 @@ export async function trainAndSample(): Promise<{ losses: number[]; weights: str
  * SHA-256s of the bytes of products large enough to be shared among threads: a fused product with a bias (as a
  * dense layer) and a 2-D BatchMatMul, 8 rows by a [1024, 640] weight (5.2M multiply-adds, XNNPACK: `runProduct`),
  * and for the sequential product a weight gradient `x^T dy` (x [256, 96], dy [256, 160]: rows split) and
- * per-head products [4, 4, 64, 32] x [4, 4, 32, 64] (heads split).
+ * per-head products [4, 4, 64, 32] x [4, 4, 32, 64] (heads split), and attention's masked products: scores of
+ * [2, 2, 128, 32] by [2, 2, 128, 32] (heads split) and one product p^T dy of [512, 512] by [512, 32] (its blocks of
+ * rows split).
  */
 export function largeProducts(): string[] {
   return tf.tidy(() => {
@@ -41,6 +44,8 @@ export function largeProducts(): string[] {
       tf.fused.matMul({ a: x, b: w, bias }), tf.matMul(x, w),
       tf.matMul(uniform([256, 96], 4), uniform([256, 160], 5), true, false),
       tf.matMul(uniform([4, 4, 64, 32], 6), uniform([4, 4, 32, 64], 7)),
+      maskedMatMul(uniform([2, 2, 128, 32], 8), uniform([2, 2, 128, 32], 9), { transposeA: false, transposeB: true, queries: 128, past: 0, masked: 'output' })!,
+      maskedMatMul(uniform([1, 1, 512, 512], 10), uniform([1, 1, 512, 32], 11), { transposeA: true, transposeB: false, queries: 512, past: 0, masked: 'a' })!,
     ].map((t) => createHash('sha256').update(Buffer.from((t.dataSync() as Float32Array).buffer)).digest('hex'));
   });
 }
