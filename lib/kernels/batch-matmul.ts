@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { PackedWeights } from './packed-weights';
-import { causalUnits, checkMask, MASKED_BATCH_MATMUL, sharePlans, type CausalMaskAttrs, type Unit } from './causal-products';
-import { productCalls, sequentialGemm, type SequentialGemm } from './sequential-gemm';
+import { causalUnits, checkMask, MASKED_BATCH_MATMUL, type CausalMaskAttrs } from './causal-products';
+import { productCalls, sequentialGemm, type GemmCall, type SequentialGemm } from './sequential-gemm';
 import { TransposeCache } from './transpose-cache';
 import { productThreads, runProduct } from '../wasm-threads';
 import { wasmOps, WasmOps } from './wasm-ops';
@@ -120,17 +120,17 @@ function operandBatchIndex(outIndex: number, outBatch: number[], operandBatch: n
 const SPLIT_MACS = 1 << 20;
 
 /**
- * One product's calls (at offsets from its operands) as units to share among threads: the whole product, or
- * with threads, blocks of rows (multiples of 4), so that a batch of fewer products than threads still shares.
+ * One product's calls (at offsets from its operands) as units for `threads` threads to take: the whole product
+ * when the batch has at least 4 products a thread, else blocks of its rows (multiples of 4), enough for about 4
+ * tasks a thread, so that a thread slowed by other work takes fewer of them.
  */
-function rowBlocks(m: number, n: number, k: number, aRow: number, aCol: number, products: number, parallel: boolean): Unit[] {
-  const parts = parallel ? productThreads(products * m * n * k) : 1;
-  if (products >= parts) return [{ calls: productCalls(m, n, k, 0, aRow, aCol, 0, n, 0, n), macs: m * n * k }];
-  const rowsPerPart = 4 * Math.ceil(m / (4 * parts));
-  const units: Unit[] = [];
-  for (let row = 0; row < m; row += rowsPerPart) {
-    const rows = Math.min(rowsPerPart, m - row);
-    units.push({ calls: productCalls(rows, n, k, row * aRow, aRow, aCol, 0, n, row * n, n), macs: rows * n * k });
+function productBlocks(m: number, n: number, k: number, aRow: number, aCol: number, products: number, threads: number): GemmCall[][] {
+  const blocks = Math.max(1, Math.min(Math.ceil((4 * threads) / products), Math.ceil(m / 4)));
+  const rowsPerBlock = 4 * Math.ceil(m / (4 * blocks));
+  const units: GemmCall[][] = [];
+  for (let row = 0; row < m || units.length === 0; row += rowsPerBlock) {
+    const rows = Math.min(rowsPerBlock, m - row);
+    units.push(productCalls(rows, n, k, row * aRow, aRow, aCol, 0, n, row * n, n));
   }
   return units;
 }
@@ -198,9 +198,10 @@ function routedBatchMatMul(
       const bases = Array.from({ length: products }, (_, i) => [
         aBase + operandBatchIndex(i, outBatch, aBatch) * m * k, bBase + operandBatchIndex(i, outBatch, bBatch) * k * n, outBase + i * m * n,
       ]).flat();
-      const units = mask ? causalUnits(mask, { m, n, k, aRow, aCol }) : rowBlocks(m, n, k, aRow, aCol, products, gemm.parallel);
-      const macs = products * units.reduce((sum, unit) => sum + unit.macs, 0);
-      gemm.runPlans(sharePlans(units, bases, gemm.parallel && macs >= SPLIT_MACS ? productThreads(macs) : 1));
+      const fullMacs = products * m * n * k;
+      const threads = gemm.parallel && fullMacs >= SPLIT_MACS ? productThreads(fullMacs) : 1;
+      const units = mask ? causalUnits(mask, { m, n, k, aRow, aCol }) : productBlocks(m, n, k, aRow, aCol, products, threads);
+      gemm.runJob({ units, bases }, threads);
       const shaped = ops.reshape(out, outShape);
       ops.release(out);
       return shaped;

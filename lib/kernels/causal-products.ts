@@ -1,4 +1,4 @@
-import { productCalls, type GemmCall, type GemmPlan } from './sequential-gemm';
+import { productCalls, type GemmCall } from './sequential-gemm';
 
 /** Name of the attention product that skips what a causal mask hides (see {@link CausalMaskAttrs}). */
 export const MASKED_BATCH_MATMUL = 'MaskedBatchMatMul';
@@ -39,26 +39,21 @@ export interface ProductShape {
   aCol: number;
 }
 
-/** Calls that write a block of C's rows, and their multiply-adds (for sharing blocks among threads). */
-export interface Unit {
-  calls: GemmCall[];
-  macs: number;
-}
 
 /** Rows per block: the first block of a product reads up to this many keys it need not. */
 const blockRows = (queries: number): number => 8 * Math.ceil(queries / 256);
 
 /**
- * The blocks of rows of one masked product, each with the calls that compute what the mask leaves visible (and
- * write +0 over the rest of C, with calls over no terms), at offsets from the product's A, B and C (see GemmPlan).
+ * The blocks of rows of one masked product (units of a GemmJob), each with the calls that compute what the mask leaves visible (and
+ * write +0 over the rest of C, with calls over no terms), at offsets from the product's A, B and C (see GemmJob).
  */
-export function causalUnits(mask: CausalMaskAttrs, shape: ProductShape): Unit[] {
+export function causalUnits(mask: CausalMaskAttrs, shape: ProductShape): GemmCall[][] {
   const { m, n, k, aRow, aCol } = shape;
   const { queries, past } = mask;
   const rowsByKeys = mask.masked === 'a' && mask.transposeA; // C [keys, query rows' columns]: dK, dV
   const groups = (rowsByKeys ? k : m) / queries;
   const step = blockRows(queries);
-  const units: Unit[] = [];
+  const units: GemmCall[][] = [];
   if (rowsByKeys) {
     // C(s, j) = sum over query rows r with s <= past + (r mod queries): in each group the rows from s - past on.
     for (let s = 0; s < m; s += step) {
@@ -71,7 +66,7 @@ export function causalUnits(mask: CausalMaskAttrs, shape: ProductShape): Unit[] 
         if (count > 0) calls.push(...productCalls(rows, n, count, s * aRow + start * aCol, aRow, aCol, start * n, n, s * n, n, calls.length > 0));
       }
       if (calls.length === 0) calls.push(...productCalls(rows, n, 0, s * aRow, aRow, aCol, 0, n, s * n, n)); // all +0
-      units.push({ calls, macs: rows * n * Math.max(0, queries - from) * groups });
+      units.push(calls);
     }
     return units;
   }
@@ -81,42 +76,14 @@ export function causalUnits(mask: CausalMaskAttrs, shape: ProductShape): Unit[] 
     const visible = past + first + rows; // keys any row of the block sees
     if (mask.masked === 'a') {
       // C(r, j) = sum over keys t < visible (A's later keys are hidden for every row of the block)
-      const terms = Math.min(k, visible);
-      units.push({ calls: productCalls(rows, n, terms, row * aRow, aRow, aCol, 0, n, row * n, n), macs: rows * n * terms });
+      units.push(productCalls(rows, n, Math.min(k, visible), row * aRow, aRow, aCol, 0, n, row * n, n));
       continue;
     }
     // C(r, s) for keys s < visible, in whole vectors of 8; the rest of the rows +0
     const width = Math.min(n, 8 * Math.ceil(visible / 8));
     const calls = productCalls(rows, width, k, row * aRow, aRow, aCol, 0, n, row * n, n);
     if (width < n) calls.push(...productCalls(rows, n - width, 0, 0, aRow, aCol, 0, n, row * n + width, n));
-    units.push({ calls, macs: rows * width * k });
+    units.push(calls);
   }
   return units;
-}
-
-/**
- * Plans for `parts` threads that run the units for the products at `bases` (triples a, b, c, as GemmPlan):
- * the products shared among the parts when there are at least as many, else the units, with about equal
- * multiply-adds each.
- */
-export function sharePlans(units: Unit[], bases: number[], parts: number): GemmPlan[] {
-  const products = bases.length / 3;
-  const calls = units.flatMap((unit) => unit.calls);
-  if (parts === 1) return [{ calls, bases }];
-  if (products >= parts) {
-    return Array.from({ length: parts }, (_, part) => ({
-      calls,
-      bases: bases.slice(3 * Math.floor((part * products) / parts), 3 * Math.floor(((part + 1) * products) / parts)),
-    }));
-  }
-  const total = units.reduce((sum, unit) => sum + unit.macs, 0);
-  const plans: GemmPlan[] = Array.from({ length: parts }, () => ({ calls: [], bases }));
-  let done = 0;
-  for (const unit of units) {
-    // the unit goes to the part whose share its middle falls in
-    const part = total === 0 ? 0 : Math.min(parts - 1, Math.floor(((done + unit.macs / 2) * parts) / total));
-    plans[part].calls.push(...unit.calls);
-    done += unit.macs;
-  }
-  return plans;
 }

@@ -21,22 +21,23 @@ export interface SequentialGemm {
    */
   run(m: number, n: number, k: number, a: number, aRow: number, aCol: number, b: number, bRow: number, c: number, cRow: number, accumulate: boolean): void;
   /**
-   * Runs each plan, the plans at once: the first on this thread, each other one on a worker thread that shares
-   * the heap (the threaded build's memory is shared), returning when all are done. The plans must write disjoint
-   * parts of C. Where the heap is not shared, every plan runs here, one after another.
+   * Runs every unit of `job` for every one of its products on `threads` threads (this one and worker threads that
+   * share the heap, which the threaded build's memory is), returning when all are done: each thread takes the
+   * next (product, unit) task from a shared counter until none is left, so a slower thread takes fewer. Units must
+   * write disjoint parts of C. Where the heap is not shared, or with one thread, every task runs here in order.
    */
-  runPlans(plans: GemmPlan[]): void;
-  /** Whether `runPlans` runs plans on other threads (the heap is shared). */
+  runJob(job: GemmJob, threads: number): void;
+  /** Whether `runJob` runs tasks on other threads (the heap is shared). */
   readonly parallel: boolean;
 }
 
 /**
- * Calls run once for each of several products: for every triple (a, b, c) of `bases`, each call in order with
- * those offsets added to its own a, b and c (float32 indices). A product's calls are planned once, whatever its
- * place in the heap.
+ * Work for the product: `units`, lists of calls each at offsets from a product's operands, run for every triple
+ * (a, b, c) of `bases` (float32 indices added to each call's own a, b and c), so that a product's calls are
+ * planned once whatever its place in the heap. The calls of one unit run in order on one thread.
  */
-export interface GemmPlan {
-  calls: GemmCall[];
+export interface GemmJob {
+  units: GemmCall[][];
   bases: number[];
 }
 
@@ -181,32 +182,45 @@ export function productCalls(
 
 const instances = new WeakMap<BackendWasm, SequentialGemm>();
 
-/** Calls and products a worker's control block holds: [job number, job done, call count, product count, then 11 ints a call, 3 a product]. */
-const CONTROL_CALLS = 4096;
-const CONTROL_PRODUCTS = 4096;
+/**
+ * The job block shared by every worker: [job number, done job number of workers 1-8, task count, next task, unit
+ * count, product count, call count, 3 unused], then the units' (first call, call count), the calls (11 ints each:
+ * byte arguments) and the products' bases (3 ints each, bytes).
+ */
+const HEADER = 16;
+const [JOB, DONE, TASKS, NEXT, UNITS, PRODUCTS, CALLS] = [0, 1, 9, 10, 11, 12, 13];
+const MAX_WORKERS = 8;
+const MAX_UNITS = 1024;
+const MAX_CALLS = 8192;
+const MAX_PRODUCTS = 8192;
 
 /**
  * A worker thread's loop: instantiate the module on the shared heap, then for each job number posted in
- * control[0] run the plan written after it and post the number to control[1]. (Plain JS: it runs as eval code.)
+ * block[JOB] take tasks from block[NEXT] until none is left, and post the number to its done word. (Plain JS: it
+ * runs as eval code.)
  */
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
-const { memory, bytes, control } = workerData;
+const { memory, bytes, block, index } = workerData;
 const gemm = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports.gemm;
-const words = new Int32Array(control);
+const words = new Int32Array(block);
 let job = 0;
 for (;;) {
-  Atomics.wait(words, 0, job);
-  job = Atomics.load(words, 0);
-  const calls = words[2];
-  for (let p = 0, q = 4 + 11 * calls; p < words[3]; p++, q += 3) {
-    const a = words[q], b = words[q + 1], c = words[q + 2];
-    for (let i = 0, o = 4; i < calls; i++, o += 11) {
+  Atomics.wait(words, ${JOB}, job);
+  job = Atomics.load(words, ${JOB});
+  const [tasks, units] = [words[${TASKS}], words[${UNITS}]];
+  const callsAt = ${HEADER} + 2 * units;
+  const basesAt = callsAt + 11 * words[${CALLS}];
+  for (let task = Atomics.add(words, ${NEXT}, 1); task < tasks; task = Atomics.add(words, ${NEXT}, 1)) {
+    const unit = ${HEADER} + 2 * (task % units);
+    const base = basesAt + 3 * Math.floor(task / units);
+    const a = words[base], b = words[base + 1], c = words[base + 2];
+    for (let i = 0, o = callsAt + 11 * words[unit]; i < words[unit + 1]; i++, o += 11) {
       gemm(words[o], words[o + 1], words[o + 2], a + words[o + 3], words[o + 4], words[o + 5], b + words[o + 6], words[o + 7], c + words[o + 8], words[o + 9], words[o + 10]);
     }
   }
-  Atomics.store(words, 1, job);
-  Atomics.notify(words, 1);
+  Atomics.store(words, ${DONE} + index, job);
+  Atomics.notify(words, ${DONE} + index);
 }`;
 
 /** The product bound to `backend`'s heap (compiled once per backend). */
@@ -216,50 +230,55 @@ export function sequentialGemm(backend: BackendWasm): SequentialGemm {
   const { memory, shared } = backendMemory(backend, 'sequentialGemm');
   const bytes = sequentialGemmModule(shared, MAX_PAGES);
   const gemm = instantiate(bytes, memory).gemm as (...args: number[]) => void;
-  const workers: Array<{ words: Int32Array; job: number }> = [];
-  const worker = (index: number) => {
-    while (workers.length <= index) {
-      const control = new SharedArrayBuffer(4 * (4 + 11 * CONTROL_CALLS + 3 * CONTROL_PRODUCTS));
-      new Worker(WORKER_SOURCE, { eval: true, workerData: { memory, bytes, control } }).unref(); // never keeps the process alive
-      workers.push({ words: new Int32Array(control), job: 0 });
-    }
-    return workers[index];
-  };
+  const words = new Int32Array(new SharedArrayBuffer(4 * (HEADER + 2 * MAX_UNITS + 11 * MAX_CALLS + 3 * MAX_PRODUCTS)));
+  let workers = 0;
+  let job = 0;
   // The wasm function takes byte addresses and strides.
-  const runHere = ({ calls, bases }: GemmPlan) => {
-    for (let p = 0; p < bases.length; p += 3) {
-      const [a, b, c] = [bases[p], bases[p + 1], bases[p + 2]];
-      for (const [m, n, k, ca, aRow, aCol, cb, bRow, cc, cRow, accumulate] of calls) {
-        gemm(m, n, k, 4 * (a + ca), 4 * aRow, 4 * aCol, 4 * (b + cb), 4 * bRow, 4 * (c + cc), 4 * cRow, accumulate);
-      }
+  const runTask = (calls: GemmCall[], a: number, b: number, c: number) => {
+    for (const [m, n, k, ca, aRow, aCol, cb, bRow, cc, cRow, accumulate] of calls) {
+      gemm(m, n, k, 4 * (a + ca), 4 * aRow, 4 * aCol, 4 * (b + cb), 4 * bRow, 4 * (c + cc), 4 * cRow, accumulate);
     }
   };
-  const fits = ({ calls, bases }: GemmPlan) => calls.length <= CONTROL_CALLS && bases.length <= 3 * CONTROL_PRODUCTS;
+  const runHere = ({ units, bases }: GemmJob) => {
+    for (let p = 0; p < bases.length; p += 3) for (const calls of units) runTask(calls, bases[p], bases[p + 1], bases[p + 2]);
+  };
   const made: SequentialGemm = {
     parallel: shared,
-    run: (m, n, k, a, aRow, aCol, b, bRow, c, cRow, accumulate) => runHere({ calls: [[m, n, k, a, aRow, aCol, b, bRow, c, cRow, accumulate ? 1 : 0]], bases: [0, 0, 0] }),
-    runPlans: (plans) => {
-      const [first, ...rest] = plans;
-      if (!shared || !rest.every(fits)) {
-        plans.forEach(runHere);
+    run: (m, n, k, a, aRow, aCol, b, bRow, c, cRow, accumulate) => runHere({ units: [[[m, n, k, a, aRow, aCol, b, bRow, c, cRow, accumulate ? 1 : 0]]], bases: [0, 0, 0] }),
+    runJob: (todo, threads) => {
+      const { units, bases } = todo;
+      const callCount = units.reduce((sum, calls) => sum + calls.length, 0);
+      const helpers = Math.min(threads, MAX_WORKERS + 1) - 1;
+      if (!shared || helpers < 1 || units.length > MAX_UNITS || callCount > MAX_CALLS || bases.length > 3 * MAX_PRODUCTS) {
+        runHere(todo);
         return;
       }
-      const posted = rest.map(({ calls, bases }, index) => {
-        const target = worker(index);
-        const { words } = target;
-        words[2] = calls.length;
-        words[3] = bases.length / 3;
-        calls.forEach(([m, n, k, a, aRow, aCol, b, bRow, c, cRow, accumulate], i) => words.set([m, n, k, 4 * a, 4 * aRow, 4 * aCol, 4 * b, 4 * bRow, 4 * c, 4 * cRow, accumulate], 4 + 11 * i));
-        words.set(bases.map((offset) => 4 * offset), 4 + 11 * calls.length);
-        target.job += 1;
-        Atomics.store(words, 0, target.job);
-        Atomics.notify(words, 0);
-        return target;
+      while (workers < helpers) {
+        new Worker(WORKER_SOURCE, { eval: true, workerData: { memory, bytes, block: words.buffer, index: workers } }).unref(); // never keeps the process alive
+        workers += 1;
+      }
+      let at = HEADER + 2 * units.length;
+      units.forEach((calls, u) => {
+        words[HEADER + 2 * u] = (at - HEADER - 2 * units.length) / 11;
+        words[HEADER + 2 * u + 1] = calls.length;
+        for (const [m, n, k, a, aRow, aCol, b, bRow, c, cRow, accumulate] of calls) {
+          words.set([m, n, k, 4 * a, 4 * aRow, 4 * aCol, 4 * b, 4 * bRow, 4 * c, 4 * cRow, accumulate], at);
+          at += 11;
+        }
       });
-      if (first) runHere(first);
-      for (const target of posted) {
-        for (let done = Atomics.load(target.words, 1); done !== target.job; done = Atomics.load(target.words, 1)) {
-          Atomics.wait(target.words, 1, done);
+      words.set(bases.map((offset) => 4 * offset), at);
+      const tasks = units.length * (bases.length / 3);
+      [words[TASKS], words[UNITS], words[PRODUCTS], words[CALLS], words[NEXT]] = [tasks, units.length, bases.length / 3, callCount, 0];
+      job += 1;
+      Atomics.store(words, JOB, job);
+      Atomics.notify(words, JOB); // every worker made so far takes tasks
+      for (let task = Atomics.add(words, NEXT, 1); task < tasks; task = Atomics.add(words, NEXT, 1)) {
+        const base = 3 * Math.floor(task / units.length);
+        runTask(units[task % units.length], bases[base], bases[base + 1], bases[base + 2]);
+      }
+      for (let index = 0; index < workers; index++) {
+        for (let done = Atomics.load(words, DONE + index); done !== job; done = Atomics.load(words, DONE + index)) {
+          Atomics.wait(words, DONE + index, done);
         }
       }
     },

@@ -72,21 +72,20 @@ describe('sequential float32 product on the wasm heap', () => {
     tf.dispose([aTensor, bTensor, out]);
   });
 
-  test('runPlans runs every plan for every product: two halves of the rows, split in t, give the one-pass bits of both', () => {
+  test('runJob runs every unit for every product: two blocks of rows, one split in t, give the one-pass bits of both', () => {
     const [m, k, n] = [10, 30, 12];
     const a = values(2 * m * k, 21); // two products' A, one B
     const b = values(k * n, 22);
     const expected = [xnnpack(a.slice(0, m * k), b, m, k, n), xnnpack(a.slice(m * k), b, m, k, n)];
     const gemm = sequentialGemm(backend);
-    expect(gemm.parallel).toBe(false); // the single-threaded build's heap is not shared: the plans run here in turn
+    expect(gemm.parallel).toBe(false); // the single-threaded build's heap is not shared: the tasks run here in turn
     const [aTensor, bTensor] = [tf.tensor1d(a), tf.tensor1d(b)];
     const out = tf.fill([2 * m * n], -3);
     const [aAt, bAt, cAt] = [aTensor, bTensor, out].map(heapIndex);
-    const bases = [aAt, bAt, cAt, aAt + m * k, bAt, cAt + m * n];
-    gemm.runPlans([
-      { calls: [[4, n, 10, 0, k, 1, 0, n, 0, n, 0], [4, n, 20, 10, k, 1, 10 * n, n, 0, n, 1]], bases },
-      { calls: [[6, n, k, 4 * k, k, 1, 0, n, 4 * n, n, 0]], bases },
-    ]);
+    gemm.runJob({
+      units: [[[4, n, 10, 0, k, 1, 0, n, 0, n, 0], [4, n, 20, 10, k, 1, 10 * n, n, 0, n, 1]], [[6, n, k, 4 * k, k, 1, 0, n, 4 * n, n, 0]]],
+      bases: [aAt, bAt, cAt, aAt + m * k, bAt, cAt + m * n],
+    }, 2);
     const got = out.dataSync() as Float32Array;
     expect(bitDifferences(got.slice(0, m * n), expected[0])).toBe(0);
     expect(bitDifferences(got.slice(m * n), expected[1])).toBe(0);
