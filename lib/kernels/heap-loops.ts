@@ -3,7 +3,7 @@ import { backendMemory, countDown, F32, F64, heapAddress, I32, instantiate, MAX_
 
 /**
  * The element and row loops of the project's own kernels (GeluTanhGrad, RowNormGrad, AdamWStep, SquaredNorm,
- * SoftmaxGrad, the leading-axis Sum, and the copies of Slice, SplitV and Concat) as wasm functions on the backend's heap. Each computes in float64 from float32 inputs and
+ * SoftmaxGrad, the leading-axis Sum, the copies of Slice, SplitV and Concat, and Transpose's of the last two axes) as wasm functions on the backend's heap. Each computes in float64 from float32 inputs and
  * rounds once to float32 on store, with the same operations in the same order as the formula in its kernel's
  * documentation, so the results are what those formulas give in JS, bit for bit (float64 +, -, *, / and sqrt
  * are correctly rounded in both; float32 -> float64 is exact and float64 -> float32 rounds to nearest even in
@@ -32,6 +32,8 @@ export interface HeapLoops {
   softmaxGrad(dy: number, y: number, dx: number, rows: number, width: number): void;
   /** `runs` copies of `runBytes` bytes, the r-th from source + r * sourceStride to target + r * targetStride. */
   copyRuns(source: number, sourceStride: number, target: number, targetStride: number, runBytes: number, runs: number): void;
+  /** `count` [rows, cols] matrices of 32-bit values at `source`, each transposed to [cols, rows] at `target`. */
+  transposeMatrices(source: number, target: number, rows: number, cols: number, count: number): void;
   /** dx of a LayerNorm (`center` 1) or RMSNorm (0) and dgain (see `rowNormGradConfig`) for rows of `width`. */
   rowNormGrad(dy: number, xhat: number, rstd: number, gain: number, dx: number, dGain: number, sums: number,
     rows: number, width: number, center: number): void;
@@ -285,9 +287,66 @@ const copyRuns = fn('copyRuns',
     ...op.get(l.target), ...op.get(l.targetStride), ...op.i32Add, ...op.set(l.target),
   ]));
 
+/**
+ * Transposes `count` [rows, cols] matrices of 32-bit values from `source` to `target` ([cols, rows] each): four
+ * source rows a pass, in blocks of 4 x 4 (four vector loads, eight shuffles, four vector stores), then their last
+ * columns one 4-value store each; then the rows left one value at a time.
+ */
+const transposeMatrices = fn('transposeMatrices',
+  [['source', I32], ['target', I32], ['rows', I32], ['cols', I32], ['count', I32]],
+  [['matrix', I32], ['pass', I32], ['left', I32], ['row', I32], ['out', I32], ['p0', I32], ['p1', I32], ['p2', I32], ['p3', I32], ['o', I32],
+    ['rowBytes', I32], ['outStride', I32], ['r0', V128], ['r1', V128], ['r2', V128], ['r3', V128], ['low', V128], ['high', V128]],
+  (l) => {
+    const nextColumns = (columns: number) => [
+      ...[0, 1, 2, 3].flatMap((r) => advance(l.p0 + r, 4 * columns)),
+      ...op.get(l.o), ...op.get(l.outStride), ...op.i32(columns), ...op.i32Mul, ...op.i32Add, ...op.set(l.o),
+    ];
+    // rows r0..r3 = [x0 x1 x2 x3] of four source rows -> target rows j = [r0_j r1_j r2_j r3_j]
+    const block = [
+      ...[0, 1, 2, 3].flatMap((r) => [...op.get(l.p0 + r), ...op.v128Load(0), ...op.set(l.r0 + r)]),
+      ...[0, 1].flatMap((half) => [
+        ...op.get(l.r0), ...op.get(l.r1), ...op.shuffle32(half === 0 ? [0, 4, 1, 5] : [2, 6, 3, 7]), ...op.set(l.low),
+        ...op.get(l.r2), ...op.get(l.r3), ...op.shuffle32(half === 0 ? [0, 4, 1, 5] : [2, 6, 3, 7]), ...op.set(l.high),
+        ...[0, 1].flatMap((j) => [
+          ...op.get(l.o), ...(2 * half + j === 0 ? [] : [...op.get(l.outStride), ...op.i32(2 * half + j), ...op.i32Mul, ...op.i32Add]),
+          ...op.get(l.low), ...op.get(l.high), ...op.shuffle32(j === 0 ? [0, 1, 4, 5] : [2, 3, 6, 7]), ...op.v128Store(0),
+        ]),
+      ]),
+      ...nextColumns(4),
+    ];
+    const column = (rows: number) => [
+      ...op.get(l.o),
+      ...(rows === 1
+        ? [...op.get(l.p0), ...op.i32Load(0), ...op.i32Store(0)]
+        : [...op.get(l.p0), ...op.i32Load(0), ...op.i32x4Splat,
+          ...[1, 2, 3].flatMap((r) => [...op.get(l.p0 + r), ...op.i32Load(0), ...op.i32x4ReplaceLane(r)]), ...op.v128Store(0)]),
+      ...nextColumns(1),
+    ];
+    const rowsOf = (rows: number) => [
+      // p_r = row + r rowBytes: the pass's source rows from the column on; o: the target row of the column
+      ...[0, 1, 2, 3].flatMap((r) => [...op.get(l.row), ...op.get(l.rowBytes), ...op.i32(r), ...op.i32Mul, ...op.i32Add, ...op.set(l.p0 + r)]),
+      ...op.get(l.out), ...op.set(l.o),
+      ...(rows === 4 ? countDown(l.left, [...op.get(l.cols), ...op.i32(2), 0x76 /* i32.shr_u */], block) : []),
+      ...countDown(l.left, rows === 4 ? [...op.get(l.cols), ...op.i32(3), 0x71 /* i32.and */] : op.get(l.cols), column(rows)),
+      ...op.get(l.row), ...op.get(l.rowBytes), ...op.i32(rows), ...op.i32Mul, ...op.i32Add, ...op.set(l.row),
+      ...advance(l.out, 4 * rows),
+    ];
+    return [
+      ...op.get(l.cols), ...op.i32(4), ...op.i32Mul, ...op.set(l.rowBytes),
+      ...op.get(l.rows), ...op.i32(4), ...op.i32Mul, ...op.set(l.outStride),
+      ...countDown(l.matrix, op.get(l.count), [
+        ...op.get(l.source), ...op.set(l.row), ...op.get(l.target), ...op.set(l.out),
+        ...countDown(l.pass, [...op.get(l.rows), ...op.i32(2), 0x76 /* i32.shr_u */], rowsOf(4)),
+        ...countDown(l.pass, [...op.get(l.rows), ...op.i32(3), 0x71 /* i32.and */], rowsOf(1)),
+        ...op.get(l.source), ...op.get(l.rowBytes), ...op.get(l.rows), ...op.i32Mul, ...op.i32Add, ...op.set(l.source),
+        ...op.get(l.target), ...op.get(l.rowBytes), ...op.get(l.rows), ...op.i32Mul, ...op.i32Add, ...op.set(l.target),
+      ]),
+    ];
+  });
+
 /** The module's bytes; `shared` when the backend's memory is a shared one (the threaded build). */
 export function heapLoopsModule(shared: boolean): Uint8Array {
-  return wasmModule([geluTanhGrad, adamwStep, rowNormGrad, columnSums, sumOfSquares, softmaxGrad, copyRuns], shared, MAX_PAGES);
+  return wasmModule([geluTanhGrad, adamwStep, rowNormGrad, columnSums, sumOfSquares, softmaxGrad, copyRuns, transposeMatrices], shared, MAX_PAGES);
 }
 
 const instances = new WeakMap<BackendWasm, HeapLoops>();

@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-
-/** Source rows read together: each pass writes runs of this many consecutive output values. */
-const ROWS_A_PASS = 8;
+import { heapLoops } from './heap-loops';
+import { heapAddress } from './wasm-encoder';
 
 /** Whether `perm` swaps the last two axes and keeps every other axis in place. */
 function swapsLastTwo(perm: number[]): boolean {
@@ -11,37 +10,12 @@ function swapsLastTwo(perm: number[]): boolean {
 }
 
 /**
- * Writes the transpose of the [rows, cols] matrix at `src[from..]` into `dst[from..]` as [cols, rows]. Eight
- * source rows a pass, so each write run is eight consecutive values and each source row is read in order.
- */
-function transposeMatrix(src: Float32Array | Int32Array, dst: Float32Array | Int32Array, from: number, rows: number, cols: number): void {
-  let r = 0;
-  for (; r + ROWS_A_PASS <= rows; r += ROWS_A_PASS) {
-    const s = from + r * cols;
-    for (let c = 0; c < cols; c++) {
-      const o = from + c * rows + r;
-      const i = s + c;
-      dst[o] = src[i];
-      dst[o + 1] = src[i + cols];
-      dst[o + 2] = src[i + 2 * cols];
-      dst[o + 3] = src[i + 3 * cols];
-      dst[o + 4] = src[i + 4 * cols];
-      dst[o + 5] = src[i + 5 * cols];
-      dst[o + 6] = src[i + 6 * cols];
-      dst[o + 7] = src[i + 7 * cols];
-    }
-  }
-  for (; r < rows; r++) {
-    for (let c = 0; c < cols; c++) dst[from + c * rows + r] = src[from + r * cols + c];
-  }
-}
-
-/**
  * `Transpose` for the wasm backend with a fast case for swapping the last two axes of a float32 or int32 tensor
- * (every batch of matrices transposed in place order): the routed BatchMatMul's explicit transposes (weight
- * gradients, attention's P^T) and attention's heads. The shipped kernel writes one value per source value in
- * a strided loop (about 6 ns a value at [2048, 512]); here eight source rows are read per pass and written as
- * runs of eight (about 3 ns a value). Every other permutation goes to `shipped`.
+ * (every batch of matrices transposed in place order): the routed BatchMatMul's explicit transposes (a
+ * transposed right operand: attention's k^T and v^T, a weight's W^T in dy W^T). The shipped kernel writes one value
+ * per source value in a strided loop (about 6 ns a value at [2048, 512]); here a wasm loop reads four source rows
+ * a pass and writes each column of them as one 4-value store (`transposeMatrices`). Every other permutation goes
+ * to `shipped`.
  */
 export function heapTransposeConfig(shipped: tf.KernelConfig): tf.KernelConfig {
   return {
@@ -53,10 +27,8 @@ export function heapTransposeConfig(shipped: tf.KernelConfig): tf.KernelConfig {
       const backend = args.backend as BackendWasm;
       const [rows, cols] = x.shape.slice(-2);
       const out = backend.makeOutput(perm.map((p) => x.shape[p]), x.dtype);
-      const src = backend.typedArrayFromHeap(x) as Float32Array | Int32Array;
-      const dst = backend.typedArrayFromHeap(out) as Float32Array | Int32Array;
-      const size = rows * cols;
-      for (let from = 0; from < src.length; from += size) transposeMatrix(src, dst, from, rows, cols);
+      const matrices = rows * cols === 0 ? 0 : tf.util.sizeFromShape(x.shape) / (rows * cols);
+      heapLoops(backend).transposeMatrices(heapAddress(backend, x), heapAddress(backend, out), rows, cols, matrices);
       return out;
     },
   };

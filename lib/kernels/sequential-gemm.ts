@@ -97,7 +97,7 @@ function tile(rows: number, width: 1 | 4 | 8, adjacent: boolean): number[] {
     for (let v = 0; v < vectors; v++) code.push(...op.get(L.pb), ...op.v128Load(16 * v), ...op.set(BV + v));
     if (adjacent) code.push(...op.get(L.pa0), ...op.v128Load(0), ...op.set(AV));
     for (let r = 0; r < rows; r++) {
-      code.push(...(adjacent ? [...op.get(AV), ...op.get(AV), ...op.f32x4SplatLane(r)] : [...op.get(L.pa0 + r), ...op.v128Load32Splat(0)]), ...op.set(AS));
+      code.push(...(adjacent ? [...op.get(AV), ...op.get(AV), ...op.shuffle32([r, r, r, r])] : [...op.get(L.pa0 + r), ...op.v128Load32Splat(0)]), ...op.set(AS));
       for (let v = 0; v < vectors; v++) {
         code.push(...op.get(acc(r, v)), ...op.get(AS), ...op.get(BV + v), ...op.f32x4Mul, ...op.f32x4Add, ...op.set(acc(r, v)));
       }

@@ -45,6 +45,8 @@ export const op = {
   set: (local: number) => [0x21, ...uleb(local)],
   i32: (value: number) => [0x41, ...sleb(value)],
   i32Eqz: [0x45], i32Eq: [0x46], i32LtU: [0x49], i32Add: [0x6a], i32Sub: [0x6b], i32Mul: [0x6c], i32Shl: [0x74],
+  i32Load: (offset: number) => [0x28, 2, ...uleb(offset)],
+  i32Store: (offset: number) => [0x36, 2, ...uleb(offset)],
   f32Load: (offset: number) => [0x2a, 0, ...uleb(offset)],
   f32Store: (offset: number) => [0x38, 0, ...uleb(offset)],
   f64Load: (offset: number) => [0x2b, 0, ...uleb(offset)],
@@ -63,9 +65,11 @@ export const op = {
   v128Store: (offset: number) => [0xfd, ...uleb(11), 0, ...uleb(offset)],
   v128Zero: [0xfd, ...uleb(12), ...new Array(16).fill(0)],
   f32x4Add: [0xfd, ...uleb(228)], f32x4Sub: [0xfd, ...uleb(229)], f32x4Mul: [0xfd, ...uleb(230)],
-  f32x4Splat: [0xfd, ...uleb(19)], f64x2Splat: [0xfd, ...uleb(20)],
-  /** Lane `lane` of a float32x4 in all four lanes (i8x16.shuffle of the vector with itself). */
-  f32x4SplatLane: (lane: number) => [0xfd, ...uleb(13), ...Array.from({ length: 16 }, (_, byte) => 4 * lane + (byte % 4))],
+  f32x4Splat: [0xfd, ...uleb(19)], f64x2Splat: [0xfd, ...uleb(20)], i32x4Splat: [0xfd, ...uleb(17)],
+  /** Replaces lane `lane` of an i32x4 by an i32 (bits moved as they are). */
+  i32x4ReplaceLane: (lane: number) => [0xfd, ...uleb(28), lane],
+  /** The 32-bit lanes `lanes` (0-3 of the first operand, 4-7 of the second) of two vectors (i8x16.shuffle). */
+  shuffle32: (lanes: number[]) => [0xfd, ...uleb(13), ...lanes.flatMap((lane) => [0, 1, 2, 3].map((byte) => 4 * lane + byte))],
   /** Two float32 at the address (+ offset) into the low lanes, the rest zero. */
   v128Load64Zero: (offset: number) => [0xfd, ...uleb(93), 3, ...uleb(offset)],
   /** Stores the low 64 bits (two float32) at the address (+ offset). */
