@@ -3,17 +3,17 @@ import { ADAMW_STEP, type AdamWStepAttrs } from './adamw-step';
 import { MASKED_BATCH_MATMUL, type CausalMaskAttrs } from './causal-products';
 import { DECODE_ATTENTION, type DecodeAttentionAttrs } from './decode-attention';
 import { DECODE_BLOCK, type DecodeBlockAttrs } from './decode-block';
-import { GELU_TANH_GRAD } from './gelu-grad';
+import { GELU_ARGUMENT, GELU_TANH_GRAD } from './gelu-grad';
 import { ROW_NORM, ROW_NORM_GRAD, type RowNormAttrs, type RowNormGradAttrs } from './row-norm';
 import { SOFTMAX_GRAD } from './softmax-grad';
 import { SQUARED_NORM } from './squared-norm';
 
 /**
  * One-kernel forms of computations otherwise composed from several ops, for where no gradient flows through
- * them (decoding, the optimizer step, a gradient function): no gradient is registered for them. Each returns
- * undefined when the active backend has no such kernel, so the caller falls back to the composite ops. (A
- * one-kernel GELU forward was tried and dropped: its JS loop with exp cost as much as the six wasm ops it
- * replaced.)
+ * them (decoding, the optimizer step, a gradient function, a custom gradient's forward pass): no gradient is
+ * registered for them. Each returns undefined when the active backend has no such kernel, so the caller falls back
+ * to the composite ops. (A one-kernel GELU forward with its exp was tried and dropped: its JS loop cost as much as
+ * the six wasm ops it replaced; XNNPACK's sigmoid stays, the argument before it is one kernel.)
  */
 function runIfRegistered(name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap): tf.Tensor | tf.Tensor[] | undefined {
   if (tf.getKernel(name, tf.getBackend()) === undefined) return undefined;
@@ -34,6 +34,11 @@ export function rowNorm(x: tf.Tensor2D, gain: tf.Tensor1D, bias: tf.Tensor1D | u
 export function rowNormGrad(dy: tf.Tensor2D, xhat: tf.Tensor2D, rstd: tf.Tensor2D, gain: tf.Tensor1D, center: boolean): tf.Tensor[] | undefined {
   const attrs: RowNormGradAttrs = { center };
   return runIfRegistered(ROW_NORM_GRAD, { dy, xhat, rstd, gain }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[] | undefined;
+}
+
+/** 2u = x (2c + 2ac x^2), the argument of the tanh-GELU's sigmoid, as one kernel; see {@link GELU_ARGUMENT}. */
+export function geluArgument(x: tf.Tensor): tf.Tensor | undefined {
+  return runIfRegistered(GELU_ARGUMENT, { x }, {}) as tf.Tensor | undefined;
 }
 
 /** dx = dy * gelu'(x) of the tanh-GELU y = x s, from x, s = sigmoid(2u) and dy; see {@link GELU_TANH_GRAD}. */

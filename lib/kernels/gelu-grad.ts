@@ -6,6 +6,9 @@ import { heapAddress } from './wasm-encoder';
 /** Name of the one-kernel gradient of the tanh-GELU (see {@link geluTanhGradConfig}). */
 export const GELU_TANH_GRAD = 'GeluTanhGrad';
 
+/** Name of the one-kernel argument 2u of the tanh-GELU's sigmoid (see {@link geluArgumentConfig}). */
+export const GELU_ARGUMENT = 'GeluArgument';
+
 /** sqrt(2 / pi), the scale of the tanh-GELU's argument u = c (x + a x^3). */
 export const GELU_C = Math.sqrt(2 / Math.PI);
 /** The cubic coefficient a of the tanh-GELU's argument u = c (x + a x^3). */
@@ -31,6 +34,26 @@ export function geluTanhGradConfig(): tf.KernelConfig {
       const out = backend.makeOutput([...x.shape], 'float32');
       const [xAt, sAt, dyAt, dxAt] = [x, s, dy, out].map((t) => heapAddress(backend, t));
       heapLoops(backend).geluTanhGrad(xAt, sAt, dyAt, dxAt, tf.util.sizeFromShape(x.shape), 2 * GELU_C, 3 * GELU_A);
+      return out;
+    },
+  };
+}
+
+/**
+ * `GeluArgument` on wasm: 2u = x (2c + 2ac x^2), the argument of the tanh-GELU's sigmoid, with the rounding of the
+ * tf ops it replaces (`mul(x, add(2c, mul(2ac, square(x))))`, each a float32 operation, 2c and 2ac float32
+ * constants): one pass over x instead of four kernels and three intermediates over [rows, 4d].
+ */
+export function geluArgumentConfig(): tf.KernelConfig {
+  return {
+    kernelName: GELU_ARGUMENT,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend: anyBackend }) => {
+      const backend = anyBackend as BackendWasm;
+      const { x } = inputs as { x: tf.TensorInfo };
+      if (x.dtype !== 'float32') throw new Error(`GeluArgument: x is ${x.dtype}, not float32`);
+      const out = backend.makeOutput([...x.shape], 'float32');
+      heapLoops(backend).geluArgument(heapAddress(backend, x), heapAddress(backend, out), tf.util.sizeFromShape(x.shape), 2 * GELU_C, 2 * GELU_A * GELU_C);
       return out;
     },
   };

@@ -2,18 +2,20 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { backendMemory, countDown, F32, F64, heapAddress, I32, instantiate, MAX_PAGES, op, V128, wasmModule, type WasmFunction } from './wasm-encoder';
 
 /**
- * The element and row loops of the project's own kernels (GeluTanhGrad, RowNormGrad, AdamWStep, SquaredNorm,
+ * The element and row loops of the project's own kernels (GeluArgument, GeluTanhGrad, RowNormGrad, AdamWStep, SquaredNorm,
  * SoftmaxGrad, the leading-axis Sum, the copies of Slice, SplitV and Concat, and Transpose's of the last two axes) as wasm functions on the backend's heap. Each computes in float64 from float32 inputs and
  * rounds once to float32 on store, with the same operations in the same order as the formula in its kernel's
  * documentation, so the results are what those formulas give in JS, bit for bit (float64 +, -, *, / and sqrt
  * are correctly rounded in both; float32 -> float64 is exact and float64 -> float32 rounds to nearest even in
- * both); `sumOfSquares`, `softmaxGrad` and AdamW's gradient scale compute in float32, as the tf ops they replace. They ran 2-4x
+ * both); `geluArgument`, `sumOfSquares`, `softmaxGrad` and AdamW's gradient scale compute in float32, as the tf ops they replace. They ran 2-4x
  * faster than the same loops in JS, which copied chunks of the heap into scratch arrays to run at all well.
  *
  * Arguments are byte addresses into the heap and counts; float64 sums that outlive a row go to `sums`, a scratch
  * area of at least `columns` float64 values.
  */
 export interface HeapLoops {
+  /** out = x (linear + quadratic x^2) for n values, in float32 as tf ops round it (see `geluArgumentConfig`). */
+  geluArgument(x: number, out: number, n: number, linear: number, quadratic: number): void;
   /** dx = dy (s + x s (1 - s) slope (1 + cubic x^2)) for n values (see `geluTanhGradConfig`). */
   geluTanhGrad(x: number, s: number, dy: number, dx: number, n: number, slope: number, cubic: number): void;
   /**
@@ -247,6 +249,27 @@ const sumOfSquares = fn('sumOfSquares',
     ...op.get(l.out), ...op.get(l.sum), ...op.f32Store(0),
   ]);
 
+/** out = x (linear + quadratic (x x)) in float32, four values a step, then the rest one by one. */
+const geluArgument = fn('geluArgument',
+  [['x', I32], ['out', I32], ['n', I32], ['linear', F32], ['quadratic', F32]],
+  [['left', I32], ['xi', F32], ['xv', V128]],
+  (l) => {
+    const formula = (load: number[], set: number, get: number[], mul: number[], add: number[], constant: (local: number) => number[], storeOp: number[]) => [
+      ...op.get(l.x), ...load, ...op.set(set),
+      ...op.get(l.out), ...get, ...constant(l.linear), ...constant(l.quadratic), ...get, ...get, ...mul, ...mul, ...add, ...mul, ...storeOp,
+    ];
+    return [
+      ...countDown(l.left, [...op.get(l.n), ...op.i32(2), 0x76 /* i32.shr_u */], [
+        ...formula(op.v128Load(0), l.xv, op.get(l.xv), op.f32x4Mul, op.f32x4Add, (local) => [...op.get(local), ...op.f32x4Splat], op.v128Store(0)),
+        ...advance(l.x, 16), ...advance(l.out, 16),
+      ]),
+      ...countDown(l.left, [...op.get(l.n), ...op.i32(3), 0x71 /* i32.and */], [
+        ...formula(op.f32Load(0), l.xi, op.get(l.xi), op.f32Mul, op.f32Add, op.get, op.f32Store(0)),
+        ...advance(l.x, 4), ...advance(l.out, 4),
+      ]),
+    ];
+  });
+
 const softmaxGrad = fn('softmaxGrad',
   [['dy', I32], ['y', I32], ['dx', I32], ['rows', I32], ['width', I32]],
   [['row', I32], ['left', I32], ['pdy', I32], ['py', I32], ['sum', F32], ['sumPair', V128]],
@@ -346,7 +369,7 @@ const transposeMatrices = fn('transposeMatrices',
 
 /** The module's bytes; `shared` when the backend's memory is a shared one (the threaded build). */
 export function heapLoopsModule(shared: boolean): Uint8Array {
-  return wasmModule([geluTanhGrad, adamwStep, rowNormGrad, columnSums, sumOfSquares, softmaxGrad, copyRuns, transposeMatrices], shared, MAX_PAGES);
+  return wasmModule([geluTanhGrad, geluArgument, adamwStep, rowNormGrad, columnSums, sumOfSquares, softmaxGrad, copyRuns, transposeMatrices], shared, MAX_PAGES);
 }
 
 const instances = new WeakMap<BackendWasm, HeapLoops>();

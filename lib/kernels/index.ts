@@ -7,7 +7,7 @@ import { MASKED_BATCH_MATMUL } from './causal-products';
 import { decodeAttentionConfig } from './decode-attention';
 import { decodeBlockConfig } from './decode-block';
 import { gatherRowsConfig } from './gather-rows';
-import { geluTanhGradConfig } from './gelu-grad';
+import { geluArgumentConfig, geluTanhGradConfig } from './gelu-grad';
 import { heapConcatConfig, heapSliceConfig, heapSplitConfig } from './heap-slice';
 import { heapTransposeConfig } from './heap-transpose';
 import { integerPowConfig } from './integer-pow';
@@ -52,8 +52,9 @@ let fast = false;
 /**
  * Makes the wasm backend complete and fast for training a transformer (idempotent):
  * - registers `UnsortedSegmentSum` (the gradient of `tf.gather`, i.e. of embeddings), which wasm lacks, and
- *   the one-kernel `RowNorm`, `DecodeAttention` and `DecodeBlock` that decoding uses, `RowNormGrad`, `GeluTanhGrad` and
- *   `SoftmaxGrad` that the norms', GELU's and attention's softmax's gradients use, and `AdamWStep` and `SquaredNorm` that the optimizer and gradient clipping
+ *   the one-kernel `RowNorm`, `DecodeAttention` and `DecodeBlock` that decoding uses, `GeluArgument` in GELU's
+ *   forward pass, `RowNormGrad`, `GeluTanhGrad` and `SoftmaxGrad` that the norms', GELU's and attention's softmax's
+ *   gradients use, and `AdamWStep` and `SquaredNorm` that the optimizer and gradient clipping
  *   use (see `rowNorm`, `decodeAttention`, `rowNormGrad`, `geluTanhGrad`, `adamwStep`, `squaredNorm`);
  * - replaces `BatchMatMul` by a kernel that sends every product to a fast path (XNNPACK, or a sequential wasm SIMD
  *   product with XNNPACK's rounding for weight gradients and attention's per-head products; 4-7x faster training),
@@ -67,7 +68,7 @@ let fast = false;
  * (correct, slower) with a warning. Safe before or after `tf.setBackend('wasm')`. Called by `initBackend`.
  */
 export function registerWasmKernels(): void {
-  const ownKernels = [unsortedSegmentSumConfig, rowNormConfig, rowNormGradConfig, geluTanhGradConfig, softmaxGradConfig, adamwStepConfig, squaredNormConfig, decodeAttentionConfig, decodeBlockConfig];
+  const ownKernels = [unsortedSegmentSumConfig, rowNormConfig, rowNormGradConfig, geluArgumentConfig, geluTanhGradConfig, softmaxGradConfig, adamwStepConfig, squaredNormConfig, decodeAttentionConfig, decodeBlockConfig];
   for (const kernel of ownKernels) {
     const config = kernel();
     if (tf.getKernel(config.kernelName, 'wasm') === undefined) tf.registerKernel(config);
@@ -110,7 +111,7 @@ export function fastWasmKernelsOn(): boolean {
   return fast;
 }
 
-export { adamwStep, decodeAttention, decodeBlock, geluTanhGrad, maskedMatMul, rowNorm, rowNormGrad, softmaxGrad, squaredNorm, type DecodeBlockWeights } from './fused-ops';
+export { adamwStep, decodeAttention, decodeBlock, geluArgument, geluTanhGrad, maskedMatMul, rowNorm, rowNormGrad, softmaxGrad, squaredNorm, type DecodeBlockWeights } from './fused-ops';
 export type { CausalMaskAttrs } from './causal-products';
 export type { AdamWStepAttrs } from './adamw-step';
 export type { DecodeAttentionAttrs } from './decode-attention';

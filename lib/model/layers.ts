@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { CausalMaskAttrs } from '../kernels/causal-products';
-import { geluTanhGrad, maskedMatMul, rowNormGrad, softmaxGrad } from '../kernels/fused-ops';
+import { geluArgument, geluTanhGrad, maskedMatMul, rowNormGrad, softmaxGrad } from '../kernels/fused-ops';
 import { GELU_A, GELU_C } from '../kernels/gelu-grad';
 
 /** `x @ w (+ b)` for x [N, in], w [in, out], b [out]. */
@@ -67,11 +67,12 @@ export function rmsNorm(x: tf.Tensor2D, g: tf.Tensor1D, eps: number): tf.Tensor2
 /**
  * GELU, tanh approximation as in GPT-2: 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), computed as
  * x * sigmoid(2u), the same function (0.5 (1 + tanh(u)) = sigmoid(2u)) in fewer ops and without tanh, whose
- * wasm kernel is about 18x slower than sigmoid's. Its gradient is written out (see `GeluTanhGrad`): one kernel
- * where the backend has it, else the formula in ops, instead of the automatic gradient of the forward ops.
+ * wasm kernel is about 18x slower than sigmoid's. The sigmoid's argument is one kernel (`GeluArgument`) where the
+ * backend has it, and the gradient is written out (see `GeluTanhGrad`): one kernel where the backend has it, else
+ * the formula in ops, instead of the automatic gradient of the forward ops.
  */
 export const geluTanh = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
-  const s = tf.sigmoid(tf.mul(x, tf.add(2 * GELU_C, tf.mul(2 * GELU_A * GELU_C, tf.square(x)))));
+  const s = tf.sigmoid(geluArgument(x) ?? tf.mul(x, tf.add(2 * GELU_C, tf.mul(2 * GELU_A * GELU_C, tf.square(x)))));
   save([x, s]);
   return {
     value: tf.mul(x, s),

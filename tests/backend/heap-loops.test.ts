@@ -48,6 +48,24 @@ test('geluTanhGrad: dy (s + x s (1 - s) slope (1 + cubic x^2)) bit for bit, and 
   tf.dispose([xT, sT, dyT, out]);
 });
 
+test('geluArgument: x (linear + quadratic x^2) with every operation rounded to float32, four at a time and the rest, nothing past n written', () => {
+  const n = 1003; // 250 steps of four, then three alone
+  const [linear, quadratic] = [2 * Math.sqrt(2 / Math.PI), 2 * 0.044715 * Math.sqrt(2 / Math.PI)];
+  const x = spread(n, 7, 8);
+  x[10] = Number.POSITIVE_INFINITY;
+  x[1001] = Number.NaN;
+  const [l, q] = [Math.fround(linear), Math.fround(quadratic)];
+  const f = Math.fround;
+  const expected = x.map((v) => f(v * f(l + f(q * f(v * v)))));
+  const xT = tf.tensor1d(x);
+  const out = tf.fill([n + 1], 7.5);
+  heapLoops(backend).geluArgument(at(xT), at(out), n, linear, quadratic);
+  const got = out.dataSync() as Float32Array;
+  expect(bitDifferences(got.slice(0, n), expected)).toBe(0);
+  expect(got[n]).toBe(7.5);
+  tf.dispose([xT, out]);
+});
+
 test('adamwStep: m\', v\' and p\' of AdamW (Loshchilov & Hutter, Algorithm 2) bit for bit, with and without decay and a gradient scale', () => {
   const n = 777;
   const [p, m, g] = [spread(n, 3, 2), spread(n, 4, 0.1), spread(n, 5, 0.5)];

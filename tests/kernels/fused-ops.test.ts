@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend';
-import { adamwStep, decodeAttention, geluTanhGrad, rowNorm, rowNormGrad, softmaxGrad } from '../../lib/kernels';
+import { adamwStep, decodeAttention, geluArgument, geluTanhGrad, rowNorm, rowNormGrad, softmaxGrad } from '../../lib/kernels';
+import { GELU_A, GELU_C } from '../../lib/kernels/gelu-grad';
 import { attention, attentionBias, geluTanh, layerNorm, rmsNorm, softmax, splitHeads } from '../../lib/model/layers';
 
 beforeAll(async () => {
@@ -307,6 +308,18 @@ describe('SoftmaxGrad (the gradient of softmax over the last axis)', () => {
       expect(() => softmaxGrad(tf.ones([2, 3]), tf.ones([3, 2]))).toThrow('SoftmaxGrad: dy [2,3] and y [3,2] must have the same shape');
     });
   });
+});
+
+test('GeluArgument is the composite ops of geluTanh\'s sigmoid argument, bit for bit, and undefined on cpu', async () => {
+  const x = tf.tensor2d(Array.from({ length: 6 * 7 }, (_, i) => Math.sin(i * 1.7) * (i % 5) * 1.3), [6, 7]);
+  const composite = tf.tidy(() => Array.from(tf.mul(x, tf.add(2 * GELU_C, tf.mul(2 * GELU_A * GELU_C, tf.square(x)))).dataSync()));
+  const fused = geluArgument(x)!;
+  expect(fused.shape).toEqual([6, 7]);
+  expect(Array.from(fused.dataSync()).map((v, i) => Object.is(v, composite[i]))).not.toContain(false);
+  fused.dispose();
+  await tf.setBackend('cpu');
+  expect(geluArgument(x)).toBeUndefined();
+  x.dispose();
 });
 
 describe('GeluTanhGrad (the gradient of geluTanh)', () => {
