@@ -4,7 +4,7 @@ import { MASKED_BATCH_MATMUL, type CausalMaskAttrs } from './causal-products';
 import { DECODE_ATTENTION, type DecodeAttentionAttrs } from './decode-attention';
 import { DECODE_BLOCK, type DecodeBlockAttrs } from './decode-block';
 import { GELU_ARGUMENT, GELU_TANH_GRAD } from './gelu-grad';
-import { ROW_NORM, ROW_NORM_GRAD, type RowNormAttrs, type RowNormGradAttrs } from './row-norm';
+import { ROW_NORM, ROW_NORM_FORWARD, ROW_NORM_GRAD, type RowNormAttrs, type RowNormGradAttrs } from './row-norm';
 import { SOFTMAX_GRAD } from './softmax-grad';
 import { SQUARED_NORM } from './squared-norm';
 
@@ -25,6 +25,16 @@ export function rowNorm(x: tf.Tensor2D, gain: tf.Tensor1D, bias: tf.Tensor1D | u
   const attrs: RowNormAttrs = { eps, center: bias !== undefined };
   const inputs: tf.NamedTensorMap = bias ? { x, gain, bias } : { x, gain };
   return runIfRegistered(ROW_NORM, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor2D | undefined;
+}
+
+/**
+ * [y, xhat, rstd [N, 1]] of a LayerNorm (`bias` given) or RMSNorm of each row of x [N, d], with the rounding of the
+ * composite ops (training's forward pass, whose gradient is {@link rowNormGrad}); see {@link ROW_NORM_FORWARD}.
+ */
+export function rowNormForward(x: tf.Tensor2D, gain: tf.Tensor1D, bias: tf.Tensor1D | undefined, eps: number): tf.Tensor2D[] | undefined {
+  const attrs: RowNormAttrs = { eps, center: bias !== undefined };
+  const inputs: tf.NamedTensorMap = bias ? { x, gain, bias } : { x, gain };
+  return runIfRegistered(ROW_NORM_FORWARD, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor2D[] | undefined;
 }
 
 /**

@@ -36,6 +36,8 @@ export interface HeapLoops {
   copyRuns(source: number, sourceStride: number, target: number, targetStride: number, runBytes: number, runs: number): void;
   /** `count` [rows, cols] matrices of 32-bit values at `source`, each transposed to [cols, rows] at `target`. */
   transposeMatrices(source: number, target: number, rows: number, cols: number, count: number): void;
+  /** y, xhat and rstd of a LayerNorm (`center` 1) or RMSNorm (0) over rows of `width`, in float32 as tf ops round them (see `rowNormForwardConfig`). */
+  rowNormForward(x: number, gain: number, bias: number, out: number, xhat: number, rstd: number, rows: number, width: number, eps: number, center: number, hasBias: number): void;
   /** dx of a LayerNorm (`center` 1) or RMSNorm (0) and dgain (see `rowNormGradConfig`) for rows of `width`. */
   rowNormGrad(dy: number, xhat: number, rstd: number, gain: number, dx: number, dGain: number, sums: number,
     rows: number, width: number, center: number): void;
@@ -249,6 +251,51 @@ const sumOfSquares = fn('sumOfSquares',
     ...op.get(l.out), ...op.get(l.sum), ...op.f32Store(0),
   ]);
 
+/**
+ * A LayerNorm (`center` 1) or RMSNorm (0) of rows of `width` in float32, every operation rounded as the tf ops of
+ * the model's norm round it: mean = (the row's sum from +0 in order) / width (0 without centering, and x - 0 is
+ * x), rstd = 1 / sqrt((the sum of (x - mean)^2 in order) / width + eps), xhat = (x - mean) rstd, then
+ * out = xhat gain (+ bias with `hasBias`), four values a step in the last pass. Writes out, xhat and rstd (one per row).
+ */
+const rowNormForward = fn('rowNormForward',
+  [['x', I32], ['gain', I32], ['bias', I32], ['out', I32], ['xhat', I32], ['rstd', I32], ['rows', I32], ['width', I32], ['eps', F32], ['center', I32], ['hasBias', I32]],
+  [['row', I32], ['left', I32], ['px', I32], ['pg', I32], ['pb', I32], ['sum', F32], ['mean', F32], ['r', F32], ['centered', F32], ['count', F32], ['h', V128]],
+  (l) => {
+    const sumOver = (term: number[]) => [
+      ...op.f32Zero, ...op.set(l.sum), ...op.get(l.x), ...op.set(l.px),
+      ...countDown(l.left, op.get(l.width), [...op.get(l.sum), ...term, ...op.f32Add, ...op.set(l.sum), ...advance(l.px, 4)]),
+    ];
+    const centered = [...op.get(l.px), ...op.f32Load(0), ...op.get(l.mean), ...op.f32Sub];
+    // h = (x - mean) rstd, stored to xhat; out = h gain (+ bias): `lanes` 4 (vectors) or 1
+    const normalise = (lanes: 1 | 4, withBias: boolean) => {
+      const [load, store, sub, mul, add, splat] = lanes === 4
+        ? [op.v128Load(0), op.v128Store(0), op.f32x4Sub, op.f32x4Mul, op.f32x4Add, op.f32x4Splat]
+        : [op.f32Load(0), op.f32Store(0), op.f32Sub, op.f32Mul, op.f32Add, []];
+      const count = lanes === 4 ? [...op.get(l.width), ...op.i32(2), 0x76 /* i32.shr_u */] : [...op.get(l.width), ...op.i32(3), 0x71 /* i32.and */];
+      const h = lanes === 4 ? l.h : l.centered;
+      return countDown(l.left, count, [
+        ...op.get(l.px), ...load, ...op.get(l.mean), ...splat, ...sub, ...op.get(l.r), ...splat, ...mul, ...op.set(h),
+        ...op.get(l.xhat), ...op.get(h), ...store,
+        ...op.get(l.out), ...op.get(h), ...op.get(l.pg), ...load, ...mul, ...(withBias ? [...op.get(l.pb), ...load, ...add] : []), ...store,
+        ...[l.px, l.pg, l.pb, l.xhat, l.out].flatMap((pointer) => advance(pointer, 4 * lanes)),
+      ]);
+    };
+    return [
+      ...op.get(l.width), ...op.f32ConvertI32U, ...op.set(l.count),
+      ...countDown(l.row, op.get(l.rows), [
+        ...op.f32Zero, ...op.set(l.mean),
+        ...op.get(l.center), ...op.if, ...sumOver([...op.get(l.px), ...op.f32Load(0)]), ...op.get(l.sum), ...op.get(l.count), ...op.f32Div, ...op.set(l.mean), ...op.end,
+        ...sumOver([...centered, ...op.set(l.centered), ...op.get(l.centered), ...op.get(l.centered), ...op.f32Mul]),
+        // r = 1 / sqrt(sum / width + eps)
+        ...op.f32(1), ...op.get(l.sum), ...op.get(l.count), ...op.f32Div, ...op.get(l.eps), ...op.f32Add, ...op.f32Sqrt, ...op.f32Div, ...op.set(l.r),
+        ...op.get(l.rstd), ...op.get(l.r), ...op.f32Store(0), ...advance(l.rstd, 4),
+        ...op.get(l.x), ...op.set(l.px), ...op.get(l.gain), ...op.set(l.pg), ...op.get(l.bias), ...op.set(l.pb),
+        ...op.get(l.hasBias), ...op.if, ...normalise(4, true), ...normalise(1, true), ...op.else, ...normalise(4, false), ...normalise(1, false), ...op.end,
+        ...op.get(l.px), ...op.set(l.x),
+      ]),
+    ];
+  });
+
 /** out = x (linear + quadratic (x x)) in float32, four values a step, then the rest one by one. */
 const geluArgument = fn('geluArgument',
   [['x', I32], ['out', I32], ['n', I32], ['linear', F32], ['quadratic', F32]],
@@ -369,7 +416,7 @@ const transposeMatrices = fn('transposeMatrices',
 
 /** The module's bytes; `shared` when the backend's memory is a shared one (the threaded build). */
 export function heapLoopsModule(shared: boolean): Uint8Array {
-  return wasmModule([geluTanhGrad, geluArgument, adamwStep, rowNormGrad, columnSums, sumOfSquares, softmaxGrad, copyRuns, transposeMatrices], shared, MAX_PAGES);
+  return wasmModule([geluTanhGrad, geluArgument, rowNormForward, adamwStep, rowNormGrad, columnSums, sumOfSquares, softmaxGrad, copyRuns, transposeMatrices], shared, MAX_PAGES);
 }
 
 const instances = new WeakMap<BackendWasm, HeapLoops>();

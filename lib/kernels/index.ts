@@ -12,7 +12,7 @@ import { heapConcatConfig, heapSliceConfig, heapSplitConfig } from './heap-slice
 import { heapTransposeConfig } from './heap-transpose';
 import { integerPowConfig } from './integer-pow';
 import { leadingSumConfig } from './leading-sum';
-import { rowNormConfig, rowNormGradConfig } from './row-norm';
+import { rowNormConfig, rowNormForwardConfig, rowNormGradConfig } from './row-norm';
 import { sharedCastConfig, sharedIdentityConfig } from './shared-identity';
 import { softmaxGradConfig } from './softmax-grad';
 import { squaredNormConfig } from './squared-norm';
@@ -53,7 +53,8 @@ let fast = false;
  * Makes the wasm backend complete and fast for training a transformer (idempotent):
  * - registers `UnsortedSegmentSum` (the gradient of `tf.gather`, i.e. of embeddings), which wasm lacks, and
  *   the one-kernel `RowNorm`, `DecodeAttention` and `DecodeBlock` that decoding uses, `GeluArgument` in GELU's
- *   forward pass, `RowNormGrad`, `GeluTanhGrad` and `SoftmaxGrad` that the norms', GELU's and attention's softmax's
+ *   forward pass, `RowNormForward`, `RowNormGrad`, `GeluTanhGrad` and `SoftmaxGrad` that the norms' forward and
+ *   backward passes, GELU's and attention's softmax's
  *   gradients use, and `AdamWStep` and `SquaredNorm` that the optimizer and gradient clipping
  *   use (see `rowNorm`, `decodeAttention`, `rowNormGrad`, `geluTanhGrad`, `adamwStep`, `squaredNorm`);
  * - replaces `BatchMatMul` by a kernel that sends every product to a fast path (XNNPACK, or a sequential wasm SIMD
@@ -68,7 +69,7 @@ let fast = false;
  * (correct, slower) with a warning. Safe before or after `tf.setBackend('wasm')`. Called by `initBackend`.
  */
 export function registerWasmKernels(): void {
-  const ownKernels = [unsortedSegmentSumConfig, rowNormConfig, rowNormGradConfig, geluArgumentConfig, geluTanhGradConfig, softmaxGradConfig, adamwStepConfig, squaredNormConfig, decodeAttentionConfig, decodeBlockConfig];
+  const ownKernels = [unsortedSegmentSumConfig, rowNormConfig, rowNormForwardConfig, rowNormGradConfig, geluArgumentConfig, geluTanhGradConfig, softmaxGradConfig, adamwStepConfig, squaredNormConfig, decodeAttentionConfig, decodeBlockConfig];
   for (const kernel of ownKernels) {
     const config = kernel();
     if (tf.getKernel(config.kernelName, 'wasm') === undefined) tf.registerKernel(config);
@@ -111,7 +112,7 @@ export function fastWasmKernelsOn(): boolean {
   return fast;
 }
 
-export { adamwStep, decodeAttention, decodeBlock, geluArgument, geluTanhGrad, maskedMatMul, rowNorm, rowNormGrad, softmaxGrad, squaredNorm, type DecodeBlockWeights } from './fused-ops';
+export { adamwStep, decodeAttention, decodeBlock, geluArgument, geluTanhGrad, maskedMatMul, rowNorm, rowNormForward, rowNormGrad, softmaxGrad, squaredNorm, type DecodeBlockWeights } from './fused-ops';
 export type { CausalMaskAttrs } from './causal-products';
 export type { AdamWStepAttrs } from './adamw-step';
 export type { DecodeAttentionAttrs } from './decode-attention';

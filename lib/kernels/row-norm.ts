@@ -47,6 +47,37 @@ export function rowNormConfig(): tf.KernelConfig {
   };
 }
 
+/** Name of the one-kernel LayerNorm / RMSNorm of training's forward pass (see {@link rowNormForwardConfig}). */
+export const ROW_NORM_FORWARD = 'RowNormForward';
+
+/**
+ * `RowNormForward` on wasm: the forward pass of a norm whose gradient is `RowNormGrad`, for rows of x [N, d]:
+ * outputs [y, xhat [N, d], rstd [N, 1]] with the rounding of the model's composite ops (float32: mean as the row's
+ * sum from +0 in order over d, x - mean, the mean of the squares likewise, + eps, 1 / sqrt, xhat = (x - mean)
+ * rstd, y = xhat gain (+ bias)), which wasm's Mean, Sub, Square, Add, Rsqrt and Mul kernels give: one kernel, run
+ * by {@link heapLoops}, instead of eight over [N, d] (`RowNorm`, for decoding, computes in float64 instead).
+ */
+export function rowNormForwardConfig(): tf.KernelConfig {
+  return {
+    kernelName: ROW_NORM_FORWARD,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend: anyBackend, attrs }) => {
+      const backend = anyBackend as BackendWasm;
+      const { x, gain, bias } = inputs as { x: tf.TensorInfo; gain: tf.TensorInfo; bias?: tf.TensorInfo };
+      const { eps, center } = attrs as unknown as RowNormAttrs;
+      const width = gain.shape[0];
+      if (x.shape[x.shape.length - 1] !== width || (bias && bias.shape[0] !== width) || [x, gain, ...(bias ? [bias] : [])].some((t) => t.dtype !== 'float32')) {
+        throw new Error(`RowNormForward: x [${x.shape}], gain [${gain.shape}]${bias ? ` and bias [${bias.shape}]` : ''} must be float32 with the gain's width last`);
+      }
+      const rows = tf.util.sizeFromShape(x.shape) / width;
+      const outputs = [backend.makeOutput([...x.shape], 'float32'), backend.makeOutput([...x.shape], 'float32'), backend.makeOutput([...x.shape.slice(0, -1), 1], 'float32')];
+      const [xAt, gainAt, outAt, xhatAt, rstdAt] = [x, gain, ...outputs].map((t) => heapAddress(backend, t));
+      heapLoops(backend).rowNormForward(xAt, gainAt, bias ? heapAddress(backend, bias) : 0, outAt, xhatAt, rstdAt, rows, width, eps, center ? 1 : 0, bias ? 1 : 0);
+      return outputs;
+    },
+  };
+}
+
 /** Name of the one-kernel gradient of a LayerNorm / RMSNorm over the last axis (see {@link rowNormGradConfig}). */
 export const ROW_NORM_GRAD = 'RowNormGrad';
 

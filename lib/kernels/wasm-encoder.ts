@@ -52,8 +52,11 @@ export const op = {
   f64Load: (offset: number) => [0x2b, 0, ...uleb(offset)],
   f64Store: (offset: number) => [0x39, 0, ...uleb(offset)],
   f32Zero: [0x43, 0, 0, 0, 0],
+  f32: (value: number) => [0x43, ...new Uint8Array(new Float32Array([value]).buffer)],
   f64: (value: number) => [0x44, ...f64Bytes(value)],
-  f32Add: [0x92], f32Sub: [0x93], f32Mul: [0x94],
+  f32Sqrt: [0x91], f32Add: [0x92], f32Sub: [0x93], f32Mul: [0x94], f32Div: [0x95],
+  /** unsigned i32 -> float32 (rounded to nearest even). */
+  f32ConvertI32U: [0xb3],
   f64Sqrt: [0x9f], f64Add: [0xa0], f64Sub: [0xa1], f64Mul: [0xa2], f64Div: [0xa3],
   /** float64 -> float32, rounded to nearest even (what a Float32Array store does). */
   f32DemoteF64: [0xb6],

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { CausalMaskAttrs } from '../kernels/causal-products';
-import { geluArgument, geluTanhGrad, maskedMatMul, rowNormGrad, softmaxGrad } from '../kernels/fused-ops';
+import { geluArgument, geluTanhGrad, maskedMatMul, rowNormForward, rowNormGrad, softmaxGrad } from '../kernels/fused-ops';
 import { GELU_A, GELU_C } from '../kernels/gelu-grad';
 
 /** `x @ w (+ b)` for x [N, in], w [in, out], b [out]. */
@@ -19,23 +19,20 @@ export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tens
 type CustomGradFunc = Parameters<typeof tf.customGrad>[0];
 
 /**
- * A norm over the last axis with its gradient written out: the forward pass is the composite ops (x - mean
- * when `b` is given, then * rsqrt(mean square + eps), * g, + b); the backward pass is one `RowNormGrad` kernel
- * where the backend has it, else the same formula in ops, instead of the automatic gradient of the forward
- * ops (about 25 kernels over [rows, d]).
+ * A norm over the last axis with its gradient written out: the forward pass is x - mean when `b` is given, then
+ * * rsqrt(mean square + eps), * g, + b, as one `RowNormForward` kernel where the backend has it, else as those
+ * ops (the same rounding); the backward pass is one `RowNormGrad` kernel where the backend has it, else the same
+ * formula in ops, instead of the automatic gradient of the forward ops (about 25 kernels over [rows, d]).
  */
 function rowNormWithGrad(x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D | undefined, eps: number): tf.Tensor2D {
   const center = b !== undefined;
   // customGrad passes (x, g[, b], save); the tensors are the closure's own, so only `save` is read from it.
   const op = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const save = args.pop() as tf.GradSaveFunc;
-    const centered = center ? tf.sub(x, tf.mean(x, -1, true)) : x;
-    const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(centered), -1, true), eps));
-    const xhat = tf.mul(centered, rstd);
-    const scaled = tf.mul(xhat, g);
+    const [value, xhat, rstd] = rowNormForward(x, g, b, eps) ?? rowNormForwardOps(x, g, b, eps);
     save([xhat, rstd]);
     return {
-      value: b ? tf.add(scaled, b) : scaled,
+      value,
       gradFunc: (dy: tf.Tensor, [savedXhat, savedRstd]: tf.Tensor[]) => {
         const grads = rowNormGrad(dy as tf.Tensor2D, savedXhat as tf.Tensor2D, savedRstd as tf.Tensor2D, g, center)
           ?? rowNormGradOps(dy, savedXhat, savedRstd, g, center);
@@ -44,6 +41,15 @@ function rowNormWithGrad(x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D | undefi
     };
   }) as CustomGradFunc);
   return (b ? op(x, g, b) : op(x, g)) as tf.Tensor2D;
+}
+
+/** [y, xhat, rstd] of {@link rowNormWithGrad} as tf ops (the rounding of `RowNormForward`). */
+function rowNormForwardOps(x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D | undefined, eps: number): tf.Tensor2D[] {
+  const centered = b ? tf.sub(x, tf.mean(x, -1, true)) : x;
+  const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(centered), -1, true), eps)) as tf.Tensor2D;
+  const xhat = tf.mul(centered, rstd) as tf.Tensor2D;
+  const scaled = tf.mul(xhat, g) as tf.Tensor2D;
+  return [b ? tf.add(scaled, b) : scaled, xhat, rstd];
 }
 
 /** The gradients [dx, dg, db] of {@link rowNormWithGrad} as tf ops (the formula of `RowNormGrad`). */

@@ -66,6 +66,37 @@ test('geluArgument: x (linear + quadratic x^2) with every operation rounded to f
   tf.dispose([xT, out]);
 });
 
+test('rowNormForward: LayerNorm and RMSNorm rows in float32, each sum from +0 in order, bit for bit, rstd one per row', () => {
+  const [rows, width] = [9, 23]; // five steps of four and three alone per row
+  const f = Math.fround;
+  const x = spread(rows * width, 8, 4);
+  const [gain, bias] = [spread(width, 9, 1.5), spread(width, 10, 0.5)];
+  const eps = 1e-5;
+  for (const [center, hasBias] of [[1, 1], [1, 0], [0, 0]]) {
+    const want = { out: new Float32Array(rows * width), xhat: new Float32Array(rows * width), rstd: new Float32Array(rows) };
+    for (let r = 0; r < rows; r++) {
+      const row = x.subarray(r * width, (r + 1) * width);
+      const mean = center ? f(row.reduce((sum, v) => f(sum + v), 0) / width) : 0;
+      const rstd = f(1 / f(Math.sqrt(f(f(row.reduce((sum, v) => f(sum + f(f(v - mean) * f(v - mean))), 0) / width) + f(eps)))));
+      want.rstd[r] = rstd;
+      row.forEach((v, c) => {
+        const h = f(f(v - mean) * rstd);
+        want.xhat[r * width + c] = h;
+        want.out[r * width + c] = hasBias ? f(f(h * gain[c]) + bias[c]) : f(h * gain[c]);
+      });
+    }
+    const [xT, gT, bT] = [x, gain, bias].map((v) => tf.tensor1d(v));
+    const [out, xhat, rstd] = [rows * width, rows * width, rows].map((n) => tf.fill([n + 1], 7.5));
+    heapLoops(backend).rowNormForward(at(xT), at(gT), at(bT), at(out), at(xhat), at(rstd), rows, width, eps, center, hasBias);
+    for (const [got, expected] of [[out, want.out], [xhat, want.xhat], [rstd, want.rstd]] as const) {
+      const data = got.dataSync() as Float32Array;
+      expect(bitDifferences(data.slice(0, expected.length), expected)).toBe(0);
+      expect(data[expected.length]).toBe(7.5);
+    }
+    tf.dispose([xT, gT, bT, out, xhat, rstd]);
+  }
+});
+
 test('adamwStep: m\', v\' and p\' of AdamW (Loshchilov & Hutter, Algorithm 2) bit for bit, with and without decay and a gradient scale', () => {
   const n = 777;
   const [p, m, g] = [spread(n, 3, 2), spread(n, 4, 0.1), spread(n, 5, 0.5)];

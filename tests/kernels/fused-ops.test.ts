@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend';
-import { adamwStep, decodeAttention, geluArgument, geluTanhGrad, rowNorm, rowNormGrad, softmaxGrad } from '../../lib/kernels';
+import { adamwStep, decodeAttention, geluArgument, geluTanhGrad, rowNorm, rowNormForward, rowNormGrad, softmaxGrad } from '../../lib/kernels';
 import { GELU_A, GELU_C } from '../../lib/kernels/gelu-grad';
 import { attention, attentionBias, geluTanh, layerNorm, rmsNorm, softmax, splitHeads } from '../../lib/model/layers';
 
@@ -308,6 +308,27 @@ describe('SoftmaxGrad (the gradient of softmax over the last axis)', () => {
       expect(() => softmaxGrad(tf.ones([2, 3]), tf.ones([3, 2]))).toThrow('SoftmaxGrad: dy [2,3] and y [3,2] must have the same shape');
     });
   });
+});
+
+test('RowNormForward is the composite ops of a LayerNorm and an RMSNorm (y, xhat, rstd), bit for bit, and undefined on cpu', async () => {
+  const x = tf.tensor2d(Array.from({ length: 5 * 13 }, (_, i) => Math.cos(i * 0.9) * (1 + (i % 4))), [5, 13]);
+  const g = tf.tensor1d(Array.from({ length: 13 }, (_, i) => 0.5 + i / 7));
+  const b = tf.tensor1d(Array.from({ length: 13 }, (_, i) => Math.sin(i)));
+  const same = (got: tf.Tensor, want: tf.Tensor) => Array.from(got.dataSync()).map((v, i) => Object.is(v, want.dataSync()[i]));
+  tf.tidy(() => {
+    for (const bias of [b, undefined]) {
+      const centered = bias ? tf.sub(x, tf.mean(x, -1, true)) : x;
+      const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(centered), -1, true), 1e-5));
+      const xhat = tf.mul(centered, rstd);
+      const y = bias ? tf.add(tf.mul(xhat, g), bias) : tf.mul(xhat, g);
+      const fused = rowNormForward(x, g, bias, 1e-5)!;
+      expect(fused.map((t) => t.shape)).toEqual([[5, 13], [5, 13], [5, 1]]);
+      [y, xhat, rstd].forEach((want, i) => expect(same(fused[i], want)).not.toContain(false));
+    }
+  });
+  await tf.setBackend('cpu');
+  expect(rowNormForward(x, g, b, 1e-5)).toBeUndefined();
+  tf.dispose([x, g, b]);
 });
 
 test('GeluArgument is the composite ops of geluTanh\'s sigmoid argument, bit for bit, and undefined on cpu', async () => {
