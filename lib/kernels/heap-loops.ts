@@ -255,17 +255,15 @@ const sumOfSquares = fn('sumOfSquares',
  * A LayerNorm (`center` 1) or RMSNorm (0) of rows of `width` in float32, every operation rounded as the tf ops of
  * the model's norm round it: mean = (the row's sum from +0 in order) / width (0 without centering, and x - 0 is
  * x), rstd = 1 / sqrt((the sum of (x - mean)^2 in order) / width + eps), xhat = (x - mean) rstd, then
- * out = xhat gain (+ bias with `hasBias`), four values a step in the last pass. Writes out, xhat and rstd (one per row).
+ * out = xhat gain (+ bias with `hasBias`). Writes out, xhat and rstd (one per row). Four rows a pass keep four
+ * independent sums going (each still in its row's order); the last pass runs four values a step.
  */
 const rowNormForward = fn('rowNormForward',
   [['x', I32], ['gain', I32], ['bias', I32], ['out', I32], ['xhat', I32], ['rstd', I32], ['rows', I32], ['width', I32], ['eps', F32], ['center', I32], ['hasBias', I32]],
-  [['row', I32], ['left', I32], ['px', I32], ['pg', I32], ['pb', I32], ['sum', F32], ['mean', F32], ['r', F32], ['centered', F32], ['count', F32], ['h', V128]],
+  [['pass', I32], ['left', I32], ['px', I32], ['pg', I32], ['pb', I32], ['p0', I32], ['p1', I32], ['p2', I32], ['p3', I32], ['rowBytes', I32],
+    ['sum0', F32], ['sum1', F32], ['sum2', F32], ['sum3', F32], ['mean0', F32], ['mean1', F32], ['mean2', F32], ['mean3', F32],
+    ['r0', F32], ['r1', F32], ['r2', F32], ['r3', F32], ['mean', F32], ['r', F32], ['centered', F32], ['count', F32], ['h', V128]],
   (l) => {
-    const sumOver = (term: number[]) => [
-      ...op.f32Zero, ...op.set(l.sum), ...op.get(l.x), ...op.set(l.px),
-      ...countDown(l.left, op.get(l.width), [...op.get(l.sum), ...term, ...op.f32Add, ...op.set(l.sum), ...advance(l.px, 4)]),
-    ];
-    const centered = [...op.get(l.px), ...op.f32Load(0), ...op.get(l.mean), ...op.f32Sub];
     // h = (x - mean) rstd, stored to xhat; out = h gain (+ bias): `lanes` 4 (vectors) or 1
     const normalise = (lanes: 1 | 4, withBias: boolean) => {
       const [load, store, sub, mul, add, splat] = lanes === 4
@@ -280,19 +278,40 @@ const rowNormForward = fn('rowNormForward',
         ...[l.px, l.pg, l.pb, l.xhat, l.out].flatMap((pointer) => advance(pointer, 4 * lanes)),
       ]);
     };
+    // `rows` rows from x: their sums side by side, then each row's last pass
+    const block = (rows: number) => {
+      const each = (f: (q: number) => number[]) => Array.from({ length: rows }, (_, q) => f(q)).flat();
+      const sums = (term: (q: number) => number[]) => [
+        ...each((q) => [...op.f32Zero, ...op.set(l.sum0 + q), ...op.get(l.x), ...op.get(l.rowBytes), ...op.i32(q), ...op.i32Mul, ...op.i32Add, ...op.set(l.p0 + q)]),
+        ...countDown(l.left, op.get(l.width), each((q) => [...op.get(l.sum0 + q), ...term(q), ...op.f32Add, ...op.set(l.sum0 + q), ...advance(l.p0 + q, 4)])),
+      ];
+      const centered = (q: number) => [...op.get(l.p0 + q), ...op.f32Load(0), ...op.get(l.mean0 + q), ...op.f32Sub];
+      return [
+        ...each((q) => [...op.f32Zero, ...op.set(l.mean0 + q)]),
+        ...op.get(l.center), ...op.if,
+        ...sums((q) => [...op.get(l.p0 + q), ...op.f32Load(0)]),
+        ...each((q) => [...op.get(l.sum0 + q), ...op.get(l.count), ...op.f32Div, ...op.set(l.mean0 + q)]),
+        ...op.end,
+        ...sums((q) => [...centered(q), ...op.set(l.centered), ...op.get(l.centered), ...op.get(l.centered), ...op.f32Mul]),
+        // r = 1 / sqrt(sum / width + eps)
+        ...each((q) => [
+          ...op.f32(1), ...op.get(l.sum0 + q), ...op.get(l.count), ...op.f32Div, ...op.get(l.eps), ...op.f32Add, ...op.f32Sqrt, ...op.f32Div, ...op.set(l.r0 + q),
+          ...op.get(l.rstd), ...op.get(l.r0 + q), ...op.f32Store(0), ...advance(l.rstd, 4),
+        ]),
+        ...op.get(l.x), ...op.set(l.px),
+        ...each((q) => [
+          ...op.get(l.mean0 + q), ...op.set(l.mean), ...op.get(l.r0 + q), ...op.set(l.r),
+          ...op.get(l.gain), ...op.set(l.pg), ...op.get(l.bias), ...op.set(l.pb),
+          ...op.get(l.hasBias), ...op.if, ...normalise(4, true), ...normalise(1, true), ...op.else, ...normalise(4, false), ...normalise(1, false), ...op.end,
+        ]),
+        ...op.get(l.px), ...op.set(l.x),
+      ];
+    };
     return [
       ...op.get(l.width), ...op.f32ConvertI32U, ...op.set(l.count),
-      ...countDown(l.row, op.get(l.rows), [
-        ...op.f32Zero, ...op.set(l.mean),
-        ...op.get(l.center), ...op.if, ...sumOver([...op.get(l.px), ...op.f32Load(0)]), ...op.get(l.sum), ...op.get(l.count), ...op.f32Div, ...op.set(l.mean), ...op.end,
-        ...sumOver([...centered, ...op.set(l.centered), ...op.get(l.centered), ...op.get(l.centered), ...op.f32Mul]),
-        // r = 1 / sqrt(sum / width + eps)
-        ...op.f32(1), ...op.get(l.sum), ...op.get(l.count), ...op.f32Div, ...op.get(l.eps), ...op.f32Add, ...op.f32Sqrt, ...op.f32Div, ...op.set(l.r),
-        ...op.get(l.rstd), ...op.get(l.r), ...op.f32Store(0), ...advance(l.rstd, 4),
-        ...op.get(l.x), ...op.set(l.px), ...op.get(l.gain), ...op.set(l.pg), ...op.get(l.bias), ...op.set(l.pb),
-        ...op.get(l.hasBias), ...op.if, ...normalise(4, true), ...normalise(1, true), ...op.else, ...normalise(4, false), ...normalise(1, false), ...op.end,
-        ...op.get(l.px), ...op.set(l.x),
-      ]),
+      ...op.get(l.width), ...op.i32(4), ...op.i32Mul, ...op.set(l.rowBytes),
+      ...countDown(l.pass, [...op.get(l.rows), ...op.i32(2), 0x76 /* i32.shr_u */], block(4)),
+      ...countDown(l.pass, [...op.get(l.rows), ...op.i32(3), 0x71 /* i32.and */], block(1)),
     ];
   });
 
