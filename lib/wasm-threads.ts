@@ -131,3 +131,16 @@ export function productThreads(macs: number): number {
 export function runProduct<T>(macs: number, product: () => T): T {
   return poolCount ? withWasmThreads(productThreads(macs), product) : product();
 }
+
+/**
+ * Kernels with an exp per value (`Softmax`, `Sigmoid`) on at least this many values run on XNNPACK's whole pool
+ * even inside {@link trainingKernels}: they are bound by arithmetic, and two threads halve them (attention's
+ * softmax over [16, 4, 128, 128], GELU's sigmoid over [2048, 512]), where adds and products of two tensors are
+ * bound by memory and gain nothing.
+ */
+export const POOLED_EXP_VALUES = 1 << 18;
+
+/** Runs `kernel` (an XNNPACK kernel with an exp per value, over `values` values) on the whole pool when it is large. */
+export function runExpKernel<T>(values: number, kernel: () => T): T {
+  return poolCount && values >= POOLED_EXP_VALUES ? withWasmThreads(poolCount.threads, kernel) : kernel();
+}

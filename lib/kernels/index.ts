@@ -17,7 +17,7 @@ import { sharedCastConfig, sharedIdentityConfig } from './shared-identity';
 import { softmaxGradConfig } from './softmax-grad';
 import { squaredNormConfig } from './squared-norm';
 import { PackedWeights } from './packed-weights';
-import { pooledFusedMatMulConfig } from './pooled-fused-matmul';
+import { pooledExpKernelConfig, pooledFusedMatMulConfig } from './pooled-kernels';
 import { TransposeCache } from './transpose-cache';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum';
 import { wasmKernel } from './wasm-ops';
@@ -44,6 +44,8 @@ const REPLACEMENTS: Record<string, (shipped: tf.KernelConfig) => tf.KernelConfig
   Concat: heapConcatConfig,
   Transpose: heapTransposeConfig,
   _FusedMatMul: pooledFusedMatMulConfig,
+  Softmax: pooledExpKernelConfig,
+  Sigmoid: pooledExpKernelConfig,
 };
 
 let shipped: Map<string, tf.KernelConfig> | undefined;
@@ -52,19 +54,21 @@ let fast = false;
 /**
  * Makes the wasm backend complete and fast for training a transformer (idempotent):
  * - registers `UnsortedSegmentSum` (the gradient of `tf.gather`, i.e. of embeddings), which wasm lacks, and
- *   the one-kernel `RowNorm`, `DecodeAttention` and `DecodeBlock` that decoding uses, `GeluArgument` in GELU's
- *   forward pass, `RowNormForward`, `RowNormGrad`, `GeluTanhGrad` and `SoftmaxGrad` that the norms' forward and
- *   backward passes, GELU's and attention's softmax's
- *   gradients use, and `AdamWStep` and `SquaredNorm` that the optimizer and gradient clipping
- *   use (see `rowNorm`, `decodeAttention`, `rowNormGrad`, `geluTanhGrad`, `adamwStep`, `squaredNorm`);
+ *   the one-kernel `RowNorm`, `DecodeAttention` and `DecodeBlock` that decoding uses, `RowNormForward` and
+ *   `GeluArgument` in training's forward pass, `RowNormGrad`, `GeluTanhGrad` and `SoftmaxGrad` that the norms',
+ *   GELU's and attention's softmax's gradients use, and `AdamWStep` and `SquaredNorm` that the optimizer and
+ *   gradient clipping use (see `rowNorm`, `decodeAttention`, `rowNormForward`, `geluArgument`, `rowNormGrad`,
+ *   `geluTanhGrad`, `softmaxGrad`, `adamwStep`, `squaredNorm`);
  * - replaces `BatchMatMul` by a kernel that sends every product to a fast path (XNNPACK, or a sequential wasm SIMD
  *   product with XNNPACK's rounding for weight gradients and attention's per-head products; 4-7x faster training),
+ *   and adds `MaskedBatchMatMul`, attention's products that skip what the causal mask hides (see `maskedMatMul`),
  *   `Pow` by repeated multiplication for exponents 1-4 (GELU's x^3), `Identity` (run on every tensor saved
  *   for the backward pass) and same-dtype `Cast` by ones that share the buffer instead of copying it,
  *   `GatherV2` by row copies for embedding lookups, `Sum` over leading axes (bias and gain gradients) by
  *   a loop without a transpose, `Slice` / `SplitV` / `Concat` by copies in the heap, and `Transpose` of the
- *   last two axes by a loop that reads eight rows a pass, and wraps `_FusedMatMul` so that a large product runs on
- *   XNNPACK's whole thread pool while decoding limits it to one thread (see `runProduct`);
+ *   last two axes by a wasm loop in 4 x 4 blocks, and wraps `_FusedMatMul` so that a large product runs on
+ *   XNNPACK's whole thread pool while decoding limits it to one thread (see `runProduct`), and `Softmax` and
+ *   `Sigmoid` so that a large one does while a training step limits it (see `runExpKernel`);
  * the replacements only on the pinned tfjs-backend-wasm version: on another one the shipped kernels stay
  * (correct, slower) with a warning. Safe before or after `tf.setBackend('wasm')`. Called by `initBackend`.
  */
@@ -86,8 +90,9 @@ export function registerWasmKernels(): void {
 }
 
 /**
- * Switches wasm's `BatchMatMul`, `Pow`, `Identity`, `Cast`, `GatherV2`, `Sum`, `Slice`, `SplitV`, `Concat`, `Transpose` and `_FusedMatMul`
- * between the project's fast kernels (`true`) and the shipped ones (`false`), e.g. to measure the difference.
+ * Switches wasm's `BatchMatMul`, `Pow`, `Identity`, `Cast`, `GatherV2`, `Sum`, `Slice`, `SplitV`, `Concat`, `Transpose`,
+ * `_FusedMatMul`, `Softmax` and `Sigmoid` between the project's fast kernels (`true`) and the shipped ones
+ * (`false`), e.g. to measure the difference (`MaskedBatchMatMul` exists only with the fast ones).
  * Requires `registerWasmKernels()` to have installed them.
  */
 export function setFastWasmKernels(enabled: boolean): void {

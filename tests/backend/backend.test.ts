@@ -111,12 +111,12 @@ describe('RRL_WASM_THREADS', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rrl-threads-'));
     try {
       const child = runChild(dir, [
-        ...imports(['initBackend:lib/backend', 'runProduct, trainingKernels, wasmThreads, withWasmThreads:lib/wasm-threads', 'trainAndSample, largeProducts:tests/backend/threads-workload']),
+        ...imports(['initBackend:lib/backend', 'runExpKernel, runProduct, trainingKernels, wasmThreads, withWasmThreads:lib/wasm-threads', 'trainAndSample, largeProducts:tests/backend/threads-workload']),
         `import { getThreadsCount } from ${JSON.stringify(require.resolve('@tensorflow/tfjs-backend-wasm'))};`,
         'initBackend().then(async (info) => {',
         '  const pool = { reason: info.reason, pool: getThreadsCount(), now: wasmThreads(), inside: withWasmThreads(1, () => wasmThreads()), after: wasmThreads() };',
         '  const perProduct = withWasmThreads(1, () => [runProduct(1 << 22, () => wasmThreads()), runProduct((1 << 22) - 1, () => wasmThreads())]);',
-        '  const training = [trainingKernels(() => [wasmThreads(), runProduct(1 << 22, () => wasmThreads())]), wasmThreads()];',
+        '  const training = [trainingKernels(() => [wasmThreads(), runProduct(1 << 22, () => wasmThreads()), runExpKernel(1 << 18, () => wasmThreads()), runExpKernel((1 << 18) - 1, () => wasmThreads())]), wasmThreads()];',
         '  const large = withWasmThreads(1, () => largeProducts());',
         '  const pooled = largeProducts();',
         '  console.log(JSON.stringify({ ...pool, perProduct, training, large, pooled, ...(await trainAndSample()) }));',
@@ -131,8 +131,9 @@ describe('RRL_WASM_THREADS', () => {
       expect(threaded).toMatchObject({ pool: 2, now: 2, inside: 1, after: 2 });
       // while decoding limits the pool to one thread, a large product still gets both, a smaller one does not
       expect(threaded.perProduct).toEqual([2, 1]);
-      // a training step's element-wise kernels on the calling thread, its large products on both; restored after
-      expect(threaded.training).toEqual([[1, 2], 2]);
+      // a training step's element-wise kernels on the calling thread, its large products and large softmax or
+      // sigmoid on both; restored after
+      expect(threaded.training).toEqual([[1, 2, 2, 1], 2]);
       expect(threaded.large).toEqual(large);
       expect(threaded.pooled).toEqual(large); // outside decoding: XNNPACK's pool and the sequential product's workers
       expect(threaded.reason).toContain('wasm: XNNPACK, SIMD, 2 threads (decoding on 1)');

@@ -32,7 +32,8 @@ export async function trainAndSample(): Promise<{ losses: number[]; weights: str
  * and for the sequential product a weight gradient `x^T dy` (x [256, 96], dy [256, 160]: rows split) and
  * per-head products [4, 4, 64, 32] x [4, 4, 32, 64] (heads split), and attention's masked products: scores of
  * [2, 2, 128, 32] by [2, 2, 128, 32] (heads split) and one product p^T dy of [512, 512] by [512, 32] (its blocks of
- * rows split).
+ * rows split), and the kernels with an exp per value that run on the whole pool: softmax over [16, 4, 128, 128] and
+ * sigmoid over [2048, 512].
  */
 export function largeProducts(): string[] {
   return tf.tidy(() => {
@@ -46,6 +47,7 @@ export function largeProducts(): string[] {
       tf.matMul(uniform([4, 4, 64, 32], 6), uniform([4, 4, 32, 64], 7)),
       maskedMatMul(uniform([2, 2, 128, 32], 8), uniform([2, 2, 128, 32], 9), { transposeA: false, transposeB: true, queries: 128, past: 0, masked: 'output' })!,
       maskedMatMul(uniform([1, 1, 512, 512], 10), uniform([1, 1, 512, 32], 11), { transposeA: true, transposeB: false, queries: 512, past: 0, masked: 'a' })!,
+      tf.softmax(tf.mul(uniform([16, 4, 128, 128], 12), 8)), tf.sigmoid(tf.mul(uniform([2048, 512], 13), 6)),
     ].map((t) => createHash('sha256').update(Buffer.from((t.dataSync() as Float32Array).buffer)).digest('hex'));
   });
 }

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import { runProduct } from '../wasm-threads';
+import { runExpKernel, runProduct } from '../wasm-threads';
 
 /**
  * `_FusedMatMul` for the wasm backend: the shipped kernel (XNNPACK), run on XNNPACK's whole thread pool when the
@@ -14,6 +14,22 @@ export function pooledFusedMatMulConfig(shipped: tf.KernelConfig): tf.KernelConf
       const outputs = transposeB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1];
       const macs = a.shape.reduce((p, d) => p * d, 1) * outputs;
       return runProduct(macs, () => shipped.kernelFunc(args));
+    },
+  };
+}
+
+/**
+ * `Softmax` and `Sigmoid` for the wasm backend: the shipped kernels (XNNPACK), run on XNNPACK's whole thread pool
+ * when their input is large, also inside a training step's `trainingKernels` (see `runExpKernel`); the same results
+ * (each value, or each softmax row, is computed by one thread).
+ */
+export function pooledExpKernelConfig(shipped: tf.KernelConfig): tf.KernelConfig {
+  return {
+    ...shipped,
+    kernelFunc: (args) => {
+      const { logits, x } = args.inputs as { logits?: tf.TensorInfo; x?: tf.TensorInfo };
+      const input = (logits ?? x)!;
+      return runExpKernel(input.shape.reduce((p, d) => p * d, 1), () => shipped.kernelFunc(args));
     },
   };
 }
