@@ -192,8 +192,8 @@ function routedBatchMatMul(
       // A(i, t) in a stored [m, k] matrix, or in a stored [k, m] one when transposed
       const [aRow, aCol] = transposeA ? [1, m] : [k, 1];
       // The calls for one product, at offsets from its operands, run for every product of the batch. With threads,
-      // each takes a share of the products (attention's heads) or of one product's blocks of rows: calls that write
-      // disjoint parts of C; every output's sum over t stays on one thread, in order.
+      // each takes the next (product, unit) task (attention's heads, or blocks of one product's rows) until none is
+      // left: units write disjoint parts of C, and every output's sum over t stays on one thread, in order.
       const products = sizeOf(outBatch);
       const bases = Array.from({ length: products }, (_, i) => [
         aBase + operandBatchIndex(i, outBatch, aBatch) * m * k, bBase + operandBatchIndex(i, outBatch, bBatch) * k * n, outBase + i * m * n,
