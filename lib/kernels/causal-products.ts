@@ -39,18 +39,18 @@ export interface ProductShape {
   aCol: number;
 }
 
-
 /** Rows per block: the first block of a product reads up to this many keys it need not. */
 const blockRows = (queries: number): number => 8 * Math.ceil(queries / 256);
 
 /**
- * The blocks of rows of one masked product (units of a GemmJob), each with the calls that compute what the mask leaves visible (and
- * write +0 over the rest of C, with calls over no terms), at offsets from the product's A, B and C (see GemmJob).
+ * The blocks of rows of one masked product (the units of a GemmJob), each with the calls that compute what the mask
+ * leaves visible (and write +0 over the rest of C, with calls over no terms), at offsets from the product's A, B
+ * and C.
  */
 export function causalUnits(mask: CausalMaskAttrs, shape: ProductShape): GemmCall[][] {
   const { m, n, k, aRow, aCol } = shape;
   const { queries, past } = mask;
-  const rowsByKeys = mask.masked === 'a' && mask.transposeA; // C [keys, query rows' columns]: dK, dV
+  const rowsByKeys = mask.masked === 'a' && mask.transposeA; // C [keys, n]: dk = ds^T q, dv = p^T dy
   const groups = (rowsByKeys ? k : m) / queries;
   const step = blockRows(queries);
   const units: GemmCall[][] = [];

@@ -183,12 +183,12 @@ export function productCalls(
 const instances = new WeakMap<BackendWasm, SequentialGemm>();
 
 /**
- * The job block shared by every worker: [job number, done job number of workers 1-8, task count, next task, unit
- * count, product count, call count, 3 unused], then the units' (first call, call count), the calls (11 ints each:
- * byte arguments) and the products' bases (3 ints each, bytes).
+ * The job block shared by every worker: [job number, the job number each of workers 1-8 has done, task count, next
+ * task, unit count, call count], then the units' (first call, call count), the calls (11 ints each: byte
+ * arguments) and the products' bases (3 ints each, bytes).
  */
-const HEADER = 16;
-const [JOB, DONE, TASKS, NEXT, UNITS, PRODUCTS, CALLS] = [0, 1, 9, 10, 11, 12, 13];
+const HEADER = 13;
+const [JOB, DONE, TASKS, NEXT, UNITS, CALLS] = [0, 1, 9, 10, 11, 12];
 const MAX_WORKERS = 8;
 const MAX_UNITS = 1024;
 const MAX_CALLS = 8192;
@@ -268,7 +268,7 @@ export function sequentialGemm(backend: BackendWasm): SequentialGemm {
       });
       words.set(bases.map((offset) => 4 * offset), at);
       const tasks = units.length * (bases.length / 3);
-      [words[TASKS], words[UNITS], words[PRODUCTS], words[CALLS], words[NEXT]] = [tasks, units.length, bases.length / 3, callCount, 0];
+      [words[TASKS], words[UNITS], words[CALLS], words[NEXT]] = [tasks, units.length, callCount, 0];
       job += 1;
       Atomics.store(words, JOB, job);
       Atomics.notify(words, JOB); // every worker made so far takes tasks
