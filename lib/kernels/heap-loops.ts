@@ -2,13 +2,15 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { backendMemory, countDown, F32, F64, heapAddress, I32, instantiate, MAX_PAGES, op, V128, wasmModule, type WasmFunction } from './wasm-encoder';
 
 /**
- * The element and row loops of the project's own kernels (GeluArgument, GeluTanhGrad, RowNormGrad, AdamWStep, SquaredNorm,
- * SoftmaxGrad, the leading-axis Sum, the copies of Slice, SplitV and Concat, and Transpose's of the last two axes) as wasm functions on the backend's heap. Each computes in float64 from float32 inputs and
- * rounds once to float32 on store, with the same operations in the same order as the formula in its kernel's
- * documentation, so the results are what those formulas give in JS, bit for bit (float64 +, -, *, / and sqrt
- * are correctly rounded in both; float32 -> float64 is exact and float64 -> float32 rounds to nearest even in
- * both); `geluArgument`, `sumOfSquares`, `softmaxGrad` and AdamW's gradient scale compute in float32, as the tf ops they replace. They ran 2-4x
- * faster than the same loops in JS, which copied chunks of the heap into scratch arrays to run at all well.
+ * The element and row loops of the project's own kernels (GeluArgument, GeluTanhGrad, RowNormForward, RowNormGrad,
+ * AdamWStep, SquaredNorm, SoftmaxGrad, the leading-axis Sum, the copies of Slice, SplitV and Concat, and
+ * Transpose's of the last two axes) as wasm functions on the backend's heap. GeluTanhGrad, RowNormGrad, AdamWStep
+ * and the Sum compute in float64 from float32 inputs and round once to float32 on store, with the same operations
+ * in the same order as the formula in their kernels' documentation, so the results are what those formulas give in
+ * JS, bit for bit (float64 +, -, *, / and sqrt are correctly rounded in both; float32 -> float64 is exact and
+ * float64 -> float32 rounds to nearest even in both); `geluArgument`, `rowNormForward`, `sumOfSquares`,
+ * `softmaxGrad` and AdamW's gradient scale compute in float32, as the tf ops they replace. They ran 2-4x faster
+ * than the same loops in JS, which copied chunks of the heap into scratch arrays to run at all well.
  *
  * Arguments are byte addresses into the heap and counts; float64 sums that outlive a row go to `sums`, a scratch
  * area of at least `columns` float64 values.
@@ -36,7 +38,10 @@ export interface HeapLoops {
   copyRuns(source: number, sourceStride: number, target: number, targetStride: number, runBytes: number, runs: number): void;
   /** `count` [rows, cols] matrices of 32-bit values at `source`, each transposed to [cols, rows] at `target`. */
   transposeMatrices(source: number, target: number, rows: number, cols: number, count: number): void;
-  /** y, xhat and rstd of a LayerNorm (`center` 1) or RMSNorm (0) over rows of `width`, in float32 as tf ops round them (see `rowNormForwardConfig`). */
+  /**
+   * y, xhat and rstd of a LayerNorm (`center` 1) or RMSNorm (0) over rows of `width`, in float32 as tf ops round
+   * them (see `rowNormForwardConfig`).
+   */
   rowNormForward(x: number, gain: number, bias: number, out: number, xhat: number, rstd: number, rows: number, width: number, eps: number, center: number, hasBias: number): void;
   /** dx of a LayerNorm (`center` 1) or RMSNorm (0) and dgain (see `rowNormGradConfig`) for rows of `width`. */
   rowNormGrad(dy: number, xhat: number, rstd: number, gain: number, dx: number, dGain: number, sums: number,
@@ -60,6 +65,9 @@ const store = (pointer: number, value: number[]) => [...op.get(pointer), ...valu
 const advance = (pointer: number, bytes: number) => [...op.get(pointer), ...op.i32(bytes), ...op.i32Add, ...op.set(pointer)];
 /** A binary operation (`operation`: float64 or f64x2) of two instruction sequences' values. */
 const bin = (a: number[], operation: number[], b: number[]) => [...a, ...b, ...operation];
+/** The steps of `width` values (a power of two) in the count in local `n`, and the values left after them. */
+const steps = (n: number, width: number) => [...op.get(n), ...op.i32(Math.log2(width)), ...op.i32ShrU];
+const leftOver = (n: number, width: number) => [...op.get(n), ...op.i32(width - 1), ...op.i32And];
 
 /**
  * An element loop's arithmetic on one value a step (float64) or two (the lanes of f64x2): each lane of an f64x2
@@ -119,11 +127,35 @@ function elementLoop(n: number, left: number, pointers: Array<number | [number, 
     ...step(lanes, (name) => l[lanes.width === 1 ? name : `${name}Pair`]),
     ...pointers.flatMap((pointer) => (typeof pointer === 'number' ? advance(pointer, 4 * lanes.width) : advance(pointer[0], pointer[1] * lanes.width))),
   ]);
-  return [...pass(TWO, [...op.get(n), ...op.i32(1), 0x76 /* i32.shr_u */]), ...pass(ONE, [...op.get(n), ...op.i32(1), 0x71 /* i32.and */])];
+  return [...pass(TWO, steps(n, 2)), ...pass(ONE, leftOver(n, 2))];
 }
 
 /** Locals [name, F64] and [name + 'Pair', V128] for each name (see {@link elementLoop}). */
 const valueLocals = (...names: string[]): Array<[string, number]> => names.flatMap((name) => [[name, F64], [`${name}Pair`, V128]] as Array<[string, number]>);
+
+/**
+ * float32 arithmetic on one value a step or four (the lanes of f32x4 round as float32 operations do); `load` and
+ * `store` take the address on the stack (store: then the value), `splat` puts a float32 in every lane.
+ */
+interface Lanes32 {
+  width: 1 | 4;
+  load: number[]; store: number[]; splat: number[];
+  add: number[]; sub: number[]; mul: number[];
+}
+
+const F32_ONE: Lanes32 = { width: 1, load: op.f32Load(0), store: op.f32Store(0), splat: [], add: op.f32Add, sub: op.f32Sub, mul: op.f32Mul };
+const F32_FOUR: Lanes32 = {
+  width: 4, load: op.v128Load(0), store: op.v128Store(0), splat: op.f32x4Splat, add: op.f32x4Add, sub: op.f32x4Sub, mul: op.f32x4Mul,
+};
+
+/**
+ * `step` over the count in local `n`: four values a step while four are left, then one at a time; each step then
+ * moves every local in `pointers` on by its values' bytes (float32).
+ */
+function float32Loop(n: number, left: number, pointers: number[], step: (lanes: Lanes32) => number[]): number[] {
+  const pass = (lanes: Lanes32, count: number[]) => countDown(left, count, [...step(lanes), ...pointers.flatMap((pointer) => advance(pointer, 4 * lanes.width))]);
+  return [...pass(F32_FOUR, steps(n, 4)), ...pass(F32_ONE, leftOver(n, 4))];
+}
 
 const geluTanhGrad = fn('geluTanhGrad',
   [['x', I32], ['s', I32], ['dy', I32], ['dx', I32], ['n', I32], ['slope', F64], ['cubic', F64]],
@@ -231,9 +263,9 @@ const columnSums = fn('columnSums',
       ...op.get(l.columns), ...op.i32(2), ...op.i32Shl, ...op.set(l.rowBytes),
       ...zeroSums(l.sums, l.columns, l.ps, l.left),
       // (x0 + x1) + (x2 + x3), four rows a pass, then the rows left one a pass
-      ...countDown(l.row, [...op.get(l.rows), ...op.i32(2), 0x76 /* i32.shr_u */],
+      ...countDown(l.row, steps(l.rows, 4),
         pass((x) => bin(bin(x.loadAt(at(0)), x.add, x.loadAt(at(1))), x.add, bin(x.loadAt(at(2)), x.add, x.loadAt(at(3)))), 4)),
-      ...countDown(l.row, [...op.get(l.rows), ...op.i32(3), 0x71 /* i32.and */], pass((x) => x.loadAt(at(0)), 1)),
+      ...countDown(l.row, leftOver(l.rows, 4), pass((x) => x.loadAt(at(0)), 1)),
       ...storeSums(l.sums, l.out, l.columns, l.ps, l.target, l.left),
     ];
   });
@@ -264,20 +296,15 @@ const rowNormForward = fn('rowNormForward',
     ['sum0', F32], ['sum1', F32], ['sum2', F32], ['sum3', F32], ['mean0', F32], ['mean1', F32], ['mean2', F32], ['mean3', F32],
     ['r0', F32], ['r1', F32], ['r2', F32], ['r3', F32], ['mean', F32], ['r', F32], ['centered', F32], ['count', F32], ['h', V128]],
   (l) => {
-    // h = (x - mean) rstd, stored to xhat; out = h gain (+ bias): `lanes` 4 (vectors) or 1
-    const normalise = (lanes: 1 | 4, withBias: boolean) => {
-      const [load, store, sub, mul, add, splat] = lanes === 4
-        ? [op.v128Load(0), op.v128Store(0), op.f32x4Sub, op.f32x4Mul, op.f32x4Add, op.f32x4Splat]
-        : [op.f32Load(0), op.f32Store(0), op.f32Sub, op.f32Mul, op.f32Add, []];
-      const count = lanes === 4 ? [...op.get(l.width), ...op.i32(2), 0x76 /* i32.shr_u */] : [...op.get(l.width), ...op.i32(3), 0x71 /* i32.and */];
-      const h = lanes === 4 ? l.h : l.centered;
-      return countDown(l.left, count, [
-        ...op.get(l.px), ...load, ...op.get(l.mean), ...splat, ...sub, ...op.get(l.r), ...splat, ...mul, ...op.set(h),
-        ...op.get(l.xhat), ...op.get(h), ...store,
-        ...op.get(l.out), ...op.get(h), ...op.get(l.pg), ...load, ...mul, ...(withBias ? [...op.get(l.pb), ...load, ...add] : []), ...store,
-        ...[l.px, l.pg, l.pb, l.xhat, l.out].flatMap((pointer) => advance(pointer, 4 * lanes)),
-      ]);
-    };
+    // h = (x - mean) rstd, stored to xhat; out = h gain (+ bias)
+    const normalise = (withBias: boolean) => float32Loop(l.width, l.left, [l.px, l.pg, l.pb, l.xhat, l.out], (x) => {
+      const h = x.width === 4 ? l.h : l.centered;
+      return [
+        ...op.get(l.px), ...x.load, ...op.get(l.mean), ...x.splat, ...x.sub, ...op.get(l.r), ...x.splat, ...x.mul, ...op.set(h),
+        ...op.get(l.xhat), ...op.get(h), ...x.store,
+        ...op.get(l.out), ...op.get(h), ...op.get(l.pg), ...x.load, ...x.mul, ...(withBias ? [...op.get(l.pb), ...x.load, ...x.add] : []), ...x.store,
+      ];
+    });
     // `rows` rows from x: their sums side by side, then each row's last pass
     const block = (rows: number) => {
       const each = (f: (q: number) => number[]) => Array.from({ length: rows }, (_, q) => f(q)).flat();
@@ -302,7 +329,7 @@ const rowNormForward = fn('rowNormForward',
         ...each((q) => [
           ...op.get(l.mean0 + q), ...op.set(l.mean), ...op.get(l.r0 + q), ...op.set(l.r),
           ...op.get(l.gain), ...op.set(l.pg), ...op.get(l.bias), ...op.set(l.pb),
-          ...op.get(l.hasBias), ...op.if, ...normalise(4, true), ...normalise(1, true), ...op.else, ...normalise(4, false), ...normalise(1, false), ...op.end,
+          ...op.get(l.hasBias), ...op.if, ...normalise(true), ...op.else, ...normalise(false), ...op.end,
         ]),
         ...op.get(l.px), ...op.set(l.x),
       ];
@@ -310,8 +337,8 @@ const rowNormForward = fn('rowNormForward',
     return [
       ...op.get(l.width), ...op.f32ConvertI32U, ...op.set(l.count),
       ...op.get(l.width), ...op.i32(4), ...op.i32Mul, ...op.set(l.rowBytes),
-      ...countDown(l.pass, [...op.get(l.rows), ...op.i32(2), 0x76 /* i32.shr_u */], block(4)),
-      ...countDown(l.pass, [...op.get(l.rows), ...op.i32(3), 0x71 /* i32.and */], block(1)),
+      ...countDown(l.pass, steps(l.rows, 4), block(4)),
+      ...countDown(l.pass, leftOver(l.rows, 4), block(1)),
     ];
   });
 
@@ -319,49 +346,34 @@ const rowNormForward = fn('rowNormForward',
 const geluArgument = fn('geluArgument',
   [['x', I32], ['out', I32], ['n', I32], ['linear', F32], ['quadratic', F32]],
   [['left', I32], ['xi', F32], ['xv', V128]],
-  (l) => {
-    const formula = (load: number[], set: number, get: number[], mul: number[], add: number[], constant: (local: number) => number[], storeOp: number[]) => [
-      ...op.get(l.x), ...load, ...op.set(set),
-      ...op.get(l.out), ...get, ...constant(l.linear), ...constant(l.quadratic), ...get, ...get, ...mul, ...mul, ...add, ...mul, ...storeOp,
-    ];
+  (l) => float32Loop(l.n, l.left, [l.x, l.out], (v) => {
+    const xi = v.width === 4 ? l.xv : l.xi;
     return [
-      ...countDown(l.left, [...op.get(l.n), ...op.i32(2), 0x76 /* i32.shr_u */], [
-        ...formula(op.v128Load(0), l.xv, op.get(l.xv), op.f32x4Mul, op.f32x4Add, (local) => [...op.get(local), ...op.f32x4Splat], op.v128Store(0)),
-        ...advance(l.x, 16), ...advance(l.out, 16),
-      ]),
-      ...countDown(l.left, [...op.get(l.n), ...op.i32(3), 0x71 /* i32.and */], [
-        ...formula(op.f32Load(0), l.xi, op.get(l.xi), op.f32Mul, op.f32Add, op.get, op.f32Store(0)),
-        ...advance(l.x, 4), ...advance(l.out, 4),
-      ]),
+      ...op.get(l.x), ...v.load, ...op.set(xi),
+      ...op.get(l.out), ...op.get(xi), ...op.get(l.linear), ...v.splat, ...op.get(l.quadratic), ...v.splat,
+      ...op.get(xi), ...op.get(xi), ...v.mul, ...v.mul, ...v.add, ...v.mul, ...v.store,
     ];
-  });
+  }));
 
 const softmaxGrad = fn('softmaxGrad',
   [['dy', I32], ['y', I32], ['dx', I32], ['rows', I32], ['width', I32]],
-  [['row', I32], ['left', I32], ['pdy', I32], ['py', I32], ['sum', F32], ['sumPair', V128]],
+  [['row', I32], ['left', I32], ['pdy', I32], ['py', I32], ['sum', F32]],
   (l) => {
     // pdy, py from the row's start (dy, y)
     const rowStart = [...op.get(l.dy), ...op.set(l.pdy), ...op.get(l.y), ...op.set(l.py)];
-    const product = (pointerDy: number, pointerY: number, load: number[]) => [...op.get(pointerDy), ...load, ...op.get(pointerY), ...load, ...op.f32Mul];
     return countDown(l.row, op.get(l.rows), [
       // s = sum of f32(dy y) in order
       ...rowStart, ...op.f32Zero, ...op.set(l.sum),
       ...countDown(l.left, op.get(l.width), [
-        ...op.get(l.sum), ...product(l.pdy, l.py, op.f32Load(0)), ...op.f32Add, ...op.set(l.sum),
+        ...op.get(l.sum), ...op.get(l.pdy), ...op.f32Load(0), ...op.get(l.py), ...op.f32Load(0), ...op.f32Mul, ...op.f32Add, ...op.set(l.sum),
         ...advance(l.pdy, 4), ...advance(l.py, 4),
       ]),
-      // dx = f32(dy y) - f32(s y), four values a step (float32 lanes round as float32 operations do), then one at a time
-      ...rowStart, ...op.get(l.sum), ...op.f32x4Splat, ...op.set(l.sumPair),
-      ...countDown(l.left, [...op.get(l.width), ...op.i32(2), 0x76 /* i32.shr_u */], [
+      // dx = f32(dy y) - f32(s y)
+      ...rowStart,
+      ...float32Loop(l.width, l.left, [l.pdy, l.py, l.dx], (v) => [
         ...op.get(l.dx),
-        ...op.get(l.pdy), ...op.v128Load(0), ...op.get(l.py), ...op.v128Load(0), ...op.f32x4Mul,
-        ...op.get(l.sumPair), ...op.get(l.py), ...op.v128Load(0), ...op.f32x4Mul, ...op.f32x4Sub, ...op.v128Store(0),
-        ...advance(l.pdy, 16), ...advance(l.py, 16), ...advance(l.dx, 16),
-      ]),
-      ...countDown(l.left, [...op.get(l.width), ...op.i32(3), 0x71 /* i32.and */], [
-        ...op.get(l.dx), ...product(l.pdy, l.py, op.f32Load(0)),
-        ...op.get(l.sum), ...op.get(l.py), ...op.f32Load(0), ...op.f32Mul, ...op.f32Sub, ...op.f32Store(0),
-        ...advance(l.pdy, 4), ...advance(l.py, 4), ...advance(l.dx, 4),
+        ...op.get(l.pdy), ...v.load, ...op.get(l.py), ...v.load, ...v.mul,
+        ...op.get(l.sum), ...v.splat, ...op.get(l.py), ...v.load, ...v.mul, ...v.sub, ...v.store,
       ]),
       ...op.get(l.pdy), ...op.set(l.dy), ...op.get(l.py), ...op.set(l.y),
     ]);
@@ -415,8 +427,8 @@ const transposeMatrices = fn('transposeMatrices',
       // p_r = row + r rowBytes: the pass's source rows from the column on; o: the target row of the column
       ...[0, 1, 2, 3].flatMap((r) => [...op.get(l.row), ...op.get(l.rowBytes), ...op.i32(r), ...op.i32Mul, ...op.i32Add, ...op.set(l.p0 + r)]),
       ...op.get(l.out), ...op.set(l.o),
-      ...(rows === 4 ? countDown(l.left, [...op.get(l.cols), ...op.i32(2), 0x76 /* i32.shr_u */], block) : []),
-      ...countDown(l.left, rows === 4 ? [...op.get(l.cols), ...op.i32(3), 0x71 /* i32.and */] : op.get(l.cols), column(rows)),
+      ...(rows === 4 ? countDown(l.left, steps(l.cols, 4), block) : []),
+      ...countDown(l.left, rows === 4 ? leftOver(l.cols, 4) : op.get(l.cols), column(rows)),
       ...op.get(l.row), ...op.get(l.rowBytes), ...op.i32(rows), ...op.i32Mul, ...op.i32Add, ...op.set(l.row),
       ...advance(l.out, 4 * rows),
     ];
@@ -425,8 +437,8 @@ const transposeMatrices = fn('transposeMatrices',
       ...op.get(l.rows), ...op.i32(4), ...op.i32Mul, ...op.set(l.outStride),
       ...countDown(l.matrix, op.get(l.count), [
         ...op.get(l.source), ...op.set(l.row), ...op.get(l.target), ...op.set(l.out),
-        ...countDown(l.pass, [...op.get(l.rows), ...op.i32(2), 0x76 /* i32.shr_u */], rowsOf(4)),
-        ...countDown(l.pass, [...op.get(l.rows), ...op.i32(3), 0x71 /* i32.and */], rowsOf(1)),
+        ...countDown(l.pass, steps(l.rows, 4), rowsOf(4)),
+        ...countDown(l.pass, leftOver(l.rows, 4), rowsOf(1)),
         ...op.get(l.source), ...op.get(l.rowBytes), ...op.get(l.rows), ...op.i32Mul, ...op.i32Add, ...op.set(l.source),
         ...op.get(l.target), ...op.get(l.rowBytes), ...op.get(l.rows), ...op.i32Mul, ...op.i32Add, ...op.set(l.target),
       ]),

@@ -44,7 +44,7 @@ export const op = {
   get: (local: number) => [0x20, ...uleb(local)],
   set: (local: number) => [0x21, ...uleb(local)],
   i32: (value: number) => [0x41, ...sleb(value)],
-  i32Eqz: [0x45], i32Eq: [0x46], i32LtU: [0x49], i32Add: [0x6a], i32Sub: [0x6b], i32Mul: [0x6c], i32Shl: [0x74],
+  i32Eqz: [0x45], i32Eq: [0x46], i32LtU: [0x49], i32Add: [0x6a], i32Sub: [0x6b], i32Mul: [0x6c], i32And: [0x71], i32Shl: [0x74], i32ShrU: [0x76],
   i32Load: (offset: number) => [0x28, 2, ...uleb(offset)],
   i32Store: (offset: number) => [0x36, 2, ...uleb(offset)],
   f32Load: (offset: number) => [0x2a, 0, ...uleb(offset)],
