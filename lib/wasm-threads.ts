@@ -124,12 +124,17 @@ export function productThreads(macs: number): number {
   return poolCount && macs >= POOLED_PRODUCT_MACS ? poolCount.threads : wasmThreads();
 }
 
+/** Runs `work` on XNNPACK's whole pool when `size` is at least `threshold`, else on the pool as it is now. */
+function onWholePoolFrom<T>(threshold: number, size: number, work: () => T): T {
+  return poolCount && size >= threshold ? withWasmThreads(poolCount.threads, work) : work();
+}
+
 /**
  * Runs `product` (one XNNPACK product of `macs` multiply-adds) on {@link productThreads} threads: the whole pool
  * when it is at least {@link POOLED_PRODUCT_MACS}, else the pool as it is now. Results do not depend on the count.
  */
 export function runProduct<T>(macs: number, product: () => T): T {
-  return poolCount ? withWasmThreads(productThreads(macs), product) : product();
+  return onWholePoolFrom(POOLED_PRODUCT_MACS, macs, product);
 }
 
 /**
@@ -142,5 +147,5 @@ export const POOLED_EXP_VALUES = 1 << 18;
 
 /** Runs `kernel` (an XNNPACK kernel with an exp per value, over `values` values) on the whole pool when it is large. */
 export function runExpKernel<T>(values: number, kernel: () => T): T {
-  return poolCount && values >= POOLED_EXP_VALUES ? withWasmThreads(poolCount.threads, kernel) : kernel();
+  return onWholePoolFrom(POOLED_EXP_VALUES, values, kernel);
 }

@@ -4,6 +4,7 @@ import type { PackedWeights } from './packed-weights';
 import { causalUnits, checkMask, MASKED_BATCH_MATMUL, type CausalMaskAttrs } from './causal-products';
 import { productCalls, sequentialGemm, type GemmCall, type SequentialGemm } from './sequential-gemm';
 import { TransposeCache } from './transpose-cache';
+import { heapAddress } from './wasm-encoder';
 import { productThreads, runProduct } from '../wasm-threads';
 import { wasmOps, WasmOps } from './wasm-ops';
 
@@ -136,7 +137,7 @@ function productBlocks(m: number, n: number, k: number, aRow: number, aCol: numb
 }
 
 /** Where a tensor's values start in the heap, as a float32 index. */
-const heapIndex = (ops: WasmOps, x: tf.TensorInfo): number => ops.backend.typedArrayFromHeap(x).byteOffset / 4;
+const heapIndex = (ops: WasmOps, x: tf.TensorInfo): number => heapAddress(ops.backend, x) / 4;
 
 function routedBatchMatMul(
   ops: WasmOps,

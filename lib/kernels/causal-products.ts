@@ -21,9 +21,12 @@ export interface CausalMaskAttrs {
   masked: 'output' | 'a';
 }
 
+/** Whether C's rows are keys (A^T's rows, A masked: dk = ds^T q, dv = p^T dy); else they are query rows. */
+const rowsAreKeys = (mask: CausalMaskAttrs): boolean => mask.masked === 'a' && mask.transposeA;
+
 /** Throws unless a product C [m, n] over k terms has whole groups of the mask's query rows where it needs them. */
 export function checkMask(mask: CausalMaskAttrs, m: number, n: number, k: number): void {
-  const queryRows = mask.masked === 'a' && mask.transposeA ? k : m;
+  const queryRows = rowsAreKeys(mask) ? k : m;
   if (!Number.isInteger(queryRows / mask.queries)) {
     throw new Error(`MaskedBatchMatMul: a product [${m}, ${n}] over ${k} terms (transposeA=${mask.transposeA}) `
       + `has no whole groups of ${mask.queries} query rows for masked='${mask.masked}'`);
@@ -50,7 +53,7 @@ const blockRows = (queries: number): number => 8 * Math.ceil(queries / 256);
 export function causalUnits(mask: CausalMaskAttrs, shape: ProductShape): GemmCall[][] {
   const { m, n, k, aRow, aCol } = shape;
   const { queries, past } = mask;
-  const rowsByKeys = mask.masked === 'a' && mask.transposeA; // C [keys, n]: dk = ds^T q, dv = p^T dy
+  const rowsByKeys = rowsAreKeys(mask);
   const groups = (rowsByKeys ? k : m) / queries;
   const step = blockRows(queries);
   const units: GemmCall[][] = [];

@@ -20,11 +20,15 @@ function runIfRegistered(name: string, inputs: tf.NamedTensorMap, attrs: tf.Name
   return tf.engine().runKernel(name, inputs, attrs) as tf.Tensor | tf.Tensor[];
 }
 
+/** Runs the norm kernel `name` (LayerNorm with a bias, RMSNorm without) on x [N, d]. */
+function runNorm(name: string, x: tf.Tensor2D, gain: tf.Tensor1D, bias: tf.Tensor1D | undefined, eps: number): tf.Tensor | tf.Tensor[] | undefined {
+  const attrs: RowNormAttrs = { eps, center: bias !== undefined };
+  return runIfRegistered(name, bias ? { x, gain, bias } : { x, gain }, attrs as unknown as tf.NamedAttrMap);
+}
+
 /** LayerNorm (`bias` given) or RMSNorm (no bias) of each row of x [N, d]; see {@link ROW_NORM}. */
 export function rowNorm(x: tf.Tensor2D, gain: tf.Tensor1D, bias: tf.Tensor1D | undefined, eps: number): tf.Tensor2D | undefined {
-  const attrs: RowNormAttrs = { eps, center: bias !== undefined };
-  const inputs: tf.NamedTensorMap = bias ? { x, gain, bias } : { x, gain };
-  return runIfRegistered(ROW_NORM, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor2D | undefined;
+  return runNorm(ROW_NORM, x, gain, bias, eps) as tf.Tensor2D | undefined;
 }
 
 /**
@@ -32,9 +36,7 @@ export function rowNorm(x: tf.Tensor2D, gain: tf.Tensor1D, bias: tf.Tensor1D | u
  * composite ops (training's forward pass, whose gradient is {@link rowNormGrad}); see {@link ROW_NORM_FORWARD}.
  */
 export function rowNormForward(x: tf.Tensor2D, gain: tf.Tensor1D, bias: tf.Tensor1D | undefined, eps: number): tf.Tensor2D[] | undefined {
-  const attrs: RowNormAttrs = { eps, center: bias !== undefined };
-  const inputs: tf.NamedTensorMap = bias ? { x, gain, bias } : { x, gain };
-  return runIfRegistered(ROW_NORM_FORWARD, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor2D[] | undefined;
+  return runNorm(ROW_NORM_FORWARD, x, gain, bias, eps) as tf.Tensor2D[] | undefined;
 }
 
 /**

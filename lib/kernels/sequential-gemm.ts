@@ -244,7 +244,7 @@ export function sequentialGemm(backend: BackendWasm): SequentialGemm {
   };
   const made: SequentialGemm = {
     parallel: shared,
-    run: (m, n, k, a, aRow, aCol, b, bRow, c, cRow, accumulate) => runHere({ units: [[[m, n, k, a, aRow, aCol, b, bRow, c, cRow, accumulate ? 1 : 0]]], bases: [0, 0, 0] }),
+    run: (m, n, k, a, aRow, aCol, b, bRow, c, cRow, accumulate) => runTask([[m, n, k, a, aRow, aCol, b, bRow, c, cRow, accumulate ? 1 : 0]], 0, 0, 0),
     runJob: (todo, threads) => {
       const { units, bases } = todo;
       const callCount = units.reduce((sum, calls) => sum + calls.length, 0);
