@@ -3,16 +3,16 @@
  * questions, with their gold answers computed. RL needs questions and gold answers, not rationales, so a policy can
  * be refined on questions it was not distilled on (the runner drops any that are also test questions).
  *
- * The names in them are either the train split's own (`train`) or `novel` ones, made letter by letter from the train
- * split's names (none of which they repeat). The test split's names are almost all new to the student (on Last
- * Letter 1% of the test questions' words occur in the train split), and its errors are names miscopied, so only novel
- * names make questions like the ones it fails.
+ * The names in them are the train split's own (`train`), `novel` ones, made letter by letter from the train split's
+ * names (none of which they repeat), or `listed` real names from a names list that no question of the dataset has.
+ * The test split's names are almost all new to the student (on Last Letter 1% of the test questions' words occur in
+ * the train split), and its errors are names miscopied, so only new names make questions like the ones it fails.
  */
 import type { Example } from '../lib/data/types';
 import { Random } from '../lib/random';
 
 /** Where the names of fresh questions come from. */
-export type NameSource = 'train' | 'novel';
+export type NameSource = 'train' | 'novel' | 'listed';
 
 /** The quoted words of a last-letter question: `... in "Whitney Erika Tj Benito" and concatenate them.` */
 const QUOTED_WORDS = /"([^"]+)"/;
@@ -117,4 +117,34 @@ function coinFlipQuestions(train: readonly Example[], names: readonly string[], 
 export function recombinedQuestions(dataset: 'last_letters' | 'coin_flip', train: readonly Example[], count: number, seed: number, names = trainNames(dataset, train)): Example[] {
   const random = new Random(seed);
   return dataset === 'last_letters' ? lastLetterQuestions(train, names, count, random) : coinFlipQuestions(train, names, count, random);
+}
+
+/** How many names each pool of {@link namePools} holds. */
+export const POOL_SIZES = { novel: 2000, validation: 600, listed: 800 };
+
+/** One distillation seed's names for fresh questions; the validation pools share no name with the RL pools. */
+export interface NamePools {
+  /** Novel names for the RL questions (`--prompts novel`; seed d). */
+  novel: string[];
+  /** Other novel names, for `--validation novel` (seed `validationSeed`). */
+  validationNovel: string[];
+  /** Listed names in no question of the dataset and not in `novel`, for `--validation names` (seed `validationSeed`). */
+  validationListed: string[];
+  /** Listed names in no question of the dataset and in neither validation pool, for the RL questions (`--prompts listed`; seed d). */
+  listed: string[];
+}
+
+/**
+ * The name pools of distillation seed `distillSeed`: novel names made from the train split's names, and real names
+ * from `list` of the train split's lengths that no question of the dataset has (the test split is read only to
+ * leave its names out).
+ */
+export function namePools(dataset: 'last_letters' | 'coin_flip', split: { train: readonly Example[]; test: readonly Example[] }, list: readonly string[], distillSeed: number, validationSeed: number): NamePools {
+  const train = trainNames(dataset, split.train);
+  const novel = novelNames(train, POOL_SIZES.novel, distillSeed);
+  const validationNovel = novelNames(train, POOL_SIZES.validation, validationSeed, new Set(novel));
+  const inDataset = [...train, ...trainNames(dataset, split.test)];
+  const validationListed = listedNames(list, train, POOL_SIZES.validation, validationSeed, new Set([...inDataset, ...novel]));
+  const listed = listedNames(list, train, POOL_SIZES.listed, distillSeed, new Set([...inDataset, ...validationNovel, ...validationListed]));
+  return { novel, validationNovel, validationListed, listed };
 }

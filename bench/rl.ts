@@ -9,7 +9,8 @@
  * whose data, teacher and distill stages copy the shared run's files, then refines the distilled student with GRPO
  * against answer-correctness judged by a frozen copy of the distilled student (`--reward composite`: the built-in
  * composite, quality gated by correctness) on fresh questions over novel names made from the train split's names
- * (`--prompts recombined`: the train split's own names; `train`: the train split), sampled at temperature 1, one
+ * (`--prompts recombined`: the train split's own names; `listed`: real names from a names list that no question of the
+ * dataset has and no validation question uses; `train`: the train split), sampled at temperature 1, one
  * optimizer step per epoch over an iteration's 64 rationales, and evaluates on the held-out split: judge accuracy,
  * the run's reward, repetition rate and mean rationale length, for the distilled and the RL student, with the paired
  * statistics of the eval stage (bootstrap interval, McNemar p) per run. To choose settings without the test split,
@@ -47,7 +48,7 @@ import { writeJsonAtomic } from '../lib/fs';
 import { saveCheckpoint } from '../lib/model/checkpoint';
 import { readSplit } from '../lib/experiment/stages/data';
 import { distillWithRecipe, QUICK_RECIPE, RECIPE_SETTINGS, type RecipeSettings } from './distill-recipe';
-import { listedNames, NAMES_LIST, novelNames, recombinedQuestions, trainNames } from './rl-prompts';
+import { NAMES_LIST, namePools, recombinedQuestions, trainNames, type NamePools } from './rl-prompts';
 
 type DatasetName = 'last_letters' | 'coin_flip';
 const DATASETS: readonly DatasetName[] = ['last_letters', 'coin_flip'];
@@ -94,8 +95,8 @@ const VALIDATION_SEED = 1000;
 /** The RL settings a run can override from the command line. */
 interface RLSettings {
   algorithm: 'ppo' | 'rloo' | 'grpo';
-  /** RL questions: recombined from the train split's words/people ({@link recombinedQuestions}), or the train split. */
-  prompts: 'recombined' | 'novel' | 'train';
+  /** RL questions: recombined from the train split's words/people ({@link recombinedQuestions}) over the train split's, novel or listed names, or the train split. */
+  prompts: 'recombined' | 'novel' | 'listed' | 'train';
   /** RL iterations; default per dataset ({@link RL_ITERATIONS}). */
   iterations?: number;
   batchSize: number;
@@ -119,19 +120,12 @@ const REWARD_WEIGHTS = { 'answer-correctness': 1, factuality: 0.5, relevance: 0.
 const REWARD_EXPRESSION = 'answer_correctness * (1 + factuality + relevance + coherence) + length_guard';
 
 /** Where a dataset's recombined RL questions are written (as `{question, answer}` lines). */
-const promptsFile = (out: string, name: DatasetName, distillSeed: number, kind: RLSettings['prompts']) => join(out, `${name}-d${distillSeed}-rl-prompts${kind === 'novel' ? '-novel' : ''}.jsonl`);
+const promptsFile = (out: string, name: DatasetName, distillSeed: number, kind: RLSettings['prompts']) => join(out, `${name}-d${distillSeed}-rl-prompts${kind === 'recombined' ? '' : `-${kind}`}.jsonl`);
 
-/** Novel names for the RL questions (`--prompts novel`) and, apart from them, for the validation questions. */
-const NOVEL_NAMES = { rl: 2000, validation: 600 };
-
-/**
- * The names of a distillation seed's fresh questions, made from its train split's names: for the RL questions
- * (seed d) and, disjoint from those, for the validation questions (seed VALIDATION_SEED + d).
- */
-function novelNamePools(name: DatasetName, train: readonly Example[], distillSeed: number): { rl: string[]; validation: string[] } {
-  const pool = trainNames(name, train);
-  const rl = novelNames(pool, NOVEL_NAMES.rl, distillSeed);
-  return { rl, validation: novelNames(pool, NOVEL_NAMES.validation, VALIDATION_SEED + distillSeed, new Set(rl)) };
+/** A distillation seed's name pools ({@link namePools}) from its split and the names list. */
+function namePoolsOf(name: DatasetName, split: { train: Example[]; test: Example[] }, distillSeed: number, dataDir: string): NamePools {
+  const list = readDataFile(join(dataDir, NAMES_LIST)).toString('utf8').split('\n').filter(Boolean);
+  return namePools(name, split, list, distillSeed, VALIDATION_SEED + distillSeed);
 }
 
 /** What `--distill-epochs` and `--distill-lr` override in the recipe. */
@@ -198,29 +192,16 @@ function copiedStage(shared: RunFolder, stage: StageName): StageFunction {
 }
 
 /**
- * The names of the validation questions: real names from the names list ({@link listedNames}: none in any question
- * of the dataset, train or test, nor among the RL questions' names; as long as the train split's) or novel names
- * made from the train split's (none the RL questions use).
- */
-function validationNames(kind: 'names' | 'novel', name: DatasetName, split: { train: Example[]; test: Example[] }, distillSeed: number, dataDir: string): string[] {
-  const pools = novelNamePools(name, split.train, distillSeed);
-  if (kind === 'novel') return pools.validation;
-  const list = readDataFile(join(dataDir, NAMES_LIST)).toString('utf8').split('\n').filter(Boolean);
-  const train = trainNames(name, split.train);
-  const exclude = new Set([...train, ...trainNames(name, split.test), ...pools.rl]);
-  return listedNames(list, train, NOVEL_NAMES.validation, VALIDATION_SEED + distillSeed, exclude);
-}
-
-/**
  * `--validation`: the shared run's data stage with its test split replaced by {@link VALIDATION_QUESTIONS} questions
- * over {@link validationNames} (seed VALIDATION_SEED + distillation seed), so RL settings are chosen without the
+ * over the seed's validation names ({@link namePools}; seed VALIDATION_SEED + distillation seed), so RL settings are chosen without the
  * test split. The RL stage drops any RL prompt that is also a validation question.
  */
 function validationDataStage(shared: RunFolder, name: DatasetName, distillSeed: number, kind: 'names' | 'novel', dataDir: string): StageFunction {
   return async (context) => {
     const result = await copiedStage(shared, 'data')(context);
     const split = { train: readJsonl(context.run.path('data', 'train.jsonl')) as Example[], test: readJsonl(context.run.path('data', 'test.jsonl')) as Example[] };
-    const validation = recombinedQuestions(name, split.train, VALIDATION_QUESTIONS, VALIDATION_SEED + distillSeed, validationNames(kind, name, split, distillSeed, dataDir))
+    const pools = namePoolsOf(name, split, distillSeed, dataDir);
+    const validation = recombinedQuestions(name, split.train, VALIDATION_QUESTIONS, VALIDATION_SEED + distillSeed, kind === 'names' ? pools.validationListed : pools.validationNovel)
       .map((e, i) => ({ ...e, id: `validation-${name}/${i}` }));
     writeJsonl(context.run.path('data', 'test.jsonl'), validation);
     return { ...result, summary: { ...result.summary, test: validation.length, testIs: `validation: ${kind === 'names' ? 'listed names' : 'novel names'}` } };
@@ -278,9 +259,9 @@ async function runDataset(name: DatasetName, options: { out: string; dataDir: st
     }
     const shared = new RunFolder(sharedConfig);
     if (options.rl.prompts !== 'train') {
-      const train = readJsonl(shared.path('data', 'train.jsonl')) as Example[];
-      const names = options.rl.prompts === 'novel' ? novelNamePools(name, train, distillSeed).rl : trainNames(name, train);
-      writeJsonl(promptsFile(options.out, name, distillSeed, options.rl.prompts), recombinedQuestions(name, train, RECOMBINED_PROMPTS, distillSeed, names).map((e) => ({ question: e.question, answer: e.answers[0] })));
+      const split = { train: readJsonl(shared.path('data', 'train.jsonl')) as Example[], test: readJsonl(shared.path('data', 'test.jsonl')) as Example[] };
+      const names = options.rl.prompts === 'recombined' ? trainNames(name, split.train) : namePoolsOf(name, split, distillSeed, options.dataDir)[options.rl.prompts];
+      writeJsonl(promptsFile(options.out, name, distillSeed, options.rl.prompts), recombinedQuestions(name, split.train, RECOMBINED_PROMPTS, distillSeed, names).map((e) => ({ question: e.question, answer: e.answers[0] })));
     }
     const implementations = { ...STAGE_IMPLEMENTATIONS, ...Object.fromEntries(SHARED_STAGES.map((s) => [s, copiedStage(shared, s)])),
       ...(options.validation !== 'none' ? { data: validationDataStage(shared, name, distillSeed, options.validation, options.dataDir) } : {}) };
@@ -392,7 +373,7 @@ async function main(): Promise<void> {
     .option('iterations', { type: 'number', describe: `RL iterations (default ${perDataset(RL_ITERATIONS)}; 2 with --quick)` })
     .option('batch-size', { type: 'number', describe: 'prompts per iteration (default 8, 4 with --quick)' })
     .option('algorithm', { choices: ['grpo', 'rloo', 'ppo'] as const, default: 'grpo' as const })
-    .option('prompts', { choices: ['recombined', 'novel', 'train'] as const, default: 'novel' as const, describe: 'RL questions: recombined from the train split\'s words/people, recombined with novel names made from them, or the train split itself' })
+    .option('prompts', { choices: ['recombined', 'novel', 'listed', 'train'] as const, default: 'novel' as const, describe: `RL questions: recombined from the train split\'s words/people, recombined with novel names made from them, with real names from data/${NAMES_LIST} that no question of the dataset has and no validation question uses (listed), or the train split itself` })
     .option('samples', { type: 'number', default: 8, describe: 'rationales sampled per prompt' })
     .option('lr', { type: 'number', describe: `RL learning rate (default ${perDataset(RL_LEARNING_RATE)})` })
     .option('kl', { type: 'number', default: 0.05, describe: 'KL penalty coefficient (fixed)' })

@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
 import type { Example } from '../../lib/data/types';
 import { scoreAnswer } from '../../lib/data';
-import { listedNames, novelNames, recombinedQuestions, trainNames } from '../../bench/rl-prompts';
+import { loadDataset } from '../../lib/data/datasets';
+import { listedNames, namePools, novelNames, POOL_SIZES, recombinedQuestions, trainNames } from '../../bench/rl-prompts';
 
 const letters = (words: string): Example => ({
   id: `ll/${words}`, question: `Take the last letters of each words in "${words}" and concatenate them.`,
@@ -84,4 +86,27 @@ test('listed names: distinct, none excluded, lengths drawn from the given names,
   expect(out.filter((n) => n.length === 4).length).toBeGreaterThan(0);
   expect(listedNames(list, ['Tj', 'Jeff', 'Noel', 'Jen'], 5, 7, new Set(['Bob', 'Noah']))).toEqual(out);
   expect(() => listedNames(list, ['Jeff'], 4, 1, new Set(['Anna', 'Jose']))).toThrow('only 2 of 4 names');
+});
+
+test('name pools on Last Letter: full sizes, disjoint where they must be, listed names of the list and in no question of the dataset, seeded', () => {
+  const examples = loadDataset('last_letters');
+  const split = { train: examples.slice(0, 350), test: examples.slice(350) };
+  const list = readFileSync('data/names/first-names.txt', 'utf8').split('\n').filter(Boolean);
+  const pools = namePools('last_letters', split, list, 0, 1000);
+  for (const [pool, size] of [['novel', POOL_SIZES.novel], ['validationNovel', POOL_SIZES.validation], ['validationListed', POOL_SIZES.validation], ['listed', POOL_SIZES.listed]] as const) {
+    expect(new Set(pools[pool]).size).toBe(size);
+  }
+  const inDataset = new Set([...trainNames('last_letters', split.train), ...trainNames('last_letters', split.test)]);
+  const overlap = (a: readonly string[], b: readonly string[] | Set<string>) => a.filter((n) => (b instanceof Set ? b.has(n) : b.includes(n)));
+  expect(overlap(pools.novel, trainNames('last_letters', split.train))).toEqual([]);
+  expect(overlap(pools.validationNovel, pools.novel)).toEqual([]);
+  for (const listed of [pools.validationListed, pools.listed]) {
+    expect(overlap(listed, new Set(list))).toHaveLength(listed.length);
+    expect(overlap(listed, inDataset)).toEqual([]);
+  }
+  expect(overlap(pools.validationListed, pools.novel)).toEqual([]);
+  // the RL questions' listed names are in neither validation pool
+  expect(overlap(pools.listed, [...pools.validationListed, ...pools.validationNovel])).toEqual([]);
+  expect(namePools('last_letters', split, list, 0, 1000)).toEqual(pools);
+  expect(overlap(namePools('last_letters', split, list, 1, 1001).listed, pools.listed).length).toBeLessThan(POOL_SIZES.listed);
 });
