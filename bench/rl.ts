@@ -8,10 +8,10 @@
  * rows, word-char tokens, Llama d64/2-layer, seed d). Each RL seed k has its own run folder (`<dataset>-d<d>-seed<k>`)
  * whose data, teacher and distill stages copy the shared run's files, then refines the distilled student with GRPO
  * against answer-correctness judged by a frozen copy of the distilled student (`--reward composite`: the built-in
- * composite, quality gated by correctness) on fresh questions over novel names made from the train split's names
- * (`--prompts recombined`: the train split's own names; `listed`: real names from a names list that no question of the
- * dataset has and no validation question uses; `train`: the train split), sampled at temperature 1, one
- * optimizer step per epoch over an iteration's 64 rationales, and evaluates on the held-out split: judge accuracy,
+ * composite, quality gated by correctness) on fresh questions: on Last Letter over real names from a names list that
+ * no question of the dataset has and no validation question uses (`listed`), on Coin Flip over novel names made from
+ * the train split's names (`--prompts novel`; `recombined`: the train split's own names; `train`: the train split), sampled at temperature 1, one
+ * optimizer step per epoch over an iteration's rationales (16 questions x 8 on Last Letter, 8 x 8 on Coin Flip), and evaluates on the held-out split: judge accuracy,
  * the run's reward, repetition rate and mean rationale length, for the distilled and the RL student, with the paired
  * statistics of the eval stage (bootstrap interval, McNemar p) per run. To choose settings without the test split,
  * `--validation names` evaluates on questions over real names from a names list that no question of the dataset has
@@ -74,11 +74,17 @@ function recipeSections(recipe: RecipeSettings): Pick<ExperimentInput, 'student'
 const RL_ITERATIONS: Record<DatasetName, number> = { last_letters: 40, coin_flip: 16 };
 /** RL learning rate per dataset: Last Letter's chosen on its validation questions for the recipe's students (README). */
 const RL_LEARNING_RATE: Record<DatasetName, number> = { last_letters: 1e-4, coin_flip: 2e-4 };
+/** Questions per RL iteration per dataset (4 with --quick): Last Letter's chosen on its validation questions (README). */
+const RL_BATCH_SIZE: Record<DatasetName, number> = { last_letters: 16, coin_flip: 8 };
+/** Rationales per PPO minibatch; by default an epoch's minibatches make one optimizer step (gradient accumulation). */
+const MINIBATCH_SIZE = 16;
+/** The names of the RL questions per dataset: Last Letter's chosen on its validation questions (README). */
+const RL_PROMPTS: Record<DatasetName, RLPrompts> = { last_letters: 'listed', coin_flip: 'novel' };
 
 /** A per-dataset default for `--help`, e.g. "40 last_letters; 16 coin_flip" (a list's values comma-separated). */
-const perDataset = (values: Record<DatasetName, number | number[]>) => Object.entries(values).map(([name, v]) => `${String(v)} ${name}`).join('; ');
+const perDataset = (values: Record<DatasetName, number | number[] | string>) => Object.entries(values).map(([name, v]) => `${String(v)} ${name}`).join('; ');
 
-/** Fresh RL questions per dataset (`--prompts novel` or `recombined`). */
+/** Fresh RL questions per dataset (`--prompts novel`, `listed` or `recombined`). */
 const RECOMBINED_PROMPTS = 3000;
 
 const QUICK_EVAL_LIMIT = 12;
@@ -92,14 +98,18 @@ type Validation = 'none' | 'names' | 'novel';
 const VALIDATION_QUESTIONS = 150;
 const VALIDATION_SEED = 1000;
 
+/** RL questions: recombined from the train split's words/people ({@link recombinedQuestions}) over the train split's, novel or listed names, or the train split. */
+type RLPrompts = 'recombined' | 'novel' | 'listed' | 'train';
+
 /** The RL settings a run can override from the command line. */
 interface RLSettings {
   algorithm: 'ppo' | 'rloo' | 'grpo';
-  /** RL questions: recombined from the train split's words/people ({@link recombinedQuestions}) over the train split's, novel or listed names, or the train split. */
-  prompts: 'recombined' | 'novel' | 'listed' | 'train';
+  /** RL questions; default per dataset ({@link RL_PROMPTS}). */
+  prompts?: RLPrompts;
   /** RL iterations; default per dataset ({@link RL_ITERATIONS}). */
   iterations?: number;
-  batchSize: number;
+  /** Questions per iteration; default per dataset ({@link RL_BATCH_SIZE}). */
+  batchSize?: number;
   samplesPerPrompt: number;
   /** AdamW learning rate; default per dataset ({@link RL_LEARNING_RATE}). */
   learningRate?: number;
@@ -107,8 +117,8 @@ interface RLSettings {
   temperature: number;
   /** GRPO's divisor of r − mean(group) (`advantageScaling`). */
   advantageScaling: 'group' | 'batch' | 'none';
-  /** Minibatches of 16 whose gradients make one optimizer step (`gradientAccumulationSteps`). */
-  gradientAccumulationSteps: number;
+  /** Minibatches whose gradients make one optimizer step (`gradientAccumulationSteps`); default all of an epoch's. */
+  gradientAccumulationSteps?: number;
   /** The composite of the built-in rewards, or answer-correctness alone. */
   reward: 'composite' | 'correctness';
   evalLimit?: number;
@@ -120,7 +130,7 @@ const REWARD_WEIGHTS = { 'answer-correctness': 1, factuality: 0.5, relevance: 0.
 const REWARD_EXPRESSION = 'answer_correctness * (1 + factuality + relevance + coherence) + length_guard';
 
 /** Where a dataset's recombined RL questions are written (as `{question, answer}` lines). */
-const promptsFile = (out: string, name: DatasetName, distillSeed: number, kind: RLSettings['prompts']) => join(out, `${name}-d${distillSeed}-rl-prompts${kind === 'recombined' ? '' : `-${kind}`}.jsonl`);
+const promptsFile = (out: string, name: DatasetName, distillSeed: number, kind: RLPrompts) => join(out, `${name}-d${distillSeed}-rl-prompts${kind === 'recombined' ? '' : `-${kind}`}.jsonl`);
 
 /** A distillation seed's name pools ({@link namePools}) from its split and the names list. */
 function namePoolsOf(name: DatasetName, split: { train: Example[]; test: Example[] }, distillSeed: number, dataDir: string): NamePools {
@@ -139,6 +149,9 @@ function recipeOf(name: DatasetName, options: { quick: boolean; recipe: RecipeOv
 function experiment(name: DatasetName, runName: string, seed: number, distillSeed: number, options: { out: string; dataDir: string; quick: boolean; recipe: RecipeOverrides; rl: RLSettings; conditions: ('distilled' | 'rl')[] }): ExperimentConfig {
   const sections = recipeSections(recipeOf(name, options));
   const distill = sections.distill as { maxNewTokens: number };
+  const prompts = options.rl.prompts ?? RL_PROMPTS[name];
+  const batchSize = options.rl.batchSize ?? (options.quick ? 4 : RL_BATCH_SIZE[name]);
+  const gradientAccumulationSteps = options.rl.gradientAccumulationSteps ?? Math.ceil(batchSize * options.rl.samplesPerPrompt / MINIBATCH_SIZE);
   return validateExperiment({
     name: runName, seed, output: options.out,
     data: { source: { kind: 'dataset', name, dataDir: options.dataDir }, testFraction: 0.3 },
@@ -147,10 +160,10 @@ function experiment(name: DatasetName, runName: string, seed: number, distillSee
     judge: { kind: 'student-copy' },
     rewards: options.rl.reward === 'composite' ? { weights: REWARD_WEIGHTS, expression: REWARD_EXPRESSION } : { weights: { 'answer-correctness': 1 } },
     rl: {
-      algorithm: options.rl.algorithm, iterations: options.rl.iterations ?? (options.quick ? 2 : RL_ITERATIONS[name]), batchSize: options.rl.batchSize, samplesPerPrompt: options.rl.samplesPerPrompt,
-      prompts: options.rl.prompts === 'train' ? { kind: 'train' }
-        : { kind: 'file', path: promptsFile(options.out, name, distillSeed, options.rl.prompts), mapping: { question: 'question', answer: 'answer' }, answerType: name === 'coin_flip' ? 'yes-no' : 'text' },
-      ppoEpochs: 2, minibatchSize: 16, gradientAccumulationSteps: options.rl.gradientAccumulationSteps, learningRate: options.rl.learningRate ?? RL_LEARNING_RATE[name], kl: { coef: options.rl.klCoef },
+      algorithm: options.rl.algorithm, iterations: options.rl.iterations ?? (options.quick ? 2 : RL_ITERATIONS[name]), batchSize, samplesPerPrompt: options.rl.samplesPerPrompt,
+      prompts: prompts === 'train' ? { kind: 'train' }
+        : { kind: 'file', path: promptsFile(options.out, name, distillSeed, prompts), mapping: { question: 'question', answer: 'answer' }, answerType: name === 'coin_flip' ? 'yes-no' : 'text' },
+      ppoEpochs: 2, minibatchSize: MINIBATCH_SIZE, gradientAccumulationSteps, learningRate: options.rl.learningRate ?? RL_LEARNING_RATE[name], kl: { coef: options.rl.klCoef },
       temperature: options.rl.temperature, advantageScaling: options.rl.advantageScaling, maxNewTokens: distill.maxNewTokens, checkpointEvery: 5,
     },
     eval: { conditions: options.conditions, samples: 4, ...(options.rl.evalLimit ? { limit: options.rl.evalLimit } : {}) },
@@ -258,10 +271,11 @@ async function runDataset(name: DatasetName, options: { out: string; dataDir: st
       await runExperiment(sharedConfig, { implementations: recipe, stages: SHARED_STAGES, resume: false, restart: stale || sharedState === 'unfinished' });
     }
     const shared = new RunFolder(sharedConfig);
-    if (options.rl.prompts !== 'train') {
+    const prompts = options.rl.prompts ?? RL_PROMPTS[name];
+    if (prompts !== 'train') {
       const split = { train: readJsonl(shared.path('data', 'train.jsonl')) as Example[], test: readJsonl(shared.path('data', 'test.jsonl')) as Example[] };
-      const names = options.rl.prompts === 'recombined' ? trainNames(name, split.train) : namePoolsOf(name, split, distillSeed, options.dataDir)[options.rl.prompts];
-      writeJsonl(promptsFile(options.out, name, distillSeed, options.rl.prompts), recombinedQuestions(name, split.train, RECOMBINED_PROMPTS, distillSeed, names).map((e) => ({ question: e.question, answer: e.answers[0] })));
+      const names = prompts === 'recombined' ? trainNames(name, split.train) : namePoolsOf(name, split, distillSeed, options.dataDir)[prompts];
+      writeJsonl(promptsFile(options.out, name, distillSeed, prompts), recombinedQuestions(name, split.train, RECOMBINED_PROMPTS, distillSeed, names).map((e) => ({ question: e.question, answer: e.answers[0] })));
     }
     const implementations = { ...STAGE_IMPLEMENTATIONS, ...Object.fromEntries(SHARED_STAGES.map((s) => [s, copiedStage(shared, s)])),
       ...(options.validation !== 'none' ? { data: validationDataStage(shared, name, distillSeed, options.validation, options.dataDir) } : {}) };
@@ -371,15 +385,15 @@ async function main(): Promise<void> {
     .option('distill-epochs', { type: 'number', describe: 'distillation epochs (default the recipe\'s: bench/distill-recipe.ts); use another --out, since the shared students of a folder are redistilled when their settings change' })
     .option('distill-lr', { type: 'number', describe: 'distillation peak learning rate (default the recipe\'s); with another --out, as --distill-epochs' })
     .option('iterations', { type: 'number', describe: `RL iterations (default ${perDataset(RL_ITERATIONS)}; 2 with --quick)` })
-    .option('batch-size', { type: 'number', describe: 'prompts per iteration (default 8, 4 with --quick)' })
+    .option('batch-size', { type: 'number', describe: `questions per iteration (default ${perDataset(RL_BATCH_SIZE)}; 4 with --quick)` })
     .option('algorithm', { choices: ['grpo', 'rloo', 'ppo'] as const, default: 'grpo' as const })
-    .option('prompts', { choices: ['recombined', 'novel', 'listed', 'train'] as const, default: 'novel' as const, describe: `RL questions: recombined from the train split\'s words/people, recombined with novel names made from them, with real names from data/${NAMES_LIST} that no question of the dataset has and no validation question uses (listed), or the train split itself` })
+    .option('prompts', { choices: ['recombined', 'novel', 'listed', 'train'] as const, describe: `RL questions (default ${perDataset(RL_PROMPTS)}): recombined from the train split\'s words/people, recombined with novel names made from them, with real names from data/${NAMES_LIST} that no question of the dataset has and no validation question uses (listed), or the train split itself` })
     .option('samples', { type: 'number', default: 8, describe: 'rationales sampled per prompt' })
     .option('lr', { type: 'number', describe: `RL learning rate (default ${perDataset(RL_LEARNING_RATE)})` })
     .option('kl', { type: 'number', default: 0.05, describe: 'KL penalty coefficient (fixed)' })
     .option('temperature', { type: 'number', default: 1, describe: 'rollout sampling temperature' })
     .option('scaling', { choices: ['group', 'batch', 'none'] as const, default: 'group' as const, describe: 'GRPO advantage scaling (rl.advantageScaling)' })
-    .option('grad-accum', { type: 'number', default: 4, describe: 'minibatches of 16 rationales per optimizer step (rl.gradientAccumulationSteps; 4 = one step over all 64 of an iteration)' })
+    .option('grad-accum', { type: 'number', describe: `minibatches of ${MINIBATCH_SIZE} rationales per optimizer step (rl.gradientAccumulationSteps; default all of an epoch's: one step over an iteration's rationales)` })
     .option('reward', { choices: ['composite', 'correctness'] as const, default: 'correctness' as const, describe: 'the built-in composite, or answer-correctness alone' })
     .option('validation', { choices: ['none', 'names', 'novel'] as const, default: 'none' as const, describe: `choose RL settings without the test split: evaluate on ${VALIDATION_QUESTIONS} questions over real names from data/${NAMES_LIST} that no question of the dataset has (names; run folders <dataset>-d<d>-val-names[-<tag>]-seed<k>) or over novel names (novel; <dataset>-d<d>-val[-<tag>]-seed<k>)` })
     .option('tag', { type: 'string', describe: 'a name part for the RL run folders (<dataset>-d<d>[-val|-val-names]-<tag>-seed<k>), so runs with other settings get folders of their own' })
@@ -401,7 +415,7 @@ async function main(): Promise<void> {
   if (!existsSync(argv['data-dir'])) throw new Error(`--data-dir: ${argv['data-dir']} does not exist`);
   const out = argv.out ?? join('checkpoints', argv.quick ? 'bench-rl-quick' : 'bench-rl');
   const rl: RLSettings = {
-    iterations: argv.iterations, batchSize: argv['batch-size'] ?? (argv.quick ? 4 : 8),
+    iterations: argv.iterations, batchSize: argv['batch-size'],
     algorithm: argv.algorithm, prompts: argv.prompts, samplesPerPrompt: argv.samples, learningRate: argv.lr, klCoef: argv.kl, temperature: argv.temperature,
     advantageScaling: argv.scaling, reward: argv.reward, gradientAccumulationSteps: argv['grad-accum'],
     evalLimit: argv['eval-limit'] ?? (argv.quick ? QUICK_EVAL_LIMIT : undefined),
@@ -419,7 +433,7 @@ async function main(): Promise<void> {
   writeJsonAtomic(curvesFile, curves);
   console.log(`\ncommit ${commit}`);
   console.log(`${rl.algorithm.toUpperCase()} rationale refinement from the distilled student (backend ${backend.name}${argv.quick ? ', --quick slice' : ''}); `
-    + `${rl.iterations ?? (argv.quick ? 2 : JSON.stringify(RL_ITERATIONS))} iterations x ${rl.batchSize} ${rl.prompts} prompts x ${rl.samplesPerPrompt} samples, lr ${rl.learningRate ?? JSON.stringify(RL_LEARNING_RATE)}, ${rl.gradientAccumulationSteps} minibatches per optimizer step, KL ${rl.klCoef}, `
+    + `${rl.iterations ?? (argv.quick ? 2 : JSON.stringify(RL_ITERATIONS))} iterations x ${rl.batchSize ?? (argv.quick ? 4 : JSON.stringify(RL_BATCH_SIZE))} ${rl.prompts ?? JSON.stringify(RL_PROMPTS)} prompts x ${rl.samplesPerPrompt} samples, lr ${rl.learningRate ?? JSON.stringify(RL_LEARNING_RATE)}, ${rl.gradientAccumulationSteps ?? 'all'} minibatches per optimizer step, KL ${rl.klCoef}, `
     + `temperature ${rl.temperature}, advantage scaling ${rl.advantageScaling}; reward ${rl.reward === 'composite' ? `${REWARD_EXPRESSION} (weights ${JSON.stringify(REWARD_WEIGHTS)})` : 'answer-correctness'}; `
     + `${argv.validation === 'none' ? '' : `evaluated on ${VALIDATION_QUESTIONS} validation questions over ${argv.validation === 'names' ? 'listed' : 'novel'} names (not the test split); `}curves in ${curvesFile}`);
   for (const [name, results] of Object.entries(all)) printCurves(name as DatasetName, results);

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadDataset } from '../../lib/data/datasets';
 
-// The benchmark end to end on the real data with a tiny student: RL questions over novel names, table, curves, JSON line.
-test('bench:rl --quick refines on questions over novel names and prints one JSON object per seed as its last line', () => {
+// The benchmark end to end on the real data with a tiny student: RL questions over listed names, table, curves, JSON line.
+test('bench:rl --quick refines Last Letter on questions over listed names and prints one JSON object per seed as its last line', () => {
   const out = mkdtempSync(join(tmpdir(), 'bench-rl-'));
   try {
     const stdout = execFileSync(process.execPath, ['--import', 'tsx', 'bench/rl.ts', '--quick', '--dataset', 'last_letters', '--distill-seeds', '0', '--seeds', '1', '--out', out],
@@ -29,14 +29,15 @@ test('bench:rl --quick refines on questions over novel names and prints one JSON
       expect(ll[key]).toHaveLength(1);
       expect(ll[key][0]).toBeGreaterThanOrEqual(0);
     }
-    // RL questions: over novel names (none a train split's name), none of them a test question, gold answers computed.
+    // Last Letter's RL questions by default: over listed real names that no question of the dataset has (train or
+    // test), none of them a test question, gold answers computed.
     const test = readFileSync(join(out, 'last_letters-d0', 'data', 'test.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).question);
-    const trainNames = new Set(readFileSync(join(out, 'last_letters-d0', 'data', 'train.jsonl'), 'utf8').trim().split('\n')
-      .flatMap((l) => /"(.+)"/.exec(JSON.parse(l).question)![1].split(' ')));
+    const list = new Set(readFileSync('data/names/first-names.txt', 'utf8').split('\n'));
+    const inDataset = new Set(loadDataset('last_letters').flatMap((e) => /"(.+)"/.exec(e.question)![1].split(' ')));
     const prompts = readFileSync(join(out, 'last_letters-d0-seed1', 'rl', 'prompts.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(prompts.length).toBeGreaterThan(2000);
     expect(prompts.filter((p) => test.includes(p.question))).toEqual([]);
-    expect(prompts.flatMap((p) => /"(.+)"/.exec(p.question)![1].split(' ')).filter((w: string) => trainNames.has(w))).toEqual([]);
+    expect(prompts.flatMap((p) => /"(.+)"/.exec(p.question)![1].split(' ')).filter((w: string) => !list.has(w) || inDataset.has(w))).toEqual([]);
     for (const p of prompts.slice(0, 10)) {
       expect(p.answers).toEqual([/"(.+)"/.exec(p.question)![1].split(' ').map((w: string) => w.at(-1)).join('')]);
     }
