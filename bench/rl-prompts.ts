@@ -11,9 +11,6 @@
 import type { Example } from '../lib/data/types';
 import { Random } from '../lib/random';
 
-/** Where the names of fresh questions come from. */
-export type NameSource = 'train' | 'novel' | 'listed';
-
 /** The quoted words of a last-letter question: `... in "Whitney Erika Tj Benito" and concatenate them.` */
 const QUOTED_WORDS = /"([^"]+)"/;
 /** One person's turn in a coin-flip question: `Whitney flips the coin.` or `Erika does not flip the coin.` */

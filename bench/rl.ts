@@ -9,9 +9,10 @@
  * whose data, teacher and distill stages copy the shared run's files, then refines the distilled student with GRPO
  * against answer-correctness judged by a frozen copy of the distilled student (`--reward composite`: the built-in
  * composite, quality gated by correctness) on fresh questions: on Last Letter over real names from a names list that
- * no question of the dataset has and no validation question uses (`listed`), on Coin Flip over novel names made from
- * the train split's names (`--prompts novel`; `recombined`: the train split's own names; `train`: the train split), sampled at temperature 1, one
- * optimizer step per epoch over an iteration's rationales (16 questions x 8 on Last Letter, 8 x 8 on Coin Flip), and evaluates on the held-out split: judge accuracy,
+ * no question of the dataset has and no validation question uses (`--prompts listed`), on Coin Flip over novel names
+ * made from the train split's names (`novel`; `recombined`: the train split's own names; `train`: the train split),
+ * sampled at temperature 1, one optimizer step per epoch over an iteration's rationales (16 questions x 8 on Last
+ * Letter, 8 x 8 on Coin Flip), and evaluates on the held-out split: judge accuracy,
  * the run's reward, repetition rate and mean rationale length, for the distilled and the RL student, with the paired
  * statistics of the eval stage (bootstrap interval, McNemar p) per run. To choose settings without the test split,
  * `--validation names` evaluates on questions over real names from a names list that no question of the dataset has
@@ -98,7 +99,10 @@ type Validation = 'none' | 'names' | 'novel';
 const VALIDATION_QUESTIONS = 150;
 const VALIDATION_SEED = 1000;
 
-/** RL questions: recombined from the train split's words/people ({@link recombinedQuestions}) over the train split's, novel or listed names, or the train split. */
+/**
+ * RL questions: recombined from the train split's words/people ({@link recombinedQuestions}) over the train split's
+ * (`recombined`), novel or listed names, or the train split itself.
+ */
 type RLPrompts = 'recombined' | 'novel' | 'listed' | 'train';
 
 /** The RL settings a run can override from the command line. */
@@ -206,8 +210,8 @@ function copiedStage(shared: RunFolder, stage: StageName): StageFunction {
 
 /**
  * `--validation`: the shared run's data stage with its test split replaced by {@link VALIDATION_QUESTIONS} questions
- * over the seed's validation names ({@link namePools}; seed VALIDATION_SEED + distillation seed), so RL settings are chosen without the
- * test split. The RL stage drops any RL prompt that is also a validation question.
+ * over the seed's validation names ({@link namePools}; seed VALIDATION_SEED + distillation seed), so RL settings are
+ * chosen without the test split. The RL stage drops any RL prompt that is also a validation question.
  */
 function validationDataStage(shared: RunFolder, name: DatasetName, distillSeed: number, kind: 'names' | 'novel', dataDir: string): StageFunction {
   return async (context) => {
