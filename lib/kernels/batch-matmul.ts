@@ -72,10 +72,6 @@ function routedKernel(
     }) as tf.TensorInfo);
   const useShipped = () => shipped.kernelFunc({ inputs, backend, attrs: plainAttrs }) as tf.TensorInfo;
   const mask = 'masked' in attrs ? attrs : undefined;
-  if (mask) {
-    const [rows, cols] = a.shape.slice(-2);
-    checkMask(mask, transposeA ? cols : rows, b.shape[b.shape.length - (transposeB ? 2 : 1)], transposeA ? rows : cols);
-  }
   return routedBatchMatMul(ops, matMul2d, sequentialGemm(backend), useShipped, transposes, packed, a, b, transposeA, transposeB, mask);
 }
 
@@ -154,6 +150,9 @@ function routedBatchMatMul(
 ): tf.TensorInfo {
   const [aRows, aCols] = a.shape.slice(-2);
   const m = transposeA ? aCols : aRows;
+  const n = transposeB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1];
+  const k = transposeA ? aRows : aCols;
+  if (mask) checkMask(mask, m, n, k); // on every route, so a bad mask fails the same way whichever one a shape takes
   const aBatch = a.shape.slice(0, -2);
   const bBatch = b.shape.slice(0, -2);
   const outBatch = tf.backend_util.assertAndGetBroadcastShape(aBatch, bBatch);
@@ -167,8 +166,6 @@ function routedBatchMatMul(
   const temps: tf.TensorInfo[] = [];
   const keep = (x: tf.TensorInfo) => { temps.push(x); return x; };
   try {
-    const n = transposeB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1];
-    const k = transposeA ? aRows : aCols;
     const kB = transposeB ? b.shape[b.shape.length - 1] : b.shape[b.shape.length - 2];
     if (k !== kB) {
       throw new Error(`BatchMatMul: inner dimensions differ: a [${a.shape}] (transposeA=${transposeA}) and `

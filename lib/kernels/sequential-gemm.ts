@@ -187,9 +187,10 @@ const instances = new WeakMap<BackendWasm, SequentialGemm>();
  * task, unit count, call count], then the units' (first call, call count), the calls (11 ints each: byte
  * arguments) and the products' bases (3 ints each, bytes).
  */
-const HEADER = 13;
-const [JOB, DONE, TASKS, NEXT, UNITS, CALLS] = [0, 1, 9, 10, 11, 12];
 const MAX_WORKERS = 8;
+const [JOB, DONE] = [0, 1];
+const [TASKS, NEXT, UNITS, CALLS] = [0, 1, 2, 3].map((i) => DONE + MAX_WORKERS + i);
+const HEADER = CALLS + 1;
 const MAX_UNITS = 1024;
 const MAX_CALLS = 8192;
 const MAX_PRODUCTS = 8192;
